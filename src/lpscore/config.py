@@ -1,0 +1,150 @@
+"""The root configuration: one TOML file (``lpscore.toml``) composed of frozen per-stage configs.
+
+Every option has a default, so no file is needed for a first run. Unknown keys, wrong types
+and bad values stop the run before any work, with a message naming the key and the fix.
+
+    [ingest]
+    own_comp_ids = ["DESK1"]        # CompIDs that are ours; default: inferred (see docs)
+    lp_map = { "BRKR-FIX" = "LP_A" } # CompID or ExDestination -> LP name
+    parent_tag = 526                # tag carrying the parent order id
+    lenient = false                 # accept bad BodyLength/CheckSum (still counted)
+    capture_tz = "UTC"              # time zone of log capture prefixes
+
+    [marketdata]
+    lobster_tz = "America/New_York" # LOBSTER times are seconds after midnight, local
+"""
+
+from __future__ import annotations
+
+import tomllib
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from lpscore.errors import ConfigError
+
+__all__ = ["Config", "IngestConfig", "MarketDataConfig", "load_config", "parse_section"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IngestConfig:
+    """How FIX logs become events."""
+
+    own_comp_ids: tuple[str, ...] = ()
+    """CompIDs that are ours. Empty: D/F/G senders are ours, 8/9 senders are LPs (KPIS.md)."""
+    lp_map: dict[str, str] = field(default_factory=dict)
+    """ExDestination or LP CompID -> LP name; unmapped values are used as they are."""
+    parent_tag: int = 526
+    """Tag naming the parent order (default SecondaryClOrdID); absent, a child is its own parent."""
+    lenient: bool = False
+    """Accept messages with a bad BodyLength or CheckSum (they are still counted as warnings)."""
+    capture_tz: str = "UTC"
+    """Time zone of capture prefixes (``YYYYMMDD-HH:MM:SS.f : ``) in logs."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.parent_tag <= 99_999:
+            raise ConfigError(f"ingest.parent_tag = {self.parent_tag}: use a FIX tag 1..99999")
+        _check_tz("ingest.capture_tz", self.capture_tz)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarketDataConfig:
+    """How quote files become top-of-book quotes."""
+
+    lobster_tz: str = "America/New_York"
+    """Time zone of LOBSTER files (their times are seconds after local midnight)."""
+    csv_tz: str = "UTC"
+    """Time zone of quote timestamps written without an offset."""
+
+    def __post_init__(self) -> None:
+        _check_tz("marketdata.lobster_tz", self.lobster_tz)
+        _check_tz("marketdata.csv_tz", self.csv_tz)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """Root of lpscore.toml."""
+
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    marketdata: MarketDataConfig = field(default_factory=MarketDataConfig)
+
+
+def _check_tz(key: str, name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"{key} = {name!r} is not a time zone: use an IANA name such as "
+                          "'UTC' or 'Europe/London'") from exc
+
+
+def load_config(path: Path | None) -> Config:
+    """Read lpscore.toml; ``None`` gives the defaults."""
+    if path is None:
+        return Config()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} does not exist: pass an existing lpscore.toml "
+                          "or leave --config out to use the defaults") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax at that line") from exc
+    return parse_section(Config, raw, str(path))
+
+
+def parse_section(cls: type[T], raw: dict[str, Any], where: str) -> T:
+    """Build the frozen dataclass ``cls`` from a TOML table, refusing unknown keys."""
+    assert is_dataclass(cls)
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; "
+                          f"valid keys are {', '.join(sorted(known))}")
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        values[name] = _coerce(hints[name], value, f"{where}: {name}")
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        missing = [f.name for f in known.values()
+                   if f.default is MISSING and f.default_factory is MISSING and f.name not in raw]
+        raise ConfigError(f"{where}: missing key(s) {', '.join(missing)}") from exc
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if is_dataclass(hint) and isinstance(hint, type):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a table ([{where.split(': ')[-1]}])")
+        return parse_section(hint, value, where)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} must be a list, got {value!r}")
+        (item,) = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        return tuple(_coerce(item, v, where) for v in value)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a table of key = value, got {value!r}")
+        _, item = typing.get_args(hint)
+        return {str(k): _coerce(item, v, where) for k, v in value.items()}
+    if origin in (types.UnionType, typing.Union):
+        for option in typing.get_args(hint):
+            if option is type(None) and value is None:
+                return None
+            try:
+                return _coerce(option, value, where)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{where}: {value!r} is not a valid {hint}")
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (bool, int, float, str) and not (
+        isinstance(value, hint) and not (hint is int and isinstance(value, bool))
+    ):
+        raise ConfigError(f"{where} must be {hint.__name__}, got {value!r}")
+    return value
