@@ -1,0 +1,165 @@
+"""From raw message rows (string columns per tag) to typed canonical events.
+
+Both the vectorised and the precise framing paths produce the same raw rows, so typing,
+validation, direction and LP attribution happen once, here, as Polars expressions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from lpscore.config import IngestConfig
+from lpscore.fix.tags import ADMIN_MSG_TYPES, MSG_TYPES
+from lpscore.ingest.records import tag_column
+from lpscore.model.enums import EventKind, ExecType
+
+__all__ = ["EVENT_KINDS", "classify", "typed_rows", "wanted_tags"]
+
+EVENT_KINDS = frozenset(k.value for k in EventKind)
+_HEADER = (35, 49, 56, 34, 43, 97, 52, 122, 141, 1128)
+_APP = (11, 41, 37, 17, 19, 20, 150, 39, 55, 54, 38, 44, 40, 59, 100,
+        32, 31, 14, 151, 6, 60, 103, 58, 434, 102, 45, 371, 372, 373)
+_EXEC_TYPES = [e.value for e in ExecType]
+_SIDES = {"1": 1, "2": -1, "5": -1, "6": -1}
+_FIX_TIME = "%Y%m%d-%H:%M:%S%.f"
+_REQUIRED: dict[str, tuple[int, ...]] = {
+    "D": (11, 55, 54, 38),
+    "F": (11, 41),
+    "G": (11, 41, 55, 54, 38),
+    "8": (150, 17),
+    "9": (11,),
+    "3": (45,),
+}
+_FLOATS = (38, 44, 32, 31, 14, 151, 6)
+_INTS = (103, 102, 45, 371, 373)
+
+
+def wanted_tags(config: IngestConfig) -> list[int]:
+    """Every tag whose first value the decoder reads."""
+    return sorted({*_HEADER, *_APP, config.parent_tag})
+
+
+def _t(tag: int) -> pl.Expr:
+    return pl.col(tag_column(tag))
+
+
+def classify(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add ``category``: event, admin, not_used (a known message lpscore does not score) or
+    unknown_msg_type."""
+    msg_type = _t(35)
+    return frame.with_columns(
+        pl.when(msg_type.is_in(list(EVENT_KINDS))).then(pl.lit("event"))
+        .when(msg_type.is_in(list(ADMIN_MSG_TYPES))).then(pl.lit("admin"))
+        .when(msg_type.is_in(list(MSG_TYPES))).then(pl.lit("not_used"))
+        .otherwise(pl.lit("unknown_msg_type"))
+        .alias("category")
+    )
+
+
+def _timestamp(expr: pl.Expr, tz: str = "UTC") -> pl.Expr:
+    parsed = expr.str.to_datetime(_FIX_TIME, time_unit="ns", strict=False)
+    return parsed.dt.replace_time_zone(tz).dt.convert_time_zone("UTC")
+
+
+def typed_rows(frame: pl.DataFrame, config: IngestConfig) -> pl.DataFrame:
+    """Typed header columns for every row (admin rows too: sequence epochs need Logons),
+    event columns, and ``reason``: null, or why the row cannot be an event."""
+    exec_type_raw = (
+        pl.when((_t(35) == "8") & (_t(20) == "1")).then(pl.lit("H"))
+        .when((_t(35) == "8") & (_t(20) == "2")).then(pl.lit("G"))
+        .otherwise(_t(150))
+    )
+    typed = frame.with_columns(
+        pl.col("category"),
+        _t(35).alias("kind"),
+        _t(49).alias("sender"),
+        _t(56).alias("target"),
+        _t(34).cast(pl.Int64, strict=False).alias("seq_num"),
+        (_t(43).eq("Y") | _t(97).eq("Y")).fill_null(False).alias("poss_dup"),
+        _timestamp(_t(52)).alias("sending_time"),
+        _timestamp(pl.col("capture"), config.capture_tz).alias("capture_time"),
+        _timestamp(_t(60)).alias("transact_time"),
+        (_t(60).str.len_bytes() > 17).fill_null(False).alias("transact_time_subsecond"),
+        _t(11).alias("cl_ord_id"),
+        _t(41).alias("orig_cl_ord_id"),
+        pl.coalesce(_t(config.parent_tag), _t(11)).alias("parent_id"),
+        _t(37).alias("order_id"),
+        _t(17).alias("exec_id"),
+        _t(19).alias("exec_ref_id"),
+        exec_type_raw.alias("exec_type"),
+        _t(39).alias("ord_status"),
+        _t(55).alias("symbol"),
+        _t(54).replace_strict(_SIDES, default=None, return_dtype=pl.Int8).alias("side"),
+        _t(40).alias("ord_type"),
+        _t(59).alias("time_in_force"),
+        _t(100).alias("ex_destination"),
+        _t(434).alias("cxl_rej_response_to"),
+        _t(372).alias("ref_msg_type"),
+        _t(58).alias("text"),
+        *[_t(tag).cast(pl.Float64, strict=False).alias(f"f{tag}") for tag in _FLOATS],
+        *[_t(tag).cast(pl.Int64, strict=False).alias(f"i{tag}") for tag in _INTS],
+    )
+    return typed.with_columns(_reason().alias("reason"))
+
+
+def _reason() -> pl.Expr:
+    """The first problem that stops a row from becoming an event, in a fixed order."""
+    checks: list[tuple[pl.Expr, str]] = [
+        (pl.col("category") == "unknown_msg_type", "unknown_msg_type"),
+    ]
+    for tag in (49, 56, 34, 52):
+        checks.append((_t(tag).is_null(), f"missing_tag:{tag}"))
+    checks.append((pl.col("seq_num").is_null(), "bad_value:34"))
+    checks.append((pl.col("sending_time").is_null(), "bad_value:52"))
+    is_event = pl.col("category") == "event"
+    for kind, tags in _REQUIRED.items():
+        for tag in tags:
+            checks.append((is_event & (_t(35) == kind) & _t(tag).is_null(), f"missing_tag:{tag}"))
+    is_fill = (_t(35) == "8") & pl.col("exec_type").is_in(["F", "1", "2", "G"])
+    for tag in (31, 32):
+        checks.append((is_event & is_fill & _t(tag).is_null(), f"missing_tag:{tag}"))
+    checks.append((is_event & (_t(35) == "8") & ~pl.col("exec_type").is_in(_EXEC_TYPES),
+                   "bad_value:150"))
+    checks.append((is_event & _t(35).is_in(["D", "G"]) & pl.col("side").is_null(),
+                   "bad_value:54"))
+    for tag in _FLOATS:
+        checks.append((is_event & _t(tag).is_not_null() & pl.col(f"f{tag}").is_null(),
+                       f"bad_value:{tag}"))
+    checks.append((is_event & _t(35).is_in(["D", "G"]) & (pl.col("f38") <= 0).fill_null(False),
+                   "bad_value:38"))
+    checks.append((is_event & is_fill & (pl.col("f32") <= 0).fill_null(False), "bad_value:32"))
+    checks.append((is_event & is_fill & (pl.col("f31") <= 0).fill_null(False), "bad_value:31"))
+    for tag in _INTS:
+        checks.append((is_event & _t(tag).is_not_null() & pl.col(f"i{tag}").is_null(),
+                       f"bad_value:{tag}"))
+    checks.append((is_event & _t(60).is_not_null() & pl.col("transact_time").is_null(),
+                   "bad_value:60"))
+    expr: pl.Expr = pl.lit(None, dtype=pl.String)
+    for condition, reason in reversed(checks):
+        expr = pl.when(condition.fill_null(False)).then(pl.lit(reason)).otherwise(expr)
+    return expr
+
+
+def attribute(frame: pl.DataFrame, own: Sequence[str], lp_map: dict[str, str]) -> pl.DataFrame:
+    """Direction, session and LP of each row (KPIS.md, Notation)."""
+    outbound = pl.col("sender").is_in(list(own))
+    lp_comp = pl.when(outbound).then(pl.col("target")).otherwise(pl.col("sender"))
+    ours = pl.when(outbound).then(pl.col("sender")).otherwise(pl.col("target"))
+    routed = pl.when(pl.col("kind").is_in(["D", "G"]) & outbound).then(
+        pl.coalesce(pl.col("ex_destination"), lp_comp)
+    ).otherwise(lp_comp)
+    return frame.with_columns(
+        outbound.alias("outbound"),
+        pl.concat_str([ours, pl.lit("->"), lp_comp]).alias("session"),
+        routed.replace(lp_map).alias("lp"),
+    )
+
+
+def infer_own_comp_ids(frame: pl.DataFrame) -> list[str]:
+    """Our CompIDs when none are configured: senders of orders, cancels and replaces, and
+    targets of execution reports and cancel rejects (KPIS.md's default direction rule)."""
+    senders = frame.filter(pl.col("kind").is_in(["D", "F", "G"]))["sender"]
+    targets = frame.filter(pl.col("kind").is_in(["8", "9"]))["target"]
+    return sorted(set(senders.drop_nulls().to_list()) | set(targets.drop_nulls().to_list()))
