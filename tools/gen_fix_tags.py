@@ -4,8 +4,8 @@ Usage::
 
     python tools/gen_fix_tags.py [DICTIONARY_DIR] [OUTPUT]
 
-DICTIONARY_DIR defaults to ``../shared/data/real/fix-dictionaries-quickfix`` beside the
-repository and must hold FIX42.xml, FIX44.xml, FIX50SP2.xml and FIXT11.xml (QuickFIX ``spec/``
+DICTIONARY_DIR defaults to ``tests/data/fix/fix-dictionaries-quickfix`` (vendored from
+../shared/data/real) and must hold FIX42.xml, FIX44.xml, FIX50SP2.xml and FIXT11.xml (QuickFIX ``spec/``
 files). OUTPUT defaults to ``src/lpscore/fix/tags.py``. The output depends only on the
 dictionaries, so regenerating gives byte-identical text; a unit test checks that.
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DICT_DIR = REPO_ROOT.parent / "shared" / "data" / "real" / "fix-dictionaries-quickfix"
+DEFAULT_DICT_DIR = REPO_ROOT / "tests" / "data" / "fix" / "fix-dictionaries-quickfix"
 DEFAULT_OUTPUT = REPO_ROOT / "src" / "lpscore" / "fix" / "tags.py"
 
 # (file, key in REQUIRED_TAGS), in precedence order: later entries win on conflicts.

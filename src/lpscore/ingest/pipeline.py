@@ -138,7 +138,7 @@ def _detail(reason: str) -> str:
 
 def _count(reports: list[FileReport], bad: pl.DataFrame, good: pl.DataFrame) -> None:
     by_file = {i: r for i, r in enumerate(reports)}
-    for (index, reason), n in _counts(bad, "reason").items():
+    for (index, _reason), n in _counts(bad, "reason").items():
         by_file[index].quarantined += n
         by_file[index].messages += n
     for (index, status), n in _counts(good, "status").items():
@@ -153,7 +153,6 @@ def _count(reports: list[FileReport], bad: pl.DataFrame, good: pl.DataFrame) -> 
                                                 good.select("file_index", "kind")]),
                                      "kind").items():
         by_file[index].by_msg_type[str(kind)] = n
-    del reason
 
 
 def _counts(frame: pl.DataFrame, column: str) -> dict[tuple[int, str], int]:

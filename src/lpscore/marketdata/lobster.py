@@ -111,8 +111,19 @@ def _seconds_to_ns(text: pl.Expr) -> pl.Expr:
 
 
 def _price(text: pl.Expr) -> pl.Expr:
-    ticks = text.str.strip_chars().cast(pl.Int64, strict=False)
-    return pl.when(ticks.abs() != _DUMMY_PRICE).then(ticks / _PRICE_SCALE)
+    """Dollars from ticks; a positive tick count is read as its own digits with the point
+    moved 4 places ("2239500" -> "223.9500"), so the float is the nearest to the true price
+    (Polars divides by a literal through its reciprocal, 1 ulp off for 223.95)."""
+    digits = text.str.strip_chars()
+    ticks = digits.cast(pl.Int64, strict=False)
+    shifted = digits.str.pad_start(5, "0").str.replace(r"(\d{4})$", r".$1")
+    return (
+        pl.when(ticks.abs() == _DUMMY_PRICE)
+        .then(pl.lit(None, dtype=pl.Float64))
+        .when((ticks > 0) & digits.str.contains(r"^\d+$"))
+        .then(shifted.cast(pl.Float64, strict=False))
+        .otherwise(ticks / _PRICE_SCALE)
+    )
 
 
 def _size(text: pl.Expr) -> pl.Expr:

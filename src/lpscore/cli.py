@@ -1,0 +1,198 @@
+"""The ``lpscore`` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from lpscore import __version__
+from lpscore.config import Config, load_config
+from lpscore.errors import LpscoreError, StrictModeError
+from lpscore.history import write_events, write_quotes
+from lpscore.ingest import IngestResult, ingest_logs
+from lpscore.marketdata import QuoteLoad, load_quotes
+from lpscore.quarantine import Quarantine
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="lpscore",
+    help="Score liquidity providers from your own FIX traffic.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+_err = Console(stderr=True)
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+@app.command()
+def version() -> None:
+    """Print the lpscore version."""
+    print(__version__)
+
+
+@app.command()
+def ingest(
+    fix_files: Annotated[list[Path], typer.Argument(help="FIX logs (plain or gzip).")],
+    out: Annotated[Path, typer.Option("--out", help="Output directory.")],
+    quotes: Annotated[
+        list[Path] | None,
+        typer.Option("--quotes", help="Quote files: CSV, Parquet or LOBSTER (repeatable)."),
+    ] = None,
+    config_path: Annotated[
+        Path | None, typer.Option("--config", help="lpscore.toml (defaults if absent).")
+    ] = None,
+    output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.TABLE,
+    lenient: Annotated[
+        bool, typer.Option("--lenient", help="Accept bad BodyLength/CheckSum (still counted).")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit non-zero if anything was quarantined.")
+    ] = False,
+) -> None:
+    """Ingest FIX logs (and quotes) into events, a history store and a quarantine."""
+    try:
+        config = _with_lenient(load_config(config_path), lenient)
+        started = time.perf_counter()
+        result, quote_load = _run_ingest(fix_files, quotes or [], config, out, output)
+        summary = _summary(result, quote_load)
+        summary["seconds"] = round(time.perf_counter() - started, 3)
+        (out / "reconciliation.json").write_text(json.dumps(summary, indent=2) + "\n")
+        if output is OutputFormat.JSON:
+            print(json.dumps(summary))
+        else:
+            _print_tables(summary, out)
+        if strict and len(result.quarantine):
+            raise StrictModeError(
+                f"--strict: {len(result.quarantine)} record(s) quarantined; "
+                f"see {out / 'quarantine.jsonl'}"
+            )
+    except LpscoreError as exc:
+        _err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=2) from exc
+
+
+def _with_lenient(config: Config, lenient: bool) -> Config:
+    if not lenient:
+        return config
+    from dataclasses import replace
+
+    return replace(config, ingest=replace(config.ingest, lenient=True))
+
+
+def _run_ingest(
+    fix_files: list[Path], quote_files: list[Path], config: Config, out: Path,
+    output: OutputFormat,
+) -> tuple[IngestResult, QuoteLoad | None]:
+    missing = [p for p in [*fix_files, *quote_files] if not p.is_file()]
+    if missing:
+        raise LpscoreError(f"input file(s) not found: {', '.join(map(str, missing))}")
+    quarantine = Quarantine()
+    total = sum(p.stat().st_size for p in fix_files)
+    with Progress(
+        TextColumn("[bold]ingest[/] {task.description}"), BarColumn(), DownloadColumn(),
+        TimeRemainingColumn(), console=_err, disable=output is OutputFormat.JSON,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("FIX logs", total=total)
+        result = ingest_logs(
+            fix_files, config.ingest, quarantine,
+            progress=lambda path, n: progress.update(task, advance=path.stat().st_size,
+                                                     description=path.name),
+        )
+        quote_load = None
+        if quote_files:
+            progress.update(task, description="quotes")
+            quote_load = load_quotes(quote_files, config.marketdata, quarantine)
+    out.mkdir(parents=True, exist_ok=True)
+    write_events(out / "history", result.events)
+    if quote_load is not None:
+        write_quotes(out / "history", quote_load.quotes)
+    quarantine.write_jsonl(out / "quarantine.jsonl")
+    return result, quote_load
+
+
+def _summary(result: IngestResult, quote_load: QuoteLoad | None) -> dict[str, Any]:
+    files = [
+        {
+            "path": f.path, "lines": f.lines, "messages": f.messages, "events": f.events,
+            "quarantined": f.quarantined, "skipped": f.skipped,
+            "by_msg_type": dict(sorted(f.by_msg_type.items())),
+            "by_reason": f.by_reason,
+            "skipped_by_reason": dict(sorted(f.skipped_by_reason.items())),
+        }
+        for f in result.files
+    ]
+    summary: dict[str, Any] = {"files": files, **result.totals()}
+    summary["quotes"] = quote_load.kept if quote_load else 0
+    summary["quote_files"] = [
+        {"path": str(f.path), "rows": f.rows, "kept": f.kept, "quarantined": f.quarantined,
+         "by_reason": dict(f.by_reason)}
+        for f in (quote_load.files if quote_load else ())
+    ]
+    summary["data_quality"] = result.data_quality
+    summary["own_comp_ids"] = result.own_comp_ids
+    return summary
+
+
+def _print_tables(summary: dict[str, Any], out: Path) -> None:
+    console = Console()
+    table = Table(title="Reconciliation: lines = events + quarantined + skipped")
+    for column in ("file", "lines", "messages", "events", "quarantined", "skipped", "balanced"):
+        table.add_column(column, justify="left" if column == "file" else "right",
+                         min_width=44 if column == "file" else None)
+    for f in summary["files"]:
+        ok = f["lines"] == f["events"] + f["quarantined"] + f["skipped"]
+        table.add_row(Path(f["path"]).name, *(f"{f[k]:,}" for k in
+                      ("lines", "messages", "events", "quarantined", "skipped")),
+                      "[green]yes[/]" if ok else "[red]NO[/]")
+    console.print(table)
+    reasons: dict[str, int] = {}
+    for f in summary["files"]:
+        for key, n in {**f["by_reason"], **f["skipped_by_reason"]}.items():
+            reasons[key] = reasons.get(key, 0) + n
+    if reasons:
+        why = Table(title="Quarantined and skipped, by reason")
+        why.add_column("reason")
+        why.add_column("records", justify="right")
+        for key, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+            why.add_row(key, f"{n:,}")
+        console.print(why)
+    if summary["quote_files"]:
+        qt = Table(title="Quotes: rows = kept + quarantined")
+        for column in ("file", "rows", "kept", "quarantined"):
+            qt.add_column(column, justify="left" if column == "file" else "right")
+        for f in summary["quote_files"]:
+            qt.add_row(Path(f["path"]).name, f"{f['rows']:,}", f"{f['kept']:,}",
+                       f"{f['quarantined']:,}")
+        console.print(qt)
+    totals = ", ".join(f"{k} {summary[k]:,}" for k in
+                       ("orders", "executions", "fills", "rejects", "cancel_rejects", "quotes"))
+    console.print(f"[bold]events:[/] {totals}")
+    quality = {k: v for k, v in summary["data_quality"].items() if v}
+    if quality:
+        console.print(f"[bold]data quality:[/] {quality}")
+    console.print(f"[bold]written:[/] {out}/history (Parquet), {out}/quarantine.jsonl, "
+                  f"{out}/reconciliation.json")
+
+
+def main() -> None:
+    """Entry point of the ``lpscore`` console script."""
+    app(prog_name="lpscore")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""History store: Parquet datasets partitioned by date and symbol, queryable with DuckDB."""
+
+from lpscore.history.store import read_events, read_quotes, write_events, write_quotes
+
+__all__ = ["read_events", "read_quotes", "write_events", "write_quotes"]
