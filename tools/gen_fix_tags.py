@@ -5,9 +5,10 @@ Usage::
     python tools/gen_fix_tags.py [DICTIONARY_DIR] [OUTPUT]
 
 DICTIONARY_DIR defaults to ``tests/data/fix/fix-dictionaries-quickfix`` (vendored from
-../shared/data/real) and must hold FIX42.xml, FIX44.xml, FIX50SP2.xml and FIXT11.xml (QuickFIX ``spec/``
-files). OUTPUT defaults to ``src/lpscore/fix/tags.py``. The output depends only on the
-dictionaries, so regenerating gives byte-identical text; a unit test checks that.
+../shared/data/real) and must hold FIX42.xml, FIX44.xml, FIX50SP2.xml and FIXT11.xml
+(QuickFIX ``spec/`` files). OUTPUT defaults to ``src/lpscore/fix/tags.py``. The output
+depends only on the dictionaries, so regenerating gives byte-identical text (a unit test
+checks that).
 
 Where the dictionaries disagree (a tag renamed between versions, a message renamed, an enum
 described differently) the later file in ``DICTIONARIES`` wins: FIX 4.2, then 4.4, then

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -88,8 +88,6 @@ def ingest(
 def _with_lenient(config: Config, lenient: bool) -> Config:
     if not lenient:
         return config
-    from dataclasses import replace
-
     return replace(config, ingest=replace(config.ingest, lenient=True))
 
 
@@ -195,4 +193,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

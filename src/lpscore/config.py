@@ -116,11 +116,11 @@ def parse_section(cls: type[T], raw: dict[str, Any], where: str) -> T:
         raise ConfigError(f"{where}: missing key(s) {', '.join(missing)}") from exc
 
 
-def _coerce(hint: Any, value: Any, where: str) -> Any:
+def _coerce(hint: object, value: object, where: str) -> object:
     origin = typing.get_origin(hint)
     if is_dataclass(hint) and isinstance(hint, type):
         if not isinstance(value, dict):
-            raise ConfigError(f"{where} must be a table ([{where.split(': ')[-1]}])")
+            raise ConfigError(f"{where} must be a table ([{where.rsplit(': ', maxsplit=1)[-1]}])")
         return parse_section(hint, value, where)
     if origin is tuple:
         if not isinstance(value, list):

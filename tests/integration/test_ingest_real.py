@@ -1,11 +1,12 @@
 """Every real FIX file ingests, reconciles, and matches the counts of SOURCES.md."""
 
+import gzip
 from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import FIX, FIXATIONS, FIXSIM, MOEX, MOEX_ORDERS
 
+from conftest import FIX, FIXATIONS, FIXSIM, MOEX, MOEX_ORDERS
 from lpscore.config import IngestConfig
 from lpscore.ingest import ingest_logs
 
@@ -128,8 +129,6 @@ def test_fixations_comments_and_blanks_skipped():
 
 
 def test_gzip_and_crlf(tmp_path: Path):
-    import gzip
-
     raw = MOEX_ORDERS.read_bytes().replace(b"\n", b"\r\n")
     target = tmp_path / "moex.log.gz"
     target.write_bytes(gzip.compress(raw))

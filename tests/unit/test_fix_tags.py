@@ -5,8 +5,6 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-import pytest
-
 from lpscore.fix import tags
 from lpscore.fix.tags import (
     ADMIN_MSG_TYPES,

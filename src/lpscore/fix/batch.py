@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +26,7 @@ import pyarrow as pa
 __all__ = ["PAD", "BatchScan", "pad_buffer", "scan_messages", "strings_from_ranges"]
 
 PAD = 8
+_T = TypeVar("_T", bound=np.generic)
 _ONES = np.uint64(0x0101010101010101)
 _HIGHS = np.uint64(0x8080808080808080)
 _EQUALS = np.uint64(0x3D3D3D3D3D3D3D3D)
@@ -113,7 +115,7 @@ def scan_messages(buf: U8, starts: I64, ends: I64, tags: Sequence[int]) -> Batch
     n = len(starts)
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return BatchScan(np.zeros(0, dtype=bool), {t: (empty, empty) for t in tags})
+        return BatchScan(np.zeros(0, dtype=bool), dict.fromkeys(tags, (empty, empty)))
     is_soh = buf == _SOH
     bounds = np.empty(2 * n, dtype=np.int64)
     bounds[0::2] = starts
@@ -198,7 +200,7 @@ _BEGIN_WORDS = np.array(
 _FIXT = np.uint64(int.from_bytes(b"FIXT.1.1", "little"))
 
 
-def _at(arr: npt.NDArray[np.generic], idx: I64, n: int) -> npt.NDArray[np.generic]:
+def _at(arr: npt.NDArray[_T], idx: I64, n: int) -> npt.NDArray[_T]:
     """``arr[idx]`` with out-of-range indices clipped (their rows fail other checks)."""
     if len(arr) == 0:
         return np.zeros(n, dtype=arr.dtype)

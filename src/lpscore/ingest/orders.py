@@ -9,6 +9,8 @@ before its ack is simply linked like any other report.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import polars as pl
 
 __all__ = ["effective_fills", "link_child_orders"]
@@ -49,7 +51,8 @@ def link_child_orders(events: pl.DataFrame) -> pl.DataFrame:
     return linked.sort("_row").drop("_row", "_orig_child")
 
 
-def _lookup(aliases: pl.DataFrame, session: str, cl_ord_id: str | None, ts: object) -> str | None:
+def _lookup(aliases: pl.DataFrame, session: str, cl_ord_id: str | None,
+            ts: datetime) -> str | None:
     if cl_ord_id is None:
         return None
     hits = aliases.filter(

@@ -137,7 +137,7 @@ def _detail(reason: str) -> str:
 
 
 def _count(reports: list[FileReport], bad: pl.DataFrame, good: pl.DataFrame) -> None:
-    by_file = {i: r for i, r in enumerate(reports)}
+    by_file = dict(enumerate(reports))
     for (index, _reason), n in _counts(bad, "reason").items():
         by_file[index].quarantined += n
         by_file[index].messages += n

@@ -155,7 +155,8 @@ def _fast_candidates(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],
     ok = long_enough & ((words[at] & np.uint64(0xFFFFFFFFFF)) == np.uint64(_BEGIN))
     if prefix_len:
         ok &= (buf[starts + 8] == ord("-")) & (buf[starts + 11] == ord(":"))
-    return ok
+    result: npt.NDArray[np.bool_] = ok
+    return result
 
 
 def _capture(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64], prefix_len: int,
@@ -211,7 +212,8 @@ def _slow_line(line: bytes, delimiter: bytes, tags: Sequence[int], quarantine: Q
         return None
     at = line.find(b"8=FIX")
     if at < 0:
-        return _reject(quarantine, rows, source, offset, line_no, "not_fix", line, "no 8=FIX")
+        _reject(quarantine, rows, source, offset, line_no, "not_fix", line, "no 8=FIX")
+        return None
     match = _PREFIX.match(line[:at])
     capture = match.group(1).decode() if match else None
     message = _normalise(line[at:], delimiter)
@@ -225,7 +227,8 @@ def _message_row(message: bytes, raw: bytes, tags: Sequence[int], quarantine: Qu
     try:
         decoded = decode(message, lenient=lenient)
     except FixError as exc:
-        return _reject(quarantine, rows, source, offset, line_no, exc.reason, raw, exc.detail)
+        _reject(quarantine, rows, source, offset, line_no, exc.reason, raw, exc.detail)
+        return None
     values = decoded.first_values()
     row: dict[str, object] = {
         "source": source, "offset": offset, "length": len(raw), "line": line_no,
@@ -242,7 +245,6 @@ def _reject(quarantine: Quarantine, rows: MessageRows, source: str, offset: int,
     quarantine.add(source, offset, line_no, reason, raw, detail)
     rows.quarantined += 1
     rows.framing_rejects += reason != "not_fix"
-    return None
 
 
 def _raw_stream(data: bytes, source: str, tags: Sequence[int], quarantine: Quarantine,

@@ -19,7 +19,7 @@ import polars as pl
 from lpscore.config import MarketDataConfig
 from lpscore.errors import InputError
 from lpscore.marketdata.files import LineIndex, Located, read_bytes
-from lpscore.marketdata.timestamps import parse_ts_text, ts_from_column
+from lpscore.marketdata.timestamps import parse_ts_text, ts_from_series
 from lpscore.marketdata.validate import ROW, ParsedFile
 
 __all__ = ["EXPECTED_HEADER", "read_csv", "read_parquet", "resolve_columns"]
@@ -86,22 +86,19 @@ def read_csv(path: Path, config: MarketDataConfig) -> ParsedFile:
         ) from exc
     cols = resolve_columns(path, text.columns)
     empty = pl.all_horizontal(pl.col(name).is_null() for name in text.columns)
-    frame = (
-        text.with_row_index(ROW)
-        .filter(~empty)
-        .select(
-            pl.col(ROW).cast(pl.Int64),
-            parse_ts_text(pl.col(cols["ts"]), config.csv_tz).alias("ts"),
-            pl.col(cols["symbol"]).str.strip_chars().alias("symbol"),
-            _number(pl.col(cols["bid"])).alias("bid"),
-            _number(pl.col(cols["ask"])).alias("ask"),
-            *(
-                (
-                    _size(pl.col(cols[name])) if name in cols else pl.lit(None, dtype=pl.Float64)
-                ).alias(name)
-                for name in _OPTIONAL
-            ),
-        )
+    rows = text.with_row_index(ROW).filter(~empty)
+    frame = rows.select(
+        pl.col(ROW).cast(pl.Int64),
+        parse_ts_text(rows.get_column(cols["ts"]), config.csv_tz).alias("ts"),
+        pl.col(cols["symbol"]).str.strip_chars().alias("symbol"),
+        _number(pl.col(cols["bid"])).alias("bid"),
+        _number(pl.col(cols["ask"])).alias("ask"),
+        *(
+            (_size(pl.col(cols[name])) if name in cols else pl.lit(None, dtype=pl.Float64)).alias(
+                name
+            )
+            for name in _OPTIONAL
+        ),
     )
     index = LineIndex(data=data, first_line=2, rows=text.height, offsets=not compressed)
 
@@ -122,15 +119,14 @@ def read_parquet(path: Path, config: MarketDataConfig) -> ParsedFile:
     their line, with the row's values comma-joined as raw.
     """
     try:
-        schema = pl.scan_parquet(path).collect_schema()
-        cols = resolve_columns(path, schema.names())
+        cols = resolve_columns(path, pl.scan_parquet(path).collect_schema().names())
         source = pl.read_parquet(path, columns=list(cols.values()))
     except pl.exceptions.PolarsError as exc:
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from exc
-    where = str(path)
+    ts = ts_from_series(source.get_column(cols["ts"]), config.csv_tz, str(path))
     frame = source.with_row_index(ROW).select(
         pl.col(ROW).cast(pl.Int64),
-        ts_from_column(cols["ts"], schema[cols["ts"]], config.csv_tz, where).alias("ts"),
+        ts.alias("ts"),
         pl.col(cols["symbol"]).cast(pl.String).str.strip_chars().alias("symbol"),
         pl.col(cols["bid"]).cast(pl.Float64, strict=False).alias("bid"),
         pl.col(cols["ask"]).cast(pl.Float64, strict=False).alias("ask"),

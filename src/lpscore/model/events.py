@@ -163,7 +163,7 @@ def event_from_row(row: dict[str, Any]) -> Event:
         if f.name == "side" and value is not None:
             value = Side(value)
         elif f.name == "exec_type":
-            value = ExecType(value)
+            value = ExecType(str(value))
         values[f.name] = value
     return cls(**values)
 
