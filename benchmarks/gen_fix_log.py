@@ -90,10 +90,9 @@ class _Builder:
         return head + b + b"10=%03d\x01" % ((sum(head) + sum(b)) & 0xFF)
 
 
-def _timeline(rng: np.random.Generator, n_messages: int) -> dict[str, np.ndarray]:
-    """Order life cycles and heartbeats as arrays of (time, kind, order, extra)."""
-    n_orders = int(n_messages * 0.25 * 1.03) + 16
-    n_hb = int(n_messages * 0.10)
+def _order_events(rng: np.random.Generator, n_orders: int) -> dict[str, np.ndarray]:
+    """Life cycles of ``n_orders`` child orders: arrays of (time, kind, order, extra) plus
+    per-order attributes."""
     span_ns = int(SESSION_SECONDS * 1e9)
     t_new = np.sort(rng.integers(0, span_ns, n_orders)) + SESSION_START_NS + 1_000_000_000
     lp = rng.integers(0, len(LPS), n_orders)
@@ -142,29 +141,47 @@ def _timeline(rng: np.random.Generator, n_messages: int) -> dict[str, np.ndarray
     add(resp[cxl_ok], K_CXL_ACK, idx[cxl_ok])
     cxl_rej = cancelled & ~cxl_ok
     add(resp[cxl_rej], K_CXL_REJ, idx[cxl_rej])
-    # Heartbeats: random session direction (0..15: LP i outbound = i, inbound = 8 + i).
-    add(SESSION_START_NS + 1_000_000_000 + rng.integers(0, span_ns, n_hb), K_HB,
-        rng.integers(0, 2 * len(LPS), n_hb))
-    # Logons at the start, one per direction.
-    starts = SESSION_START_NS + np.arange(2 * len(LPS)) * 3_000_000
-    add(starts, K_LOGON, np.arange(2 * len(LPS)))
+    return {
+        "t": np.concatenate(times), "kind": np.concatenate(kinds),
+        "order": np.concatenate(orders), "extra": np.concatenate(extra),
+        "lp": lp, "n_fill": n_fill, "cancelled": cancelled, "qty": qty,
+    }
 
-    t = np.concatenate(times)
-    order = np.argsort(t, kind="stable")[:n_messages]
-    t = t[order]
+
+def _timeline(rng: np.random.Generator, n_messages: int) -> dict[str, np.ndarray]:
+    """Exactly ``n_messages`` messages in capture-time order: a Logon per session direction,
+    ~10% heartbeats, the rest order life cycles (the earliest events of enough orders)."""
+    n_dir = 2 * len(LPS)
+    n_logon = min(n_dir, n_messages)
+    n_hb = int((n_messages - n_logon) * 0.10)
+    n_app = n_messages - n_logon - n_hb
+    n_orders = n_app // 4 + 16
+    while True:
+        ev = _order_events(rng, n_orders)
+        if len(ev["t"]) >= n_app:
+            break
+        n_orders = int(n_orders * n_app / len(ev["t"]) * 1.02) + 16
+    keep = np.argsort(ev["t"], kind="stable")[:n_app]
+    t_app = ev["t"][keep]
+    t_end = int(t_app[-1]) if n_app else SESSION_START_NS + 10**9
+    # Heartbeats over the same span, random direction (LP i outbound = i, inbound = 8 + i).
+    t_hb = rng.integers(SESSION_START_NS + 10**9, t_end + 1, n_hb)
+    t_logon = SESSION_START_NS + np.arange(n_logon, dtype=np.int64) * 3_000_000
+    t = np.concatenate([t_logon, t_app, t_hb])
+    kind = np.concatenate([np.full(n_logon, K_LOGON, np.int8), ev["kind"][keep],
+                           np.full(n_hb, K_HB, np.int8)])
+    order = np.concatenate([np.arange(n_logon), ev["order"][keep],
+                            rng.integers(0, n_dir, n_hb)])
+    extra = np.concatenate([np.zeros(n_logon, np.int64), ev["extra"][keep],
+                            np.zeros(n_hb, np.int64)])
+    by_time = np.argsort(t, kind="stable")
+    t = t[by_time]
     # Strictly increasing capture times (ties broken by a nanosecond).
     ar = np.arange(len(t), dtype=np.int64)
     t = np.maximum.accumulate(t - ar) + ar
     return {
-        "t": t,
-        "kind": np.concatenate(kinds)[order],
-        "order": np.concatenate(orders)[order],
-        "extra": np.concatenate(extra)[order],
-        "lp": lp,
-        "n_fill": n_fill,
-        "rejected": rejected,
-        "cancelled": cancelled,
-        "qty": qty,
+        "t": t, "kind": kind[by_time], "order": order[by_time], "extra": extra[by_time],
+        "lp": ev["lp"], "n_fill": ev["n_fill"], "cancelled": ev["cancelled"], "qty": ev["qty"],
     }
 
 

@@ -76,6 +76,7 @@ def ingest_logs(
 ) -> IngestResult:
     """Read, validate, decode and de-duplicate FIX logs into canonical events."""
     quarantine = Quarantine() if quarantine is None else quarantine
+    first_record = len(quarantine)
     tags = wanted_tags(config)
     reports: list[FileReport] = []
     frames: list[pl.DataFrame] = []
@@ -102,6 +103,9 @@ def ingest_logs(
     bad = typed.filter(pl.col("reason").is_not_null())
     good = mark_duplicates(typed.filter(pl.col("reason").is_null()))
     _quarantine_rows(bad, raw_data, quarantine)
+    order = {str(p): i for i, p in enumerate(paths)}
+    quarantine.records[first_record:] = sorted(
+        quarantine.records[first_record:], key=lambda r: (order[r.source], r.offset))
     status = (
         pl.when(pl.col("category") != "event").then(pl.col("category"))
         .when(pl.col("duplicate")).then(pl.lit("duplicate"))

@@ -85,6 +85,8 @@ def _first_line(path: Path) -> bytes:
 
 def detect_format(path: Path) -> QuoteFormat:
     """The format of one quote file, or UnknownFormatError listing the accepted formats."""
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; pass the quote files in it")
     if not path.is_file():
         raise InputError(f"{path}: no such file; check the path")
     if LOBSTER_NAME.match(path.name):

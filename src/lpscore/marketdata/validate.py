@@ -107,7 +107,7 @@ def _detail(reason: str, row: dict[str, object]) -> str:
     if reason == "bad_size":
         return f"bid_size={row['bid_size']} ask_size={row['ask_size']}"
     if reason == "bad_timestamp":
-        return "ts is not ISO-8601 or integer epoch nanoseconds"
+        return "ts is missing, unparseable, or a local time that does not exist"
     return "symbol is empty"
 
 

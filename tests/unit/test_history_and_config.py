@@ -1,0 +1,58 @@
+"""History store round trip (Polars and DuckDB) and strict configuration."""
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from conftest import MOEX
+
+from lpscore.config import Config, load_config
+from lpscore.errors import ConfigError
+from lpscore.history import read_events, write_events
+from lpscore.ingest import ingest_logs
+
+
+def test_events_round_trip_through_partitioned_parquet(tmp_path: Path):
+    events = ingest_logs(sorted(MOEX.glob("*.log")), Config().ingest).events
+    files = write_events(tmp_path, events)
+    assert files == len(list((tmp_path / "events").glob("date=*/symbol=*/*.parquet")))
+    assert read_events(tmp_path).equals(events)
+    rows = duckdb.sql(
+        f"SELECT count(*) FROM read_parquet('{tmp_path}/events/**/*.parquet', "
+        "hive_partitioning=true) WHERE kind = '8'"
+    ).fetchall()
+    assert rows == [(events.filter(pl.col("kind") == "8").height,)]
+
+
+def test_config_defaults_and_unknown_key(tmp_path: Path):
+    assert load_config(None) == Config()
+    path = tmp_path / "lpscore.toml"
+    path.write_text('[ingest]\nown_comp_id = ["DESK"]\n')
+    with pytest.raises(ConfigError, match="unknown key.*own_comp_id.*own_comp_ids"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[ingest]\nlenient = 'yes'\n", "must be bool"),
+        ("[ingest]\nparent_tag = 0\n", "parent_tag"),
+        ("[ingest]\ncapture_tz = 'Mars/Base'\n", "not a time zone"),
+        ("[ingest\n", "not valid TOML"),
+    ],
+)
+def test_config_errors_say_what_to_fix(tmp_path: Path, text, message):
+    path = tmp_path / "lpscore.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_config_values_are_used(tmp_path: Path):
+    path = tmp_path / "lpscore.toml"
+    path.write_text('[ingest]\nown_comp_ids = ["A"]\nlp_map = { X = "LP_X" }\nlenient = true\n')
+    config = load_config(path)
+    assert config.ingest.own_comp_ids == ("A",)
+    assert config.ingest.lp_map == {"X": "LP_X"}
+    assert config.ingest.lenient is True
