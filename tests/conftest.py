@@ -1,15 +1,5 @@
+import sys
 from pathlib import Path
 
-import pytest
-
-DATA = Path(__file__).parent / "data"
-FIX = DATA / "fix"
-MOEX = FIX / "fix-moex-uat-pashenkogleb"
-MOEX_ORDERS = MOEX / "FIX.4.4-MU9051500001-IFIX-EQ-UAT.messages.current.log"
-FIXSIM = FIX / "fix-fixsim-quantifeed-joannazhx" / "FIX.09-Jan-2018.log"
-FIXATIONS = FIX / "fix-fixations-samples"
-
-
-@pytest.fixture
-def data_dir() -> Path:
-    return DATA
+# Shared test helpers (realdata.py) import as top-level modules.
+sys.path.insert(0, str(Path(__file__).parent))

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import FIXSIM, MOEX_ORDERS
+from realdata import FIXSIM, MOEX_ORDERS
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

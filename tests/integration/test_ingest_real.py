@@ -6,9 +6,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from conftest import FIX, FIXATIONS, FIXSIM, MOEX, MOEX_ORDERS
 from lpscore.config import IngestConfig
 from lpscore.ingest import ingest_logs
+from realdata import FIX, FIXATIONS, FIXSIM, MOEX, MOEX_ORDERS
 
 ALL_LOGS = sorted(p for p in FIX.rglob("*.log"))
 

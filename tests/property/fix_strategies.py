@@ -253,7 +253,8 @@ def log_lines(specs: list[Spec], captures: list[str]) -> bytes:
     return b"".join(capture_prefix(c) + s.raw + b"\n" for s, c in zip(specs, captures, strict=True))
 
 
-def with_fields(spec: Spec, replace: dict[int, bytes], insert_after_52: list[tuple[int, bytes]] = (),
+def with_fields(spec: Spec, replace: dict[int, bytes],
+                insert_after_52: list[tuple[int, bytes]] = (),
                 ) -> Spec:
     """The same message with some values replaced and fields inserted after SendingTime."""
     fields: list[tuple[int, bytes]] = []

@@ -5,12 +5,12 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from conftest import MOEX
 
 from lpscore.config import Config, load_config
 from lpscore.errors import ConfigError
 from lpscore.history import read_events, write_events
 from lpscore.ingest import ingest_logs
+from realdata import MOEX
 
 
 def test_events_round_trip_through_partitioned_parquet(tmp_path: Path):
@@ -29,7 +29,7 @@ def test_config_defaults_and_unknown_key(tmp_path: Path):
     assert load_config(None) == Config()
     path = tmp_path / "lpscore.toml"
     path.write_text('[ingest]\nown_comp_id = ["DESK"]\n')
-    with pytest.raises(ConfigError, match="unknown key.*own_comp_id.*own_comp_ids"):
+    with pytest.raises(ConfigError, match=r"unknown key.*own_comp_id.*own_comp_ids"):
         load_config(path)
 
 

@@ -30,6 +30,8 @@ _T = TypeVar("_T", bound=np.generic)
 _ONES = np.uint64(0x0101010101010101)
 _HIGHS = np.uint64(0x8080808080808080)
 _EQUALS = np.uint64(0x3D3D3D3D3D3D3D3D)
+_ABOVE_2F = np.uint64(0x5050505050505050)  # b + 0x50 has its high bit set iff b >= 0x30
+_ABOVE_39 = np.uint64(0x4646464646464646)  # b + 0x46 has its high bit set iff b > 0x39
 _HASH_BITS = 16
 _SOH = 1
 
@@ -55,13 +57,20 @@ def _words(buf: U8) -> U64:
     return np.ndarray(shape=(len(buf) - PAD + 1,), dtype="<u8", buffer=buf.data, strides=(1,))
 
 
-def _field_keys(words: U64, starts: I64) -> U64:
-    """Masked tag bytes of the fields starting at ``starts`` (see the module docstring)."""
+def _field_keys(words: U64, starts: I64) -> tuple[U64, Bool]:
+    """Masked tag bytes of the fields starting at ``starts`` (see the module docstring), and
+    whether each tag is well formed: 1 to 7 digits, no leading zero, then ``=``."""
     w = words[starts]
     x = w ^ _EQUALS
     t = (x - _ONES) & ~x & _HIGHS
     low = t & (~t + np.uint64(1))
-    return w & ((low >> np.uint64(7)) - np.uint64(1))
+    region = (low >> np.uint64(7)) - np.uint64(1)
+    key = w & region
+    high = region & _HIGHS
+    digits = ((key & high) == 0) & (((key + _ABOVE_2F) & high) == high)
+    digits &= ((key + _ABOVE_39) & high) == 0
+    well_formed = (t != 0) & (low != np.uint64(0x80)) & digits & ((key & np.uint64(0xFF)) != 0x30)
+    return key, well_formed
 
 
 @dataclass(frozen=True)
@@ -123,7 +132,8 @@ def scan_messages(buf: U8, starts: I64, ends: I64, tags: Sequence[int]) -> Batch
     counts = np.add.reduceat(is_soh, bounds, dtype=np.int64)
     # reduceat gives a[i] for an empty segment; gaps between messages may be empty.
     counts[1::2] = np.where(np.diff(np.r_[bounds, len(buf)])[1::2] > 0, counts[1::2], 0)
-    soh_all = np.flatnonzero(is_soh)
+    # Segments cover [starts[0], end of buffer); SOHs before the first message are not ours.
+    soh_all = np.flatnonzero(is_soh[starts[0] :]) + starts[0]
     del is_soh
     segment = np.repeat(np.arange(2 * n, dtype=np.int64), counts)
     in_msg = (segment & 1) == 0
@@ -141,9 +151,11 @@ def scan_messages(buf: U8, starts: I64, ends: I64, tags: Sequence[int]) -> Batch
     first_idx = np.flatnonzero(first)
 
     words = _words(buf)
-    keys = _field_keys(words, field_start)
+    keys, well_formed = _field_keys(words, field_start)
 
     ok = n_fields >= 4
+    bad_field_msgs = msg_of[~well_formed]
+    ok[bad_field_msgs] = False
     has = np.flatnonzero(n_fields > 0)
     idx0 = np.zeros(n, dtype=np.int64)
     idx0[has] = first_idx

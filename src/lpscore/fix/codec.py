@@ -48,7 +48,7 @@ def split_fields(raw: bytes) -> list[tuple[int, bytes]]:
     pairs: list[tuple[int, bytes]] = []
     for item in body.split(SOH):
         tag, eq, value = item.partition(b"=")
-        if not eq or not tag.isdigit() or len(tag) > 9:
+        if not eq or not tag.isdigit() or len(tag) > 9 or tag.startswith(b"0"):
             raise FixError("garbled", f"field {item[:40]!r} is not TAG=VALUE")
         pairs.append((int(tag), value))
     return pairs
