@@ -6,6 +6,7 @@ as written, so that tests can compare what the codec and the scanners find with 
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -23,6 +24,12 @@ COMMON_TAGS = (1, 6, 11, 14, 15, 17, 21, 31, 32, 37, 38, 39, 40, 41, 44, 54, 55,
                100, 102, 103, 107, 150, 151, 207, 526, 1003, 1128, 10001)
 PRINTABLE = "".join(chr(c) for c in range(0x20, 0x7F))
 _PIPE_AMBIGUOUS = re.compile(rb"\|\d{1,9}=")
+SCALE = float(os.environ.get("LPSCORE_PROPERTY_SCALE", "1"))
+
+
+def examples(n: int) -> int:
+    """``n`` examples, times LPSCORE_PROPERTY_SCALE (e.g. 20 for a deep nightly run)."""
+    return max(1, round(n * SCALE))
 
 
 # --------------------------------------------------------------------------- timestamps
@@ -249,6 +256,46 @@ def fill_logs(draw: st.DrawFn) -> tuple[list[Spec], list[str]]:
     return specs, captures
 
 
+@dataclass(frozen=True)
+class NoisyFills:
+    """A fill log with exact repeats, PossDup/PossResend resends and reused ExecIDs, in
+    arrival order, and what dedup must make of it (KPIS.md, Notation)."""
+
+    specs: list[Spec]
+    captures: list[str]
+    events: int
+    duplicates: int
+    exec_id_reused: int
+
+
+@st.composite
+def noisy_fill_logs(draw: st.DrawFn) -> NoisyFills:
+    base, captures = draw(fill_logs())
+    specs = list(base)
+    kept = list(base)  # messages that are events, any of which may be repeated or resent
+    duplicates = reused = 0
+    next_seq = len(base) + 1
+    last = captures[-1]
+    for step in range(draw(st.integers(0, 6))):
+        kind = draw(st.sampled_from(["repeat", "resend", "reuse"]))
+        target = draw(st.sampled_from(kept))
+        if kind == "repeat":
+            spec = target
+            duplicates += 1
+        elif kind == "resend":
+            flag = draw(st.sampled_from([(43, b"Y"), (97, b"Y")]))
+            spec = with_fields(target, {}, [flag, (122, target.first_values()[52])])
+            duplicates += 1
+        else:
+            spec = with_fields(target, {34: str(next_seq).encode(), 32: _qty(draw)})
+            next_seq += 1
+            reused += 1
+            kept.append(spec)
+        specs.append(spec)
+        captures.append(f"{last[:-3]}{step + 1:03d}")  # after every earlier line, in order
+    return NoisyFills(specs, captures, len(kept), duplicates, reused)
+
+
 def log_lines(specs: list[Spec], captures: list[str]) -> bytes:
     return b"".join(capture_prefix(c) + s.raw + b"\n" for s, c in zip(specs, captures, strict=True))
 
@@ -274,6 +321,8 @@ MUTATION = st.one_of(
     st.tuples(st.just("insert"), _POS, st.binary(min_size=1, max_size=4)),
     st.tuples(st.just("delete"), _POS, st.integers(1, 4)),
     st.tuples(st.just("truncate"), _POS),
+    # A log cut while being written: a few bytes of a new line after a newline.
+    st.tuples(st.just("cut_line"), _POS, st.integers(0, 4)),
     st.tuples(st.just("newline"), _POS, st.sampled_from([b"\n", b"\r\n", b"\r"])),
     st.tuples(st.just("soh"), _POS),
     st.tuples(st.just("dup_line"), _POS),
@@ -303,6 +352,10 @@ def apply_mutation(data: bytes, op: tuple) -> bytes:
         del buf[pos : pos + op[2]]
     elif kind == "truncate":
         del buf[pos:]
+    elif kind == "cut_line":
+        newlines = [i for i, b in enumerate(buf) if b == 10]
+        end = newlines[op[1] % len(newlines)] + 1 + op[2] if newlines else op[2]
+        del buf[end:]
     elif kind == "newline":
         buf[pos:pos] = op[2]
     elif kind == "soh":

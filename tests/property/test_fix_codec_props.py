@@ -9,6 +9,7 @@ from fix_strategies import (
     SOH,
     Spec,
     apply_mutations,
+    examples,
     fix_messages,
     garbage,
     mutations,
@@ -22,7 +23,8 @@ from lpscore.fix.batch import pad_buffer, scan_messages
 from lpscore.fix.codec import FixStreamParser, checksum, decode, split_fields
 from lpscore.ingest.decode import wanted_tags
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+BASE = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(BASE, max_examples=examples(150))
 PIPELINE_TAGS = wanted_tags(IngestConfig())
 ABSENT_TAGS = [4, 5, 7, 99_998]
 
@@ -80,7 +82,7 @@ def test_scanner_agrees_with_decode_on_one_message(spec: Spec) -> None:
     assert located(buf, scan.values, tags, 0) == {t: expected[t] for t in tags if t in expected}
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(BASE, max_examples=examples(60))
 @given(st.lists(st.tuples(fix_messages(), st.binary(max_size=6)), min_size=1, max_size=12))
 def test_scanner_agrees_with_decode_on_a_batch(items: list[tuple[Spec, bytes]]) -> None:
     """Many messages in one buffer, with arbitrary bytes between them (not part of any message)."""
@@ -104,13 +106,15 @@ def test_scanner_agrees_with_decode_on_a_batch(items: list[tuple[Spec, bytes]]) 
 
 # --------------------------------------------------------------------------- 3b. mutated message
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(BASE, max_examples=examples(400))
 @given(fix_messages(), mutations(max_size=3))
 def test_scanner_never_accepts_what_decode_rejects(spec: Spec, ops: list[tuple]) -> None:
     """The fast path passes a message only if the precise codec (strict) decodes it, to the
     same values: otherwise the two paths would not give the same events."""
     raw = apply_mutations(spec.raw, ops)
-    assume(len(raw) > 0)
+    # The scanner's precondition, as ingest's _fast_candidates ensures: more than 20 bytes
+    # (it reads the BeginString at fixed offsets; shorter inputs raise IndexError).
+    assume(len(raw) > 20)
     tags = scan_tags(spec)
     buf = pad_buffer(raw)
     scan = scan_messages(buf, np.array([0], dtype=np.int64),
@@ -126,7 +130,7 @@ def test_scanner_never_accepts_what_decode_rejects(spec: Spec, ops: list[tuple])
             t: expected[t] for t in tags if t in expected}
 
 
-@settings(max_examples=100, deadline=None)
+@settings(BASE, max_examples=examples(100))
 @given(fix_messages(), mutations(max_size=3))
 def test_decode_raises_only_fix_errors(spec: Spec, ops: list[tuple]) -> None:
     """Whatever the bytes, decode either returns a message or raises FixError (lenient too)."""
@@ -164,7 +168,7 @@ def expected_records(specs: list[Spec], gaps: list[bytes]) -> list[tuple[int, by
     return out
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(BASE, max_examples=examples(120))
 @given(chunked_streams())
 def test_stream_parser_is_independent_of_chunking(
     case: tuple[list[Spec], list[bytes], bytes, list[int]],
@@ -184,7 +188,7 @@ def test_stream_parser_is_independent_of_chunking(
             decode(raw)
 
 
-@FAST
+@settings(BASE, max_examples=examples(60))
 @given(chunked_streams())
 def test_stream_parser_in_one_feed(case: tuple[list[Spec], list[bytes], bytes, list[int]]) -> None:
     specs, gaps, tail, _ = case
@@ -192,3 +196,29 @@ def test_stream_parser_in_one_feed(case: tuple[list[Spec], list[bytes], bytes, l
     parser.feed(b"".join(g + s.raw for g, s in zip(gaps, specs, strict=True)) + tail)
     assert list(parser) == expected_records(specs, gaps)
     assert parser.pending() == tail
+
+
+@settings(BASE, max_examples=examples(100))
+@given(chunked_streams(), mutations(max_size=4), st.lists(st.integers(0, 1 << 16), max_size=8))
+def test_stream_parser_loses_no_byte_on_corrupt_streams(
+    case: tuple[list[Spec], list[bytes], bytes, list[int]], ops: list[tuple], cuts: list[int],
+) -> None:
+    """Whatever the bytes and chunking, the records and the pending tail are the stream, in
+    order, with running offsets; a record is a message iff it starts with 8=FIX."""
+    specs, gaps, tail, _ = case
+    stream = apply_mutations(
+        b"".join(g + s.raw for g, s in zip(gaps, specs, strict=True)) + tail, ops)
+    bounds = sorted({c % (len(stream) + 1) for c in cuts})
+    parser = FixStreamParser()
+    got = []
+    for lo, hi in zip([0, *bounds], [*bounds, len(stream)], strict=True):
+        parser.feed(stream[lo:hi])
+        got.extend(parser)
+    assert b"".join(raw for _, raw, _ in got) + parser.pending() == stream
+    offset = 0
+    for at, raw, is_message in got:
+        assert at == offset
+        assert raw
+        assert is_message == raw.startswith(b"8=FIX")
+        offset += len(raw)
+    assert parser.offset == offset

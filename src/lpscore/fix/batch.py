@@ -120,7 +120,11 @@ class BatchScan:
 
 
 def scan_messages(buf: U8, starts: I64, ends: I64, tags: Sequence[int]) -> BatchScan:
-    """Validate the frame of every message ``buf[starts[i]:ends[i]]`` and locate ``tags``."""
+    """Validate the frame of every message ``buf[starts[i]:ends[i]]`` and locate ``tags``.
+
+    Ranges must be ordered, non-overlapping and longer than 20 bytes (no valid message is
+    shorter; callers send shorter lines to the precise codec).
+    """
     n = len(starts)
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)

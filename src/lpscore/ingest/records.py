@@ -92,8 +92,9 @@ def split_messages(
     frames: list[pl.DataFrame] = []
     slow = np.ones(len(starts), dtype=bool)
     if delimiter == SOH:
-        prefix_len, ts_len = _prefix_layout(data, starts, ends)
-        fast = _fast_candidates(buf, starts, ends, prefix_len)
+        template, ts_len = _prefix_layout(data, starts, ends)
+        prefix_len = len(template)
+        fast = _fast_candidates(buf, starts, ends, template)
         idx = np.flatnonzero(fast)
         scan = scan_messages(buf, starts[idx] + prefix_len, ends[idx], tags)
         passed = idx[scan.ok]
@@ -133,8 +134,8 @@ def _delimiter(sample: bytes) -> bytes:
 
 
 def _prefix_layout(data: bytes, starts: npt.NDArray[np.int64],
-                   ends: npt.NDArray[np.int64]) -> tuple[int, int]:
-    """(prefix length, timestamp length) of the first message line; (0, 0) without a prefix."""
+                   ends: npt.NDArray[np.int64]) -> tuple[bytes, int]:
+    """(prefix bytes, timestamp length) of the first message line; (b"", 0) without a prefix."""
     for s, e in zip(starts[:200].tolist(), ends[:200].tolist(), strict=True):
         line = data[s:e]
         at = line.find(b"8=FIX")
@@ -142,19 +143,27 @@ def _prefix_layout(data: bytes, starts: npt.NDArray[np.int64],
             continue
         match = _PREFIX.match(line[:at])
         if at == 0 or match is None:
-            return 0, 0
-        return at, len(match.group(1))
-    return 0, 0
+            return b"", 0
+        return line[:at], len(match.group(1))
+    return b"", 0
 
 
 def _fast_candidates(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],
-                     ends: npt.NDArray[np.int64], prefix_len: int) -> npt.NDArray[np.bool_]:
+                     ends: npt.NDArray[np.int64], template: bytes) -> npt.NDArray[np.bool_]:
+    """Lines whose prefix has exactly the first message line's layout (a digit wherever it has
+    a digit, the same byte elsewhere) followed by ``8=FIX``; every other line takes the precise
+    path, so both paths read the same capture times."""
     words = np.ndarray(shape=(len(buf) - PAD + 1,), dtype="<u8", buffer=buf.data, strides=(1,))
-    long_enough = ends - starts > prefix_len + 20
-    at = np.where(long_enough, starts + prefix_len, 0)
-    ok = long_enough & ((words[at] & np.uint64(0xFFFFFFFFFF)) == np.uint64(_BEGIN))
-    if prefix_len:
-        ok &= (buf[starts + 8] == ord("-")) & (buf[starts + 11] == ord(":"))
+    long_enough = ends - starts > len(template) + 20
+    at = np.where(long_enough, starts, 0)
+    ok = long_enough & (
+        (words[at + len(template)] & np.uint64(0xFFFFFFFFFF)) == np.uint64(_BEGIN))
+    for k, expected in enumerate(template):
+        byte = buf[at + k]
+        if 0x30 <= expected <= 0x39:
+            ok &= (byte >= 0x30) & (byte <= 0x39)
+        else:
+            ok &= byte == expected
     result: npt.NDArray[np.bool_] = ok
     return result
 
