@@ -30,6 +30,10 @@ def escape_raw(raw: bytes) -> str:
     The result is cut at 4 KiB with a marker, so one huge garbage line cannot bloat the file.
     """
     text = raw[:_MAX_RAW].decode("latin-1")
+    if text.isascii() and text.replace("\x01", "").isprintable():
+        # The common case: printable ASCII and SOH only, escaped without a loop per character.
+        escaped = text.replace("\\", "\\\\").replace("\x01", "^A")
+        return escaped + (f"...[{len(raw) - _MAX_RAW} more bytes]" if len(raw) > _MAX_RAW else "")
     out = []
     for ch in text:
         code = ord(ch)

@@ -1,9 +1,12 @@
 """The precise FIX codec: framing, validation reasons, encoding."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lpscore.errors import FixError, FixValidationError
 from lpscore.fix.codec import FixStreamParser, checksum, decode, encode
+from lpscore.quarantine import escape_raw
 
 MSG = encode("D", [(49, "DESK"), (56, "LP"), (34, 7), (52, "20240102-10:00:00.000"),
                    (11, "A|B=C"), (55, "XYZ"), (54, 1), (38, 100)])
@@ -63,3 +66,24 @@ def test_stream_parser_frames_across_chunks_and_reports_garbage():
     assert [(o, r == MSG, m) for o, r, m in out] == [
         (0, False, False), (4, True, True), (4 + len(MSG), True, True)]
     assert parser.pending() == b""
+
+
+def _escape_by_character(raw: bytes) -> str:
+    out = []
+    for ch in raw.decode("latin-1"):
+        code = ord(ch)
+        if ch == "\x01":
+            out.append("^A")
+        elif ch == "\\":
+            out.append("\\\\")
+        elif code < 0x20 or code > 0x7E:
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+@given(st.binary(max_size=200) | st.text(alphabet=st.characters(min_codepoint=1,
+                                                               max_codepoint=0x7E)).map(str.encode))
+def test_escape_raw_fast_path_equals_escaping_each_character(raw):
+    assert escape_raw(raw) == _escape_by_character(raw)

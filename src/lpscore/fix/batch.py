@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-__all__ = ["PAD", "BatchScan", "pad_buffer", "scan_messages", "strings_from_ranges"]
+__all__ = ["PAD", "BatchScan", "byte_words", "pad_buffer", "scan_messages", "strings_from_ranges"]
 
 PAD = 8
 _T = TypeVar("_T", bound=np.generic)
@@ -52,7 +52,7 @@ def _tag_key(tag: int) -> int:
     return int.from_bytes(str(tag).encode(), "little")
 
 
-def _words(buf: U8) -> U64:
+def byte_words(buf: U8) -> U64:
     """A view giving, at every byte position, the 8 bytes starting there as a uint64."""
     return np.ndarray(shape=(len(buf) - PAD + 1,), dtype="<u8", buffer=buf.data, strides=(1,))
 
@@ -133,7 +133,8 @@ def scan_messages(buf: U8, starts: I64, ends: I64, tags: Sequence[int]) -> Batch
     bounds = np.empty(2 * n, dtype=np.int64)
     bounds[0::2] = starts
     bounds[1::2] = ends
-    counts = np.add.reduceat(is_soh, bounds, dtype=np.int64)
+    # A uint32 accumulator: an int64 one converts the whole buffer first (GBs at scale).
+    counts = np.add.reduceat(is_soh.view(np.uint8), bounds, dtype=np.uint32).astype(np.int64)
     # reduceat gives a[i] for an empty segment; gaps between messages may be empty.
     counts[1::2] = np.where(np.diff(np.r_[bounds, len(buf)])[1::2] > 0, counts[1::2], 0)
     # Segments cover [starts[0], end of buffer); SOHs before the first message are not ours.
@@ -154,7 +155,7 @@ def scan_messages(buf: U8, starts: I64, ends: I64, tags: Sequence[int]) -> Batch
     field_start[first] = starts[msg_of[first]]
     first_idx = np.flatnonzero(first)
 
-    words = _words(buf)
+    words = byte_words(buf)
     keys, well_formed = _field_keys(words, field_start)
 
     ok = n_fields >= 4
@@ -184,8 +185,8 @@ def scan_messages(buf: U8, starts: I64, ends: I64, tags: Sequence[int]) -> Batch
     # CheckSum: three digits, equal to the byte sum mod 256 of everything before 10=.
     cs_declared, cs_ok = _parse_uint(buf, trailer + 3, trailer + 6, max_digits=3)
     ok &= cs_ok & (trailer + 7 == ends)
-    sums = _segment_sums(buf, starts, np.where(ok, trailer, starts + 1))
-    ok &= (sums & 0xFF) == cs_declared
+    sums = _checksums(buf, starts, np.where(ok, trailer, starts + 1))
+    ok &= sums == cs_declared
 
     # Tag values: first occurrence per (message, tag), among ok messages only.
     tag_hash = _TagHash.build(tags)
@@ -223,12 +224,16 @@ def _at(arr: npt.NDArray[_T], idx: I64, n: int) -> npt.NDArray[_T]:
     return arr[np.clip(idx, 0, len(arr) - 1)]
 
 
-def _segment_sums(buf: U8, starts: I64, stops: I64) -> I64:
-    """Sum of ``buf[starts[i]:stops[i]]`` for each i (non-empty, ordered segments)."""
+def _checksums(buf: U8, starts: I64, stops: I64) -> I64:
+    """FIX CheckSum of ``buf[starts[i]:stops[i]]`` for each i (non-empty, ordered segments).
+
+    A uint8 accumulator wraps modulo 256, which is the CheckSum itself, and reads the buffer
+    without widening it.
+    """
     bounds = np.empty(2 * len(starts), dtype=np.int64)
     bounds[0::2] = starts
     bounds[1::2] = stops
-    sums: I64 = np.add.reduceat(buf, bounds, dtype=np.int64)[0::2]
+    sums: I64 = np.add.reduceat(buf, bounds, dtype=np.uint8)[0::2].astype(np.int64)
     return sums
 
 

@@ -13,7 +13,7 @@ import polars as pl
 from lpscore.config import IngestConfig
 from lpscore.fix.tags import ADMIN_MSG_TYPES, MSG_TYPES
 from lpscore.ingest.records import tag_column
-from lpscore.model.enums import EventKind, ExecType
+from lpscore.model.enums import FILL_EXEC_TYPES, EventKind, ExecType
 
 __all__ = ["EVENT_KINDS", "classify", "typed_rows", "wanted_tags"]
 
@@ -117,7 +117,7 @@ def _reason() -> pl.Expr:
     for kind, tags in _REQUIRED.items():
         for tag in tags:
             checks.append((is_event & (_t(35) == kind) & _t(tag).is_null(), f"missing_tag:{tag}"))
-    is_fill = (_t(35) == "8") & pl.col("exec_type").is_in(["F", "1", "2", "G"])
+    is_fill = (_t(35) == "8") & pl.col("exec_type").is_in([*FILL_EXEC_TYPES, "G"])
     for tag in (31, 32):
         checks.append((is_event & is_fill & _t(tag).is_null(), f"missing_tag:{tag}"))
     checks.append((is_event & (_t(35) == "8") & ~pl.col("exec_type").is_in(_EXEC_TYPES),

@@ -9,33 +9,16 @@ before its ack is simply linked like any other report.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import polars as pl
 
-__all__ = ["effective_fills", "link_child_orders"]
+from lpscore.model.enums import FILL_EXEC_TYPES
 
-_FILL_TYPES = ("F", "1", "2")
+__all__ = ["effective_fills", "link_child_orders"]
 
 
 def link_child_orders(events: pl.DataFrame) -> pl.DataFrame:
     """``events`` with ``child_id`` (null when no child order matches: counted as orphans)."""
-    orders = events.filter(pl.col("kind") == "D").select(
-        "session", "cl_ord_id", "ts_recv",
-        pl.concat_str(["session", "cl_ord_id", pl.col("ts_recv").dt.epoch("ns").cast(pl.String)],
-                      separator="#").alias("child_id"),
-    )
-    aliases = orders
-    requests = events.filter(pl.col("kind").is_in(["F", "G"])).sort("ts_recv")
-    for request in requests.iter_rows(named=True):
-        owner = _lookup(aliases, request["session"], request["orig_cl_ord_id"],
-                        request["ts_recv"])
-        if owner is not None:
-            aliases = pl.concat([aliases, pl.DataFrame(
-                {"session": [request["session"]], "cl_ord_id": [request["cl_ord_id"]],
-                 "ts_recv": [request["ts_recv"]], "child_id": [owner]},
-                schema=aliases.schema)])
-    aliases = aliases.sort("ts_recv")
+    aliases = _aliases(events)
     keyed = events.with_row_index("_row").sort("ts_recv")
     by_id = keyed.join_asof(aliases, on="ts_recv", by=["session", "cl_ord_id"],
                             strategy="backward", check_sortedness=False)
@@ -51,22 +34,40 @@ def link_child_orders(events: pl.DataFrame) -> pl.DataFrame:
     return linked.sort("_row").drop("_row", "_orig_child")
 
 
-def _lookup(aliases: pl.DataFrame, session: str, cl_ord_id: str | None,
-            ts: datetime) -> str | None:
-    if cl_ord_id is None:
-        return None
-    hits = aliases.filter(
-        (pl.col("session") == session) & (pl.col("cl_ord_id") == cl_ord_id)
-        & (pl.col("ts_recv") <= ts)
-    )
-    return None if hits.is_empty() else str(hits.sort("ts_recv")["child_id"][-1])
+def _aliases(events: pl.DataFrame) -> pl.DataFrame:
+    """Every ClOrdID a child order is known by, from when: its own, then those of the
+    replaces and cancels that name it (through OrigClOrdID) at the time they are sent.
+
+    One pass in time order over orders and requests; ``current`` holds the child order each
+    (session, ClOrdID) names at that moment, so a reused ClOrdID moves on to the new order.
+    """
+    requests = events.filter(pl.col("kind").is_in(["D", "F", "G"])).select(
+        "kind", "session", "cl_ord_id", "orig_cl_ord_id", pl.col("ts_recv").dt.epoch("ns")
+    ).sort("ts_recv", maintain_order=True)
+    current: dict[tuple[str, str], str] = {}
+    rows: list[tuple[str, str, int, str]] = []
+    for kind, session, cl_ord_id, orig, ts_ns in requests.iter_rows():
+        if kind == "D":
+            child = f"{session}#{cl_ord_id}#{ts_ns}"
+        else:
+            owner = current.get((session, orig)) if orig is not None else None
+            if owner is None:
+                continue
+            child = owner
+        current[(session, cl_ord_id)] = child
+        rows.append((session, cl_ord_id, ts_ns, child))
+    schema = {"session": pl.String, "cl_ord_id": pl.String, "ts_recv": pl.Int64,
+              "child_id": pl.String}
+    aliases = pl.DataFrame(rows, schema=schema, orient="row")
+    ts_type = events.schema["ts_recv"]
+    return aliases.with_columns(pl.col("ts_recv").cast(ts_type)).sort("ts_recv")
 
 
 def effective_fills(events: pl.DataFrame) -> pl.DataFrame:
     """Fills after busts (ExecType H removes the fill named by ExecRefID) and corrections
     (ExecType G replaces its quantity and price), in order of receipt."""
     fills = events.filter(
-        (pl.col("kind") == "8") & pl.col("exec_type").is_in(_FILL_TYPES)
+        (pl.col("kind") == "8") & pl.col("exec_type").is_in(FILL_EXEC_TYPES)
     ).with_columns(pl.lit(False).alias("corrected"))
     amendments = events.filter(
         (pl.col("kind") == "8") & pl.col("exec_type").is_in(["G", "H"])

@@ -19,12 +19,11 @@ from lpscore.errors import LpscoreError
 from lpscore.ingest.decode import attribute, classify, infer_own_comp_ids, typed_rows, wanted_tags
 from lpscore.ingest.dedup import mark_duplicates
 from lpscore.ingest.records import MessageRows, read_bytes, split_messages
+from lpscore.model.enums import FILL_EXEC_TYPES
 from lpscore.model.schema import EVENT_SCHEMA, polars_schema
 from lpscore.quarantine import Quarantine
 
 __all__ = ["FileReport", "IngestResult", "ingest_logs"]
-
-_FILL_TYPES = ("F", "1", "2")
 
 
 @dataclass
@@ -62,7 +61,7 @@ class IngestResult:
         return {
             "orders": ev.filter(pl.col("kind") == "D").height,
             "executions": execs.height,
-            "fills": execs.filter(pl.col("exec_type").is_in(_FILL_TYPES)).height,
+            "fills": execs.filter(pl.col("exec_type").is_in(FILL_EXEC_TYPES)).height,
             "rejects": execs.filter(pl.col("exec_type") == "8").height,
             "cancel_rejects": ev.filter(pl.col("kind") == "9").height,
         }
@@ -164,20 +163,17 @@ def _counts(frame: pl.DataFrame, column: str) -> dict[tuple[int, str], int]:
     return {(int(i), str(v)): int(n) for i, v, n in grouped.iter_rows()}
 
 
+_EVENT_NAMES = {
+    "f38": "order_qty", "f44": "price", "f32": "last_qty", "f31": "last_px", "f14": "cum_qty",
+    "f151": "leaves_qty", "f6": "avg_px", "i103": "ord_rej_reason", "i102": "cxl_rej_reason",
+    "i45": "ref_seq_num", "i371": "ref_tag_id", "i373": "session_reject_reason",
+}
+"""Typed tag columns of lpscore.ingest.decode -> their names in EVENT_SCHEMA."""
+
+
 def _events(frame: pl.DataFrame, own: list[str], lp_map: dict[str, str]) -> pl.DataFrame:
     out = attribute(frame, own, lp_map).with_columns(
-        pl.col("f38").alias("order_qty"),
-        pl.col("f44").alias("price"),
-        pl.col("f32").alias("last_qty"),
-        pl.col("f31").alias("last_px"),
-        pl.col("f14").alias("cum_qty"),
-        pl.col("f151").alias("leaves_qty"),
-        pl.col("f6").alias("avg_px"),
-        pl.col("i103").alias("ord_rej_reason"),
-        pl.col("i102").alias("cxl_rej_reason"),
-        pl.col("i45").alias("ref_seq_num"),
-        pl.col("i371").alias("ref_tag_id"),
-        pl.col("i373").alias("session_reject_reason"),
+        pl.col(typed).alias(name) for typed, name in _EVENT_NAMES.items()
     )
     schema = polars_schema(EVENT_SCHEMA)
     return (

@@ -23,7 +23,7 @@ import numpy.typing as npt
 import polars as pl
 
 from lpscore.errors import FixError, InputError
-from lpscore.fix.batch import PAD, pad_buffer, scan_messages, strings_from_ranges
+from lpscore.fix.batch import byte_words, pad_buffer, scan_messages, strings_from_ranges
 from lpscore.fix.codec import SOH, FixStreamParser, decode
 from lpscore.quarantine import Quarantine
 
@@ -153,7 +153,7 @@ def _fast_candidates(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],
     """Lines whose prefix has exactly the first message line's layout (a digit wherever it has
     a digit, the same byte elsewhere) followed by ``8=FIX``; every other line takes the precise
     path, so both paths read the same capture times."""
-    words = np.ndarray(shape=(len(buf) - PAD + 1,), dtype="<u8", buffer=buf.data, strides=(1,))
+    words = byte_words(buf)
     long_enough = ends - starts > len(template) + 20
     at = np.where(long_enough, starts, 0)
     ok = long_enough & (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import IntEnum, StrEnum
 
-__all__ = ["EventKind", "ExecType", "OrdStatus", "Side", "side_sign"]
+__all__ = ["FILL_EXEC_TYPES", "EventKind", "ExecType", "OrdStatus", "Side", "side_sign"]
 
 
 class EventKind(StrEnum):
@@ -67,7 +67,13 @@ class ExecType(StrEnum):
     @property
     def is_fill(self) -> bool:
         """True for executions that move quantity (F, and 1/2 of FIX 4.2)."""
-        return self in (ExecType.TRADE, ExecType.PARTIAL_FILL_42, ExecType.FILL_42)
+        return self.value in FILL_EXEC_TYPES
+
+
+FILL_EXEC_TYPES: tuple[str, ...] = (
+    ExecType.TRADE.value, ExecType.PARTIAL_FILL_42.value, ExecType.FILL_42.value
+)
+"""ExecType values of executions that move quantity (FIX 4.4+ F; FIX 4.2 1 and 2)."""
 
 
 class OrdStatus(StrEnum):
