@@ -4,23 +4,30 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from lpscore import __version__
-from lpscore.config import Config, load_config
+from lpscore.cli_common import (
+    ConfigOption,
+    FixFiles,
+    LenientOption,
+    OutDir,
+    OutputFormat,
+    QuoteFiles,
+    err,
+    run_ingest,
+    with_lenient,
+)
+from lpscore.cli_kpis import kpis, report
+from lpscore.config import load_config
 from lpscore.errors import LpscoreError, StrictModeError
-from lpscore.history import write_events, write_quotes
-from lpscore.ingest import IngestResult, ingest_logs
-from lpscore.marketdata import QuoteLoad, load_quotes
-from lpscore.quarantine import Quarantine
+from lpscore.ingest import IngestResult
+from lpscore.marketdata import QuoteLoad
 
 __all__ = ["app", "main"]
 
@@ -30,12 +37,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-_err = Console(stderr=True)
-
-
-class OutputFormat(StrEnum):
-    TABLE = "table"
-    JSON = "json"
+app.command("kpis")(kpis)
+app.command("report")(report)
 
 
 @app.command()
@@ -46,28 +49,21 @@ def version() -> None:
 
 @app.command()
 def ingest(
-    fix_files: Annotated[list[Path], typer.Argument(help="FIX logs (plain or gzip).")],
-    out: Annotated[Path, typer.Option("--out", help="Output directory.")],
-    quotes: Annotated[
-        list[Path] | None,
-        typer.Option("--quotes", help="Quote files: CSV, Parquet or LOBSTER (repeatable)."),
-    ] = None,
-    config_path: Annotated[
-        Path | None, typer.Option("--config", help="lpscore.toml (defaults if absent).")
-    ] = None,
+    fix_files: FixFiles,
+    out: OutDir,
+    quotes: QuoteFiles = None,
+    config_path: ConfigOption = None,
     output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.TABLE,
-    lenient: Annotated[
-        bool, typer.Option("--lenient", help="Accept bad BodyLength/CheckSum (still counted).")
-    ] = False,
+    lenient: LenientOption = False,
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit non-zero if anything was quarantined.")
     ] = False,
 ) -> None:
     """Ingest FIX logs (and quotes) into events, a history store and a quarantine."""
     try:
-        config = _with_lenient(load_config(config_path), lenient)
+        config = with_lenient(load_config(config_path), lenient)
         started = time.perf_counter()
-        result, quote_load = _run_ingest(fix_files, quotes or [], config, out, output)
+        result, quote_load = run_ingest(fix_files, quotes or [], config, out, output)
         summary = _summary(result, quote_load)
         summary["seconds"] = round(time.perf_counter() - started, 3)
         (out / "reconciliation.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -81,46 +77,8 @@ def ingest(
                 f"see {out / 'quarantine.jsonl'}"
             )
     except LpscoreError as exc:
-        _err.print(f"[bold red]error:[/] {exc}")
+        err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(code=2) from exc
-
-
-def _with_lenient(config: Config, lenient: bool) -> Config:
-    if not lenient:
-        return config
-    return replace(config, ingest=replace(config.ingest, lenient=True))
-
-
-def _run_ingest(
-    fix_files: list[Path], quote_files: list[Path], config: Config, out: Path,
-    output: OutputFormat,
-) -> tuple[IngestResult, QuoteLoad | None]:
-    missing = [p for p in [*fix_files, *quote_files] if not p.is_file()]
-    if missing:
-        raise LpscoreError(f"input file(s) not found: {', '.join(map(str, missing))}")
-    quarantine = Quarantine()
-    total = sum(p.stat().st_size for p in fix_files)
-    with Progress(
-        TextColumn("[bold]ingest[/] {task.description}"), BarColumn(), DownloadColumn(),
-        TimeRemainingColumn(), console=_err, disable=output is OutputFormat.JSON,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("FIX logs", total=total)
-        result = ingest_logs(
-            fix_files, config.ingest, quarantine,
-            progress=lambda path, n: progress.update(task, advance=path.stat().st_size,
-                                                     description=path.name),
-        )
-        quote_load = None
-        if quote_files:
-            progress.update(task, description="quotes")
-            quote_load = load_quotes(quote_files, config.marketdata, quarantine)
-    out.mkdir(parents=True, exist_ok=True)
-    write_events(out / "history", result.events)
-    if quote_load is not None:
-        write_quotes(out / "history", quote_load.quotes)
-    quarantine.write_jsonl(out / "quarantine.jsonl")
-    return result, quote_load
 
 
 def _summary(result: IngestResult, quote_load: QuoteLoad | None) -> dict[str, Any]:

@@ -12,10 +12,19 @@ and bad values stop the run before any work, with a message naming the key and t
 
     [marketdata]
     lobster_tz = "America/New_York" # LOBSTER times are seconds after midnight, local
+
+    [kpi]
+    horizons_ms = [100, 1000, 5000, 30000, 60000]  # markout horizons
+    max_quote_age_ms = 5000         # older as-of quotes are no benchmark
+
+    [context]
+    adv = { ACME = 1000000 }        # average daily volume per symbol (shares)
+    notional_edges = [10000, 100000, 1000000]
 """
 
 from __future__ import annotations
 
+import itertools
 import tomllib
 import types
 import typing
@@ -26,7 +35,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lpscore.errors import ConfigError
 
-__all__ = ["Config", "IngestConfig", "MarketDataConfig", "load_config", "parse_section"]
+__all__ = [
+    "Config",
+    "ContextConfig",
+    "IngestConfig",
+    "KpiConfig",
+    "MarketDataConfig",
+    "load_config",
+    "parse_section",
+]
 
 T = TypeVar("T")
 
@@ -67,11 +84,77 @@ class MarketDataConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class KpiConfig:
+    """How fills and orders become KPIs (docs/kpis.md)."""
+
+    horizons_ms: tuple[int, ...] = (100, 1_000, 5_000, 30_000, 60_000)
+    """Markout horizons h, in milliseconds, each > 0, no repeats."""
+    max_quote_age_ms: int = 5_000
+    """An as-of quote older than this is no benchmark (horizons: older than max(2h, this))."""
+    session_rejects_in_reject_rate: bool = False
+    """Count session-level rejects of our orders in ``reject_rate`` (KPIS.md: off)."""
+
+    def __post_init__(self) -> None:
+        if not self.horizons_ms or any(h <= 0 for h in self.horizons_ms):
+            raise ConfigError(f"kpi.horizons_ms = {list(self.horizons_ms)}: give one or more "
+                              "positive horizons in milliseconds, e.g. [100, 1000, 5000]")
+        if len(set(self.horizons_ms)) != len(self.horizons_ms):
+            raise ConfigError(f"kpi.horizons_ms = {list(self.horizons_ms)} repeats a horizon; "
+                              "list each once")
+        if self.max_quote_age_ms <= 0:
+            raise ConfigError(f"kpi.max_quote_age_ms = {self.max_quote_age_ms}: use a positive "
+                              "number of milliseconds (default 5000)")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContextConfig:
+    """How an order's context (size bucket, volatility regime, time of day) is decided."""
+
+    adv: dict[str, float] = field(default_factory=dict)
+    """Average daily volume per symbol; with it, size buckets are % of ADV."""
+    adv_file: str | None = None
+    """CSV with columns ``symbol,adv``; merged with ``adv`` (``adv`` wins)."""
+    adv_pct_edges: tuple[float, ...] = (0.1, 0.5, 2.0)
+    """Order quantity as % of ADV: bucket edges, increasing."""
+    notional_edges: tuple[float, ...] = (10_000.0, 100_000.0, 1_000_000.0)
+    """Notional bucket edges (quote currency), increasing; used when ADV is unknown."""
+    vol_window_s: float = 300.0
+    """Trailing window of the realized volatility of the mid."""
+    vol_sample_s: float = 60.0
+    """Spacing of the samples whose terciles split regimes low / mid / high."""
+    tz: str = "UTC"
+    """Time zone of the time-of-day bucket."""
+    tod_minutes: int = 60
+    """Width of a time-of-day bucket in minutes (divides 1440)."""
+    extra_keys: tuple[str, ...] = ()
+    """More context keys: columns of the orders table (e.g. ``ord_type``)."""
+
+    def __post_init__(self) -> None:
+        for key, edges in (("adv_pct_edges", self.adv_pct_edges),
+                           ("notional_edges", self.notional_edges)):
+            if any(b <= a for a, b in itertools.pairwise(edges)) or any(
+                    e <= 0 for e in edges):
+                raise ConfigError(f"context.{key} = {list(edges)}: give positive, strictly "
+                                  "increasing edges")
+        bad_adv = sorted(s for s, v in self.adv.items() if not v > 0)
+        if bad_adv:
+            raise ConfigError(f"context.adv: ADV of {', '.join(bad_adv)} must be > 0")
+        if self.vol_window_s <= 0 or self.vol_sample_s <= 0:
+            raise ConfigError("context.vol_window_s and context.vol_sample_s must be > 0 seconds")
+        if self.tod_minutes <= 0 or 1440 % self.tod_minutes:
+            raise ConfigError(f"context.tod_minutes = {self.tod_minutes}: use a divisor of "
+                              "1440 such as 15, 30 or 60")
+        _check_tz("context.tz", self.tz)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """Root of lpscore.toml."""
 
     ingest: IngestConfig = field(default_factory=IngestConfig)
     marketdata: MarketDataConfig = field(default_factory=MarketDataConfig)
+    kpi: KpiConfig = field(default_factory=KpiConfig)
+    context: ContextConfig = field(default_factory=ContextConfig)
 
 
 def _check_tz(key: str, name: str) -> None:

@@ -56,7 +56,26 @@ def mark_duplicates(frame: pl.DataFrame) -> pl.DataFrame:
         & (pl.int_range(pl.len()).over([*pair, "exec_id", "duplicate"]) > 0)
     )
     reused_seq = kept & (pl.int_range(pl.len()).over([*seq_group, "duplicate"]) > 0)
-    return marked.with_columns(
+    marked = marked.with_columns(
         reused_exec.fill_null(False).alias("exec_id_reused"),
         reused_seq.fill_null(False).alias("seq_num_reused"),
     ).drop("identity")
+    return _ref_epochs(marked, marked.filter(reset))
+
+
+def _ref_epochs(marked: pl.DataFrame, resets: pl.DataFrame) -> pl.DataFrame:
+    """``ref_epoch`` of a session Reject (35=3): the sequence epoch of the other direction
+    when it was received, so that its RefSeqNum (45) names a message of that epoch."""
+    logons = resets.select(
+        pl.col("target").alias("sender"), pl.col("sender").alias("target"), "ts_recv",
+        pl.col("epoch").alias("ref_epoch")).sort("ts_recv")
+    rejects = marked.filter(pl.col("kind") == "3").with_row_index("_reject").sort("ts_recv")
+    if rejects.is_empty():
+        return marked.with_columns(pl.lit(None, dtype=pl.Int64).alias("ref_epoch"))
+    found = rejects.join_asof(logons, on="ts_recv", by=["sender", "target"],
+                              strategy="backward", check_sortedness=False)
+    reject_rows = (pl.col("kind") == "3").cum_sum().cast(pl.UInt32) - 1
+    by_position = found.select("_reject", pl.col("ref_epoch").fill_null(0))
+    return marked.with_columns(
+        pl.when(pl.col("kind") == "3").then(reject_rows).alias("_reject")
+    ).join(by_position, on="_reject", how="left", maintain_order="left").drop("_reject")

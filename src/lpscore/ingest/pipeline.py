@@ -173,7 +173,8 @@ _EVENT_NAMES = {
 
 def _events(frame: pl.DataFrame, own: list[str], lp_map: dict[str, str]) -> pl.DataFrame:
     out = attribute(frame, own, lp_map).with_columns(
-        pl.col(typed).alias(name) for typed, name in _EVENT_NAMES.items()
+        *(pl.col(typed).alias(name) for typed, name in _EVENT_NAMES.items()),
+        pl.col("epoch").alias("seq_epoch"),
     )
     schema = polars_schema(EVENT_SCHEMA)
     return (

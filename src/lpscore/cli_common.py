@@ -1,0 +1,95 @@
+"""What the ``lpscore`` commands share: output formats, the error console, ingest with a
+progress bar."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from lpscore.config import Config
+from lpscore.errors import LpscoreError
+from lpscore.history import write_events, write_quotes
+from lpscore.ingest import IngestResult, ingest_logs
+from lpscore.marketdata import QuoteLoad, load_quotes
+from lpscore.quarantine import Quarantine
+
+__all__ = [
+    "ConfigOption",
+    "FixFiles",
+    "LenientOption",
+    "OutDir",
+    "OutputFormat",
+    "QuoteFiles",
+    "err",
+    "run_ingest",
+    "with_lenient",
+]
+
+err = Console(stderr=True)
+
+FixFiles = Annotated[list[Path], typer.Argument(help="FIX logs (plain or gzip).")]
+OutDir = Annotated[Path, typer.Option("--out", help="Output directory.")]
+QuoteFiles = Annotated[
+    list[Path] | None,
+    typer.Option("--quotes", help="Quote files: CSV, Parquet or LOBSTER (repeatable)."),
+]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="lpscore.toml (defaults if absent).")
+]
+LenientOption = Annotated[
+    bool, typer.Option("--lenient", help="Accept bad BodyLength/CheckSum (still counted).")
+]
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+
+
+def with_lenient(config: Config, lenient: bool) -> Config:
+    """``config`` with ``ingest.lenient`` switched on when asked."""
+    if not lenient:
+        return config
+    return replace(config, ingest=replace(config.ingest, lenient=True))
+
+
+def run_ingest(
+    fix_files: list[Path], quote_files: list[Path], config: Config, out: Path,
+    output: OutputFormat, quarantine: Quarantine | None = None,
+) -> tuple[IngestResult, QuoteLoad | None]:
+    """Ingest FIX logs and quotes with a progress bar; write history/ and quarantine.jsonl."""
+    missing = [p for p in [*fix_files, *quote_files] if not p.is_file()]
+    if missing:
+        raise LpscoreError(f"input file(s) not found: {', '.join(map(str, missing))}")
+    quarantine = Quarantine() if quarantine is None else quarantine
+    total = sum(p.stat().st_size for p in fix_files)
+    with Progress(
+        TextColumn("[bold]ingest[/] {task.description}"), BarColumn(), DownloadColumn(),
+        TimeRemainingColumn(), console=err, disable=output is not OutputFormat.TABLE,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("FIX logs", total=total)
+        result = ingest_logs(
+            fix_files, config.ingest, quarantine,
+            progress=lambda path, n: progress.update(task, advance=path.stat().st_size,
+                                                     description=path.name),
+        )
+        quote_load = None
+        if quote_files:
+            progress.update(task, description="quotes")
+            quote_load = load_quotes(quote_files, config.marketdata, quarantine)
+    out.mkdir(parents=True, exist_ok=True)
+    write_events(out / "history", result.events)
+    if quote_load is not None:
+        write_quotes(out / "history", quote_load.quotes)
+    quarantine.write_jsonl(out / "quarantine.jsonl")
+    return result, quote_load
+
+

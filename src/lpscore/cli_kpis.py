@@ -1,0 +1,191 @@
+"""``lpscore kpis`` and ``lpscore report``: the per-LP KPI tables, files and HTML page."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lpscore.cli_common import (
+    ConfigOption,
+    FixFiles,
+    LenientOption,
+    OutDir,
+    OutputFormat,
+    QuoteFiles,
+    err,
+    run_ingest,
+    with_lenient,
+)
+from lpscore.config import load_config
+from lpscore.errors import InputError, LpscoreError
+from lpscore.kpi.aggregate import kpi_stats, summarize, summary_json
+from lpscore.kpi.engine import KpiResult, compute_kpis
+from lpscore.model.schema import QUOTE_SCHEMA, polars_schema
+from lpscore.quarantine import Quarantine
+from lpscore.report import render_report
+from lpscore.stats.table import Stats
+
+__all__ = ["kpis", "report"]
+
+
+def kpis(
+    fix_files: FixFiles,
+    out: OutDir,
+    quotes: QuoteFiles = None,
+    config_path: ConfigOption = None,
+    output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.TABLE,
+    by: Annotated[
+        str, typer.Option("--by", help="Extra keys after lp, comma-separated: symbol, "
+                          "size_bucket, vol_regime, tod_bucket, or a configured extra key.")
+    ] = "",
+    lenient: LenientOption = False,
+    html: Annotated[bool, typer.Option("--html", help="Also write DIR/report.html.")] = False,
+) -> None:
+    """Per-fill, per-order and per-LP KPIs (docs/kpis.md) from FIX logs and quotes."""
+    try:
+        config = with_lenient(load_config(config_path), lenient)
+        keys = ["lp", *[k.strip() for k in by.split(",") if k.strip() and k.strip() != "lp"]]
+        started = time.perf_counter()
+        quarantine = Quarantine()
+        ingested, quote_load = run_ingest(fix_files, quotes or [], config, out, output,
+                                          quarantine)
+        quote_table = (quote_load.quotes if quote_load is not None
+                       else pl.DataFrame(schema=polars_schema(QUOTE_SCHEMA)))
+        result = compute_kpis(ingested.events, quote_table, config, quarantine)
+        try:
+            stats = kpi_stats(result, keys)
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
+        unmatched = result.unmatched_session_rejects
+        table = summarize(stats, result.horizons, unmatched)
+        quality = {**ingested.data_quality, **result.data_quality}
+        payload = summary_json(table, result.horizons, keys, quality, {
+            "clock_offsets": result.clock_offsets.to_dicts(),
+            "seconds": round(time.perf_counter() - started, 3),
+        })
+        _write(out, result, table, stats, payload, quarantine)
+        if html:
+            (out / "report.html").write_text(
+                render_report(payload, result.orders, result.fills), encoding="utf-8")
+        if output is OutputFormat.JSON:
+            print(json.dumps(payload))
+        elif output is OutputFormat.CSV:
+            print(_flat(table).write_csv(), end="")
+        else:
+            _print(payload, keys, out)
+    except LpscoreError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=2) from exc
+
+
+def report(
+    kpi_dir: Annotated[Path, typer.Argument(help="An output directory of `lpscore kpis`.")],
+    out: Annotated[Path | None, typer.Option("--out", help="HTML file to write "
+                                             "(default DIR/report.html).")] = None,
+) -> None:
+    """A self-contained HTML page (no CDN) of the KPIs in an `lpscore kpis` directory."""
+    try:
+        needed = [kpi_dir / n for n in ("kpis.json", "orders.parquet", "fills.parquet")]
+        missing = [str(p) for p in needed if not p.is_file()]
+        if missing:
+            raise InputError(f"{', '.join(missing)} not found: run `lpscore kpis ... --out "
+                             f"{kpi_dir}` first")
+        payload = json.loads(needed[0].read_text(encoding="utf-8"))
+        page = render_report(payload, pl.read_parquet(needed[1]), pl.read_parquet(needed[2]))
+        target = out or kpi_dir / "report.html"
+        target.write_text(page, encoding="utf-8")
+        err.print(f"written: {target}")
+    except LpscoreError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=2) from exc
+
+
+def _write(out: Path, result: KpiResult, table: pl.DataFrame, stats: Stats,
+           payload: dict[str, Any], quarantine: Quarantine) -> None:
+    result.fills.write_parquet(out / "fills.parquet")
+    result.orders.write_parquet(out / "orders.parquet")
+    table.write_parquet(out / "lps.parquet")
+    (out / "kpis.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    stats_dir = out / "stats"
+    stats_dir.mkdir(exist_ok=True)
+    stats.sums.write_parquet(stats_dir / "sums.parquet")
+    stats.sketches.write_parquet(stats_dir / "sketches.parquet")
+    stats.counts.write_parquet(stats_dir / "counts.parquet")
+    (stats_dir / "meta.json").write_text(json.dumps({
+        "keys": list(stats.keys), "t_ref_ns": stats.t_ref_ns,
+        "half_life_ns": stats.half_life_ns}) + "\n", encoding="utf-8")
+    quarantine.write_jsonl(out / "quarantine.jsonl")
+
+
+def _flat(table: pl.DataFrame) -> pl.DataFrame:
+    """The table with reject reasons as a JSON string, for CSV."""
+    return table.with_columns(pl.col("reject_reasons").map_elements(
+        lambda items: json.dumps({str(i["category"]): i["weight"] for i in items}),
+        return_dtype=pl.String))
+
+
+def _fmt(value: float | None, kind: str) -> str:
+    if value is None:
+        return "-"
+    if kind == "pct":
+        return f"{100 * value:.1f}%"
+    if kind == "int":
+        return f"{value:,}"
+    return f"{value:,.2f}"
+
+
+def _print(payload: dict[str, Any], keys: list[str], out: Path) -> None:
+    console = Console()
+    horizons = payload["horizons"]
+    headline = "5s" if "5s" in horizons else horizons[len(horizons) // 2]
+    volume: list[tuple[str, str, Any]] = [
+        ("orders", "int", lambda r: r["n_orders"]),
+        ("fills", "int", lambda r: r["n_fills"]),
+        ("fill rate", "pct", lambda r: r["fill_rate"]),
+        ("complete", "pct", lambda r: r["complete_fill_rate"]),
+        ("reject", "pct", lambda r: r["reject_rate"]),
+        ("sess.rej", "pct", lambda r: r["session_reject_rate"]),
+        ("ack p50", "num", lambda r: r["ack_latency_ms"]["p50"]),
+        ("fill p50", "num", lambda r: r["fill_latency_ms"]["p50"]),
+        ("hold p50", "num", lambda r: r["hold_time_ms"]["p50"]),
+    ]
+    prices: list[tuple[str, str, Any]] = [
+        ("PI", "num", lambda r: r["pi_bps"]),
+        ("PI rate", "pct", lambda r: r["pi_rate"]),
+        ("eff.spr", "num", lambda r: r["eff_spread_bps"]),
+        ("E/Q", "num", lambda r: r["e_over_q"]),
+        (f"markout {headline}", "num", lambda r: r["markout_bps"][headline]),
+        (f"impact {headline}", "num", lambda r: r["impact_bps"][headline]),
+        ("LL asym", "pct", lambda r: r["lastlook_asymmetry"]),
+        ("no bench", "int", lambda r: r["n_no_benchmark"]),
+    ]
+    for title, columns in (("Orders, fills and latency (ms)", volume),
+                           ("Prices (bps, quantity-weighted)", prices)):
+        table = Table(title=title)
+        for key in keys:
+            table.add_column(key, overflow="fold")
+        for name, _, _ in columns:
+            table.add_column(name, justify="right")
+        for row in payload["lps"]:
+            table.add_row(*(str(row[k]) for k in keys),
+                          *(_fmt(get(row), kind) for _, kind, get in columns))
+        console.print(table)
+    for row in payload["lps"]:
+        if row["reject_reasons"]:
+            reasons = ", ".join(f"{k} x{v}" for k, v in row["reject_reasons"].items())
+            console.print(f"[bold]rejects[/] {' / '.join(str(row[k]) for k in keys)}: {reasons}")
+    for offset in payload["clock_offsets"]:
+        console.print(f"[bold]clock offset[/] {offset['session']}: LP SendingTime - our capture "
+                      f"= {offset['offset_ms']:+,.1f} ms (median of {offset['n']})")
+    quality = {k: v for k, v in payload["data_quality"].items() if v}
+    if quality:
+        console.print(f"[bold]data quality:[/] {quality}")
+    console.print(f"[bold]written:[/] {out}/fills.parquet, orders.parquet, lps.parquet, "
+                  "kpis.json, stats/, quarantine.jsonl")

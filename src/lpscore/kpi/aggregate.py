@@ -1,0 +1,208 @@
+"""Per-LP (x context) KPI tables from decayed, mergeable statistics.
+
+    stats = kpi_stats(result, by=["lp", "symbol"])            # lpscore.stats.Stats
+    table = summarize(stats, result.horizons)                  # one row per group
+    payload = summary_json(result, horizons)                   # the `--format json` object
+
+Per-fill KPIs are quantity-weighted means (weight ``q``, times the decay weight when decayed);
+latencies, hold times and reject costs are per-order means and sketch quantiles. Rates are
+ratios of (weighted) counts. ``lpscore kpis`` builds undecayed statistics; scoring reuses the
+same function with a half-life.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+
+from lpscore.kpi.engine import KpiResult
+from lpscore.stats.sketch import sketch_frame, sketch_quantiles
+from lpscore.stats.table import Stats, decay_weight, mean_of, moment_sums
+
+__all__ = ["LATENCIES", "kpi_stats", "per_fill_kpis", "summarize", "summary_json"]
+
+LATENCIES = ("ack_latency_ms", "fill_latency_ms", "hold_time_ms")
+QUANTILES = (0.5, 0.95, 0.99)
+
+
+def per_fill_kpis(horizons: Sequence[str]) -> list[str]:
+    """Names of the quantity-weighted per-fill KPIs, in display order."""
+    names = ["pi_bps", "eff_spread_bps", "e_over_q"]
+    for kind in ("markout_bps", "real_spread_bps", "impact_bps"):
+        names += [f"{kind}_{h}" for h in horizons]
+    return names
+
+
+def kpi_stats(result: KpiResult, by: Sequence[str] = ("lp",), *, t_ref_ns: int | None = None,
+              half_life_ns: int | None = None) -> Stats:
+    """The sufficient statistics of ``result`` per ``by`` group (``lp`` always first)."""
+    keys = ["lp", *[k for k in by if k != "lp"]]
+    orders, fills = result.orders, result.fills
+    missing = sorted(set(keys) - set(orders.columns))
+    if missing:
+        raise ValueError(f"unknown --by key(s) {', '.join(missing)}: use columns of the orders "
+                         "table such as symbol, size_bucket, vol_regime, tod_bucket")
+    fills = fills.join(orders.select("child_id", *[k for k in keys if k not in fills.columns]),
+                       on="child_id", how="left")
+    d = decay_weight(pl.col("t_send"), t_ref_ns, half_life_ns)
+    orders = orders.with_columns(d.alias("_d"))
+    fills = fills.with_columns(d.alias("_d"))
+    return Stats(
+        keys=tuple(keys),
+        sums=_order_sums(orders, keys).join(_fill_sums(fills, keys, result.horizons), on=keys,
+                                            how="full", coalesce=True, nulls_equal=True)
+        .fill_null(0.0).sort(keys, nulls_last=True),
+        sketches=pl.concat([
+            sketch_frame(orders.with_columns(pl.col(name).cast(pl.Float64)), keys, name,
+                         metric=name, weight="_d")
+            for name in LATENCIES], how="vertical"),
+        counts=orders.filter(pl.col("rejected")).group_by(keys).agg(
+            pl.lit("reject_reason").alias("name"),
+            pl.col("reject_reason").alias("category"), pl.col("_d").alias("weight"),
+        ).explode("category", "weight").group_by([*keys, "name", "category"]).agg(
+            pl.col("weight").sum()).sort([*keys, "category"], nulls_last=True),
+        t_ref_ns=t_ref_ns,
+        half_life_ns=half_life_ns,
+    )
+
+
+def _order_sums(orders: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    d = pl.col("_d")
+    terminal = pl.col("terminal")
+    adverse = pl.col("adverse_move")
+    decided = pl.col("t_decision").is_not_null()
+    rejected = pl.col("rejected")
+
+    def count(condition: pl.Expr, name: str) -> pl.Expr:
+        return pl.when(condition.fill_null(False)).then(d).otherwise(0.0).sum().alias(name)
+
+    exprs = [
+        d.sum().alias("n_orders"),
+        count(terminal, "n_terminal"),
+        count(terminal & pl.col("complete"), "n_complete"),
+        count(rejected, "n_rejected"),
+        count(pl.col("session_rejected"), "n_session_rejected"),
+        (d * pl.col("n_cancel_requests")).sum().alias("n_cancel_requests"),
+        (d * pl.col("n_cancel_rejects")).sum().alias("n_cancel_rejects"),
+        pl.when(terminal).then(d * pl.col("order_qty")).otherwise(0.0).sum()
+        .alias("ordered_qty_terminal"),
+        pl.when(terminal).then(d * pl.col("filled_qty")).otherwise(0.0).sum()
+        .alias("filled_qty_terminal"),
+        count(decided & adverse, "n_decided_adverse"),
+        count(decided & adverse & rejected, "n_rejected_adverse"),
+        count(decided & ~adverse, "n_decided_favourable"),
+        count(decided & ~adverse & rejected, "n_rejected_favourable"),
+    ]
+    for name in (*LATENCIES, "reject_cost_bps"):
+        exprs += moment_sums(name, pl.col(name), d)
+    return orders.group_by(keys).agg(exprs)
+
+
+def _fill_sums(fills: pl.DataFrame, keys: list[str], horizons: Sequence[str]) -> pl.DataFrame:
+    d = pl.col("_d")
+    w = d * pl.col("q")
+    pi = pl.col("pi_bps")
+    exprs = [
+        d.sum().alias("n_fills"),
+        w.sum().alias("filled_qty"),
+        pl.when(~pl.col("has_benchmark")).then(d).otherwise(0.0).sum().alias("n_no_benchmark"),
+        pl.when(pi > 0).then(w).otherwise(0.0).sum().alias("pi_positive_qty"),
+        pl.when(pi >= 0).then(w).otherwise(0.0).sum().alias("pi_at_or_better_qty"),
+    ]
+    for name in per_fill_kpis(horizons):
+        exprs += moment_sums(name, pl.col(name), w)
+    return fills.group_by(keys).agg(exprs)
+
+
+def _ratio(num: str, den: str) -> pl.Expr:
+    return pl.when(pl.col(den) > 0).then(pl.col(num) / pl.col(den))
+
+
+def summarize(stats: Stats, horizons: Sequence[str],
+              unmatched_session_rejects: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One row per group: every KPI of the JSON output, flat (``markout_bps_5s``...)."""
+    keys = list(stats.keys)
+    sums = stats.sums
+    if unmatched_session_rejects is not None and keys == ["lp"]:
+        sums = sums.join(unmatched_session_rejects.select(
+            "lp", pl.col("n_unmatched").cast(pl.Float64)), on="lp", how="left")
+    else:
+        sums = sums.with_columns(pl.lit(0.0).alias("n_unmatched"))
+    unmatched = pl.col("n_unmatched").fill_null(0.0)
+    session_den = pl.col("n_orders") + unmatched
+    table = sums.select(
+        *keys,
+        "n_orders", "n_terminal", "n_fills", "filled_qty",
+        _ratio("filled_qty_terminal", "ordered_qty_terminal").alias("fill_rate"),
+        _ratio("n_complete", "n_terminal").alias("complete_fill_rate"),
+        _ratio("n_rejected", "n_orders").alias("reject_rate"),
+        pl.when(session_den > 0).then((pl.col("n_session_rejected") + unmatched) / session_den)
+        .alias("session_reject_rate"),
+        _ratio("n_cancel_rejects", "n_cancel_requests").alias("cancel_reject_rate"),
+        mean_of("pi_bps"),
+        _ratio("pi_positive_qty", "pi_bps__w").alias("pi_rate"),
+        _ratio("pi_at_or_better_qty", "pi_bps__w").alias("at_or_better_rate"),
+        *(mean_of(name) for name in per_fill_kpis(horizons) if name != "pi_bps"),
+        *(mean_of(name).alias(f"{name}_mean") for name in LATENCIES),
+        mean_of("reject_cost_bps"),
+        (_ratio("n_rejected_adverse", "n_decided_adverse")
+         - _ratio("n_rejected_favourable", "n_decided_favourable")).alias("lastlook_asymmetry"),
+        "n_no_benchmark",
+    )
+    quantiles = sketch_quantiles(stats.sketches, keys, QUANTILES)
+    for name in LATENCIES:
+        part = quantiles.filter(pl.col("metric") == name).drop("metric")
+        part = part.rename({c: f"{name}_{c}" for c in part.columns if c not in keys})
+        table = table.join(part, on=keys, how="left", nulls_equal=True)
+    reasons = stats.counts.filter(pl.col("name") == "reject_reason").group_by(keys).agg(
+        pl.struct(pl.col("category"), pl.col("weight")).alias("reject_reasons"))
+    table = table.join(reasons, on=keys, how="left", nulls_equal=True)
+    return table.sort(keys, nulls_last=True)
+
+
+def summary_json(table: pl.DataFrame, horizons: Sequence[str], keys: Sequence[str],
+                 data_quality: dict[str, int], extra: dict[str, Any] | None = None
+                 ) -> dict[str, Any]:
+    """The object ``lpscore kpis --format json`` prints (see the issue's contract)."""
+    rows = []
+    for row in table.iter_rows(named=True):
+        out: dict[str, Any] = {k: row[k] for k in keys}
+        for name in ("n_orders", "n_terminal", "n_fills", "n_no_benchmark"):
+            out[name] = _count(row[name])
+        out["filled_qty"] = _num(row["filled_qty"])
+        for name in ("fill_rate", "complete_fill_rate", "reject_rate", "session_reject_rate",
+                     "cancel_reject_rate"):
+            out[name] = _num(row[name])
+        out["reject_reasons"] = {
+            str(item["category"]): _count(item["weight"])
+            for item in sorted(row["reject_reasons"] or [],
+                               key=lambda i: (-i["weight"], str(i["category"])))}
+        for name in ("pi_bps", "pi_rate", "at_or_better_rate", "eff_spread_bps", "e_over_q"):
+            out[name] = _num(row[name])
+        for kind in ("markout_bps", "real_spread_bps", "impact_bps"):
+            out[kind] = {h: _num(row[f"{kind}_{h}"]) for h in horizons}
+        for name in LATENCIES:
+            out[name] = {stat: _num(row[f"{name}_{stat}"])
+                         for stat in ("mean", "p50", "p95", "p99")}
+        out["lastlook_asymmetry"] = _num(row["lastlook_asymmetry"])
+        out["reject_cost_bps"] = _num(row["reject_cost_bps"])
+        rows.append(out)
+    payload: dict[str, Any] = {"lps": rows, "horizons": list(horizons),
+                               "data_quality": dict(data_quality)}
+    payload.update(extra or {})
+    return payload
+
+
+def _num(value: object) -> float | None:
+    if value is None:
+        return None
+    number = float(value)  # type: ignore[arg-type]
+    return None if math.isnan(number) else number
+
+
+def _count(value: object) -> int | float:
+    number = float(value)  # type: ignore[arg-type]
+    return int(number) if number.is_integer() else number

@@ -1,0 +1,129 @@
+"""An order's context: size bucket, volatility regime and time-of-day bucket (KPIS.md).
+
+- ``size_bucket``: order quantity as % of the symbol's ADV when it is known, else notional
+  (``order_qty x m0``, or x limit price without a benchmark), cut at configured edges.
+- ``vol_regime``: realized volatility of the mid over the trailing ``vol_window_s`` at
+  ``t_send`` (sum of squared log returns between consecutive quotes), against the terciles of
+  the same measure sampled every ``vol_sample_s`` over the symbol's quotes: ``low``, ``mid``,
+  ``high``; ``unknown`` with no quotes around ``t_send``.
+- ``tod_bucket``: ``t_send`` in the configured time zone, floored to ``tod_minutes``.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from lpscore.config import ContextConfig
+from lpscore.errors import ConfigError
+from lpscore.marketdata.nbbo import QuoteBook
+
+__all__ = ["CONTEXT_KEYS", "add_context", "load_adv", "size_bucket_labels"]
+
+CONTEXT_KEYS = ("symbol", "size_bucket", "vol_regime", "tod_bucket")
+
+
+def load_adv(config: ContextConfig) -> dict[str, float]:
+    """ADV per symbol from ``adv_file`` (CSV ``symbol,adv``) overlaid with ``adv``."""
+    adv: dict[str, float] = {}
+    if config.adv_file is not None:
+        path = Path(config.adv_file)
+        try:
+            with path.open(newline="", encoding="utf-8") as handle:
+                for number, row in enumerate(csv.DictReader(handle), start=2):
+                    try:
+                        adv[row["symbol"]] = float(row["adv"])
+                    except (KeyError, TypeError, ValueError) as exc:
+                        raise ConfigError(f"{path}:{number}: need columns symbol,adv with a "
+                                          f"number for adv, got {row}") from exc
+        except OSError as exc:
+            raise ConfigError(f"context.adv_file = {path}: cannot read it ({exc})") from exc
+    adv.update(config.adv)
+    return adv
+
+
+def size_bucket_labels(edges: tuple[float, ...], *, pct: bool) -> list[str]:
+    """Labels of the buckets cut at ``edges``: ``<10k``, ``10k-100k``, ``>=1M`` or
+    ``adv<0.1%``, ``adv0.1-0.5%``, ``adv>=2%``."""
+    text = [(_pct if pct else _short)(e) for e in edges]
+    head = "adv" if pct else ""
+    tail = "%" if pct else ""
+    labels = [f"{head}<{text[0]}{tail}"]
+    labels += [f"{head}{a}-{b}{tail}" for a, b in itertools.pairwise(text)]
+    labels.append(f"{head}>={text[-1]}{tail}")
+    return labels
+
+
+def add_context(orders: pl.DataFrame, book: QuoteBook, config: ContextConfig,
+                adv: dict[str, float]) -> pl.DataFrame:
+    """``orders`` (with symbol, order_qty, price, m0, t_send) plus the context columns."""
+    notional = pl.col("order_qty") * pl.coalesce("m0", "price")
+    adv_col = pl.col("symbol").replace_strict(adv, default=None, return_dtype=pl.Float64)
+    by_adv = _cut(pl.col("order_qty") / adv_col * 100.0, config.adv_pct_edges, pct=True)
+    by_notional = _cut(notional, config.notional_edges, pct=False)
+    minutes = config.tod_minutes
+    local = pl.col("t_send").dt.convert_time_zone(config.tz)
+    tod = local.dt.truncate(f"{minutes}m").dt.strftime("%H:%M")
+    return orders.with_columns(
+        notional.alias("notional"),
+        pl.when(adv_col.is_not_null()).then(by_adv).otherwise(by_notional)
+        .fill_null("unknown").alias("size_bucket"),
+        pl.Series("vol_regime", _vol_regime(orders, book, config), dtype=pl.String),
+        tod.fill_null("unknown").alias("tod_bucket"),
+    )
+
+
+def _cut(value: pl.Expr, edges: tuple[float, ...], *, pct: bool) -> pl.Expr:
+    labels = size_bucket_labels(edges, pct=pct)
+    lows = [float("-inf"), *edges]
+    highs = [*edges, float("inf")]
+    return pl.coalesce([pl.when((value >= lo) & (value < hi)).then(pl.lit(label))
+                        for lo, hi, label in zip(lows, highs, labels, strict=True)])
+
+
+def _short(x: float) -> str:
+    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= scale:
+            return f"{x / scale:g}{unit}"
+    return f"{x:g}"
+
+
+def _pct(x: float) -> str:
+    return f"{x:g}"
+
+
+def _vol_regime(orders: pl.DataFrame, book: QuoteBook,
+                config: ContextConfig) -> npt.NDArray[np.object_]:
+    out = np.full(orders.height, "unknown", dtype=object)
+    if orders.is_empty() or len(book) == 0:
+        return out
+    codes = book.codes(orders["symbol"])
+    t_send = orders["t_send"].dt.epoch("ns").to_numpy().astype(np.int64)
+    window = int(config.vol_window_s * 1e9)
+    step = int(config.vol_sample_s * 1e9)
+    for code in np.unique(codes[codes >= 0]):
+        rows = np.flatnonzero(codes == code)
+        ts, mid = book.series(int(code))
+        variance = np.r_[0.0, np.cumsum(np.diff(np.log(mid)) ** 2)]
+
+        def realized(times: npt.NDArray[np.int64], ts: npt.NDArray[np.int64] = ts,
+                     variance: npt.NDArray[np.float64] = variance) -> npt.NDArray[np.float64]:
+            end = np.searchsorted(ts, times, side="right") - 1
+            start = np.searchsorted(ts, times - window, side="right") - 1
+            value = variance[np.maximum(end, 0)] - variance[np.maximum(start, 0)]
+            return np.where(end >= 0, value, np.nan)
+
+        grid = np.arange(ts[0] + window, ts[-1] + 1, step, dtype=np.int64)
+        if len(grid) < 3:
+            grid = np.linspace(ts[0], ts[-1], 10).astype(np.int64)
+        low, high = np.nanquantile(realized(grid), [1 / 3, 2 / 3])
+        value = realized(t_send[rows])
+        inside = (t_send[rows] >= ts[0]) & (t_send[rows] <= ts[-1] + window)
+        regime = np.where(value <= low, "low", np.where(value > high, "high", "mid"))
+        out[rows] = np.where(inside & ~np.isnan(value), regime, "unknown")
+    return out

@@ -1,0 +1,243 @@
+"""The KPI engine: events and quotes in, per-fill and per-order KPI tables out.
+
+    result = compute_kpis(events, quotes, config)
+    result.fills    # one row per effective fill: PI, effective spread, E/Q, markouts...
+    result.orders   # one row per child order: lifecycle, latencies, hold time, reject cost
+    result.clock_offsets, result.data_quality
+
+Steps: link every event to its child order; apply busts and corrections to fills; rebuild
+lifecycles; look up the NBBO as of ``t_send`` (staleness: ``max_quote_age_ms``) and as of
+``t_exec + h`` for every horizon (null past the end of the symbol's quotes or when the quote is
+older than ``max(2h, max_quote_age_ms)``); compute the formulas of lpscore.kpi.formulas.
+A negative latency is quarantined for its order (stage ``kpi``) and left null, never clipped.
+Nothing here is decayed or aggregated: that is lpscore.kpi.aggregate over lpscore.stats.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from lpscore.config import Config
+from lpscore.ingest.orders import effective_fills, link_child_orders
+from lpscore.kpi import formulas as f
+from lpscore.kpi.context import add_context, load_adv
+from lpscore.kpi.lifecycle import child_orders, match_session_rejects, sent_orders
+from lpscore.marketdata.nbbo import QuoteBook
+from lpscore.quarantine import Quarantine
+
+__all__ = ["KpiResult", "compute_kpis", "horizon_label"]
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+MS = 1_000_000
+
+
+def horizon_label(ms: int) -> str:
+    """``1s``, ``60s`` for whole seconds, else ``100ms``."""
+    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
+
+
+@dataclass
+class KpiResult:
+    """Per-fill and per-order KPI tables, and what was noticed on the way."""
+
+    fills: pl.DataFrame
+    orders: pl.DataFrame
+    horizons: list[str]
+    clock_offsets: pl.DataFrame
+    data_quality: dict[str, int] = field(default_factory=dict)
+    unmatched_session_rejects: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """Session rejects (35=3, RefMsgType D) naming no child order, per LP (malformed orders
+    that were quarantined at ingestion): they count in ``session_reject_rate``."""
+
+
+def compute_kpis(events: pl.DataFrame, quotes: pl.DataFrame, config: Config,
+                 quarantine: Quarantine | None = None) -> KpiResult:
+    """Every per-fill and per-order KPI of docs/kpis.md."""
+    quarantine = Quarantine() if quarantine is None else quarantine
+    kpi = config.kpi
+    ordered = events.sort(
+        ["ts_recv", "session", "outbound", "seq_num", "source", "offset"],
+        descending=[False, False, True, False, False, False], nulls_last=True,
+    ).with_row_index("_pos")
+    quality: Counter[str] = Counter()
+    linked = _unlink_after_session_reject(link_child_orders(ordered), quality)
+    fills = effective_fills(linked)
+    orders = child_orders(linked, fills)
+    book = QuoteBook(quotes)
+    orders = _order_benchmarks(orders, book, kpi.max_quote_age_ms)
+    orders = _quarantine_negative_latency(orders, linked, quarantine, quality)
+    orders = add_context(orders, book, config.context, load_adv(config.context))
+    orders = _reject_costs(orders, fills)
+    fill_table, labels = _fill_kpis(fills, orders, book, kpi.horizons_ms, kpi.max_quote_age_ms)
+    quality["fills_no_benchmark"] = int((~fill_table["has_benchmark"]).sum())
+    for label in labels:
+        quality[f"markout_null_{label}"] = int(fill_table[f"mid_{label}"].is_null().sum())
+    quality["orphan_reports"] = linked.filter(
+        pl.col("kind").is_in(["8", "9"]) & pl.col("child_id").is_null()).height
+    quality["open_orders"] = orders.filter(~pl.col("terminal")
+                                           & (pl.col("state") != "session_rejected")).height
+    quality["orders_no_benchmark"] = int(orders["m0"].is_null().sum())
+    return KpiResult(
+        fills=fill_table,
+        orders=orders,
+        horizons=labels,
+        clock_offsets=clock_offsets(linked),
+        data_quality=dict(sorted(quality.items())),
+        unmatched_session_rejects=_unmatched_session_rejects(linked),
+    )
+
+
+def _unlink_after_session_reject(linked: pl.DataFrame, quality: Counter[str]) -> pl.DataFrame:
+    """An order refused at the session level never reached the LP's application, so a later
+    report with its ClOrdID answers something else (often a malformed order that was
+    quarantined): it is left unlinked and counted, not credited to the refused order."""
+    refused = match_session_rejects(linked, sent_orders(linked)).filter(
+        pl.col("child_id").is_not_null()).group_by("child_id").agg(
+        pl.col("ts_recv").min().alias("_refused_at"))
+    out = linked.join(refused, on="child_id", how="left", maintain_order="left")
+    late = pl.col("kind").is_in(["8", "9"]) & (pl.col("ts_recv") > pl.col("_refused_at"))
+    quality["reports_after_session_reject"] = out.filter(late).height
+    return out.with_columns(
+        pl.when(late.fill_null(False)).then(None).otherwise(pl.col("child_id")).alias("child_id")
+    ).drop("_refused_at")
+
+
+def _epoch(column: pl.Series) -> I64:
+    return column.dt.epoch("ns").fill_null(0).to_numpy().astype(np.int64)
+
+
+def _order_benchmarks(orders: pl.DataFrame, book: QuoteBook, max_age_ms: int) -> pl.DataFrame:
+    codes = book.codes(orders["symbol"])
+    t_send = _epoch(orders["t_send"])
+    at_send = book.asof(codes, t_send)
+    fresh = at_send.found & (at_send.age_ns(t_send) <= max_age_ms * MS)
+    s = orders["s"].to_numpy().astype(np.float64)
+    bid0 = np.where(fresh, at_send.bid, np.nan)
+    ask0 = np.where(fresh, at_send.ask, np.nan)
+    m0 = (bid0 + ask0) / 2.0
+    far0 = np.where(s > 0, ask0, bid0)
+    decided = orders["t_decision"].is_not_null().to_numpy()
+    t_decision = _epoch(orders["t_decision"])
+    at_decision = book.asof(codes, t_decision)
+    mid_decision = np.where(decided & at_decision.found, at_decision.mid, np.nan)
+    moved = s * (mid_decision - m0)
+    return orders.with_columns(
+        _col("m0", m0), _col("far0", far0),
+        _col("mid_decision", mid_decision),
+        pl.Series("adverse_move", moved > 0).set(
+            pl.Series(np.isnan(moved) | (moved == 0)), None),
+    )
+
+
+def _col(name: str, values: F64) -> pl.Series:
+    """A float column with NaN written as null (a missing KPI is null, never NaN or 0)."""
+    return pl.Series(name, values, dtype=pl.Float64).fill_nan(None)
+
+
+def _quarantine_negative_latency(orders: pl.DataFrame, linked: pl.DataFrame,
+                                 quarantine: Quarantine, quality: Counter[str]) -> pl.DataFrame:
+    """KPIS.md: a negative latency is quarantined for that order, not clipped."""
+    latencies = ("ack_latency_ms", "fill_latency_ms", "hold_time_ms")
+    sent = linked.filter(pl.col("kind") == "D").select("child_id", "source", "offset", "line")
+    for name in latencies:
+        bad = orders.filter(pl.col(name) < 0).join(sent, on="child_id", how="left")
+        quality[f"negative_{name}"] = bad.height
+        for child, source, offset, line, value in bad.select(
+                "child_id", "source", "offset", "line", name).iter_rows():
+            quarantine.add(str(source), int(offset or 0), int(line or 0),
+                           f"negative_latency:{name}", b"",
+                           f"child order {child}: {name} = {value:.3f} ms (clock skew or bad "
+                           "data); left null for this order", stage="kpi")
+    return orders.with_columns(
+        pl.when(pl.col(name) >= 0).then(pl.col(name)).alias(name) for name in latencies)
+
+
+def _reject_costs(orders: pl.DataFrame, fills: pl.DataFrame) -> pl.DataFrame:
+    """For a rejected child re-routed within its parent: the VWAP of the next child of the
+    same parent sent at or after the reject, against the rejected child's far touch."""
+    vwap = fills.group_by("child_id").agg(
+        ((pl.col("last_qty") * pl.col("last_px")).sum() / pl.col("last_qty").sum())
+        .alias("p_refill"))
+    refills = orders.join(vwap, on="child_id").select(
+        "parent_id", pl.col("t_send").alias("t_refill"), "p_refill",
+        pl.col("child_id").alias("refill_child")).sort("t_refill")
+    rejected = orders.filter(pl.col("rejected") & pl.col("t_decision").is_not_null()).select(
+        "child_id", "parent_id", pl.col("t_decision").alias("t_refill")).sort("t_refill")
+    matched = rejected.join_asof(refills, on="t_refill", by="parent_id", strategy="forward",
+                                 check_sortedness=False)
+    matched = matched.filter(pl.col("refill_child") != pl.col("child_id")).select(
+        "child_id", "p_refill")
+    out = orders.join(matched, on="child_id", how="left", maintain_order="left")
+    cost = f.reject_cost_bps(*(out[c].cast(pl.Float64).to_numpy()
+                               for c in ("s", "p_refill", "far0", "m0")))
+    return out.with_columns(_col("reject_cost_bps", cost))
+
+
+def _fill_kpis(fills: pl.DataFrame, orders: pl.DataFrame, book: QuoteBook,
+               horizons_ms: tuple[int, ...], max_age_ms: int) -> tuple[pl.DataFrame, list[str]]:
+    table = fills.select(
+        "child_id", "exec_id", pl.col("last_qty").alias("q"), pl.col("last_px").alias("p"),
+        "corrected", pl.col("ts_recv").alias("t_recv"),
+        pl.when(pl.col("transact_time_subsecond").fill_null(False))
+        .then(pl.col("transact_time")).otherwise(pl.col("ts_recv")).alias("t_exec"),
+    ).join(orders.select(
+        "child_id", "parent_id", "lp", "session", "symbol", "s", "t_send", "m0", "far0",
+        "size_bucket", "vol_regime", "tod_bucket"), on="child_id", how="inner")
+    codes = book.codes(table["symbol"])
+    s = table["s"].to_numpy().astype(np.float64)
+    p = table["p"].to_numpy().astype(np.float64)
+    m0 = table["m0"].fill_null(np.nan).to_numpy()
+    far0 = table["far0"].fill_null(np.nan).to_numpy()
+    t_send = _epoch(table["t_send"])
+    at_send = book.asof(codes, t_send)
+    t_exec = _epoch(table["t_exec"])
+    eff = f.eff_spread_bps(s, p, m0)
+    columns = [
+        _col("bid0", at_send.bid), _col("ask0", at_send.ask),
+        _col("quote_age0_ms", np.where(at_send.found, at_send.age_ns(t_send) / MS, np.nan)),
+        pl.Series("has_benchmark", ~np.isnan(m0)),
+        _col("pi_bps", f.pi_bps(s, p, far0, m0)),
+        _col("eff_spread_bps", eff),
+        _col("e_over_q", f.e_over_q(s, p, far0, m0)),
+    ]
+    labels = []
+    for h in horizons_ms:
+        label = horizon_label(h)
+        labels.append(label)
+        t_h = t_exec + h * MS
+        hit = book.asof(codes, t_h)
+        usable = hit.found & ~hit.past_end & (hit.age_ns(t_h) <= max(2 * h, max_age_ms) * MS)
+        mid_h = np.where(usable & ~np.isnan(m0), hit.mid, np.nan)
+        columns += [
+            _col(f"mid_{label}", mid_h),
+            _col(f"markout_bps_{label}", f.markout_bps(s, p, mid_h, m0)),
+            _col(f"real_spread_bps_{label}", f.real_spread_bps(s, p, mid_h, m0)),
+            _col(f"impact_bps_{label}", f.impact_bps(s, mid_h, m0)),
+        ]
+    table = table.with_columns(columns).with_columns((pl.col("q") * pl.col("p")).alias("notional"))
+    return table, labels
+
+
+def clock_offsets(linked: pl.DataFrame) -> pl.DataFrame:
+    """Per session: median of (the LP's SendingTime - our capture time) over the LP's
+    messages that carry a capture time; positive means the LP's clock is ahead of ours
+    (or its messages took that long to reach us, which a median cannot tell apart)."""
+    inbound = linked.filter(~pl.col("outbound") & (pl.col("ts_recv") != pl.col("sending_time")))
+    return inbound.group_by("session").agg(
+        pl.col("lp").drop_nulls().first(),
+        ((pl.col("sending_time") - pl.col("ts_recv")).dt.total_nanoseconds()
+         .cast(pl.Float64) / MS).median().alias("offset_ms"),
+        pl.len().alias("n"),
+    ).sort("session")
+
+
+def _unmatched_session_rejects(linked: pl.DataFrame) -> pl.DataFrame:
+    matched = match_session_rejects(linked, sent_orders(linked))
+    return matched.filter(pl.col("child_id").is_null() & (pl.col("ref_msg_type") == "D")
+                          ).group_by("lp").len("n_unmatched").sort("lp")

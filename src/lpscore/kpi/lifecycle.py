@@ -1,0 +1,186 @@
+"""Child-order lifecycles: one row per NewOrderSingle, from every event linked to it.
+
+    orders = child_orders(linked, fills)
+
+``linked`` is the events table with ``child_id`` (lpscore.ingest.orders.link_child_orders)
+and ``_pos``, the event's position in receipt order; ``fills`` the effective fills (after
+busts and corrections) with ``child_id``. The order's state is the one its last execution
+report names (OrdStatus 39, else ExecType 150), last in the LP's MsgSeqNum order, so a resent
+ack that arrives after the fill does not reopen the order; ``replaced`` is a transition, not
+a state. A
+fill that arrives before the ack is just the first report; a reused ClOrdID was already given
+its own child order by the linker. Times are those of KPIS.md: ``t_send`` is the capture time
+of the 35=D (else its SendingTime), report times are ``ts_recv``.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from lpscore.model.enums import FILL_EXEC_TYPES
+
+__all__ = ["OPEN_STATES", "TERMINAL_STATES", "child_orders", "match_session_rejects",
+           "sent_orders"]
+
+TERMINAL_STATES = ("filled", "canceled", "expired", "rejected", "done_for_day")
+"""States whose orders count in fill rates (KPIS.md)."""
+OPEN_STATES = ("pending", "pending_new", "new", "partially_filled", "pending_cancel",
+               "pending_replace", "suspended", "stopped", "calculated")
+
+_BY_ORD_STATUS = {
+    "0": "new", "1": "partially_filled", "2": "filled", "3": "done_for_day", "4": "canceled",
+    "5": "new", "6": "pending_cancel", "7": "stopped", "8": "rejected", "9": "suspended",
+    "A": "pending_new", "B": "calculated", "C": "expired", "D": "new", "E": "pending_replace",
+}
+_BY_EXEC_TYPE = {
+    "0": "new", "1": "partially_filled", "2": "filled", "3": "done_for_day", "4": "canceled",
+    "5": "new", "6": "pending_cancel", "7": "stopped", "8": "rejected", "9": "suspended",
+    "A": "pending_new", "C": "expired", "D": "new", "E": "pending_replace",
+}
+_REJECT_NAMES = {
+    0: "broker option", 1: "unknown symbol", 2: "exchange closed", 3: "order exceeds limit",
+    4: "too late to enter", 5: "unknown order", 6: "duplicate order",
+    7: "duplicate of a verbally communicated order", 8: "stale order",
+    9: "trade along required", 10: "invalid investor id", 11: "unsupported order characteristic",
+    12: "surveillance option", 13: "incorrect quantity", 14: "incorrect allocated quantity",
+    15: "unknown account(s)", 16: "price exceeds current price band",
+    18: "invalid price increment", 99: "other",
+}
+
+
+def child_orders(linked: pl.DataFrame, fills: pl.DataFrame) -> pl.DataFrame:
+    """One row per child order with its lifecycle (see docs/kpi-outputs.md)."""
+    sent = sent_orders(linked)
+    reports = linked.filter((pl.col("kind") == "8") & pl.col("child_id").is_not_null())
+    return (
+        sent.join(_report_facts(reports), on="child_id", how="left")
+        .join(_fill_facts(fills), on="child_id", how="left")
+        .join(_request_facts(linked), on="child_id", how="left")
+        .join(_session_rejected(linked, sent), on="child_id", how="left")
+        .with_columns(_finish())
+        .drop("sent_qty", "replaced_qty", "last_status", "seq_num", "seq_epoch", "outbound",
+              "_pos", "t_first_fill_report", "ack_pos", "decision_pos")
+    )
+
+
+def sent_orders(linked: pl.DataFrame) -> pl.DataFrame:
+    """The 35=D events as child orders (before anything happened to them)."""
+    return linked.filter(pl.col("kind") == "D").select(
+        "child_id",
+        pl.coalesce("parent_id", "child_id").alias("parent_id"),
+        "lp", "session", "cl_ord_id", "symbol",
+        pl.col("side").alias("s"),
+        pl.col("order_qty").alias("sent_qty"), "price", "ord_type",
+        pl.col("ts_recv").alias("t_send"), "seq_num", "seq_epoch", "outbound", "_pos",
+    )
+
+
+def _report_facts(reports: pl.DataFrame) -> pl.DataFrame:
+    is_fill = pl.col("exec_type").is_in(FILL_EXEC_TYPES)
+    is_reject = (pl.col("exec_type") == "8") | (pl.col("ord_status") == "8")
+    status = pl.coalesce(
+        pl.col("ord_status").replace_strict(_BY_ORD_STATUS, default=None),
+        pl.col("exec_type").replace_strict(_BY_EXEC_TYPE, default=None),
+        pl.when(is_fill & (pl.col("leaves_qty") == 0)).then(pl.lit("filled")),
+        pl.when(is_fill).then(pl.lit("partially_filled")),
+    )
+    reason = pl.coalesce(
+        pl.format("{} {}", pl.col("ord_rej_reason"),
+                  pl.col("ord_rej_reason").replace_strict(_REJECT_NAMES, default="code")),
+        pl.col("text"),
+        pl.lit("unspecified"),
+    )
+    first = pl.col("_pos").min()
+    decision_row = pl.col("_pos").filter(is_fill | is_reject).min()
+    return (
+        reports.sort("_pos")
+        .group_by("child_id")
+        .agg(
+            pl.col("ts_recv").filter(pl.col("_pos") == first).first().alias("t_ack"),
+            first.alias("ack_pos"),
+            pl.col("ts_recv").filter(is_fill).first().alias("t_first_fill_report"),
+            pl.col("ts_recv").filter(pl.col("_pos") == decision_row).first()
+            .alias("t_decision"),
+            decision_row.alias("decision_pos"),
+            is_reject.any().alias("rejected"),
+            reason.filter(is_reject).first().alias("reject_reason"),
+            status.sort_by("seq_epoch", "seq_num", "_pos", nulls_last=False).drop_nulls().last()
+            .alias("last_status"),
+            pl.col("order_qty").filter(pl.col("exec_type") == "5").drop_nulls().last()
+            .alias("replaced_qty"),
+            (pl.col("exec_type") == "H").any().alias("busted"),
+            (pl.col("exec_type") == "G").any().alias("corrected"),
+            pl.len().alias("n_reports"),
+        )
+    )
+
+
+def _fill_facts(fills: pl.DataFrame) -> pl.DataFrame:
+    return fills.filter(pl.col("child_id").is_not_null()).group_by("child_id").agg(
+        pl.col("last_qty").sum().alias("filled_qty"),
+        pl.len().alias("n_fills"),
+    )
+
+
+def _request_facts(linked: pl.DataFrame) -> pl.DataFrame:
+    return linked.filter(pl.col("kind").is_in(["F", "G", "9"]) & pl.col("child_id").is_not_null()
+                         ).group_by("child_id").agg(
+        pl.col("kind").is_in(["F", "G"]).sum().alias("n_cancel_requests"),
+        (pl.col("kind") == "9").sum().alias("n_cancel_rejects"),
+    )
+
+
+def match_session_rejects(linked: pl.DataFrame, sent: pl.DataFrame) -> pl.DataFrame:
+    """Session Rejects (35=3) from the LP, each with the child order it names (or null):
+    RefSeqNum (45) is the MsgSeqNum of a 35=D of the session in the sequence epoch current
+    when the reject came (an order quarantined as malformed is named by none)."""
+    rejects = linked.filter((pl.col("kind") == "3") & ~pl.col("outbound")
+                            & pl.col("ref_seq_num").is_not_null()).select(
+        "lp", "session", "ref_msg_type", pl.col("ref_seq_num").alias("seq_num"),
+        pl.col("ref_epoch").fill_null(0).alias("seq_epoch"), "ts_recv")
+    orders = sent.select("child_id", "session", "seq_num", pl.col("seq_epoch").fill_null(0),
+                         pl.col("t_send").alias("ts_recv"))
+    return rejects.sort("ts_recv").join_asof(
+        orders.sort("ts_recv"), on="ts_recv", by=["session", "seq_epoch", "seq_num"],
+        strategy="backward", check_sortedness=False)
+
+
+def _session_rejected(linked: pl.DataFrame, sent: pl.DataFrame) -> pl.DataFrame:
+    matched = match_session_rejects(linked, sent)
+    return matched.filter(pl.col("child_id").is_not_null()).select(
+        "child_id", pl.lit(True).alias("session_rejected")).unique("child_id")
+
+
+def _finish() -> list[pl.Expr]:
+    answered = pl.col("n_reports").fill_null(0) > 0
+    session_rejected = pl.col("session_rejected").fill_null(False)
+    state = (
+        pl.when(answered).then(pl.col("last_status").fill_null("new"))
+        .when(session_rejected).then(pl.lit("session_rejected"))
+        .otherwise(pl.lit("pending"))
+    )
+    order_qty = pl.coalesce("replaced_qty", "sent_qty")
+    filled = pl.col("filled_qty").fill_null(0.0)
+    hold = pl.col("ack_pos") < pl.col("decision_pos")
+    return [
+        order_qty.alias("order_qty"),
+        state.alias("state"),
+        state.is_in(TERMINAL_STATES).alias("terminal"),
+        filled.alias("filled_qty"),
+        pl.col("n_fills").fill_null(0).cast(pl.Int64),
+        (filled >= order_qty).alias("complete"),
+        pl.col("rejected").fill_null(False),
+        session_rejected.alias("session_rejected"),
+        pl.col("n_cancel_requests").fill_null(0).cast(pl.Int64),
+        pl.col("n_cancel_rejects").fill_null(0).cast(pl.Int64),
+        pl.col("busted").fill_null(False),
+        pl.col("corrected").fill_null(False),
+        pl.col("t_first_fill_report").alias("t_first_fill"),
+        _ms(pl.col("t_ack") - pl.col("t_send")).alias("ack_latency_ms"),
+        _ms(pl.col("t_first_fill_report") - pl.col("t_send")).alias("fill_latency_ms"),
+        pl.when(hold).then(_ms(pl.col("t_decision") - pl.col("t_ack"))).alias("hold_time_ms"),
+    ]
+
+
+def _ms(delta: pl.Expr) -> pl.Expr:
+    return delta.dt.total_nanoseconds().cast(pl.Float64) / 1e6

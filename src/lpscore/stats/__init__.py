@@ -1,0 +1,1 @@
+"""Decayed, mergeable statistics: quantile sketches and shrinkage."""
