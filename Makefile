@@ -14,12 +14,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The demo: four LPs trading AMZN against the real LOBSTER book (a log our generator wrote,
+# tests/data/fix/generated/PROVENANCE.md) plus the real Moscow Exchange UAT logs (rejects,
+# session rejects, clock skew); KPIs per LP, files and an HTML report under $(DEMO_OUT).
 demo: $(STAMP)
-	$(BIN)/lpscore ingest \
+	$(BIN)/lpscore kpis \
+		$(FIXDATA)/generated/demo-amzn-lps.log \
 		$(FIXDATA)/fix-moex-uat-pashenkogleb/*.log \
-		$(FIXDATA)/fix-fixsim-quantifeed-joannazhx/FIX.09-Jan-2018.log \
 		--quotes tests/data/quotes/AMZN_2012-06-21_34200000_57600000_message_1.csv \
-		--out $(DEMO_OUT)
+		--out $(DEMO_OUT) --html
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks tools

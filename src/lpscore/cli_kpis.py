@@ -69,7 +69,7 @@ def kpis(
         payload = summary_json(table, result.horizons, keys, quality, {
             "clock_offsets": result.clock_offsets.to_dicts(),
             "seconds": round(time.perf_counter() - started, 3),
-        })
+        }, orphan_rejects=result.orphan_rejects)
         _write(out, result, table, stats, payload, quarantine)
         if html:
             (out / "report.html").write_text(
@@ -181,6 +181,9 @@ def _print(payload: dict[str, Any], keys: list[str], out: Path) -> None:
         if row["reject_reasons"]:
             reasons = ", ".join(f"{k} x{v}" for k, v in row["reject_reasons"].items())
             console.print(f"[bold]rejects[/] {' / '.join(str(row[k]) for k in keys)}: {reasons}")
+        if row.get("orphan_reject_reasons"):
+            reasons = ", ".join(f"{k} x{v}" for k, v in row["orphan_reject_reasons"].items())
+            console.print(f"[bold]rejects of orders not in the log[/] {row['lp']}: {reasons}")
     for offset in payload["clock_offsets"]:
         console.print(f"[bold]clock offset[/] {offset['session']}: LP SendingTime - our capture "
                       f"= {offset['offset_ms']:+,.1f} ms (median of {offset['n']})")

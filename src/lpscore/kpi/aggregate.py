@@ -164,9 +164,18 @@ def summarize(stats: Stats, horizons: Sequence[str],
 
 
 def summary_json(table: pl.DataFrame, horizons: Sequence[str], keys: Sequence[str],
-                 data_quality: dict[str, int], extra: dict[str, Any] | None = None
-                 ) -> dict[str, Any]:
-    """The object ``lpscore kpis --format json`` prints (see the issue's contract)."""
+                 data_quality: dict[str, int], extra: dict[str, Any] | None = None, *,
+                 orphan_rejects: pl.DataFrame | None = None) -> dict[str, Any]:
+    """The object ``lpscore kpis --format json`` prints (docs/kpi-outputs.md).
+
+    Per LP (when grouped by LP alone) ``orphan_reject_reasons`` counts the rejects that
+    answer no child order in the input (orders quarantined as malformed, or sent before the
+    log starts), so that reasons reconcile with every reject the LP sent.
+    """
+    orphans: dict[str, dict[str, int]] = {}
+    if orphan_rejects is not None and list(keys) == ["lp"]:
+        for lp, reason, n in orphan_rejects.iter_rows():
+            orphans.setdefault(str(lp), {})[str(reason)] = int(n)
     rows = []
     for row in table.iter_rows(named=True):
         out: dict[str, Any] = {k: row[k] for k in keys}
@@ -180,6 +189,8 @@ def summary_json(table: pl.DataFrame, horizons: Sequence[str], keys: Sequence[st
             str(item["category"]): _count(item["weight"])
             for item in sorted(row["reject_reasons"] or [],
                                key=lambda i: (-i["weight"], str(i["category"])))}
+        if list(keys) == ["lp"]:
+            out["orphan_reject_reasons"] = orphans.get(str(row["lp"]), {})
         for name in ("pi_bps", "pi_rate", "at_or_better_rate", "eff_spread_bps", "e_over_q"):
             out[name] = _num(row[name])
         for kind in ("markout_bps", "real_spread_bps", "impact_bps"):

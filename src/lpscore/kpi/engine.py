@@ -26,7 +26,13 @@ from lpscore.config import Config
 from lpscore.ingest.orders import effective_fills, link_child_orders
 from lpscore.kpi import formulas as f
 from lpscore.kpi.context import add_context, load_adv
-from lpscore.kpi.lifecycle import child_orders, match_session_rejects, sent_orders
+from lpscore.kpi.lifecycle import (
+    child_orders,
+    is_reject,
+    match_session_rejects,
+    reject_reason,
+    sent_orders,
+)
 from lpscore.marketdata.nbbo import QuoteBook
 from lpscore.quarantine import Quarantine
 
@@ -54,6 +60,9 @@ class KpiResult:
     unmatched_session_rejects: pl.DataFrame = field(default_factory=pl.DataFrame)
     """Session rejects (35=3, RefMsgType D) naming no child order, per LP (malformed orders
     that were quarantined at ingestion): they count in ``session_reject_rate``."""
+    orphan_rejects: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """Rejects that answer no child order we know (``lp, reason, n``): reported beside the
+    LP's reasons so every reject the LP sent is accounted for."""
 
 
 def compute_kpis(events: pl.DataFrame, quotes: pl.DataFrame, config: Config,
@@ -90,6 +99,8 @@ def compute_kpis(events: pl.DataFrame, quotes: pl.DataFrame, config: Config,
         clock_offsets=clock_offsets(linked),
         data_quality=dict(sorted(quality.items())),
         unmatched_session_rejects=_unmatched_session_rejects(linked),
+        orphan_rejects=linked.filter(is_reject() & pl.col("child_id").is_null()).group_by(
+            "lp", reject_reason().alias("reason")).len("n").sort("lp", "reason"),
     )
 
 

@@ -19,7 +19,8 @@ import polars as pl
 
 from lpscore.model.enums import FILL_EXEC_TYPES
 
-__all__ = ["OPEN_STATES", "TERMINAL_STATES", "child_orders", "match_session_rejects",
+__all__ = ["OPEN_STATES", "TERMINAL_STATES", "child_orders", "is_reject",
+           "match_session_rejects", "reject_reason",
            "sent_orders"]
 
 TERMINAL_STATES = ("filled", "canceled", "expired", "rejected", "done_for_day")
@@ -77,21 +78,16 @@ def sent_orders(linked: pl.DataFrame) -> pl.DataFrame:
 
 def _report_facts(reports: pl.DataFrame) -> pl.DataFrame:
     is_fill = pl.col("exec_type").is_in(FILL_EXEC_TYPES)
-    is_reject = (pl.col("exec_type") == "8") | (pl.col("ord_status") == "8")
+    rejects = is_reject()
     status = pl.coalesce(
         pl.col("ord_status").replace_strict(_BY_ORD_STATUS, default=None),
         pl.col("exec_type").replace_strict(_BY_EXEC_TYPE, default=None),
         pl.when(is_fill & (pl.col("leaves_qty") == 0)).then(pl.lit("filled")),
         pl.when(is_fill).then(pl.lit("partially_filled")),
     )
-    reason = pl.coalesce(
-        pl.format("{} {}", pl.col("ord_rej_reason"),
-                  pl.col("ord_rej_reason").replace_strict(_REJECT_NAMES, default="code")),
-        pl.col("text"),
-        pl.lit("unspecified"),
-    )
+    reason = reject_reason()
     first = pl.col("_pos").min()
-    decision_row = pl.col("_pos").filter(is_fill | is_reject).min()
+    decision_row = pl.col("_pos").filter(is_fill | rejects).min()
     return (
         reports.sort("_pos")
         .group_by("child_id")
@@ -102,8 +98,8 @@ def _report_facts(reports: pl.DataFrame) -> pl.DataFrame:
             pl.col("ts_recv").filter(pl.col("_pos") == decision_row).first()
             .alias("t_decision"),
             decision_row.alias("decision_pos"),
-            is_reject.any().alias("rejected"),
-            reason.filter(is_reject).first().alias("reject_reason"),
+            rejects.any().alias("rejected"),
+            reason.filter(rejects).first().alias("reject_reason"),
             status.sort_by("seq_epoch", "seq_num", "_pos", nulls_last=False).drop_nulls().last()
             .alias("last_status"),
             pl.col("order_qty").filter(pl.col("exec_type") == "5").drop_nulls().last()
@@ -113,6 +109,21 @@ def _report_facts(reports: pl.DataFrame) -> pl.DataFrame:
             pl.len().alias("n_reports"),
         )
     )
+
+
+def reject_reason() -> pl.Expr:
+    """``<OrdRejReason> <name>`` (103), else the Text (58), else ``unspecified``."""
+    return pl.coalesce(
+        pl.format("{} {}", pl.col("ord_rej_reason"),
+                  pl.col("ord_rej_reason").replace_strict(_REJECT_NAMES, default="code")),
+        pl.col("text"),
+        pl.lit("unspecified"),
+    )
+
+
+def is_reject() -> pl.Expr:
+    """An execution report that rejects an order (ExecType 8 or OrdStatus 8)."""
+    return (pl.col("kind") == "8") & ((pl.col("exec_type") == "8") | (pl.col("ord_status") == "8"))
 
 
 def _fill_facts(fills: pl.DataFrame) -> pl.DataFrame:

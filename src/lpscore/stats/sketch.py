@@ -224,12 +224,25 @@ def _check_keys(keys: Sequence[str]) -> list[str]:
     return [*keys, "metric"]
 
 
+def _positions(bins: npt.NDArray[np.integer[Any]]) -> tuple[
+        npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The distinct bins, sorted, and the position of each bin among them (as ``np.unique``)."""
+    low = int(bins.min())
+    offset = bins.astype(np.int64) - low
+    span = int(offset.max()) + 1
+    if span > 4 * bins.size + 65_536:  # a lookup table would cost more than a sort
+        return np.unique(offset + low, return_inverse=True)
+    occupied = np.zeros(span, dtype=bool)
+    occupied[offset] = True
+    return np.flatnonzero(occupied) + low, (np.cumsum(occupied) - 1)[offset]
+
+
 def _sum_by_bin(rows: pl.DataFrame, group: list[str]) -> pl.DataFrame:
     """Rows ``[*group, "bin", "weight"]`` summed per (group, bin), sorted by group then bin.
 
     Hash group-bys on ~1M distinct (group, bin) pairs are slow, so each row gets a cell
-    ``rank * span + bin - lowest bin`` (rank: the group's position in key order) and weights are
-    summed with ``np.bincount``, densely when the cells are few, else over ``np.unique``.
+    ``group rank * distinct bins + bin position`` and weights are summed per cell, in row order,
+    by ``np.bincount``: over all cells when they are few, else over the ones in use.
     """
     if rows.height == 0:
         return rows.select(*group, pl.col("bin").cast(pl.Int32), pl.col("weight").cast(pl.Float64))
@@ -239,20 +252,20 @@ def _sum_by_bin(rows: pl.DataFrame, group: list[str]) -> pl.DataFrame:
     ids = ids.sort(group, nulls_last=True)
     rank_of_first = np.empty(rows.height, dtype=np.int64)
     rank_of_first[ids["__first"].to_numpy()] = np.arange(ids.height)
-    bins = rows["bin"].to_numpy().astype(np.int64)
-    low, span = int(bins.min()), int(bins.max()) - int(bins.min()) + 1
-    cells = rank_of_first[firsts["__first"].to_numpy()] * span + (bins - low)
+    distinct, position = _positions(rows["bin"].to_numpy())
+    cells = rank_of_first[firsts["__first"].to_numpy()] * distinct.size + position
     weights = rows["weight"].to_numpy().astype(np.float64)
-    if ids.height * span <= 2 * rows.height + 65_536:  # at most ~16 bytes per row
-        sums = np.bincount(cells, weights, minlength=ids.height * span)
-        cells = np.flatnonzero(sums)
-        sums = sums[cells]
+    n_cells = ids.height * distinct.size
+    if n_cells <= 2 * rows.height:  # at most ~16 bytes per row
+        sums = np.bincount(cells, weights, minlength=n_cells)
+        cells = np.arange(n_cells)
     else:
         cells, inverse = np.unique(cells, return_inverse=True)
         sums = np.bincount(inverse, weights)
-        cells, sums = cells[sums != 0.0], sums[sums != 0.0]  # as the dense path: no empty bins
-    return ids.select(group).gather(cells // span).with_columns(
-        bin=pl.Series(cells % span + low, dtype=pl.Int32), weight=pl.Series(sums))
+    used = sums != 0.0
+    cells, sums = cells[used], sums[used]
+    return ids.select(group).gather(cells // distinct.size).with_columns(
+        bin=pl.Series(distinct[cells % distinct.size], dtype=pl.Int32), weight=pl.Series(sums))
 
 
 def sketch_frame(frame: pl.DataFrame, keys: Sequence[str], value: str, metric: str,
