@@ -178,6 +178,7 @@ class QuantileSketch:
 
     @property
     def total_weight(self) -> float:
+        """The sum of all weights (``math.fsum``: exact to the last bit)."""
         return math.fsum(self._bins.values())
 
     def quantile(self, q: float) -> float | None:
@@ -195,6 +196,7 @@ class QuantileSketch:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> QuantileSketch:
+        """The sketch ``to_dict`` wrote."""
         pairs = data["bins"]
         keys = [int(k) for k, _ in pairs]
         return cls.from_bins(np.array(keys, dtype=np.int64), [float(w) for _, w in pairs],
@@ -256,13 +258,13 @@ def _sum_by_bin(rows: pl.DataFrame, group: list[str]) -> pl.DataFrame:
     cells = rank_of_first[firsts["__first"].to_numpy()] * distinct.size + position
     weights = rows["weight"].to_numpy().astype(np.float64)
     n_cells = ids.height * distinct.size
-    if n_cells <= 2 * rows.height:  # at most ~16 bytes per row
+    if n_cells <= 2 * rows.height + 65_536:  # at most ~16 bytes per row
         sums = np.bincount(cells, weights, minlength=n_cells)
         cells = np.arange(n_cells)
     else:
         cells, inverse = np.unique(cells, return_inverse=True)
         sums = np.bincount(inverse, weights)
-    used = sums != 0.0
+    used = sums != 0.0  # empty cells; bins whose weights cancel out in a hand-made frame
     cells, sums = cells[used], sums[used]
     return ids.select(group).gather(cells // distinct.size).with_columns(
         bin=pl.Series(distinct[cells % distinct.size], dtype=pl.Int32), weight=pl.Series(sums))
