@@ -33,12 +33,12 @@ import argparse
 import datetime as dt
 import gc
 import json
-import platform
 import re
-import resource
 import subprocess
 import time
 from pathlib import Path
+
+from harness import cpu_times, machine, peak_rss_mb, pin_one_cpu, replace_section, run_contender
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -54,25 +54,6 @@ TARGET_VS_SIMPLEFIX = 50.0
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _cpu() -> tuple[float, float]:
-    """(user, system) CPU seconds of this process so far."""
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime, ru.ru_stime
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-
-
-def _pin_one_cpu() -> int | None:
-    """Pin this process to one CPU (the last one allowed); returns it."""
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    cpu = max(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {cpu})
-    return cpu
 
 
 def _count_lines(path: Path) -> int:
@@ -102,17 +83,17 @@ def run_lpscore(path: Path, repeat: int, messages: int) -> dict[str, object]:
     from lpscore.config import IngestConfig  # noqa: PLC0415
     from lpscore.ingest import ingest_logs  # noqa: PLC0415
 
-    rss_import = _peak_rss_mb()
+    rss_import = peak_rss_mb()
     walls: list[float] = []
     cpus: list[tuple[float, float]] = []
     info: dict[str, object] = {}
     for _ in range(repeat):
         gc.collect()
-        u0, s0 = _cpu()
+        u0, s0 = cpu_times()
         t0 = time.perf_counter()
         result = ingest_logs([path], IngestConfig())
         wall = time.perf_counter() - t0
-        u1, s1 = _cpu()
+        u1, s1 = cpu_times()
         cpus.append((u1 - u0, s1 - s0))
         walls.append(wall)
         report = result.files[0]
@@ -177,7 +158,7 @@ def run_baseline(name: str, path: Path, repeat: int, sample: int) -> dict[str, o
         import simplefix  # noqa: PLC0415
     for _ in range(repeat):
         gc.collect()
-        u0, s0 = _cpu()
+        u0, s0 = cpu_times()
         t0 = time.perf_counter()
         with path.open("rb") as fh:
             lines = fh.read(nbytes).splitlines()
@@ -194,7 +175,7 @@ def run_baseline(name: str, path: Path, repeat: int, sample: int) -> dict[str, o
                 while parser.get_message() is not None:
                     count += 1
         walls.append(time.perf_counter() - t0)
-        u1, s1 = _cpu()
+        u1, s1 = cpu_times()
         cpus.append((u1 - u0, s1 - s0))
         info["lines"] = len(lines)
         info["checks_ok"] = count == len(lines)
@@ -203,7 +184,7 @@ def run_baseline(name: str, path: Path, repeat: int, sample: int) -> dict[str, o
 
 
 def contender_main(name: str, args: argparse.Namespace) -> None:
-    cpu = None if name == "lpscore-mt" else _pin_one_cpu()
+    cpu = None if name == "lpscore-mt" else pin_one_cpu()
     if name.startswith("lpscore"):
         out = run_lpscore(args.file, args.repeat, args.messages_in_file)
     else:
@@ -219,7 +200,7 @@ def contender_main(name: str, args: argparse.Namespace) -> None:
         "polars_max_threads": os.environ.get("POLARS_MAX_THREADS", "default"),
         "best_wall": best,
         "rate": out["messages"] / best,  # type: ignore[operator]
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
     })
     print("RESULT " + json.dumps(out))
 
@@ -243,19 +224,19 @@ def profile_main(args: argparse.Namespace) -> str:
         print(text, flush=True)
         out.append(text)
 
-    cpu = _pin_one_cpu()
+    cpu = pin_one_cpu()
     emit(f"profile of lpscore.ingest_logs on {args.file.name} ({args.messages_in_file:,} "
          f"messages), POLARS_MAX_THREADS={os.environ.get('POLARS_MAX_THREADS')}, pinned to "
          f"cpu {cpu}")
     args.file.read_bytes()  # warm the page cache
     gc.collect()
-    u0, s0 = _cpu()
+    u0, s0 = cpu_times()
     t0 = time.perf_counter()
     ingest_logs([args.file], IngestConfig())
     plain = time.perf_counter() - t0
-    u1, s1 = _cpu()
+    u1, s1 = cpu_times()
     emit(f"untraced: wall {plain:.3f} s, user {u1 - u0:.2f} s, sys {s1 - s0:.2f} s, "
-         f"peak RSS {_peak_rss_mb():.0f} MB")
+         f"peak RSS {peak_rss_mb():.0f} MB")
 
     tracer = _LineTimer(_profile_targets())
     gc.collect()
@@ -371,23 +352,12 @@ class _LineTimer:
 
 
 def _child(name: str, args: argparse.Namespace, messages: int) -> dict[str, object]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--contender", name,
-           "--file", str(args.file), "--repeat", str(args.repeat),
-           "--baseline-sample", str(args.baseline_sample), "--messages-in-file", str(messages)]
-    if name == "lpscore-mt":
-        cmd.append("--all-threads")
-    env = dict(os.environ)
-    if name == "lpscore-mt":
-        for var in ("POLARS_MAX_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                    "MKL_NUM_THREADS"):
-            env.pop(var, None)
-    print(f"running {name} ...", flush=True)
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise SystemExit(f"{name} failed:\n{proc.stdout}\n{proc.stderr}")
-    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
-    res: dict[str, object] = json.loads(line[len("RESULT "):])
-    walls = ", ".join(f"{w:.3f}" for w in res["walls"])  # type: ignore[attr-defined]
+    extra = ["--all-threads"] if name == "lpscore-mt" else []
+    res = run_contender(name, Path(__file__).resolve(), [
+        "--file", str(args.file), "--repeat", str(args.repeat),
+        "--baseline-sample", str(args.baseline_sample), "--messages-in-file", str(messages),
+        *extra], all_threads=name == "lpscore-mt")
+    walls = ", ".join(f"{w:.3f}" for w in res["walls"])
     print(f"  {res['rate']:>12,.0f} msg/s  best {res['best_wall']:.3f} s of [{walls}] "
           f"(user {res['best_user']:.2f} s, sys {res['best_sys']:.2f} s) "
           f"on {res['messages']:,} messages; peak RSS {res['peak_rss_mb']:.0f} MB; "
@@ -396,35 +366,7 @@ def _child(name: str, args: argparse.Namespace, messages: int) -> dict[str, obje
 
 
 def _machine() -> dict[str, str]:
-    import numpy  # noqa: PLC0415
-    import polars  # noqa: PLC0415
-
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        from importlib.metadata import version  # noqa: PLC0415
-
-        import simplefix  # noqa: PLC0415, F401
-
-        sfx = version("simplefix")
-    except Exception:
-        sfx = "not installed"
-    return {
-        "nproc": str(os.cpu_count()),
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "polars": polars.__version__,
-        "numpy": numpy.__version__,
-        "simplefix": sfx,
-        "os": f"{platform.system()} {platform.release()}",
-        "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-    }
+    return machine(("polars", "numpy", "simplefix"))
 
 
 def _table(results: dict[str, dict[str, object]]) -> tuple[list[str], list[str]]:
@@ -511,17 +453,7 @@ def _write_results(results: dict[str, dict[str, object]], args: argparse.Namespa
         "does not verify CheckSum or BodyLength.",
         "",
     ]
-    _replace_section(SECTION, "\n".join(text))
-
-
-def _replace_section(title: str, section: str) -> None:
-    """Replace the ``## title`` section of RESULTS.md (up to the next ``## ``), or append it."""
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    pattern = re.compile("^" + re.escape(title) + r"$.*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(lambda _m: section + "\n", old) if pattern.search(old) else (
-        old.rstrip("\n") + "\n\n" + section)
-    RESULTS.write_text(new.rstrip("\n") + "\n")
-    print(f"updated {RESULTS} ({title[3:]})")
+    replace_section(RESULTS, SECTION, "\n".join(text))
 
 
 def _write_profile(text: str) -> None:
@@ -538,7 +470,7 @@ def _write_profile(text: str) -> None:
         "```",
         "",
     ]
-    _replace_section(PROFILE_SECTION, "\n".join(body))
+    replace_section(RESULTS, PROFILE_SECTION, "\n".join(body))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,15 +45,15 @@ import datetime as dt
 import gc
 import importlib.util
 import json
-import platform
 import re
-import resource
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from harness import cpu_times, machine, peak_rss_mb, pin_one_cpu, replace_section, run_contender
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -89,15 +89,6 @@ COMPARED = [*FILL_KPIS, *ORDER_KPIS]
 # --------------------------------------------------------------------------- helpers
 
 
-def _cpu() -> tuple[float, float]:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime, ru.ru_stime
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-
-
 def _rss_now_mb() -> float:
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
@@ -106,14 +97,6 @@ def _rss_now_mb() -> float:
     except OSError:
         pass
     return float("nan")
-
-
-def _pin_one_cpu() -> int | None:
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    cpu = max(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {cpu})
-    return cpu
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
@@ -133,11 +116,11 @@ def _timed_runs(run: Callable[[], Any], repeat: int, budget_s: float
     for _ in range(repeat):
         out = None
         gc.collect()
-        u0, s0 = _cpu()
+        u0, s0 = cpu_times()
         t0 = time.perf_counter()
         out = run()
         walls.append(time.perf_counter() - t0)
-        u1, s1 = _cpu()
+        u1, s1 = cpu_times()
         cpus.append((u1 - u0, s1 - s0))
         if sum(walls) > budget_s:
             break
@@ -301,14 +284,14 @@ def run_pandas(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def contender_main(name: str, args: argparse.Namespace) -> None:
-    cpu = _pin_one_cpu() if name == "lpscore-1core" else None
+    cpu = pin_one_cpu() if name == "lpscore-1core" else None
     args.data_dir = Path(args.data_dir)
     out = run_pandas(args) if name == "pandas" else run_lpscore(args)
     walls: list[float] = out["walls"]
     best = min(walls)
     user, system = out["cpus"][walls.index(best)]
     out.update({"name": name, "cpu": cpu, "best_wall": best, "best_user": user,
-                "best_sys": system, "peak_rss_mb": _peak_rss_mb(),
+                "best_sys": system, "peak_rss_mb": peak_rss_mb(),
                 "polars_max_threads": os.environ.get("POLARS_MAX_THREADS", "default")})
     print("RESULT " + json.dumps(out))
 
@@ -369,7 +352,7 @@ class StageTimer:
             finally:
                 self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - t0
                 self.calls[label] = self.calls.get(label, 0) + 1
-                self.peak_mb[label] = _peak_rss_mb()
+                self.peak_mb[label] = peak_rss_mb()
 
         self._undo.append((owner, attr, inner))
         setattr(owner, attr, timed)
@@ -434,7 +417,7 @@ def profile_main(args: argparse.Namespace) -> str:
 
     events = pl.read_parquet(args.data_dir / "events.parquet")
     quotes = pl.read_parquet(args.data_dir / "quotes.parquet")
-    rss_input = _peak_rss_mb()
+    rss_input = peak_rss_mb()
     emit(f"profile of lpscore (compute_kpis + kpi_stats(['lp', 'symbol']) + summarize) on "
          f"{events.height:,} events ({args.orders:,} orders), {quotes.height:,} quotes, "
          f"{args.symbols} symbols; POLARS_MAX_THREADS="
@@ -451,7 +434,7 @@ def profile_main(args: argparse.Namespace) -> str:
     finally:
         timer.restore()
     total = time.perf_counter() - t0
-    emit(f"stage-timed run: wall {total:.3f} s, peak RSS {_peak_rss_mb():.0f} MB (with the "
+    emit(f"stage-timed run: wall {total:.3f} s, peak RSS {peak_rss_mb():.0f} MB (with the "
          f"input tables loaded: {rss_input:.0f} MB); inclusive wall seconds, indented stages "
          "are inside the one above; 'peak after' is the process's peak RSS when the stage "
          "last returned, so the stage where it jumps is the one that needed the memory\n")
@@ -490,22 +473,11 @@ def profile_main(args: argparse.Namespace) -> str:
 
 def _child(name: str, args: argparse.Namespace, table_out: Path) -> dict[str, Any]:
     repeat = args.pandas_repeat if name == "pandas" else args.repeat
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--contender", name,
-           "--data-dir", str(args.data_dir), "--repeat", str(repeat),
-           "--budget", str(args.budget), "--table-out", str(table_out)]
-    env = dict(os.environ)
-    if name == "lpscore-1core":
-        cmd.append("--one-core")
-    else:
-        for var in ("POLARS_MAX_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                    "MKL_NUM_THREADS"):
-            env.pop(var, None)
-    print(f"running {name} ...", flush=True)
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise SystemExit(f"{name} failed:\n{proc.stdout}\n{proc.stderr}")
-    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
-    res: dict[str, Any] = json.loads(line[len("RESULT "):])
+    one_core = name == "lpscore-1core"
+    res = run_contender(name, Path(__file__).resolve(), [
+        "--data-dir", str(args.data_dir), "--repeat", str(repeat), "--budget",
+        str(args.budget), "--table-out", str(table_out), *(["--one-core"] if one_core else [])],
+        all_threads=not one_core)
     walls = ", ".join(f"{w:.3f}" for w in res["walls"])
     print(f"  best {res['best_wall']:.3f} s of [{walls}] (user {res['best_user']:.2f} s, sys "
           f"{res['best_sys']:.2f} s); read Parquet {res['read_s']:.3f} s; peak RSS "
@@ -515,31 +487,7 @@ def _child(name: str, args: argparse.Namespace, table_out: Path) -> dict[str, An
 
 
 def _machine() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
-
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    versions = {}
-    for package in ("polars", "numpy", "pandas", "pyarrow"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            versions[package] = "not installed"
-    mem = "unknown"
-    try:
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        mem = f"{kb / 1024**2:.0f} GiB"
-    except (OSError, ValueError, IndexError):
-        pass
-    return {"nproc": str(os.cpu_count()), "cpu": cpu, "mem": mem,
-            "python": platform.python_version(),
-            "os": f"{platform.system()} {platform.release()}", **versions}
+    return machine(("polars", "numpy", "pandas", "pyarrow"))
 
 
 def _verdict(ok: bool) -> str:
@@ -653,17 +601,7 @@ def _write_results(results: dict[str, dict[str, Any]], check: dict[str, Any] | N
             "mismatches.",
             "",
         ]
-    _replace_section(title, "\n".join(text))
-
-
-def _replace_section(title: str, section: str) -> None:
-    """Replace the ``## title`` section of RESULTS.md (up to the next ``## ``), or append it."""
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    pattern = re.compile("^" + re.escape(title) + r"$.*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(lambda _m: section + "\n", old) if pattern.search(old) else (
-        old.rstrip("\n") + "\n\n" + section)
-    RESULTS.write_text(new.rstrip("\n") + "\n")
-    print(f"updated {RESULTS} ({title[3:]})")
+    replace_section(RESULTS, title, "\n".join(text))
 
 
 def _write_profile(text: str, args: argparse.Namespace, extra: Sequence[str]) -> None:
@@ -683,7 +621,7 @@ def _write_profile(text: str, args: argparse.Namespace, extra: Sequence[str]) ->
         "```",
         "",
     ]
-    _replace_section(PROFILE_SECTION, "\n".join(body))
+    replace_section(RESULTS, PROFILE_SECTION, "\n".join(body))
 
 
 def main(argv: list[str] | None = None) -> int:
