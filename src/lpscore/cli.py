@@ -64,6 +64,7 @@ def ingest(
         config = with_lenient(load_config(config_path), lenient)
         started = time.perf_counter()
         result, quote_load = run_ingest(fix_files, quotes or [], config, out, output)
+        result.quarantine.write_jsonl(out / "quarantine.jsonl")
         summary = _summary(result, quote_load)
         summary["seconds"] = round(time.perf_counter() - started, 3)
         (out / "reconciliation.json").write_text(json.dumps(summary, indent=2) + "\n")

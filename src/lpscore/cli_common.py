@@ -64,7 +64,8 @@ def run_ingest(
     fix_files: list[Path], quote_files: list[Path], config: Config, out: Path,
     output: OutputFormat, quarantine: Quarantine | None = None,
 ) -> tuple[IngestResult, QuoteLoad | None]:
-    """Ingest FIX logs and quotes with a progress bar; write history/ and quarantine.jsonl."""
+    """Ingest FIX logs and quotes with a progress bar; write history/. The caller writes the
+    quarantine once its own stages have added to it."""
     missing = [p for p in [*fix_files, *quote_files] if not p.is_file()]
     if missing:
         raise LpscoreError(f"input file(s) not found: {', '.join(map(str, missing))}")
@@ -89,7 +90,6 @@ def run_ingest(
     write_events(out / "history", result.events)
     if quote_load is not None:
         write_quotes(out / "history", quote_load.quotes)
-    quarantine.write_jsonl(out / "quarantine.jsonl")
     return result, quote_load
 
 

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from lpscore.stats.sketch import (
     DEFAULT_ALPHA,
     MIN_INDEXABLE,
-    QUANTILE_EPS,
     QuantileSketch,
     bin_keys,
     bin_values,
@@ -24,6 +23,7 @@ from lpscore.stats.sketch import (
     sketch_quantiles,
     sketches_from_frame,
 )
+from sketch_reference import lower_quantile
 
 BASE = settings(deadline=None)
 GAMMA = (1 + DEFAULT_ALPHA) / (1 - DEFAULT_ALPHA)
@@ -52,11 +52,8 @@ def frame_of(data: list[tuple[str, str, float, float]]) -> pl.DataFrame:
     return pl.DataFrame(data, schema=["lp", "venue", "v", "w"], orient="row")
 
 
-def lower_quantile(obs: list[tuple[float, float]], q: float) -> float:
-    """Reference: the smallest raw value whose cumulative weight reaches q of the total."""
-    ordered = sorted(obs)
-    cum = np.cumsum([w for _, w in ordered])
-    return ordered[int(np.argmax(cum >= cum[-1] * (q - QUANTILE_EPS)))][0]
+def exact_quantile(obs: list[tuple[float, float]], q: float) -> float:
+    return lower_quantile([v for v, _ in obs], [w for _, w in obs], q)
 
 
 @settings(BASE, max_examples=examples(300))
@@ -81,7 +78,7 @@ def test_keys_are_monotone(a: float, b: float) -> None:
 @given(observations, qs)
 def test_quantile_is_the_bin_of_the_exact_lower_quantile(obs: list[tuple[float, float]],
                                                          q: float) -> None:
-    exact = lower_quantile(obs, q)
+    exact = exact_quantile(obs, q)
     estimate = sketch_of(obs).quantile(q)
     assert estimate == bin_values(bin_keys([exact]))[0]
     assert estimate is not None

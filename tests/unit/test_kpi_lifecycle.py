@@ -17,12 +17,6 @@ BOOK = quotes([(0, "XYZ", 100.00, 100.02), (50, "XYZ", 100.02, 100.04),
                (100_000, "XYZ", 100.02, 100.04)])
 
 
-def _orders(tape: Tape) -> dict[str, dict[str, object]]:
-    orders = compute_kpis(tape.events(), BOOK, Config()).orders
-    return {row["child_id"].split("#")[1] + "@" + row["child_id"].split("#")[2][-9:-6]: row
-            for row in orders.iter_rows(named=True)}
-
-
 def _by_cl(tape: Tape) -> dict[str, list[dict[str, object]]]:
     orders = compute_kpis(tape.events(), BOOK, Config()).orders.sort("t_send")
     out: dict[str, list[dict[str, object]]] = {}

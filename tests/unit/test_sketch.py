@@ -13,7 +13,6 @@ import lpscore.stats.sketch
 from lpscore.stats.sketch import (
     DEFAULT_ALPHA,
     MIN_INDEXABLE,
-    QUANTILE_EPS,
     QuantileSketch,
     bin_keys,
     bin_values,
@@ -23,16 +22,10 @@ from lpscore.stats.sketch import (
     sketch_quantiles,
     sketches_from_frame,
 )
+from sketch_reference import lower_quantile
 
 QS = (0.0, 0.01, 0.25, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0)
 GAMMA = (1 + DEFAULT_ALPHA) / (1 - DEFAULT_ALPHA)
-
-
-def lower_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    """Reference: the smallest raw value whose cumulative weight reaches q of the total."""
-    order = np.argsort(values, kind="stable")
-    cum = np.cumsum(weights[order])
-    return float(values[order][np.argmax(cum >= cum[-1] * (q - QUANTILE_EPS))])
 
 
 def assert_close(estimate: float | None, exact: float, alpha: float = DEFAULT_ALPHA) -> None:

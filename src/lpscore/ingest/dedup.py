@@ -69,13 +69,9 @@ def _ref_epochs(marked: pl.DataFrame, resets: pl.DataFrame) -> pl.DataFrame:
     logons = resets.select(
         pl.col("target").alias("sender"), pl.col("sender").alias("target"), "ts_recv",
         pl.col("epoch").alias("ref_epoch")).sort("ts_recv")
-    rejects = marked.filter(pl.col("kind") == "3").with_row_index("_reject").sort("ts_recv")
-    if rejects.is_empty():
-        return marked.with_columns(pl.lit(None, dtype=pl.Int64).alias("ref_epoch"))
-    found = rejects.join_asof(logons, on="ts_recv", by=["sender", "target"],
-                              strategy="backward", check_sortedness=False)
-    reject_rows = (pl.col("kind") == "3").cum_sum().cast(pl.UInt32) - 1
-    by_position = found.select("_reject", pl.col("ref_epoch").fill_null(0))
-    return marked.with_columns(
-        pl.when(pl.col("kind") == "3").then(reject_rows).alias("_reject")
-    ).join(by_position, on="_reject", how="left", maintain_order="left").drop("_reject")
+    marked = marked.with_row_index("_row")
+    rejects = marked.filter(pl.col("kind") == "3").select("_row", "sender", "target", "ts_recv")
+    found = rejects.sort("ts_recv").join_asof(
+        logons, on="ts_recv", by=["sender", "target"], strategy="backward",
+        check_sortedness=False).select("_row", pl.col("ref_epoch").fill_null(0))
+    return marked.join(found, on="_row", how="left", maintain_order="left").drop("_row")

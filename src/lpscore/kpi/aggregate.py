@@ -18,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from lpscore.kpi.context import CONTEXT_KEYS
 from lpscore.kpi.engine import KpiResult
 from lpscore.stats.sketch import sketch_frame, sketch_quantiles
 from lpscore.stats.table import Stats, decay_weight, mean_of, moment_sums
@@ -44,9 +45,10 @@ def kpi_stats(result: KpiResult, by: Sequence[str] = ("lp",), *, t_ref_ns: int |
     missing = sorted(set(keys) - set(orders.columns))
     if missing:
         raise ValueError(f"unknown --by key(s) {', '.join(missing)}: use columns of the orders "
-                         "table such as symbol, size_bucket, vol_regime, tod_bucket")
-    fills = fills.join(orders.select("child_id", *[k for k in keys if k not in fills.columns]),
-                       on="child_id", how="left")
+                         f"table such as {', '.join(CONTEXT_KEYS)}")
+    extra = [k for k in keys if k not in fills.columns]
+    if extra:
+        fills = fills.join(orders.select("child_id", *extra), on="child_id", how="left")
     d = decay_weight(pl.col("t_send"), t_ref_ns, half_life_ns)
     orders = orders.with_columns(d.alias("_d"))
     fills = fills.with_columns(d.alias("_d"))

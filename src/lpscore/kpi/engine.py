@@ -75,9 +75,12 @@ def compute_kpis(events: pl.DataFrame, quotes: pl.DataFrame, config: Config,
         descending=[False, False, True, False, False, False], nulls_last=True,
     ).with_row_index("_pos")
     quality: Counter[str] = Counter()
-    linked = _unlink_after_session_reject(link_child_orders(ordered), quality)
+    linked = link_child_orders(ordered)
+    sent = sent_orders(linked)
+    session_rejects = match_session_rejects(linked, sent)
+    linked = _unlink_after_session_reject(linked, session_rejects, quality)
     fills = effective_fills(linked)
-    orders = child_orders(linked, fills)
+    orders = child_orders(sent, linked, fills, session_rejects)
     book = QuoteBook(quotes)
     orders = _order_benchmarks(orders, book, kpi.max_quote_age_ms)
     orders = _quarantine_negative_latency(orders, linked, quarantine, quality)
@@ -98,17 +101,20 @@ def compute_kpis(events: pl.DataFrame, quotes: pl.DataFrame, config: Config,
         horizons=labels,
         clock_offsets=clock_offsets(linked),
         data_quality=dict(sorted(quality.items())),
-        unmatched_session_rejects=_unmatched_session_rejects(linked),
+        unmatched_session_rejects=session_rejects.filter(
+            pl.col("child_id").is_null() & (pl.col("ref_msg_type") == "D")
+        ).group_by("lp").len("n_unmatched").sort("lp"),
         orphan_rejects=linked.filter(is_reject() & pl.col("child_id").is_null()).group_by(
             "lp", reject_reason().alias("reason")).len("n").sort("lp", "reason"),
     )
 
 
-def _unlink_after_session_reject(linked: pl.DataFrame, quality: Counter[str]) -> pl.DataFrame:
+def _unlink_after_session_reject(linked: pl.DataFrame, session_rejects: pl.DataFrame,
+                                 quality: Counter[str]) -> pl.DataFrame:
     """An order refused at the session level never reached the LP's application, so a later
     report with its ClOrdID answers something else (often a malformed order that was
     quarantined): it is left unlinked and counted, not credited to the refused order."""
-    refused = match_session_rejects(linked, sent_orders(linked)).filter(
+    refused = session_rejects.filter(
         pl.col("child_id").is_not_null()).group_by("child_id").agg(
         pl.col("ts_recv").min().alias("_refused_at"))
     out = linked.join(refused, on="child_id", how="left", maintain_order="left")
@@ -127,18 +133,19 @@ def _order_benchmarks(orders: pl.DataFrame, book: QuoteBook, max_age_ms: int) ->
     codes = book.codes(orders["symbol"])
     t_send = _epoch(orders["t_send"])
     at_send = book.asof(codes, t_send)
-    fresh = at_send.found & (at_send.age_ns(t_send) <= max_age_ms * MS)
+    age = at_send.age_ns(t_send)
+    fresh = at_send.found & (age <= max_age_ms * MS)
     s = orders["s"].to_numpy().astype(np.float64)
-    bid0 = np.where(fresh, at_send.bid, np.nan)
-    ask0 = np.where(fresh, at_send.ask, np.nan)
-    m0 = (bid0 + ask0) / 2.0
-    far0 = np.where(s > 0, ask0, bid0)
+    m0 = np.where(fresh, at_send.mid, np.nan)
+    far0 = np.where(fresh, np.where(s > 0, at_send.ask, at_send.bid), np.nan)
     decided = orders["t_decision"].is_not_null().to_numpy()
     t_decision = _epoch(orders["t_decision"])
     at_decision = book.asof(codes, t_decision)
     mid_decision = np.where(decided & at_decision.found, at_decision.mid, np.nan)
     moved = s * (mid_decision - m0)
     return orders.with_columns(
+        _col("bid0", at_send.bid), _col("ask0", at_send.ask),
+        _col("quote_age0_ms", np.where(at_send.found, age / MS, np.nan)),
         _col("m0", m0), _col("far0", far0),
         _col("mid_decision", mid_decision),
         pl.Series("adverse_move", moved > 0).set(
@@ -198,23 +205,19 @@ def _fill_kpis(fills: pl.DataFrame, orders: pl.DataFrame, book: QuoteBook,
         pl.when(pl.col("transact_time_subsecond").fill_null(False))
         .then(pl.col("transact_time")).otherwise(pl.col("ts_recv")).alias("t_exec"),
     ).join(orders.select(
-        "child_id", "parent_id", "lp", "session", "symbol", "s", "t_send", "m0", "far0",
-        "size_bucket", "vol_regime", "tod_bucket"), on="child_id", how="inner")
+        "child_id", "parent_id", "lp", "session", "symbol", "s", "t_send", "bid0", "ask0",
+        "quote_age0_ms", "m0", "far0", "size_bucket", "vol_regime", "tod_bucket"),
+        on="child_id", how="inner")
     codes = book.codes(table["symbol"])
     s = table["s"].to_numpy().astype(np.float64)
     p = table["p"].to_numpy().astype(np.float64)
     m0 = table["m0"].fill_null(np.nan).to_numpy()
     far0 = table["far0"].fill_null(np.nan).to_numpy()
-    t_send = _epoch(table["t_send"])
-    at_send = book.asof(codes, t_send)
     t_exec = _epoch(table["t_exec"])
-    eff = f.eff_spread_bps(s, p, m0)
     columns = [
-        _col("bid0", at_send.bid), _col("ask0", at_send.ask),
-        _col("quote_age0_ms", np.where(at_send.found, at_send.age_ns(t_send) / MS, np.nan)),
         pl.Series("has_benchmark", ~np.isnan(m0)),
         _col("pi_bps", f.pi_bps(s, p, far0, m0)),
-        _col("eff_spread_bps", eff),
+        _col("eff_spread_bps", f.eff_spread_bps(s, p, m0)),
         _col("e_over_q", f.e_over_q(s, p, far0, m0)),
     ]
     labels = []
@@ -246,9 +249,3 @@ def clock_offsets(linked: pl.DataFrame) -> pl.DataFrame:
          .cast(pl.Float64) / MS).median().alias("offset_ms"),
         pl.len().alias("n"),
     ).sort("session")
-
-
-def _unmatched_session_rejects(linked: pl.DataFrame) -> pl.DataFrame:
-    matched = match_session_rejects(linked, sent_orders(linked))
-    return matched.filter(pl.col("child_id").is_null() & (pl.col("ref_msg_type") == "D")
-                          ).group_by("lp").len("n_unmatched").sort("lp")

@@ -1,6 +1,7 @@
 """Child-order lifecycles: one row per NewOrderSingle, from every event linked to it.
 
-    orders = child_orders(linked, fills)
+    sent = sent_orders(linked)
+    orders = child_orders(sent, linked, fills, match_session_rejects(linked, sent))
 
 ``linked`` is the events table with ``child_id`` (lpscore.ingest.orders.link_child_orders)
 and ``_pos``, the event's position in receipt order; ``fills`` the effective fills (after
@@ -19,15 +20,11 @@ import polars as pl
 
 from lpscore.model.enums import FILL_EXEC_TYPES
 
-__all__ = ["OPEN_STATES", "TERMINAL_STATES", "child_orders", "is_reject",
-           "match_session_rejects", "reject_reason",
-           "sent_orders"]
+__all__ = ["TERMINAL_STATES", "child_orders", "is_reject", "match_session_rejects",
+           "reject_reason", "sent_orders"]
 
 TERMINAL_STATES = ("filled", "canceled", "expired", "rejected", "done_for_day")
 """States whose orders count in fill rates (KPIS.md)."""
-OPEN_STATES = ("pending", "pending_new", "new", "partially_filled", "pending_cancel",
-               "pending_replace", "suspended", "stopped", "calculated")
-
 _BY_ORD_STATUS = {
     "0": "new", "1": "partially_filled", "2": "filled", "3": "done_for_day", "4": "canceled",
     "5": "new", "6": "pending_cancel", "7": "stopped", "8": "rejected", "9": "suspended",
@@ -49,15 +46,18 @@ _REJECT_NAMES = {
 }
 
 
-def child_orders(linked: pl.DataFrame, fills: pl.DataFrame) -> pl.DataFrame:
-    """One row per child order with its lifecycle (see docs/kpi-outputs.md)."""
-    sent = sent_orders(linked)
+def child_orders(sent: pl.DataFrame, linked: pl.DataFrame, fills: pl.DataFrame,
+                 session_rejects: pl.DataFrame) -> pl.DataFrame:
+    """One row per child order with its lifecycle (see docs/kpi-outputs.md), from its
+    ``sent_orders`` row and the ``match_session_rejects`` that name it."""
     reports = linked.filter((pl.col("kind") == "8") & pl.col("child_id").is_not_null())
     return (
         sent.join(_report_facts(reports), on="child_id", how="left")
         .join(_fill_facts(fills), on="child_id", how="left")
         .join(_request_facts(linked), on="child_id", how="left")
-        .join(_session_rejected(linked, sent), on="child_id", how="left")
+        .join(session_rejects.filter(pl.col("child_id").is_not_null()).select(
+            "child_id", pl.lit(True).alias("session_rejected")).unique("child_id"),
+            on="child_id", how="left")
         .with_columns(_finish())
         .drop("sent_qty", "replaced_qty", "last_status", "seq_num", "seq_epoch", "outbound",
               "_pos", "t_first_fill_report", "ack_pos", "decision_pos")
@@ -154,12 +154,6 @@ def match_session_rejects(linked: pl.DataFrame, sent: pl.DataFrame) -> pl.DataFr
     return rejects.sort("ts_recv").join_asof(
         orders.sort("ts_recv"), on="ts_recv", by=["session", "seq_epoch", "seq_num"],
         strategy="backward", check_sortedness=False)
-
-
-def _session_rejected(linked: pl.DataFrame, sent: pl.DataFrame) -> pl.DataFrame:
-    matched = match_session_rejects(linked, sent)
-    return matched.filter(pl.col("child_id").is_not_null()).select(
-        "child_id", pl.lit(True).alias("session_rejected")).unique("child_id")
 
 
 def _finish() -> list[pl.Expr]:

@@ -66,7 +66,9 @@ class QuoteBook:
         self.symbols: list[str] = [str(s) for s in symbols[starts]]
         self._start = starts.astype(np.int64)
         self._end = np.r_[starts[1:], len(symbols)].astype(np.int64)
-        self._code = {s: i for i, s in enumerate(self.symbols)}
+        self._mapping = pl.DataFrame({
+            "symbol": pl.Series(self.symbols, dtype=pl.String),
+            "code": np.arange(len(self.symbols), dtype=np.int64)})
 
     def __len__(self) -> int:
         return len(self._ts)
@@ -75,15 +77,9 @@ class QuoteBook:
         """Index of each symbol in ``self.symbols``; -1 for a symbol without quotes."""
         series = (symbols if isinstance(symbols, pl.Series)
                   else pl.Series(symbols, dtype=pl.String)).cast(pl.String)
-        mapping = pl.DataFrame({"symbol": pl.Series(self.symbols, dtype=pl.String),
-                                "code": np.arange(len(self.symbols), dtype=np.int64)})
         coded = series.rename("symbol").to_frame().join(
-            mapping, on="symbol", how="left", maintain_order="left")
+            self._mapping, on="symbol", how="left", maintain_order="left")
         return coded["code"].fill_null(-1).to_numpy().astype(np.int64, copy=False)
-
-    def span_ns(self, code: int) -> tuple[int, int]:
-        """First and last quote time of a symbol (epoch ns)."""
-        return int(self._ts[self._start[code]]), int(self._ts[self._end[code] - 1])
 
     def series(self, code: int) -> tuple[I64, F64]:
         """Times and mids of one symbol's quotes."""
@@ -97,10 +93,8 @@ class QuoteBook:
         past_end = np.zeros(n, dtype=np.bool_)
         order = np.argsort(codes, kind="stable")
         sorted_codes = codes[order]
-        bounds = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1], True])
-        if n == 0:
-            bounds = bounds[:0]
-        for lo, hi in itertools.pairwise(bounds):
+        starts = np.flatnonzero(np.diff(sorted_codes, prepend=-2))  # codes are >= -1
+        for lo, hi in itertools.pairwise([*starts.tolist(), n]):
             code = int(sorted_codes[lo])
             if code < 0:
                 continue
@@ -112,9 +106,8 @@ class QuoteBook:
         found = index >= 0
         safe = np.where(found, index, 0)
         nan = np.float64(np.nan)
-        if len(self._ts) == 0:
-            return AsOf(np.full(n, nan), np.full(n, nan), np.full(n, -1, dtype=np.int64),
-                        found, past_end)
+        if len(self._ts) == 0:  # nothing found; ``safe`` would index an empty array
+            return AsOf(np.full(n, nan), np.full(n, nan), index, found, past_end)
         return AsOf(
             bid=np.where(found, self._bid[safe], nan),
             ask=np.where(found, self._ask[safe], nan),

@@ -22,14 +22,13 @@ stats(A + B) exactly for counts and to float rounding (~1e-15 relative) for sums
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import polars as pl
 
 from lpscore.stats.sketch import merge_sketch_frames
 
-__all__ = ["Stats", "decay_weight", "mean_of", "moment_sums", "n_eff_of"]
+__all__ = ["Stats", "decay_weight", "mean_of", "moment_sums"]
 
 
 def decay_weight(t: pl.Expr, t_ref_ns: int | None, half_life_ns: int | None) -> pl.Expr:
@@ -58,12 +57,6 @@ def mean_of(name: str) -> pl.Expr:
     """The weighted mean from ``name__*`` sums; null with no weight."""
     w = pl.col(f"{name}__w")
     return pl.when(w > 0).then(pl.col(f"{name}__wx") / w).alias(name)
-
-
-def n_eff_of(name: str) -> pl.Expr:
-    """Kish effective sample size ``(Σw)² / Σw²``."""
-    w2 = pl.col(f"{name}__w2")
-    return pl.when(w2 > 0).then(pl.col(f"{name}__w") ** 2 / w2).alias(f"{name}__n_eff")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,22 +103,6 @@ class Stats:
             sketches=self.sketches.with_columns(pl.col("weight") * factor),
             counts=self.counts.with_columns(pl.col("weight") * factor),
             t_ref_ns=t_ref_ns,
-        )
-
-    def rekeyed(self, keys: Sequence[str]) -> Stats:
-        """The same statistics on coarser groups (a subset of the keys)."""
-        missing = sorted(set(keys) - set(self.keys))
-        if missing:
-            raise ValueError(f"cannot group by {missing}: not among the keys {self.keys}")
-        keys = list(keys)
-        return replace(
-            self,
-            keys=tuple(keys),
-            sums=_sum_by(self.sums.drop([k for k in self.keys if k not in keys]), keys),
-            sketches=_sum_by(self.sketches.drop([k for k in self.keys if k not in keys]),
-                             [*keys, "metric", "bin"]),
-            counts=_sum_by(self.counts.drop([k for k in self.keys if k not in keys]),
-                           [*keys, "name", "category"]),
         )
 
 
