@@ -8,6 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
@@ -16,7 +17,9 @@ from lpscore.config import Config
 from lpscore.errors import LpscoreError
 from lpscore.history import write_events, write_quotes
 from lpscore.ingest import IngestResult, ingest_logs
+from lpscore.kpi.engine import KpiResult, compute_kpis
 from lpscore.marketdata import QuoteLoad, load_quotes
+from lpscore.model.schema import QUOTE_SCHEMA, polars_schema
 from lpscore.quarantine import Quarantine
 
 __all__ = [
@@ -28,6 +31,7 @@ __all__ = [
     "QuoteFiles",
     "err",
     "run_ingest",
+    "run_kpis",
     "with_lenient",
 ]
 
@@ -61,11 +65,11 @@ def with_lenient(config: Config, lenient: bool) -> Config:
 
 
 def run_ingest(
-    fix_files: list[Path], quote_files: list[Path], config: Config, out: Path,
+    fix_files: list[Path], quote_files: list[Path], config: Config, out: Path | None,
     output: OutputFormat, quarantine: Quarantine | None = None,
 ) -> tuple[IngestResult, QuoteLoad | None]:
-    """Ingest FIX logs and quotes with a progress bar; write history/. The caller writes the
-    quarantine once its own stages have added to it."""
+    """Ingest FIX logs and quotes with a progress bar; write ``out``/history/ when given. The
+    caller writes the quarantine once its own stages have added to it."""
     missing = [p for p in [*fix_files, *quote_files] if not p.is_file()]
     if missing:
         raise LpscoreError(f"input file(s) not found: {', '.join(map(str, missing))}")
@@ -86,10 +90,22 @@ def run_ingest(
         if quote_files:
             progress.update(task, description="quotes")
             quote_load = load_quotes(quote_files, config.marketdata, quarantine)
-    out.mkdir(parents=True, exist_ok=True)
-    write_events(out / "history", result.events)
-    if quote_load is not None:
-        write_quotes(out / "history", quote_load.quotes)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        write_events(out / "history", result.events)
+        if quote_load is not None:
+            write_quotes(out / "history", quote_load.quotes)
     return result, quote_load
+
+
+def run_kpis(
+    fix_files: list[Path], quote_files: list[Path], config: Config, out: Path | None,
+    output: OutputFormat, quarantine: Quarantine,
+) -> tuple[IngestResult, KpiResult]:
+    """``run_ingest``, then the KPI engine on its events and quotes."""
+    ingested, quote_load = run_ingest(fix_files, quote_files, config, out, output, quarantine)
+    quote_table = (quote_load.quotes if quote_load is not None
+                   else pl.DataFrame(schema=polars_schema(QUOTE_SCHEMA)))
+    return ingested, compute_kpis(ingested.events, quote_table, config, quarantine)
 
 

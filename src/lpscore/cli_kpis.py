@@ -20,14 +20,13 @@ from lpscore.cli_common import (
     OutputFormat,
     QuoteFiles,
     err,
-    run_ingest,
+    run_kpis,
     with_lenient,
 )
 from lpscore.config import load_config
 from lpscore.errors import InputError, LpscoreError
 from lpscore.kpi.aggregate import kpi_stats, summarize, summary_json
-from lpscore.kpi.engine import KpiResult, compute_kpis
-from lpscore.model.schema import QUOTE_SCHEMA, polars_schema
+from lpscore.kpi.engine import KpiResult
 from lpscore.quarantine import Quarantine
 from lpscore.report import render_report
 from lpscore.stats.table import Stats
@@ -54,11 +53,7 @@ def kpis(
         keys = ["lp", *[k.strip() for k in by.split(",") if k.strip() and k.strip() != "lp"]]
         started = time.perf_counter()
         quarantine = Quarantine()
-        ingested, quote_load = run_ingest(fix_files, quotes or [], config, out, output,
-                                          quarantine)
-        quote_table = (quote_load.quotes if quote_load is not None
-                       else pl.DataFrame(schema=polars_schema(QUOTE_SCHEMA)))
-        result = compute_kpis(ingested.events, quote_table, config, quarantine)
+        ingested, result = run_kpis(fix_files, quotes or [], config, out, output, quarantine)
         try:
             stats = kpi_stats(result, keys)
         except ValueError as exc:
@@ -119,8 +114,10 @@ def _write(out: Path, result: KpiResult, table: pl.DataFrame, stats: Stats,
     stats.sketches.write_parquet(stats_dir / "sketches.parquet")
     stats.counts.write_parquet(stats_dir / "counts.parquet")
     (stats_dir / "meta.json").write_text(json.dumps({
-        "keys": list(stats.keys), "t_ref_ns": stats.t_ref_ns,
-        "half_life_ns": stats.half_life_ns}) + "\n", encoding="utf-8")
+        "keys": list(stats.keys), "t_ref": stats.t_ref,
+        "decay": None if stats.decay is None else {"half_life": stats.decay.half_life,
+                                                     "clock": stats.decay.clock},
+    }) + "\n", encoding="utf-8")
     quarantine.write_jsonl(out / "quarantine.jsonl")
 
 

@@ -21,7 +21,7 @@ import polars as pl
 from lpscore.kpi.context import CONTEXT_KEYS
 from lpscore.kpi.engine import KpiResult
 from lpscore.stats.sketch import sketch_frame, sketch_quantiles
-from lpscore.stats.table import Stats, decay_weight, mean_of, moment_sums
+from lpscore.stats.table import Decay, Stats, decay_weight, mean_of, moment_sums
 
 __all__ = ["LATENCIES", "kpi_stats", "per_fill_kpis", "summarize", "summary_json"]
 
@@ -37,9 +37,16 @@ def per_fill_kpis(horizons: Sequence[str]) -> list[str]:
     return names
 
 
-def kpi_stats(result: KpiResult, by: Sequence[str] = ("lp",), *, t_ref_ns: int | None = None,
-              half_life_ns: int | None = None) -> Stats:
-    """The sufficient statistics of ``result`` per ``by`` group (``lp`` always first)."""
+def kpi_stats(result: KpiResult, by: Sequence[str] = ("lp",), *, decay: Decay | None = None,
+              t_ref: int | None = None, first_order: int = 0) -> Stats:
+    """The sufficient statistics of ``result`` per ``by`` group (``lp`` always first).
+
+    With a ``decay``, every order and its fills weigh ``0.5 ** ((t_ref - t)/half_life)``: on
+    the ``time`` clock ``t`` is ``t_send`` in ns since the epoch, on the ``orders`` clock it is
+    the order's index in send order, counted from ``first_order`` (give each part of a split
+    input its global offset so that their stats merge). ``t_ref`` defaults to the latest
+    ``t``, so the newest order weighs 1.
+    """
     keys = ["lp", *[k for k in by if k != "lp"]]
     orders, fills = result.orders, result.fills
     missing = sorted(set(keys) - set(orders.columns))
@@ -49,9 +56,12 @@ def kpi_stats(result: KpiResult, by: Sequence[str] = ("lp",), *, t_ref_ns: int |
     extra = [k for k in keys if k not in fills.columns]
     if extra:
         fills = fills.join(orders.select("child_id", *extra), on="child_id", how="left")
-    d = decay_weight(pl.col("t_send"), t_ref_ns, half_life_ns)
+    orders = orders.with_columns(_clock(orders, decay, first_order).alias("_t"))
+    if decay is not None and t_ref is None and orders.height:
+        t_ref = int(orders["_t"].max())  # type: ignore[arg-type]
+    d = decay_weight(pl.col("_t"), t_ref, decay)
     orders = orders.with_columns(d.alias("_d"))
-    fills = fills.with_columns(d.alias("_d"))
+    fills = fills.join(orders.select("child_id", "_d"), on="child_id", how="left")
     return Stats(
         keys=tuple(keys),
         sums=_order_sums(orders, keys).join(_fill_sums(fills, keys, result.horizons), on=keys,
@@ -66,9 +76,16 @@ def kpi_stats(result: KpiResult, by: Sequence[str] = ("lp",), *, t_ref_ns: int |
             pl.col("reject_reason").alias("category"), pl.col("_d").alias("weight"),
         ).explode("category", "weight").group_by([*keys, "name", "category"]).agg(
             pl.col("weight").sum()).sort([*keys, "category"], nulls_last=True),
-        t_ref_ns=t_ref_ns,
-        half_life_ns=half_life_ns,
+        t_ref=t_ref if decay is not None else None,
+        decay=decay,
     )
+
+
+def _clock(orders: pl.DataFrame, decay: Decay | None, first_order: int) -> pl.Expr:
+    if decay is not None and decay.clock == "orders":
+        order = pl.struct(pl.col("t_send").dt.epoch("ns"), pl.col("child_id"))
+        return order.rank("ordinal").cast(pl.Int64) - 1 + first_order
+    return pl.col("t_send").dt.epoch("ns")
 
 
 def _order_sums(orders: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
@@ -83,6 +100,8 @@ def _order_sums(orders: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
 
     exprs = [
         d.sum().alias("n_orders"),
+        (d * d).sum().alias("n_orders__w2"),
+        pl.len().cast(pl.Float64).alias("n_orders__n"),
         count(terminal, "n_terminal"),
         count(terminal & pl.col("complete"), "n_complete"),
         count(rejected, "n_rejected"),

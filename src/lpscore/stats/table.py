@@ -1,8 +1,9 @@
 """Decayed, mergeable sufficient statistics per group (LP x context).
 
-    stats = Stats.build(keys, sums, sketches, counts, t_ref_ns, half_life_ns)
+    stats = Stats(keys, sums, sketches, counts, t_ref, decay)
     merged = a.merge(b)          # == the stats of both inputs together
     later = stats.decayed_to(t)  # the same evidence, seen from a later time
+    coarser = stats.rollup(["lp"])  # summed over every other key
 
 Three long tables hold everything, each a plain sum per group, so merging is concatenation
 and a group-by sum, in one process, a stream or across a cluster:
@@ -13,30 +14,48 @@ and a group-by sum, in one process, a stream or across a cluster:
 - ``sketches``: quantile-sketch bins (lpscore.stats.sketch), ``metric, bin, weight``;
 - ``counts``: weighted counts of categories (reject reasons), ``name, category, weight``.
 
-Recency (KPIS.md): an observation made at ``t`` carries ``0.5 ** ((t_ref - t) / half_life)``.
-Two stats decayed to different ``t_ref`` are first brought to the later one (every weight
-scaled by the same factor, which also keeps sketch quantiles unchanged). Without a half-life
-every weight is exactly 1, so counts are exact integers and merge(stats(A), stats(B)) equals
-stats(A + B) exactly for counts and to float rounding (~1e-15 relative) for sums.
+Recency (KPIS.md): an observation made at ``t`` carries ``0.5 ** ((t_ref - t) / half_life)``,
+on one of two clocks (``Decay.clock``): ``time`` (nanoseconds since the epoch) or ``orders``
+(the index of the child order in the order in which orders were sent, so that the age of an
+observation is the number of orders sent after it). Two stats decayed to different ``t_ref``
+are first brought to the later one (every weight scaled by the same factor, which also keeps
+sketch quantiles unchanged). Without a decay every weight is exactly 1, so counts are exact
+integers and merge(stats(A), stats(B)) equals stats(A + B) exactly for counts and to float
+rounding (~1e-15 relative) for sums.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Literal
 
 import polars as pl
 
 from lpscore.stats.sketch import merge_sketch_frames
 
-__all__ = ["Stats", "decay_weight", "mean_of", "moment_sums"]
+__all__ = ["Decay", "Stats", "decay_weight", "mean_of", "moment_sums"]
 
 
-def decay_weight(t: pl.Expr, t_ref_ns: int | None, half_life_ns: int | None) -> pl.Expr:
-    """``0.5 ** ((t_ref - t)/half_life)`` for a timestamp column, or exactly 1 undecayed."""
-    if half_life_ns is None or t_ref_ns is None:
+@dataclass(frozen=True, slots=True)
+class Decay:
+    """Recency weighting ``0.5 ** (age / half_life)``, the age measured on ``clock``:
+    nanoseconds (``time``) or child orders sent since (``orders``)."""
+
+    half_life: float
+    clock: Literal["time", "orders"] = "time"
+
+    def __post_init__(self) -> None:
+        if not self.half_life > 0:
+            raise ValueError(f"half-life must be > 0, got {self.half_life}")
+
+
+def decay_weight(t: pl.Expr, t_ref: int | None, decay: Decay | None) -> pl.Expr:
+    """``0.5 ** ((t_ref - t)/half_life)`` for an integer clock column, or exactly 1 undecayed."""
+    if decay is None or t_ref is None:
         return pl.lit(1.0)
-    age = pl.lit(t_ref_ns) - t.dt.epoch("ns")
-    return pl.lit(0.5).pow(age.cast(pl.Float64) / half_life_ns)
+    age = pl.lit(t_ref) - t
+    return pl.lit(0.5).pow(age.cast(pl.Float64) / decay.half_life)
 
 
 def moment_sums(name: str, value: pl.Expr, weight: pl.Expr) -> list[pl.Expr]:
@@ -67,16 +86,15 @@ class Stats:
     sums: pl.DataFrame
     sketches: pl.DataFrame
     counts: pl.DataFrame
-    t_ref_ns: int | None = None
-    half_life_ns: int | None = None
+    t_ref: int | None = None
+    decay: Decay | None = None
 
     def merge(self, other: Stats) -> Stats:
         """The statistics of both inputs, decayed to the later reference time."""
-        if self.keys != other.keys or self.half_life_ns != other.half_life_ns:
-            raise ValueError("cannot merge stats with different keys or half-lives: "
-                             f"{self.keys}/{self.half_life_ns} vs {other.keys}/"
-                             f"{other.half_life_ns}")
-        t_ref = _later(self.t_ref_ns, other.t_ref_ns)
+        if self.keys != other.keys or self.decay != other.decay:
+            raise ValueError("cannot merge stats with different keys or decays: "
+                             f"{self.keys}/{self.decay} vs {other.keys}/{other.decay}")
+        t_ref = _later(self.t_ref, other.t_ref)
         a, b = self.decayed_to(t_ref), other.decayed_to(t_ref)
         keys = list(self.keys)
         return replace(
@@ -87,13 +105,13 @@ class Stats:
                            [*keys, "name", "category"]),
         )
 
-    def decayed_to(self, t_ref_ns: int | None) -> Stats:
+    def decayed_to(self, t_ref: int | None) -> Stats:
         """Every weight scaled to a later reference time (``__n`` counts stay as they are)."""
-        if self.half_life_ns is None or t_ref_ns is None or self.t_ref_ns is None:
-            return replace(self, t_ref_ns=t_ref_ns if self.t_ref_ns is None else self.t_ref_ns)
-        if t_ref_ns < self.t_ref_ns:
+        if self.decay is None or t_ref is None or self.t_ref is None:
+            return replace(self, t_ref=t_ref if self.t_ref is None else self.t_ref)
+        if t_ref < self.t_ref:
             raise ValueError("stats can only be decayed forward in time")
-        factor = 0.5 ** ((t_ref_ns - self.t_ref_ns) / self.half_life_ns)
+        factor = 0.5 ** ((t_ref - self.t_ref) / self.decay.half_life)
         scaled = [pl.col(c) * (factor * factor if c.endswith("__w2") else factor)
                   for c in self.sums.columns
                   if c not in self.keys and not c.endswith("__n")]
@@ -102,7 +120,28 @@ class Stats:
             sums=self.sums.with_columns(scaled),
             sketches=self.sketches.with_columns(pl.col("weight") * factor),
             counts=self.counts.with_columns(pl.col("weight") * factor),
-            t_ref_ns=t_ref_ns,
+            t_ref=t_ref,
+        )
+
+    def rollup(self, keys: Sequence[str]) -> Stats:
+        """The statistics of coarser groups: summed over every key not in ``keys``.
+
+        ``keys`` must be a subset of ``self.keys`` and may be empty (one group of everything).
+        Sums and counts add exactly; sketches merge bin by bin, so quantiles are those of a
+        sketch built on the coarser groups directly.
+        """
+        unknown = [k for k in keys if k not in self.keys]
+        if unknown:
+            raise ValueError(f"cannot roll {self.keys} up to {tuple(keys)}: "
+                             f"{', '.join(unknown)} not among the keys")
+        target = [k for k in self.keys if k in keys]
+        dropped = [k for k in self.keys if k not in keys]
+        return replace(
+            self,
+            keys=tuple(target),
+            sums=_sum_by(self.sums.drop(dropped), target),
+            sketches=merge_sketch_frames([self.sketches.drop(dropped)], target),
+            counts=_sum_by(self.counts.drop(dropped), [*target, "name", "category"]),
         )
 
 

@@ -1,0 +1,49 @@
+"""Composite LP scores: estimates shrunk down the context hierarchy, normalised across the
+LPs of a context, weighed by a strategy profile, with intervals and contributions.
+
+    specs = catalog(result.horizons)
+    profile = load_profile("block", specs)
+    card = score_result(result, profile, specs, {"symbol": "ACME"})
+    card.scores[0].lp, card.scores[0].score, card.scores[0].contributions
+
+docs/scoring.md has the method and the JSON contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from lpscore.errors import InputError
+from lpscore.kpi.aggregate import kpi_stats
+from lpscore.kpi.engine import KpiResult
+from lpscore.scoring.catalog import KpiSpec, catalog
+from lpscore.scoring.composite import LpScore, Scorecard, score_contexts
+from lpscore.scoring.profiles import BUILTIN, Profile, load_profile
+
+__all__ = ["BUILTIN", "KpiSpec", "LpScore", "Profile", "Scorecard", "catalog",
+           "context_keys", "load_profile", "score_contexts", "score_result"]
+
+
+def context_keys(context: Mapping[str, str], order: Sequence[str]) -> list[str]:
+    """The keys of ``context`` from coarse to fine in hierarchy ``order``."""
+    unknown = sorted(set(context) - set(order))
+    if unknown:
+        raise InputError(f"--context: unknown key(s) {', '.join(unknown)}; use "
+                         f"{', '.join(order)}")
+    return [k for k in order if k in context]
+
+
+def score_result(result: KpiResult, profile: Profile, specs: Mapping[str, KpiSpec],
+                 context: Mapping[str, str], order: Sequence[str]) -> Scorecard:
+    """The scorecard of one context (``{}``: every LP over all its orders)."""
+    keys = context_keys(context, order)
+    stats = kpi_stats(result, ["lp", *keys], decay=profile.decay)
+    wanted = tuple(str(context[k]) for k in keys)
+    cards = score_contexts(stats, profile, specs, keys)
+    for card in cards:
+        if tuple(str(card.context[k]) for k in keys) == wanted:
+            return card
+    present = sorted({", ".join(f"{k}={v}" for k, v in c.context.items()) for c in cards})
+    shown = "; ".join(present[:10]) + (" ..." if len(present) > 10 else "")
+    raise InputError(f"no orders in context {dict(context)}; contexts with orders: "
+                     f"{shown or 'none'}")
