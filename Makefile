@@ -16,13 +16,17 @@ $(STAMP): pyproject.toml
 
 # The demo: four LPs trading AMZN against the real LOBSTER book (a log our generator wrote,
 # tests/data/fix/generated/PROVENANCE.md) plus the real Moscow Exchange UAT logs (rejects,
-# session rejects, clock skew); KPIs per LP, files and an HTML report under $(DEMO_OUT).
+# session rejects, clock skew); KPIs per LP, files and an HTML report under $(DEMO_OUT); then
+# the four AMZN LPs ranked under the block profile (docs/scoring.md).
 demo: $(STAMP)
 	$(BIN)/lpscore kpis \
 		$(FIXDATA)/generated/demo-amzn-lps.log \
 		$(FIXDATA)/fix-moex-uat-pashenkogleb/*.log \
 		--quotes tests/data/quotes/AMZN_2012-06-21_34200000_57600000_message_1.csv \
 		--out $(DEMO_OUT) --html
+	$(BIN)/lpscore score $(FIXDATA)/generated/demo-amzn-lps.log \
+		--quotes tests/data/quotes/AMZN_2012-06-21_34200000_57600000_message_1.csv \
+		--profile block --out $(DEMO_OUT)/score
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks tools

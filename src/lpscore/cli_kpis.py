@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,14 +25,16 @@ from lpscore.cli_common import (
     with_lenient,
 )
 from lpscore.config import load_config
-from lpscore.errors import InputError, LpscoreError
+from lpscore.errors import ConfigError, InputError, LpscoreError
 from lpscore.kpi.aggregate import kpi_stats, summarize, summary_json
+from lpscore.kpi.context import CONTEXT_KEYS
 from lpscore.kpi.engine import KpiResult
 from lpscore.quarantine import Quarantine
 from lpscore.report import render_report
+from lpscore.scoring import BUILTIN, catalog, load_profile, score_result
 from lpscore.stats.table import Stats
 
-__all__ = ["kpis", "report"]
+__all__ = ["kpis", "leaderboards", "report"]
 
 
 def kpis(
@@ -65,6 +68,8 @@ def kpis(
             "clock_offsets": result.clock_offsets.to_dicts(),
             "seconds": round(time.perf_counter() - started, 3),
         }, orphan_rejects=result.orphan_rejects)
+        if html:
+            payload["leaderboards"] = leaderboards(result)
         _write(out, result, table, stats, payload, quarantine)
         if html:
             (out / "report.html").write_text(
@@ -100,6 +105,32 @@ def report(
     except LpscoreError as exc:
         err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(code=2) from exc
+
+
+def leaderboards(result: KpiResult) -> list[dict[str, Any]]:
+    """The LP-level scorecard of each built-in profile, for the HTML report: the JSON of
+    ``lpscore score`` plus the profile's ``weights``, ``description``, ``min_orders`` and
+    ``decay`` (always null: the report's KPI tables are undecayed, KPIS.md, so its
+    leaderboards rest on the same evidence; ``lpscore score`` applies the half-life). A
+    profile that cannot be scored (a KPI's horizon not configured) is ``{"profile",
+    "skipped": why}``. No orders: no leaderboard."""
+    if result.orders.height == 0:
+        return []
+    specs = catalog(result.horizons)
+    boards: list[dict[str, Any]] = []
+    for name in BUILTIN:
+        try:
+            profile = replace(load_profile(name, specs), decay=None)
+            card = score_result(result, profile, specs, {}, CONTEXT_KEYS)
+        except (ConfigError, InputError) as exc:
+            boards.append({"profile": name, "skipped": str(exc)})
+            continue
+        decay = profile.decay
+        boards.append({**card.to_json(), "weights": profile.weights,
+                       "description": profile.description, "min_orders": profile.min_orders,
+                       "decay": None if decay is None else {"half_life": decay.half_life,
+                                                            "clock": decay.clock}})
+    return boards
 
 
 def _write(out: Path, result: KpiResult, table: pl.DataFrame, stats: Stats,

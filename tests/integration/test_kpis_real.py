@@ -19,13 +19,11 @@ from lpscore.ingest.pipeline import ingest_logs
 from lpscore.kpi.engine import compute_kpis
 from lpscore.marketdata import load_quotes
 from lpscore.quarantine import Quarantine
-from realdata import FIX
+from realdata import AMZN_MESSAGES as AMZN
+from realdata import DEMO_LOG, FIX
 
 MOEX_DIR = FIX / "fix-moex-uat-pashenkogleb"
 MOEX_LOGS = sorted(MOEX_DIR.glob("*.log"))
-DEMO_LOG = FIX / "generated" / "demo-amzn-lps.log"
-AMZN = Path(__file__).parents[1] / "data" / "quotes" / (
-    "AMZN_2012-06-21_34200000_57600000_message_1.csv")
 JSON_KEYS = {
     "lp", "n_orders", "n_terminal", "n_fills", "filled_qty", "fill_rate", "complete_fill_rate",
     "reject_rate", "session_reject_rate", "reject_reasons", "pi_bps", "pi_rate",

@@ -1,5 +1,6 @@
 """The HTML report: well-formed, self-contained, escaped, and drawing the numbers it is given."""
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -9,7 +10,13 @@ import polars as pl
 import pytest
 
 import lpscore.report
+from lp_truth import LpTruth, simulate
+from lpscore.cli_kpis import leaderboards
+from lpscore.config import Config, KpiConfig
 from lpscore.errors import InputError
+from lpscore.kpi.aggregate import kpi_stats, summarize, summary_json
+from lpscore.kpi.engine import KpiResult, compute_kpis
+from lpscore.quarantine import Quarantine
 from lpscore.report import render_report, write_report
 from lpscore.report.scales import nice_ticks
 from lpscore.report.svg import style
@@ -320,3 +327,136 @@ def test_rows_split_by_extra_keys_select_their_own_orders():
     counts = [sum(int(r.get("data-value")) for r in c.iter("rect") if r.get("class") == "bar")
               for c in charts(page, "ack latency")]
     assert counts == [2, 1]
+
+
+# ---- leaderboards (lpscore kpis --html) ---------------------------------------------------
+
+WEIGHT_TITLES = {
+    "hft": "hft: ack_latency_ms_p50 60%, fill_rate 15%, pi_bps 10%, impact_bps_5s 15%",
+    "block": "block: ack_latency_ms_p50 10%, fill_rate 40%, pi_bps 20%, impact_bps_5s 30%",
+    "best_price": "best_price: ack_latency_ms_p50 20%, fill_rate 20%, pi_bps 50%, "
+                  "impact_bps_5s 10%",
+}
+SLOW = "SLOW<&>"   # 12 orders: under min_orders (30), so provisional
+
+
+def scored_run(horizons_ms: tuple[int, ...] = (100, 1_000, 5_000)) -> tuple[dict, KpiResult]:
+    lps = [LpTruth("FAST", fill_prob=0.8, ack_ms=1.0, pi_bps=0.2, impact_bps=3.0),
+           LpTruth("BLOCK", fill_prob=0.95, ack_ms=8.0, pi_bps=0.0, impact_bps=0.5),
+           LpTruth(SLOW, fill_prob=0.6, ack_ms=20.0, pi_bps=1.0, impact_bps=2.0)]
+    events, quotes = simulate(lps, {"FAST": 40, "BLOCK": 40, SLOW: 12}, seed=11)
+    config = Config(kpi=KpiConfig(horizons_ms=horizons_ms))
+    result = compute_kpis(events, quotes, config, Quarantine())
+    table = summarize(kpi_stats(result, ["lp"]), result.horizons)
+    payload = summary_json(table, result.horizons, ["lp"], result.data_quality)
+    payload["leaderboards"] = leaderboards(result)
+    return json.loads(json.dumps(payload)), result   # as `lpscore report` reads kpis.json
+
+
+@pytest.fixture(scope="module")
+def scored() -> tuple[dict, str]:
+    payload, result = scored_run()
+    return payload, render_report(payload, result.orders, result.fills)
+
+
+def boards(page: str) -> list[ET.Element]:
+    return [d for d in as_xml(page).iter("div") if "board" in (d.get("class") or "").split()]
+
+
+def test_one_leaderboard_per_builtin_profile(scored):
+    payload, page = scored
+    found = boards(page)
+    assert [b.get("data-profile") for b in found] == ["hft", "block", "best_price"]
+    for board, item in zip(found, payload["leaderboards"], strict=True):
+        name = board.get("data-profile")
+        assert "".join(board.find("h3").itertext()) == WEIGHT_TITLES[name]
+        head = ["".join(th.itertext()) for th in board.iter("th")]
+        assert head == ["rank", "LP", "score", "95% interval", "rank held", "orders", "n_eff",
+                        "provisional"]
+        rows = [["".join(td.itertext()) for td in tr.iter("td")]
+                for tr in board.find(".//tbody").iter("tr")]
+        assert [r[1] for r in rows] == [s["lp"] for s in item["scores"]]
+        assert sorted(r[1] for r in rows) == sorted(["FAST", "BLOCK", SLOW])
+        top = item["scores"][0]
+        assert rows[0][0] == str(top["rank"])
+        assert rows[0][2] == f"{top['score']:.1f}"
+        assert rows[0][3] == f"{top['ci_low']:.1f} to {top['ci_high']:.1f}"
+        (chart,) = list(board.iter("svg"))
+        legend = [e.text for e in chart.iter("text") if e.get("class") == "legend"]
+        assert legend == ["ack_latency_ms_p50", "fill_rate", "pi_bps", "impact_bps_5s"]
+        assert len([g for g in chart.iter("g") if g.get("class") == "stack"]) == 3
+    assert SLOW not in page   # escaped in the table, the chart and its tooltips
+
+
+def test_contribution_segments_sum_to_the_score(scored):
+    payload, page = scored
+    for board, item in zip(boards(page), payload["leaderboards"], strict=True):
+        (chart,) = list(board.iter("svg"))
+        grid = {float(g.get("data-tick")): float(g.get("x1")) for g in chart.iter("line")
+                if g.get("class") == "grid"}
+        per_point = (grid[100.0] - grid[0.0]) / 100.0
+        stacks = [g for g in chart.iter("g") if g.get("class") == "stack"]
+        for stack, score in zip(stacks, item["scores"], strict=True):
+            segments = [r for r in stack.iter("rect") if r.get("class") == "segment"]
+            (total,) = [r for r in stack.iter("rect") if r.get("class") == "total"]
+            widths = [float(r.get("width")) for r in segments]
+            assert sum(widths) == pytest.approx(float(total.get("width")), abs=0.01)
+            assert sum(widths) == pytest.approx(score["score"] * per_point, abs=0.01)
+            points = {r.get("data-segment"): float(r.get("data-value")) for r in segments}
+            assert points == pytest.approx({k: v for k, v in score["contributions"].items()
+                                            if v > 0})
+            # segments abut, left to right from the 0 of the axis
+            lefts = [float(r.get("x")) for r in segments]
+            assert lefts[0] == pytest.approx(grid[0.0], abs=0.001)
+            for x, w, nxt in zip(lefts, widths, lefts[1:], strict=False):
+                assert x + w == pytest.approx(nxt, abs=0.002)
+            (whisker,) = [p for p in stack.iter("path") if p.get("class") == "whisker"]
+            assert float(whisker.get("data-low")) == pytest.approx(score["ci_low"])
+            assert float(whisker.get("data-high")) == pytest.approx(score["ci_high"])
+
+
+def test_provisional_lp_is_marked(scored):
+    payload, page = scored
+    for board, item in zip(boards(page), payload["leaderboards"], strict=True):
+        flags = {s["lp"]: s["provisional"] for s in item["scores"]}
+        assert flags == {"FAST": False, "BLOCK": False, SLOW: True}
+        rows = {"".join(tr[1].itertext()): "".join(tr[-1].itertext())
+                for tr in board.find(".//tbody").iter("tr")}
+        assert rows == {"FAST": "no", "BLOCK": "no", SLOW: "yes"}
+        labels = [e.get("data-label") for e in board.iter("g") if e.get("class") == "stack"]
+        assert f"{SLOW} (provisional)" in labels
+        assert sum(label.endswith("(provisional)") for label in labels) == 1
+
+
+def test_a_summary_without_leaderboards_still_renders(scored, page):
+    payload, _ = scored
+    assert boards(page) == []
+    assert "Leaderboards" not in page
+    _, result = scored_run()
+    old = {k: v for k, v in payload.items() if k != "leaderboards"}
+    plain = render_report(old, result.orders, result.fills)
+    assert boards(plain) == []
+    assert "LP summary" in plain
+    assert len(list(as_xml(plain).iter("svg"))) >= 5
+
+
+def test_a_profile_whose_horizon_is_not_configured_is_skipped_with_a_note():
+    payload, result = scored_run(horizons_ms=(100, 1_000))   # no 5s: no impact_bps_5s
+    assert [b["profile"] for b in payload["leaderboards"]] == ["hft", "block", "best_price"]
+    assert all("impact_bps_5s" in b["skipped"] for b in payload["leaderboards"])
+    page = render_report(payload, result.orders, result.fills)
+    assert boards(page) == []
+    text = "".join(as_xml(page).itertext())
+    assert "Profile block not scored: built-in profile 'block': unknown KPI 'impact_bps_5s'" \
+        in text
+
+
+def test_leaderboard_page_is_self_contained_and_well_formed(scored):
+    _, page = scored
+    lowered = page.lower()
+    assert re.search(r"\b(src|href)\s*=", lowered) is None
+    assert "<script" not in lowered
+    checker = TagBalance()
+    checker.feed(page)
+    assert checker.errors == []
+    assert checker.stack == []

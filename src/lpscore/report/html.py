@@ -9,8 +9,9 @@ well-formed XML. Nulls (no benchmark, no data) print as ``n/a``, never as 0.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,13 @@ from lpscore.report.svg import (
     Bar,
     BarGroup,
     Series,
+    Stack,
     Style,
     grouped_bar_chart,
     hbar_chart,
     histogram,
     line_chart,
+    stacked_hbar_chart,
     style,
 )
 
@@ -110,8 +113,12 @@ def render_report(summary: dict[str, Any], orders: pl.DataFrame, fills: pl.DataF
                     "to score. Check the inputs and the data-quality counts below.</p>")
     else:
         rows = [_Row.of(lp, i) for i, lp in enumerate(lps)]
-        body += [_summary_table(rows, horizons), _curves(rows, horizons, fills),
-                 _latency(rows, orders), _buckets(rows, orders), _rejects(rows, orders)]
+        boards = [b for b in summary.get("leaderboards") or [] if isinstance(b, Mapping)]
+        body.append(_summary_table(rows, horizons))
+        if boards:
+            body.append(_leaderboards(boards, rows))
+        body += [_curves(rows, horizons, fills), _latency(rows, orders), _buckets(rows, orders),
+                 _rejects(rows, orders)]
     body.append(_quality(summary))
     return ('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8"/>\n'
             '<meta name="viewport" content="width=device-width, initial-scale=1"/>\n'
@@ -221,6 +228,113 @@ def _summary_table(rows: list[_Row], horizons: list[str]) -> str:
     return section("LP summary", "One row per LP, all orders of the run, undecayed. Hover a "
                    "column header for its definition; n/a means no benchmark or no data.",
                    table(head, body))
+
+
+def _weight(w: float) -> str:
+    return f"{w * 100:.6g}%"
+
+
+def _leaderboards(boards: Sequence[Mapping[str, Any]], rows: list[_Row]) -> str:
+    styles: dict[str, Style] = {}
+    for r in rows:
+        styles.setdefault(r.keys["lp"], r.style)
+    parts = []
+    for board in boards:
+        name = str(board.get("profile"))
+        if "skipped" in board:
+            parts.append(f'<p class="note">Profile {escape(name)} not scored: '
+                         f'{escape(str(board["skipped"]))}</p>')
+        else:
+            parts.append(_leaderboard(name, board, styles))
+    return section(
+        "Leaderboards", "Composite scores (0..100) of every LP over all its orders under each "
+        "built-in strategy profile, on the same undecayed evidence as the tables above "
+        "(lpscore score applies each profile's half-life): each KPI is shrunk toward the "
+        "average LP, normalised across the LPs into 0..100 and weighed by the profile "
+        "(docs/scoring.md). A bar stacks the points each KPI contributes (weight x normalised "
+        "KPI); they sum to the score. The whisker spans the score's interval from posterior "
+        "draws; rank held is the share of draws in which the LP keeps its rank. Provisional: "
+        "fewer effective orders than the profile's minimum, drawn lighter.", *parts)
+
+
+def _leaderboard(name: str, board: Mapping[str, Any], styles: Mapping[str, Style]) -> str:
+    scores = [s for s in board.get("scores") or [] if isinstance(s, Mapping)]
+    weights = {str(k): num(v) or 0.0 for k, v in (board.get("weights") or {}).items()}
+    kpis = list(weights) or list(dict.fromkeys(
+        str(k) for s in scores for k in (s.get("contributions") or {})))
+    heading = f"{name}: " + ", ".join(f"{k} {_weight(w)}" for k, w in weights.items())
+    coverage = num(board.get("interval"))
+    interval = f"{coverage * 100:.0f}% interval" if coverage is not None else "interval"
+    minimum = num(board.get("min_orders"))
+    head = [("rank", ""), ("LP", ""), ("score", "composite score 0..100: the sum of the "
+                                       "points of the KPIs"),
+            (interval, "the central interval of the score over posterior draws of the "
+             "LP's KPIs"),
+            ("rank held", "share of posterior draws in which the LP keeps this rank"),
+            ("orders", "child orders sent"),
+            ("n_eff", "effective number of orders behind the score, after decay"),
+            ("provisional", "fewer child orders than the profile's minimum"
+             + (f" ({minimum:,.0f})" if minimum is not None else "")
+             + ": too little evidence to rank firmly")]
+    body, stacks = [], []
+    for s in scores:
+        lp = str(s.get("lp"))
+        provisional = s.get("provisional") is True
+        low, high = get(s, "ci_low"), get(s, "ci_high")
+        contributions = s.get("contributions") or {}
+        values = s.get("kpis") or {}
+        st = styles.get(lp, style(len(styles)))
+        body.append([td(fmt("int", get(s, "rank"))), td_lp(lp, st),
+                     td(_points(get(s, "score"))),
+                     td(None if low is None or high is None
+                        else f"{_points(low)} to {_points(high)}"),
+                     td(_share(get(s, "rank_stability"))), td(fmt("int", get(s, "n_orders"))),
+                     td(_points(get(s, "n_eff"))), td_text("yes" if provisional else "no")])
+        notes = []
+        for k in kpis:
+            value = num(values.get(k)) if isinstance(values, Mapping) else None
+            shown = "n/a (neutral 50)" if value is None else f"{value:,.4g}"
+            notes.append(f"weight {_weight(weights.get(k, 0.0))}; KPI {shown}")
+        stacks.append(Stack(lp + (" (provisional)" if provisional else ""),
+                            [num(contributions.get(k)) or 0.0 for k in kpis], low, high,
+                            faded=provisional, notes=notes))
+    chart = stacked_hbar_chart(f"{name}: points per KPI", stacks,
+                               [(k, style(j)) for j, k in enumerate(kpis)], x_max=100.0,
+                               x_label="score: points per KPI (weight x normalised KPI)",
+                               fmt=lambda v: f"{v:.1f}")
+    caption = f'<p class="note">{escape(_evidence(board))}</p>'
+    return (f'<div class="card board" data-profile="{escape(name)}">'
+            f"<h3>{escape(heading)}</h3>{caption}{table(head, body, text_cols=2)}{chart}</div>")
+
+
+def _evidence(board: Mapping[str, Any]) -> str:
+    """The profile's description and how its evidence was decayed, as one sentence."""
+    text = str(board.get("description") or "").strip()
+    text = text[:1].upper() + text[1:] + ". " if text else ""
+    decay = board.get("decay")
+    half_life = get(decay, "half_life") if isinstance(decay, Mapping) else None
+    t_ref = num(board.get("t_ref"))
+    if half_life is None:
+        return text + "No decay: every order counts in full."
+    if isinstance(decay, Mapping) and decay.get("clock") == "orders":
+        return text + f"Decay: half-life of {half_life:,.6g} child orders sent since."
+    for unit, ns in (("d", 86_400e9), ("h", 3_600e9), ("min", 60e9), ("s", 1e9), ("ms", 1e6)):
+        if half_life >= ns or unit == "ms":
+            text += f"Decay: half-life of {half_life / ns:,.6g} {unit} of wall time"
+            break
+    if t_ref is not None:
+        when = datetime.fromtimestamp(t_ref / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        text += f", back from the last order sent ({when})"
+    return text + "; an LP with little recent evidence has a small n_eff and is shrunk to " \
+        "the average LP."
+
+
+def _points(v: float | None) -> str | None:
+    return None if v is None else f"{v:,.1f}"
+
+
+def _share(v: float | None) -> str | None:
+    return None if v is None else f"{v * 100:.0f}%"
 
 
 def _curves(rows: list[_Row], horizons: list[str], fills: pl.DataFrame) -> str:

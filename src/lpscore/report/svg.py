@@ -1,4 +1,5 @@
-"""Inline SVG charts for the HTML report: line, grouped bar, horizontal bar and histogram.
+"""Inline SVG charts for the HTML report: line, grouped bar, horizontal bar, stacked
+horizontal bar and histogram.
 
 Each chart function returns one ``<svg>`` element as well-formed XML with a title, axes with
 tick labels and a legend where there is more than one series. Every drawn value carries a
@@ -21,11 +22,13 @@ __all__ = [
     "Bar",
     "BarGroup",
     "Series",
+    "Stack",
     "Style",
     "grouped_bar_chart",
     "hbar_chart",
     "histogram",
     "line_chart",
+    "stacked_hbar_chart",
     "style",
 ]
 
@@ -66,6 +69,21 @@ class Bar:
     label: str
     value: float
     note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Stack:
+    """One row of a stacked horizontal bar: a non-negative value per segment, summing to the
+    bar's length, and an optional interval drawn as a whisker over it."""
+
+    label: str
+    parts: Sequence[float]
+    low: float | None = None
+    high: float | None = None
+    faded: bool = False
+    """Drawn lighter (a provisional value)."""
+    notes: Sequence[str] = ()
+    """A tooltip note per part."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +151,22 @@ def _y_axis(box: _Box, ticks: Sequence[float], y: Callable[[float], float], labe
                f'text-anchor="middle">{escape(label)}</text>')
     out.append(f'<line class="axis" x1="{_n(box.left)}" x2="{_n(box.left)}" '
                f'y1="{_n(box.top)}" y2="{_n(box.bottom)}"/>')
+    return out
+
+
+def _x_grid(ticks: list[float], x: Callable[[float], float], box: _Box, x_label: str,
+            label_dy: float) -> list[str]:
+    """Vertical grid lines with tick labels under the box, the axis label and the axis line."""
+    out = []
+    for t in ticks:
+        xx = _n(x(t))
+        out.append(f'<line class="grid" x1="{xx}" x2="{xx}" y1="{_n(box.top)}" '
+                   f'y2="{_n(box.bottom)}" data-tick="{t!r}"/>')
+        out.append(f'<text class="tick" x="{xx}" y="{_n(box.bottom + 16)}" '
+                   f'text-anchor="middle">{escape(tick_label(t, ticks))}</text>')
+    out.append(f'<text class="axis-label" x="{_n(box.left + box.width / 2)}" '
+               f'y="{_n(box.bottom + label_dy)}" text-anchor="middle">{escape(x_label)}</text>')
+    out.append(_x_axis_line(box))
     return out
 
 
@@ -306,15 +340,7 @@ def hbar_chart(title: str, groups: Sequence[BarGroup], *, x_label: str,
     ticks = nice_ticks(0.0, max([1.0, *values]), integer=True)
     x = linear(ticks[0], ticks[-1], box.left, box.right)
     out = _open(width, box.bottom + 44, title)
-    for t in ticks:
-        xx = _n(x(t))
-        out.append(f'<line class="grid" x1="{xx}" x2="{xx}" y1="{_n(box.top)}" '
-                   f'y2="{_n(box.bottom)}"/>')
-        out.append(f'<text class="tick" x="{xx}" y="{_n(box.bottom + 16)}" '
-                   f'text-anchor="middle">{escape(tick_label(t, ticks))}</text>')
-    out.append(f'<text class="axis-label" x="{_n(box.left + box.width / 2)}" '
-               f'y="{_n(box.bottom + 36)}" text-anchor="middle">{escape(x_label)}</text>')
-    out.append(_x_axis_line(box))
+    out += _x_grid(ticks, x, box, x_label, 36)
     if not groups:
         out.append(_empty(box, "nothing to draw"))
     row = box.top
@@ -388,5 +414,61 @@ def histogram(title: str, edges: Sequence[float], counts: Sequence[int], st: Sty
         out.append(f'<text class="mark-label" x="{_n(xx + dx)}" y="{_n(box.top + 10 + 12 * i)}" '
                    f'text-anchor="{anchor}">{escape(name)}'
                    f"{_tip(f'{name} = {value:,.2f} {x_label}')}</text>")
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def stacked_hbar_chart(title: str, stacks: Sequence[Stack], segments: Sequence[tuple[str, Style]],
+                       *, x_max: float, x_label: str, fmt: Callable[[float], str],
+                       width: float = 900) -> str:
+    """Horizontal bars on ``0..x_max``, one per stack, each made of one segment per entry of
+    ``segments`` (named in the legend); a whisker over a bar spans its ``low..high``."""
+    label_w = min(300.0, max((text_width(_short(s.label, 42), 11) for s in stacks),
+                             default=60) + 20)
+    box = _Box(label_w, 34, width - label_w - 110, max(len(stacks), 1) * 26)
+    ticks = nice_ticks(0.0, x_max)
+    x = linear(ticks[0], ticks[-1], box.left, box.right)
+    legend, legend_h = _legend(segments, box.left, box.bottom + 40, box.width, "box")
+    out = _open(width, box.bottom + 44 + legend_h, title)
+    out += _x_grid(ticks, x, box, x_label, 34)
+    if not stacks:
+        out.append(_empty(box, "nothing to draw"))
+    for i, s in enumerate(stacks):
+        top = box.top + i * 26 + 5
+        total = math.fsum(s.parts)
+        out.append(f'<g class="stack" data-label="{escape(s.label)}" data-value="{total!r}">')
+        out.append(f'<text class="tick" x="{_n(box.left - 6)}" y="{_n(top + 12)}" '
+                   f'text-anchor="end">{escape(_short(s.label, 42))}{_tip(s.label)}</text>')
+        done = 0.0
+        for j, ((name, st), part) in enumerate(zip(segments, s.parts, strict=True)):
+            x0, x1 = x(done), x(done + part)
+            done += part
+            if part <= 0:
+                continue
+            note = f"; {s.notes[j]}" if j < len(s.notes) and s.notes[j] else ""
+            opacity = st.opacity * (0.45 if s.faded else 1.0)
+            out.append(
+                f'<rect class="segment" x="{x0:.3f}" y="{_n(top)}" width="{x1 - x0:.3f}" '
+                f'height="16" fill="{st.colour}" fill-opacity="{opacity:.2f}" '
+                f'stroke="#fff" stroke-width="0.5" data-segment="{escape(name)}" '
+                f'data-value="{part!r}">{_tip(f"{s.label}, {name}: {fmt(part)}{note}")}</rect>')
+        dash = ' stroke-dasharray="3 2"' if s.faded else ""
+        out.append(f'<rect class="total" x="{x(0):.3f}" y="{_n(top)}" '
+                   f'width="{x(total) - x(0):.3f}" height="16" fill="none" stroke="#444" '
+                   f'stroke-width="0.8"{dash}>'
+                   f"{_tip(f'{s.label}: {fmt(total)}')}</rect>")
+        end = x(total)
+        if s.low is not None and s.high is not None:
+            lo, hi, mid = x(s.low), x(s.high), top + 8
+            tip = _tip(f"{s.label}: interval {fmt(s.low)} to {fmt(s.high)}")
+            out.append(f'<path class="whisker" d="M{_n(lo)} {_n(mid)}H{_n(hi)}'
+                       f"M{_n(lo)} {_n(mid - 6)}V{_n(mid + 6)}M{_n(hi)} {_n(mid - 6)}"
+                       f'V{_n(mid + 6)}" stroke="#222" stroke-width="1.5" fill="none" '
+                       f'data-low="{s.low!r}" data-high="{s.high!r}">{tip}</path>')
+            end = max(end, hi)
+        out.append(f'<text class="value" x="{_n(end + 6)}" y="{_n(top + 12)}">'
+                   f"{escape(fmt(total))}</text>")
+        out.append("</g>")
+    out += legend
     out.append("</svg>")
     return "\n".join(out)

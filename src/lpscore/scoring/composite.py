@@ -121,7 +121,7 @@ def _score(rows: pl.DataFrame, profile: Profile, specs: Sequence[KpiSpec],
         out.append(LpScore(
             lp=str(row["lp"]), score=float(score[i]), ci_low=float(low[i]),
             ci_high=float(high[i]), rank=int(rank[i]), rank_stability=float(stability[i]),
-            provisional=bool(row["n_orders"] < profile.min_orders),
+            provisional=bool(row["n_eff"] < profile.min_orders - 1e-9),
             n_orders=int(row["n_orders"]), n_eff=float(row["n_eff"]),
             contributions={s.name: float(contributions[i, j]) for j, s in enumerate(specs)},
             kpis={s.name: _num(points[i, j]) for j, s in enumerate(specs)},

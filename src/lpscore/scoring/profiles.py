@@ -85,7 +85,11 @@ class Profile:
         for kpi, floor in self.mad_floor.items():
             if not math.isfinite(floor) or floor <= 0:
                 raise ConfigError(f"{where}: mad_floor of {kpi} is {floor}; use a number > 0")
-        total = math.fsum(self.weights.values())
+        try:
+            total = math.fsum(self.weights.values())
+        except OverflowError as exc:
+            raise ConfigError(f"{where}: weights too large to add up; weights are relative, "
+                              "give numbers such as 0.25 or 25") from exc
         if total <= 0:
             raise ConfigError(f"{where}: no KPI carries weight; give [weights] with at least "
                               "one positive weight")
@@ -124,7 +128,7 @@ def load_profile(spec: str, specs: Mapping[str, KpiSpec]) -> Profile:
                           f"({', '.join(BUILTIN)}) nor an existing .toml/.yaml file")
     raw = _read(path)
     where = str(path)
-    unknown = sorted(set(raw) - _KEYS)
+    unknown = sorted(str(k) for k in set(raw) - _KEYS)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; valid keys are "
                           f"{', '.join(sorted(_KEYS))}")
@@ -155,13 +159,16 @@ def load_profile(spec: str, specs: Mapping[str, KpiSpec]) -> Profile:
 def parse_duration(text: str) -> float:
     """``"500ms"``, ``"30s"``, ``"15m"``, ``"4h"``, ``"1d"`` (24 h) -> nanoseconds."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h|d)\s*", text)
-    if not match or float(match[1]) <= 0:
+    if not match or not 0 < float(match[1]) * NS_PER[match[2]] < math.inf:
         raise ValueError(f"{text!r} is not a positive duration such as 500ms, 30s, 15m, 4h, 1d")
     return float(match[1]) * NS_PER[match[2]]
 
 
 def _read(path: Path) -> dict[str, Any]:
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc}); save it as UTF-8") from exc
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
             raw = yaml.safe_load(text)
@@ -179,9 +186,10 @@ def _decay(raw: dict[str, Any], where: str) -> Decay | None:
         raise ConfigError(f"{where}: give half_life (time) or half_life_orders (count), "
                           "not both")
     if "half_life_orders" in raw:
-        return Decay(_number(raw, "half_life_orders", where, 1, low=1), clock="orders")
+        return Decay(_number(raw, "half_life_orders", where, 1, low=1, integer=True),
+                     clock="orders")
     text = raw.get("half_life", "1d")
-    if text == "off":
+    if text in ("off", False):  # YAML reads a bare `off` as false
         return None
     try:
         return Decay(parse_duration(str(text)))

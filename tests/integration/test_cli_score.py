@@ -1,0 +1,95 @@
+"""`lpscore score`, run as a user runs it, on the demo log and the AMZN book."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from realdata import AMZN_MESSAGES, DEMO_LOG
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lpscore.cli", "score", str(DEMO_LOG),
+                           "--quotes", str(AMZN_MESSAGES), *args],
+                          capture_output=True, text=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def block(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("score")
+    done = run("--profile", "block", "--format", "json", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert json.loads((out / "scores.json").read_text()) == payload
+    return payload
+
+
+def test_json_contract(block: dict) -> None:
+    assert block["profile"] == "block"
+    assert block["context"] == {}
+    scores = block["scores"]
+    assert [s["lp"] for s in scores] == sorted(
+        [s["lp"] for s in scores], key=lambda lp: -next(s["score"] for s in scores
+                                                         if s["lp"] == lp))
+    assert {s["lp"] for s in scores} == {"LP_A", "LP_B", "LP_C", "LP_D"}
+    weights = {"ack_latency_ms_p50": 0.10, "fill_rate": 0.40, "pi_bps": 0.20,
+               "impact_bps_5s": 0.30}
+    for s in scores:
+        assert {"lp", "score", "ci_low", "ci_high", "rank", "provisional", "n_orders", "n_eff",
+                "contributions", "kpis"} <= set(s)
+        assert set(s["contributions"]) == set(weights) == set(s["kpis"])
+        assert sum(s["contributions"].values()) == pytest.approx(s["score"], abs=1e-9)
+        for kpi, points in s["contributions"].items():
+            assert 0.0 <= points <= 100 * weights[kpi] + 1e-9
+        assert s["ci_low"] <= s["score"] <= s["ci_high"]
+        assert s["n_orders"] > 100 and not s["provisional"]
+    assert [s["rank"] for s in scores] == [1, 2, 3, 4]
+
+
+def test_dark_pool_leads_price_but_not_fill_rate(block: dict) -> None:
+    """LP_D fills at the mid (best PI) but rarely (worst fill rate): tools/gen_demo_fix.py."""
+    by_lp = {s["lp"]: s for s in block["scores"]}
+    pi = {lp: s["kpis"]["pi_bps"] for lp, s in by_lp.items()}
+    fill = {lp: s["kpis"]["fill_rate"] for lp, s in by_lp.items()}
+    assert max(pi, key=pi.__getitem__) == "LP_D"
+    assert min(fill, key=fill.__getitem__) == "LP_D"
+
+
+def test_context_and_custom_profile(tmp_path: Path) -> None:
+    profile = tmp_path / "desk.yaml"
+    profile.write_text("name: desk\nnormalization: rank\nweights:\n  markout_bps_5s: 2\n"
+                       "  reject_rate: 1\nnormalize: true\nseed: 7\n")
+    done = run("--profile", str(profile), "--context", "symbol=AMZN", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["profile"] == "desk"
+    assert payload["context"] == {"symbol": "AMZN"}
+    for s in payload["scores"]:
+        assert set(s["contributions"]) == {"markout_bps_5s", "reject_rate"}
+    again = json.loads(run("--profile", str(profile), "--context", "symbol=AMZN",
+                           "--format", "json").stdout)
+    assert again == payload  # seeded: the same intervals
+
+
+def test_table_output() -> None:
+    done = run("--profile", "hft")
+    assert done.returncode == 0, done.stderr
+    assert "Profile hft, all orders" in done.stdout
+    assert "LP_A" in done.stdout and "95% interval" in done.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--profile", "fastest"], "neither a built-in profile (hft, block, best_price)"),
+    (["--context", "symbol"], "give key=value pairs"),
+    (["--context", "venue=X"], "unknown key(s) venue"),
+    (["--context", "symbol=MSFT"], "no orders in context"),
+    (["--format", "csv"], "use table or json"),
+])
+def test_errors_say_what_to_do(args: list[str], message: str) -> None:
+    done = run(*args)
+    assert done.returncode == 2
+    assert message in " ".join(done.stderr.split())
