@@ -61,7 +61,11 @@ def kpi_stats(result: KpiResult, by: Sequence[str] = ("lp",), *, decay: Decay | 
         t_ref = int(orders["_t"].max())  # type: ignore[arg-type]
     d = decay_weight(pl.col("_t"), t_ref, decay)
     orders = orders.with_columns(d.alias("_d"))
-    fills = fills.join(orders.select("child_id", "_d"), on="child_id", how="left")
+    if decay is not None and decay.clock == "orders":
+        fills = fills.join(orders.select("child_id", "_d"), on="child_id", how="left")
+    else:  # the time clock is t_send, which fills carry: no join of 1M string keys
+        fills = fills.with_columns(_clock(fills, decay, 0).alias("_t")).with_columns(
+            d.alias("_d"))
     return Stats(
         keys=tuple(keys),
         sums=_order_sums(orders, keys).join(_fill_sums(fills, keys, result.horizons), on=keys,
