@@ -24,6 +24,7 @@ from lpscore.cli_common import (
     with_lenient,
 )
 from lpscore.cli_kpis import kpis, report
+from lpscore.cli_publish import publish, scores
 from lpscore.cli_score import score
 from lpscore.config import load_config
 from lpscore.errors import LpscoreError, StrictModeError
@@ -41,6 +42,8 @@ app = typer.Typer(
 app.command("kpis")(kpis)
 app.command("report")(report)
 app.command("score")(score)
+app.command("publish")(publish)
+app.command("scores")(scores)
 
 
 @app.command()

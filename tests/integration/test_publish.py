@@ -1,0 +1,176 @@
+"""Score stores: publish and read back, versions, notifications, atomic snapshots (real server)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from lpscore.errors import ConfigError
+from lpscore.publish.snapshot import Snapshot, context_key, parse_context_key
+from lpscore.publish.store import ScoreStore, StoreUnavailable, open_store
+
+
+def snapshot(profile: str, context: dict[str, str], marker: float) -> Snapshot:
+    """Every score of the snapshot carries ``marker``, so a torn read would show."""
+    scores = [{"lp": lp, "score": marker, "ci_low": marker, "ci_high": marker, "rank": 1,
+               "provisional": False, "n_orders": 100, "n_eff": 100.0,
+               "contributions": {"fill_rate": marker}, "kpis": {"fill_rate": 0.9}}
+              for lp in ("LP_A", "LP_B", "LP_C")]
+    return Snapshot(profile, context, scores, computed_at_ns=int(marker * 1e9),
+                    watermark_ns=123)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request: pytest.FixtureRequest) -> Iterator[ScoreStore]:
+    prefix = f"t{uuid.uuid4().hex[:8]}"  # a fresh namespace per test on the shared server
+    if request.param == "memory":
+        uri = f"memory://{prefix}"
+    else:
+        uri = f"{request.getfixturevalue('redis_url')}?prefix={prefix}"
+    with open_store(uri) as opened:
+        yield opened
+
+
+def test_publish_then_read_gives_the_same_snapshot(store: ScoreStore) -> None:
+    snap = snapshot("block", {"symbol": "ACME"}, 61.5)
+    (done,) = store.publish([snap])
+    assert (done.profile, done.context, done.version, done.changed) == (
+        "block", "symbol=ACME", 1, True)
+    assert store.get("block", {"symbol": "ACME"}) == snap.with_version(1)
+    assert store.get("block", "symbol=ACME") == snap.with_version(1)
+    assert store.get("block", {"symbol": "OTHER"}) is None
+    assert store.get("hft", {"symbol": "ACME"}) is None
+
+
+def test_versions_increase_only_when_the_content_changes(store: ScoreStore) -> None:
+    first = snapshot("block", {}, 50.0)
+    assert store.publish([first])[0].version == 1
+    # same scores, later computation time: nothing rewritten, same version
+    later = Snapshot("block", {}, first.scores, computed_at_ns=99, watermark_ns=5)
+    again = store.publish([later])[0]
+    assert (again.version, again.changed) == (1, False)
+    assert store.get("block", {}) == first.with_version(1)
+    versions = [store.publish([snapshot("block", {}, 50.0 + i)])[0].version
+                for i in range(1, 6)]
+    assert versions == [2, 3, 4, 5, 6]
+    assert store.get("block", "*").scores[0]["score"] == 55.0  # type: ignore[union-attr]
+
+
+def test_contexts_and_notifications(store: ScoreStore) -> None:
+    with store.subscribe() as updates:
+        time.sleep(0.05)  # let the subscription reach the server
+        store.publish([snapshot("block", {}, 1.0), snapshot("block", {"symbol": "X"}, 2.0),
+                       snapshot("hft", {"symbol": "X"}, 3.0)])
+        store.publish([snapshot("block", {}, 1.0)])  # unchanged: no notification
+        store.publish([snapshot("block", {}, 4.0)])
+        got = []
+        while (update := updates.next(timeout=1.0)) is not None:
+            got.append((update.profile, update.context, update.version))
+            if len(got) == 4:
+                break
+    assert got == [("block", "*", 1), ("block", "symbol=X", 1), ("hft", "symbol=X", 1),
+                   ("block", "*", 2)]
+    assert store.contexts("block") == ["*", "symbol=X"]
+    assert store.contexts("hft") == ["symbol=X"]
+
+
+def test_concurrent_publish_and_read_never_expose_a_partial_snapshot(
+        store: ScoreStore) -> None:
+    publishes = 300
+    seen: list[int] = []
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            snap = store.get("block", {"symbol": "ACME"})
+            if snap is None:
+                continue
+            markers = {s["score"] for s in snap.scores} | {s["ci_low"] for s in snap.scores}
+            if markers != {float(snap.version)} or snap.computed_at_ns != snap.version * 10**9:
+                errors.append(f"torn snapshot: version {snap.version}, markers {markers}")
+            seen.append(snap.version)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for i in range(1, publishes + 1):
+            assert store.publish([snapshot("block", {"symbol": "ACME"}, float(i))])[0] \
+                .version == i
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors
+    assert seen == sorted(seen)  # versions never go back
+    assert len(set(seen)) > 1
+
+
+def test_context_keys_are_canonical() -> None:
+    order = ["symbol", "size_bucket", "vol_regime"]
+    ctx = {"vol_regime": "high", "symbol": "ACME", "size_bucket": "adv<0.1%"}
+    assert context_key(ctx, order) == "symbol=ACME,size_bucket=adv<0.1%,vol_regime=high"
+    assert parse_context_key(context_key(ctx, order)) == ctx
+    assert context_key({}) == "*"
+    assert parse_context_key("*") == {}
+    assert parse_context_key(context_key({"size_bucket": ">=1M"})) == {"size_bucket": ">=1M"}
+    with pytest.raises(ValueError, match="cannot appear"):
+        context_key({"symbol": "A,B"})
+
+
+def test_unreachable_server_raises_store_unavailable() -> None:
+    with open_store("redis://127.0.0.1:1/0", timeout_s=0.2) as store:
+        with pytest.raises(StoreUnavailable):
+            store.get("block", {})
+        with pytest.raises(StoreUnavailable):
+            store.publish([snapshot("block", {}, 1.0)])
+
+
+def test_unknown_scheme_says_which_exist() -> None:
+    with pytest.raises(ConfigError, match="memory://, redis://"):
+        open_store("mongodb://localhost")
+
+
+def test_embedded_valkey_starts_and_stops() -> None:
+    with open_store("valkey+embedded://") as store:
+        store.publish([snapshot("block", {}, 7.0)])
+        assert store.get("block", {}).version == 1  # type: ignore[union-attr]
+
+
+def test_publish_and_scores_commands(redis_url: str) -> None:
+    import json  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from realdata import AMZN_MESSAGES, DEMO_LOG  # noqa: PLC0415
+
+    uri = f"{redis_url}?prefix=cli{uuid.uuid4().hex[:6]}"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "lpscore.cli", *args],
+                              capture_output=True, text=True, check=False)
+
+    first = run("publish", str(DEMO_LOG), "--quotes", str(AMZN_MESSAGES), "--store", uri,
+                "--profile", "hft", "--format", "json")
+    assert first.returncode == 0, first.stderr
+    published = json.loads(first.stdout)["published"]
+    assert {"profile": "hft", "context": "*", "version": 1, "changed": True} in published
+    assert any(p["context"] == "symbol=AMZN" for p in published)
+    again = json.loads(run("publish", str(DEMO_LOG), "--quotes", str(AMZN_MESSAGES),
+                           "--store", uri, "--profile", "hft", "--format", "json").stdout)
+    assert all(not p["changed"] and p["version"] == 1 for p in again["published"])
+    read = run("scores", "--store", uri, "--profile", "hft", "--context", "symbol=AMZN",
+               "--format", "json")
+    assert read.returncode == 0, read.stderr
+    snap = json.loads(read.stdout)
+    scored = json.loads(run("score", str(DEMO_LOG), "--quotes", str(AMZN_MESSAGES),
+                            "--profile", "hft", "--context", "symbol=AMZN",
+                            "--format", "json").stdout)
+    assert snap["scores"] == scored["scores"]  # what is published is what `score` computes
+    assert (snap["version"], snap["stale"]) == (1, False)
+    missing = run("scores", "--store", uri, "--profile", "block")
+    assert missing.returncode == 2
+    assert "nothing published for profile 'block'" in missing.stderr
