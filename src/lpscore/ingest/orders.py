@@ -9,6 +9,8 @@ before its ack is simply linked like any other report.
 
 from __future__ import annotations
 
+import bisect
+
 import polars as pl
 
 from lpscore.model.enums import FILL_EXEC_TYPES
@@ -16,51 +18,95 @@ from lpscore.model.enums import FILL_EXEC_TYPES
 __all__ = ["effective_fills", "link_child_orders"]
 
 
+_KEYS = ("kind", "session", "cl_ord_id", "orig_cl_ord_id", "ts_recv")
+"""The columns linking reads: it works on these alone, never on a full-width copy."""
+
+
 def link_child_orders(events: pl.DataFrame) -> pl.DataFrame:
     """``events`` with ``child_id`` (null when no child order matches: counted as orphans)."""
-    aliases = _aliases(events)
-    keyed = events.with_row_index("_row").sort("ts_recv")
+    keys = events.select(_KEYS)
+    return events.with_columns(_child_ids(keys, _aliases(keys)))
+
+
+def _child_ids(keys: pl.DataFrame, aliases: pl.DataFrame) -> pl.Series:
+    """The child order of each row of ``keys``: by its ClOrdID, else by its OrigClOrdID; a
+    cancel or replace request always by its OrigClOrdID (its own ClOrdID is an alias)."""
+    keyed = keys.with_row_index("_row")
+    in_time_order = keyed["ts_recv"].null_count() == 0 and keyed["ts_recv"].is_sorted()
+    if not in_time_order:  # compute_kpis passes rows in receipt order: no sort there
+        keyed = keyed.sort("ts_recv")
     by_id = keyed.join_asof(aliases, on="ts_recv", by=["session", "cl_ord_id"],
                             strategy="backward", check_sortedness=False)
-    by_orig = keyed.join_asof(
+    by_orig = keyed.filter(pl.col("orig_cl_ord_id").is_not_null()).join_asof(
         aliases.rename({"cl_ord_id": "orig_cl_ord_id", "child_id": "_orig_child"}),
         on="ts_recv", by=["session", "orig_cl_ord_id"], strategy="backward",
         check_sortedness=False,
     ).select("_row", "_orig_child")
+    linked = by_id.select("_row", "kind", "child_id").join(
+        by_orig, on="_row", how="left", maintain_order="left")
+    if not in_time_order:
+        linked = linked.sort("_row")
     own = pl.when(pl.col("kind").is_in(["F", "G"])).then(pl.col("_orig_child"))
-    linked = by_id.join(by_orig, on="_row").with_columns(
-        own.otherwise(pl.coalesce("child_id", "_orig_child")).alias("child_id")
-    )
-    return linked.sort("_row").drop("_row", "_orig_child")
+    return linked.select(
+        own.otherwise(pl.coalesce("child_id", "_orig_child")).alias("child_id"))["child_id"]
 
 
 def _aliases(events: pl.DataFrame) -> pl.DataFrame:
     """Every ClOrdID a child order is known by, from when: its own, then those of the
     replaces and cancels that name it (through OrigClOrdID) at the time they are sent.
 
-    One pass in time order over orders and requests; ``current`` holds the child order each
-    (session, ClOrdID) names at that moment, so a reused ClOrdID moves on to the new order.
+    Requests are taken in time order (ties in the order given); each (session, ClOrdID)
+    names the child order of the latest request that used it, so a reused ClOrdID moves on to
+    the new order. A NewOrderSingle is its own child order, ``session#ClOrdID#ts_recv_ns``;
+    the few cancels and replaces are resolved one by one (``_request_aliases``).
     """
     requests = events.filter(pl.col("kind").is_in(["D", "F", "G"])).select(
-        "kind", "session", "cl_ord_id", "orig_cl_ord_id", pl.col("ts_recv").dt.epoch("ns")
-    ).sort("ts_recv", maintain_order=True)
-    current: dict[tuple[str, str], str] = {}
-    rows: list[tuple[str, str, int, str]] = []
-    for kind, session, cl_ord_id, orig, ts_ns in requests.iter_rows():
-        if kind == "D":
-            child = f"{session}#{cl_ord_id}#{ts_ns}"
-        else:
-            owner = current.get((session, orig)) if orig is not None else None
-            if owner is None:
-                continue
-            child = owner
-        current[(session, cl_ord_id)] = child
-        rows.append((session, cl_ord_id, ts_ns, child))
-    schema = {"session": pl.String, "cl_ord_id": pl.String, "ts_recv": pl.Int64,
-              "child_id": pl.String}
-    aliases = pl.DataFrame(rows, schema=schema, orient="row")
-    ts_type = events.schema["ts_recv"]
-    return aliases.with_columns(pl.col("ts_recv").cast(ts_type)).sort("ts_recv")
+        "kind", "session", "cl_ord_id", "orig_cl_ord_id", "ts_recv",
+    ).sort("ts_recv", maintain_order=True).with_row_index("_at")
+    # A missing part reads ``None``, as Python formats it (the ingest never leaves one).
+    parts = (pl.col("session"), pl.col("cl_ord_id"), pl.col("ts_recv").dt.epoch("ns"))
+    child = pl.format("{}#{}#{}", *(part.cast(pl.String).fill_null("None") for part in parts))
+    sent = requests.filter(pl.col("kind") == "D").select(
+        "_at", "session", "cl_ord_id", "ts_recv", child.alias("child_id"))
+    changes = requests.filter(pl.col("kind") != "D")
+    if not changes.is_empty():
+        sent = pl.concat([sent, _request_aliases(changes, sent)]).sort("_at")
+    return sent.drop("_at")
+
+
+def _request_aliases(changes: pl.DataFrame, sent: pl.DataFrame) -> pl.DataFrame:
+    """Aliases lent by the cancels and replaces ``changes`` (with ``_at``, their place in
+    time order): each takes the child order its OrigClOrdID names at that moment, the latest
+    of the NewOrderSingles ``sent`` and the earlier cancels and replaces using that ClOrdID.
+    A request naming no known ClOrdID lends nothing."""
+    named = sent.join(changes.select("session", pl.col("orig_cl_ord_id").alias("cl_ord_id")),
+                      on=["session", "cl_ord_id"], how="semi", nulls_equal=True)
+    orders: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for at, session, cl_ord_id, child in named.select(
+            "_at", "session", "cl_ord_id", "child_id").iter_rows():
+        orders.setdefault((session, cl_ord_id), []).append((at, child))
+    lent: dict[tuple[str, str], tuple[int, str]] = {}
+    rows: list[tuple[int, str, str, object, str]] = []
+    for at, session, cl_ord_id, orig, ts_recv in changes.select(
+            "_at", "session", "cl_ord_id", "orig_cl_ord_id", "ts_recv").iter_rows():
+        if orig is None:
+            continue
+        latest = [lent.get((session, orig)), _last_before(orders.get((session, orig)), at)]
+        known = [entry for entry in latest if entry is not None]
+        if not known:
+            continue
+        owner = max(known)[1]
+        lent[(session, cl_ord_id)] = (at, owner)
+        rows.append((at, session, cl_ord_id, ts_recv, owner))
+    return pl.DataFrame(rows, schema=sent.schema, orient="row")
+
+
+def _last_before(entries: list[tuple[int, str]] | None, at: int) -> tuple[int, str] | None:
+    """The last of ``entries`` (in ``_at`` order) placed before ``at``."""
+    if not entries:
+        return None
+    i = bisect.bisect_left(entries, (at, ""))
+    return entries[i - 1] if i else None
 
 
 def effective_fills(events: pl.DataFrame) -> pl.DataFrame:

@@ -50,7 +50,8 @@ def child_orders(sent: pl.DataFrame, linked: pl.DataFrame, fills: pl.DataFrame,
                  session_rejects: pl.DataFrame) -> pl.DataFrame:
     """One row per child order with its lifecycle (see docs/kpi-outputs.md), from its
     ``sent_orders`` row and the ``match_session_rejects`` that name it."""
-    reports = linked.filter((pl.col("kind") == "8") & pl.col("child_id").is_not_null())
+    reports = linked.select(_REPORT_COLUMNS).filter(
+        (pl.col("kind") == "8") & pl.col("child_id").is_not_null())
     return (
         sent.join(_report_facts(reports), on="child_id", how="left")
         .join(_fill_facts(fills), on="child_id", how="left")
@@ -76,39 +77,87 @@ def sent_orders(linked: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+_REPORT_COLUMNS = ("child_id", "_pos", "kind", "session", "seq_epoch", "seq_num", "ts_recv",
+                   "exec_type", "ord_status", "leaves_qty", "order_qty", "ord_rej_reason", "text")
+"""The columns of the execution reports that ``_report_facts`` reads."""
+
+
 def _report_facts(reports: pl.DataFrame) -> pl.DataFrame:
-    is_fill = pl.col("exec_type").is_in(FILL_EXEC_TYPES)
-    rejects = is_reject()
+    """Per child order, from its execution reports in receipt order (``_pos``): the first
+    (the ack), the first fill, the decision (first fill or reject), whether and why it was
+    rejected, its last state, a confirmed replace's quantity, busts, corrections, the count.
+
+    The row flags are computed once; every fact is then a plain aggregation (first, any,
+    last) in one ``group_by``, and the reject reason is formatted once per order."""
+    if not reports["_pos"].is_sorted():
+        reports = reports.sort("_pos")
+    rows = _report_rows(reports)
+    decides = pl.col("_fill") | pl.col("_reject")
+    facts = rows.group_by("child_id").agg(
+        pl.col("ts_recv").first().alias("t_ack"),
+        pl.col("_pos").first().alias("ack_pos"),
+        pl.col("ts_recv").filter("_fill").first().alias("t_first_fill_report"),
+        pl.col("ts_recv").filter(decides).first().alias("t_decision"),
+        pl.col("_pos").filter(decides).first().alias("decision_pos"),
+        pl.col("_reject").any().alias("rejected"),
+        pl.col("ord_rej_reason", "text").filter("_reject").first(),
+        _last_status(rows).alias("last_status"),
+        pl.col("_replaced_qty").drop_nulls().last().alias("replaced_qty"),
+        pl.col("_busted").any().alias("busted"),
+        pl.col("_corrected").any().alias("corrected"),
+        pl.len().alias("n_reports"),
+    )
+    return facts.select(
+        "child_id", "t_ack", "ack_pos", "t_first_fill_report", "t_decision", "decision_pos",
+        "rejected", pl.when("rejected").then(reject_reason()).alias("reject_reason"),
+        "last_status", "replaced_qty", "busted", "corrected", "n_reports",
+    )
+
+
+def _report_rows(reports: pl.DataFrame) -> pl.DataFrame:
+    """The reports with their row-level facts: fill, reject, the state they name (OrdStatus,
+    else ExecType, else filled / partially filled for a fill), a confirmed replace's
+    quantity, bust, correction."""
+    is_fill = pl.col("exec_type").is_in(FILL_EXEC_TYPES).fill_null(False)
     status = pl.coalesce(
         pl.col("ord_status").replace_strict(_BY_ORD_STATUS, default=None),
         pl.col("exec_type").replace_strict(_BY_EXEC_TYPE, default=None),
         pl.when(is_fill & (pl.col("leaves_qty") == 0)).then(pl.lit("filled")),
         pl.when(is_fill).then(pl.lit("partially_filled")),
     )
-    reason = reject_reason()
-    first = pl.col("_pos").min()
-    decision_row = pl.col("_pos").filter(is_fill | rejects).min()
-    return (
-        reports.sort("_pos")
-        .group_by("child_id")
-        .agg(
-            pl.col("ts_recv").filter(pl.col("_pos") == first).first().alias("t_ack"),
-            first.alias("ack_pos"),
-            pl.col("ts_recv").filter(is_fill).first().alias("t_first_fill_report"),
-            pl.col("ts_recv").filter(pl.col("_pos") == decision_row).first()
-            .alias("t_decision"),
-            decision_row.alias("decision_pos"),
-            rejects.any().alias("rejected"),
-            reason.filter(rejects).first().alias("reject_reason"),
-            status.sort_by("seq_epoch", "seq_num", "_pos", nulls_last=False).drop_nulls().last()
-            .alias("last_status"),
-            pl.col("order_qty").filter(pl.col("exec_type") == "5").drop_nulls().last()
-            .alias("replaced_qty"),
-            (pl.col("exec_type") == "H").any().alias("busted"),
-            (pl.col("exec_type") == "G").any().alias("corrected"),
-            pl.len().alias("n_reports"),
-        )
+    return reports.select(
+        "child_id", "_pos", "session", "seq_epoch", "seq_num", "ts_recv", "ord_rej_reason",
+        "text",
+        is_fill.alias("_fill"),
+        is_reject().fill_null(False).alias("_reject"),
+        status.alias("_status"),
+        pl.when(pl.col("exec_type") == "5").then(pl.col("order_qty")).alias("_replaced_qty"),
+        (pl.col("exec_type") == "H").fill_null(False).alias("_busted"),
+        (pl.col("exec_type") == "G").fill_null(False).alias("_corrected"),
     )
+
+
+def _last_status(rows: pl.DataFrame) -> pl.Expr:
+    """The state named last in the LP's MsgSeqNum order (``seq_epoch``, ``seq_num``, then
+    ``_pos``; missing numbers first), as an aggregation over ``rows`` in receipt order.
+
+    A child order's reports all come on its session; when each session's MsgSeqNums never
+    go back in receipt order (no resends), that order is the receipt order and the sort per
+    order is skipped."""
+    if _in_sequence_order(rows):
+        return pl.col("_status").drop_nulls().last()
+    return pl.col("_status").sort_by("seq_epoch", "seq_num", "_pos",
+                                      nulls_last=False).drop_nulls().last()
+
+
+def _in_sequence_order(rows: pl.DataFrame) -> bool:
+    """Every session's (``seq_epoch``, ``seq_num``) never decreases along ``rows``, and
+    none is missing."""
+    numbers = rows.select("session", "seq_epoch", "seq_num")
+    if numbers["seq_epoch"].null_count() or numbers["seq_num"].null_count():
+        return False
+    return all(part.select(pl.struct("seq_epoch", "seq_num")).to_series().is_sorted()
+               for part in numbers.partition_by("session", include_key=False))
 
 
 def reject_reason() -> pl.Expr:
@@ -134,8 +183,9 @@ def _fill_facts(fills: pl.DataFrame) -> pl.DataFrame:
 
 
 def _request_facts(linked: pl.DataFrame) -> pl.DataFrame:
-    return linked.filter(pl.col("kind").is_in(["F", "G", "9"]) & pl.col("child_id").is_not_null()
-                         ).group_by("child_id").agg(
+    return linked.select("child_id", "kind").filter(
+        pl.col("kind").is_in(["F", "G", "9"]) & pl.col("child_id").is_not_null()
+    ).group_by("child_id").agg(
         pl.col("kind").is_in(["F", "G"]).sum().alias("n_cancel_requests"),
         (pl.col("kind") == "9").sum().alias("n_cancel_rejects"),
     )

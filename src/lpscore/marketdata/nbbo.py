@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -49,26 +50,31 @@ class AsOf:
 
 
 class QuoteBook:
-    """Top-of-book quotes of many symbols, for as-of lookups."""
+    """Top-of-book quotes of many symbols, for as-of lookups.
+
+    ``symbols`` are the quoted symbols in sorted order; a symbol's code is its index there.
+    Quotes without a symbol or a time name nothing and are left out (the loaders never give
+    any: they are quarantined as ``bad_symbol`` / ``bad_timestamp``).
+    """
 
     def __init__(self, quotes: pl.DataFrame) -> None:
-        frame = quotes.select(
-            pl.col("symbol"), pl.col("ts").dt.epoch("ns").alias("ts"), "bid", "ask"
-        ).sort("symbol", "ts", maintain_order=True)
-        symbols = frame["symbol"].to_numpy()
-        self._ts: I64 = frame["ts"].to_numpy().astype(np.int64, copy=False)
+        frame = quotes.select(pl.col("symbol").cast(pl.String),
+                              pl.col("ts").dt.epoch("ns"), "bid", "ask")
+        if frame["symbol"].null_count() or frame["ts"].null_count():
+            frame = frame.drop_nulls(["symbol", "ts"])
+        self.symbols: list[str] = frame["symbol"].unique().sort().to_list()
+        self._enum = pl.Enum(self.symbols)
+        codes = frame["symbol"].cast(self._enum).to_physical().to_numpy()  # narrow uint
+        ts = frame["ts"].to_numpy().astype(np.int64, copy=False)
+        # Sorted by (symbol, ts) are only the times and the permutation; bid and ask stay in
+        # the order given and are gathered through ``_order`` where a lookup hits.
+        self._order: I64 = _by_symbol_then_time(codes, ts)
+        self._ts: I64 = ts[self._order]
         self._bid: F64 = frame["bid"].to_numpy().astype(np.float64, copy=False)
         self._ask: F64 = frame["ask"].to_numpy().astype(np.float64, copy=False)
-        if len(symbols):
-            starts = np.flatnonzero(np.r_[True, symbols[1:] != symbols[:-1]])
-        else:
-            starts = np.zeros(0, dtype=np.int64)
-        self.symbols: list[str] = [str(s) for s in symbols[starts]]
-        self._start = starts.astype(np.int64)
-        self._end = np.r_[starts[1:], len(symbols)].astype(np.int64)
-        self._mapping = pl.DataFrame({
-            "symbol": pl.Series(self.symbols, dtype=pl.String),
-            "code": np.arange(len(self.symbols), dtype=np.int64)})
+        counts = np.bincount(codes, minlength=len(self.symbols)).astype(np.int64)
+        self._end: I64 = np.cumsum(counts)
+        self._start: I64 = self._end - counts
 
     def __len__(self) -> int:
         return len(self._ts)
@@ -77,41 +83,66 @@ class QuoteBook:
         """Index of each symbol in ``self.symbols``; -1 for a symbol without quotes."""
         series = (symbols if isinstance(symbols, pl.Series)
                   else pl.Series(symbols, dtype=pl.String)).cast(pl.String)
-        coded = series.rename("symbol").to_frame().join(
-            self._mapping, on="symbol", how="left", maintain_order="left")
-        return coded["code"].fill_null(-1).to_numpy().astype(np.int64, copy=False)
+        coded = series.cast(self._enum, strict=False).to_physical().cast(pl.Int64)
+        return coded.fill_null(-1).to_numpy().astype(np.int64, copy=False)
 
     def series(self, code: int) -> tuple[I64, F64]:
         """Times and mids of one symbol's quotes."""
         lo, hi = self._start[code], self._end[code]
-        return self._ts[lo:hi], (self._bid[lo:hi] + self._ask[lo:hi]) / 2.0
+        rows = self._order[lo:hi]
+        return self._ts[lo:hi], (self._bid[rows] + self._ask[rows]) / 2.0
 
     def asof(self, codes: I64, times_ns: I64) -> AsOf:
         """The quote as of each (symbol code, time)."""
         n = len(codes)
-        index = np.full(n, -1, dtype=np.int64)
-        past_end = np.zeros(n, dtype=np.bool_)
-        order = np.argsort(codes, kind="stable")
-        sorted_codes = codes[order]
-        starts = np.flatnonzero(np.diff(sorted_codes, prepend=-2))  # codes are >= -1
-        for lo, hi in itertools.pairwise([*starts.tolist(), n]):
-            code = int(sorted_codes[lo])
-            if code < 0:
-                continue
-            rows = order[lo:hi]
-            start, end = self._start[code], self._end[code]
-            pos = np.searchsorted(self._ts[start:end], times_ns[rows], side="right") - 1
-            index[rows] = np.where(pos >= 0, pos + start, -1)
-            past_end[rows] = times_ns[rows] > self._ts[end - 1]
-        found = index >= 0
-        safe = np.where(found, index, 0)
         nan = np.float64(np.nan)
-        if len(self._ts) == 0:  # nothing found; ``safe`` would index an empty array
-            return AsOf(np.full(n, nan), np.full(n, nan), index, found, past_end)
+        if len(self._ts) == 0:  # no symbol has quotes, so every code is -1
+            none = np.full(n, -1, dtype=np.int64)
+            return AsOf(np.full(n, nan), np.full(n, nan), none, none >= 0, none >= 0)
+        known = codes >= 0
+        code = np.where(known, codes, 0)
+        index = self._search(codes, times_ns)
+        found = known & (index >= self._start[code])
+        past_end = known & (times_ns > self._ts[self._end[code] - 1])
+        safe = np.where(found, index, 0)
+        row = self._order[safe]  # the quote's row in the order given
         return AsOf(
-            bid=np.where(found, self._bid[safe], nan),
-            ask=np.where(found, self._ask[safe], nan),
+            bid=np.where(found, self._bid[row], nan),
+            ask=np.where(found, self._ask[row], nan),
             ts=np.where(found, self._ts[safe], -1),
             found=found,
             past_end=past_end,
         )
+
+    def _search(self, codes: I64, times_ns: I64) -> I64:
+        """For each query, the position of the last quote of its symbol at or before its time
+        (in the book's sorted arrays; before the symbol's slice when there is none).
+
+        Queries are grouped by symbol with one stable sort of their (narrow) codes; each
+        symbol's times are then binary-searched in its slice with ``side="right"``."""
+        narrow = codes.astype(np.int16 if len(self.symbols) < 2**15 else np.int32)
+        order = np.argsort(narrow, kind="stable")
+        sorted_codes = narrow[order]
+        sorted_times = times_ns[order]
+        hits = np.full(len(codes), -1, dtype=np.int64)
+        starts = np.flatnonzero(np.diff(sorted_codes, prepend=-2))  # codes are >= -1
+        for lo, hi in itertools.pairwise([*starts.tolist(), len(codes)]):
+            code = int(sorted_codes[lo])
+            if code < 0:
+                continue
+            start, end = self._start[code], self._end[code]
+            hits[lo:hi] = start - 1 + np.searchsorted(self._ts[start:end], sorted_times[lo:hi],
+                                                      side="right")
+        index = np.empty_like(hits)
+        index[order] = hits
+        return index
+
+
+def _by_symbol_then_time(codes: npt.NDArray[np.unsignedinteger[Any]], ts: I64) -> I64:
+    """The stable sort order of quotes by (symbol code, ts).
+
+    A feed is time-ordered, and then a stable sort of the (narrow) codes alone is enough: a
+    radix sort, faster than sorting on two keys."""
+    if bool(np.all(ts[1:] >= ts[:-1])):
+        return np.argsort(codes, kind="stable").astype(np.int64, copy=False)
+    return np.lexsort((ts, codes)).astype(np.int64, copy=False)
