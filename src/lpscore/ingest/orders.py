@@ -58,47 +58,49 @@ def _aliases(events: pl.DataFrame) -> pl.DataFrame:
     Requests are taken in time order (ties in the order given); each (session, ClOrdID)
     names the child order of the latest request that used it, so a reused ClOrdID moves on to
     the new order. A NewOrderSingle is its own child order, ``session#ClOrdID#ts_recv_ns``;
-    the few cancels and replaces are resolved one by one (``_request_aliases``).
+    the few cancels and replaces are resolved one by one (``_owners``).
     """
     requests = events.filter(pl.col("kind").is_in(["D", "F", "G"])).select(
         "kind", "session", "cl_ord_id", "orig_cl_ord_id", "ts_recv",
-    ).sort("ts_recv", maintain_order=True).with_row_index("_at")
-    # A missing part reads ``None``, as Python formats it (the ingest never leaves one).
+    ).sort("ts_recv", maintain_order=True).rechunk().with_row_index("_at")
+    # One chunk: Polars 2.1's pl.format panics on columns split in chunks of which one is
+    # empty, which the filter can leave. A missing part reads ``None``, as Python formats it
+    # (the ingest never leaves one).
     parts = (pl.col("session"), pl.col("cl_ord_id"), pl.col("ts_recv").dt.epoch("ns"))
     child = pl.format("{}#{}#{}", *(part.cast(pl.String).fill_null("None") for part in parts))
     sent = requests.filter(pl.col("kind") == "D").select(
         "_at", "session", "cl_ord_id", "ts_recv", child.alias("child_id"))
     changes = requests.filter(pl.col("kind") != "D")
     if not changes.is_empty():
-        sent = pl.concat([sent, _request_aliases(changes, sent)]).sort("_at")
+        lent = changes.select("_at", "session", "cl_ord_id", "ts_recv").join(
+            _owners(changes, sent), on="_at", how="inner")
+        sent = pl.concat([sent, lent]).sort("_at")
     return sent.drop("_at")
 
 
-def _request_aliases(changes: pl.DataFrame, sent: pl.DataFrame) -> pl.DataFrame:
-    """Aliases lent by the cancels and replaces ``changes`` (with ``_at``, their place in
-    time order): each takes the child order its OrigClOrdID names at that moment, the latest
-    of the NewOrderSingles ``sent`` and the earlier cancels and replaces using that ClOrdID.
-    A request naming no known ClOrdID lends nothing."""
+def _owners(changes: pl.DataFrame, sent: pl.DataFrame) -> pl.DataFrame:
+    """The child order (``_at``, ``child_id``) each of the cancels and replaces ``changes``
+    lends its ClOrdID to: the one its OrigClOrdID names at that moment (``_at``, its place in
+    time order), from the latest of the NewOrderSingles ``sent`` and the earlier cancels and
+    replaces that used that ClOrdID. A request naming no known ClOrdID lends nothing."""
     named = sent.join(changes.select("session", pl.col("orig_cl_ord_id").alias("cl_ord_id")),
                       on=["session", "cl_ord_id"], how="semi", nulls_equal=True)
     orders: dict[tuple[str, str], list[tuple[int, str]]] = {}
     for at, session, cl_ord_id, child in named.select(
             "_at", "session", "cl_ord_id", "child_id").iter_rows():
         orders.setdefault((session, cl_ord_id), []).append((at, child))
-    lent: dict[tuple[str, str], tuple[int, str]] = {}
-    rows: list[tuple[int, str, str, object, str]] = []
-    for at, session, cl_ord_id, orig, ts_recv in changes.select(
-            "_at", "session", "cl_ord_id", "orig_cl_ord_id", "ts_recv").iter_rows():
+    lent: dict[tuple[str, str], tuple[int, str]] = {}  # the latest per (session, ClOrdID)
+    owners: list[tuple[int, str]] = []
+    for at, session, cl_ord_id, orig in changes.select(
+            "_at", "session", "cl_ord_id", "orig_cl_ord_id").iter_rows():
         if orig is None:
             continue
         latest = [lent.get((session, orig)), _last_before(orders.get((session, orig)), at)]
         known = [entry for entry in latest if entry is not None]
-        if not known:
-            continue
-        owner = max(known)[1]
-        lent[(session, cl_ord_id)] = (at, owner)
-        rows.append((at, session, cl_ord_id, ts_recv, owner))
-    return pl.DataFrame(rows, schema=sent.schema, orient="row")
+        if known:
+            lent[(session, cl_ord_id)] = (at, max(known)[1])
+            owners.append(lent[(session, cl_ord_id)])
+    return pl.DataFrame(owners, schema={"_at": pl.UInt32, "child_id": pl.String}, orient="row")
 
 
 def _last_before(entries: list[tuple[int, str]] | None, at: int) -> tuple[int, str] | None:

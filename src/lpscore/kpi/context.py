@@ -73,7 +73,7 @@ def add_context(orders: pl.DataFrame, book: QuoteBook, config: ContextConfig,
         notional.alias("notional"),
         pl.when(adv_col.is_not_null()).then(by_adv).otherwise(by_notional)
         .fill_null("unknown").alias("size_bucket"),
-        pl.Series("vol_regime", _vol_regime(orders, book, config), dtype=pl.String),
+        _vol_regime(orders, book, config),
         tod.fill_null("unknown").alias("tod_bucket"),
     )
 
@@ -97,33 +97,50 @@ def _pct(x: float) -> str:
     return f"{x:g}"
 
 
-def _vol_regime(orders: pl.DataFrame, book: QuoteBook,
-                config: ContextConfig) -> npt.NDArray[np.object_]:
-    out = np.full(orders.height, "unknown", dtype=object)
-    if orders.is_empty() or len(book) == 0:
-        return out
-    codes = book.codes(orders["symbol"])
-    t_send = orders["t_send"].dt.epoch("ns").to_numpy().astype(np.int64)
-    window = int(config.vol_window_s * 1e9)
-    step = int(config.vol_sample_s * 1e9)
-    for code in np.unique(codes[codes >= 0]):
-        rows = np.flatnonzero(codes == code)
-        ts, mid = book.series(int(code))
-        variance = np.r_[0.0, np.cumsum(np.diff(np.log(mid)) ** 2)]
+_REGIMES = pl.Series("vol_regime", ["unknown", "low", "mid", "high"], dtype=pl.String)
 
-        def realized(times: npt.NDArray[np.int64], ts: npt.NDArray[np.int64] = ts,
-                     variance: npt.NDArray[np.float64] = variance) -> npt.NDArray[np.float64]:
-            end = np.searchsorted(ts, times, side="right") - 1
-            start = np.searchsorted(ts, times - window, side="right") - 1
-            value = variance[np.maximum(end, 0)] - variance[np.maximum(start, 0)]
-            return np.where(end >= 0, value, np.nan)
 
-        grid = np.arange(ts[0] + window, ts[-1] + 1, step, dtype=np.int64)
-        if len(grid) < 3:
-            grid = np.linspace(ts[0], ts[-1], 10).astype(np.int64)
-        low, high = np.nanquantile(realized(grid), [1 / 3, 2 / 3])
-        value = realized(t_send[rows])
-        inside = (t_send[rows] >= ts[0]) & (t_send[rows] <= ts[-1] + window)
-        regime = np.where(value <= low, "low", np.where(value > high, "high", "mid"))
-        out[rows] = np.where(inside & ~np.isnan(value), regime, "unknown")
-    return out
+def _vol_regime(orders: pl.DataFrame, book: QuoteBook, config: ContextConfig) -> pl.Series:
+    """Each order's volatility regime (see the module docstring): the orders are grouped by
+    symbol with one stable sort, and each symbol's quotes are read once."""
+    regime = np.zeros(orders.height, dtype=np.int8)  # an index into _REGIMES
+    if orders.height and len(book):
+        codes = book.codes(orders["symbol"])
+        t_send = orders["t_send"].dt.epoch("ns").to_numpy().astype(np.int64)
+        window = int(config.vol_window_s * 1e9)
+        step = int(config.vol_sample_s * 1e9)
+        by_symbol = np.argsort(codes, kind="stable")
+        sorted_codes = codes[by_symbol]
+        starts = np.flatnonzero(np.diff(sorted_codes, prepend=-2))  # codes are >= -1
+        for lo, hi in itertools.pairwise([*starts.tolist(), len(codes)]):
+            code = int(sorted_codes[lo])
+            if code >= 0:
+                rows = by_symbol[lo:hi]
+                regime[rows] = _symbol_regimes(*book.series(code), t_send[rows], window, step)
+    return _REGIMES.gather(regime)
+
+
+def _symbol_regimes(ts: npt.NDArray[np.int64], mid: npt.NDArray[np.float64],
+                    t_send: npt.NDArray[np.int64], window: int,
+                    step: int) -> npt.NDArray[np.int8]:
+    """The regimes (indices into ``_REGIMES``) of one symbol's orders sent at ``t_send``,
+    from its quote times and mids."""
+    variance = np.r_[0.0, np.cumsum(np.diff(np.log(mid)) ** 2)]
+    grid = np.arange(ts[0] + window, ts[-1] + 1, step, dtype=np.int64)
+    if len(grid) < 3:
+        grid = np.linspace(ts[0], ts[-1], 10).astype(np.int64)
+    low, high = np.nanquantile(_realized(ts, variance, grid, window), [1 / 3, 2 / 3])
+    value = _realized(ts, variance, t_send, window)
+    inside = (t_send >= ts[0]) & (t_send <= ts[-1] + window) & ~np.isnan(value)
+    return np.where(inside, np.where(value <= low, 1, np.where(value > high, 3, 2)),
+                    0).astype(np.int8)
+
+
+def _realized(ts: npt.NDArray[np.int64], variance: npt.NDArray[np.float64],
+              times: npt.NDArray[np.int64], window: int) -> npt.NDArray[np.float64]:
+    """Realized variance of the mid over the ``window`` ns before each of ``times`` (NaN
+    before the first quote)."""
+    end = np.searchsorted(ts, times, side="right") - 1
+    start = np.searchsorted(ts, times - window, side="right") - 1
+    value = variance[np.maximum(end, 0)] - variance[np.maximum(start, 0)]
+    return np.where(end >= 0, value, np.nan)

@@ -99,8 +99,7 @@ def compute_kpis(events: pl.DataFrame, quotes: pl.DataFrame, config: Config,
         clock_offsets=clock_offsets(linked),
         data_quality=dict(sorted(quality.items())),
         unmatched_session_rejects=_unmatched_session_rejects(session_rejects),
-        orphan_rejects=linked.filter(is_reject() & pl.col("child_id").is_null()).group_by(
-            "lp", reject_reason().alias("reason")).len("n").sort("lp", "reason"),
+        orphan_rejects=_orphan_rejects(linked),
     )
 
 
@@ -120,15 +119,67 @@ _COLUMNS = (
 
 def _in_receipt_order(events: pl.DataFrame) -> pl.DataFrame:
     """The columns of ``events`` that the engine reads, in receipt order, with ``_pos``, the
-    position in that order. Only the sort keys are sorted; the rows are then gathered once,
-    or not at all when they already are in that order."""
-    order = events.select(pl.arg_sort_by(
-        list(_RECEIPT_ORDER), descending=list(_RECEIPT_ORDER.values()), nulls_last=True,
-        maintain_order=True)).to_series()
+    position in that order. The rows are never sorted whole: only the few that move are
+    gathered (``_moved``), and none when they already are in order.
+
+    The result keeps the chunks of ``events`` (a Parquet read gives several): making one
+    would copy every column. Polars 2.1's ``pl.format`` panics on columns split in chunks of
+    which one is empty, which a filter of a chunked frame can give: the few frames that go
+    through it are made one chunk first (``_orphan_rejects``, ``_aliases``)."""
     frame = events.select(_COLUMNS)
-    if not (order.diff().fill_null(1) == 1).all():
-        frame = frame[order]
+    order = _receipt_order(events)
+    moved = np.flatnonzero(order != np.arange(len(order)))
+    if len(moved):
+        frame = _moved(frame, order, moved)
     return frame.with_row_index("_pos")
+
+
+def _receipt_order(events: pl.DataFrame) -> I64:
+    """The permutation that puts ``events`` in receipt order (a stable sort on the keys).
+
+    Events usually come sorted by time already (the ingest's order): then only rows sharing
+    a timestamp can move, within their run, and only those are sorted."""
+    keys = events.select(list(_RECEIPT_ORDER))
+    ts = keys["ts_recv"]
+    if ts.null_count() or not ts.is_sorted():
+        return _arg_sort(keys)
+    t = ts.dt.epoch("ns").to_numpy()
+    same = t[1:] == t[:-1]
+    tied = np.flatnonzero(np.r_[False, same] | np.r_[same, False])
+    order = np.arange(len(t), dtype=np.int64)
+    if len(tied):
+        order[tied] = tied[_arg_sort(keys[tied])]
+    return order
+
+
+def _arg_sort(keys: pl.DataFrame) -> I64:
+    return keys.select(pl.arg_sort_by(
+        list(_RECEIPT_ORDER), descending=list(_RECEIPT_ORDER.values()), nulls_last=True,
+        maintain_order=True)).to_series().to_numpy().astype(np.int64)
+
+
+def _moved(frame: pl.DataFrame, order: I64, moved: I64, max_runs: int = 64) -> pl.DataFrame:
+    """``frame[order]`` where ``order`` moves only the rows ``moved``: the rows between runs of
+    moved rows are kept as zero-copy slices (one gather of everything when there are more
+    than ``max_runs`` runs)."""
+    breaks = np.flatnonzero(np.diff(moved) != 1) + 1
+    runs = list(zip(moved[np.r_[0, breaks]].tolist(), (moved[np.r_[breaks - 1, -1]] + 1).tolist(),
+                    strict=True))
+    if len(runs) > max_runs:
+        return frame[order]
+    pieces, start = [], 0
+    for lo, hi in runs:
+        pieces += [frame.slice(start, lo - start), frame[order[lo:hi]]]
+        start = hi
+    pieces.append(frame.slice(start))
+    return pl.concat(pieces, how="vertical", rechunk=False)
+
+
+def _orphan_rejects(linked: pl.DataFrame) -> pl.DataFrame:
+    """Rejects that answer no child order we know, per LP and reason (the few rows are made
+    one chunk for ``pl.format``: see ``_in_receipt_order``)."""
+    orphans = linked.filter(is_reject() & pl.col("child_id").is_null()).rechunk()
+    return orphans.group_by("lp", reject_reason().alias("reason")).len("n").sort("lp", "reason")
 
 
 def _unmatched_session_rejects(session_rejects: pl.DataFrame) -> pl.DataFrame:
@@ -146,12 +197,13 @@ def _unlink_after_session_reject(linked: pl.DataFrame, session_rejects: pl.DataF
     refused = session_rejects.filter(
         pl.col("child_id").is_not_null()).group_by("child_id").agg(
         pl.col("ts_recv").min().alias("_refused_at"))
-    out = linked.join(refused, on="child_id", how="left", maintain_order="left")
-    late = pl.col("kind").is_in(["8", "9"]) & (pl.col("ts_recv") > pl.col("_refused_at"))
-    quality["reports_after_session_reject"] = out.filter(late).height
-    return out.with_columns(
-        pl.when(late.fill_null(False)).then(None).otherwise(pl.col("child_id")).alias("child_id")
-    ).drop("_refused_at")
+    out = linked.select("child_id", "kind", "ts_recv").join(
+        refused, on="child_id", how="left", maintain_order="left")
+    late = (pl.col("kind").is_in(["8", "9"]) & (pl.col("ts_recv") > pl.col("_refused_at"))
+            ).fill_null(False)
+    quality["reports_after_session_reject"] = int(out.select(late.sum()).item())
+    return linked.with_columns(out.select(
+        pl.when(late).then(None).otherwise(pl.col("child_id")).alias("child_id")).to_series())
 
 
 def _epoch(column: pl.Series) -> I64:
@@ -191,9 +243,11 @@ def _quarantine_negative_latency(orders: pl.DataFrame, linked: pl.DataFrame,
                                  quarantine: Quarantine, quality: Counter[str]) -> pl.DataFrame:
     """KPIS.md: a negative latency is quarantined for that order, not clipped."""
     latencies = ("ack_latency_ms", "fill_latency_ms", "hold_time_ms")
-    sent = linked.filter(pl.col("kind") == "D").select("child_id", "source", "offset", "line")
+    sent = linked.lazy().filter(pl.col("kind") == "D").select(
+        "child_id", "source", "offset", "line").collect()
     for name in latencies:
-        bad = orders.filter(pl.col(name) < 0).join(sent, on="child_id", how="left")
+        bad = orders.lazy().filter(pl.col(name) < 0).select("child_id", name).collect().join(
+            sent, on="child_id", how="left")
         quality[f"negative_{name}"] = bad.height
         for child, source, offset, line, value in bad.select(
                 "child_id", "source", "offset", "line", name).iter_rows():
@@ -211,16 +265,23 @@ def _reject_costs(orders: pl.DataFrame, fills: pl.DataFrame) -> pl.DataFrame:
     vwap = fills.group_by("child_id").agg(
         ((pl.col("last_qty") * pl.col("last_px")).sum() / pl.col("last_qty").sum())
         .alias("p_refill"))
-    refills = orders.join(vwap, on="child_id").select(
+    refills = orders.select("child_id", "parent_id", "t_send").join(vwap, on="child_id").select(
         "parent_id", pl.col("t_send").alias("t_refill"), "p_refill",
         pl.col("child_id").alias("refill_child")).sort("t_refill")
-    rejected = orders.filter(pl.col("rejected") & pl.col("t_decision").is_not_null()).select(
-        "child_id", "parent_id", pl.col("t_decision").alias("t_refill")).sort("t_refill")
+    rejected = orders.lazy().filter(pl.col("rejected") & pl.col("t_decision").is_not_null()
+                                    ).select("child_id", "parent_id",
+                                             pl.col("t_decision").alias("t_refill")).collect()
+    rejected = rejected.sort("t_refill")
     matched = rejected.join_asof(refills, on="t_refill", by="parent_id", strategy="forward",
                                  check_sortedness=False)
     matched = matched.filter(pl.col("refill_child") != pl.col("child_id")).select(
         "child_id", "p_refill")
-    out = orders.join(matched, on="child_id", how="left", maintain_order="left")
+    p_refill = orders.select("child_id").join(matched, on="child_id", how="left",
+                                               maintain_order="left")["p_refill"]
+    if len(p_refill) == orders.height:  # no copy of the orders table for one column
+        out = orders.with_columns(p_refill)
+    else:  # two orders share a child_id (same session, ClOrdID and ns): rows multiply
+        out = orders.join(matched, on="child_id", how="left", maintain_order="left")
     cost = f.reject_cost_bps(*(out[c].cast(pl.Float64).to_numpy()
                                for c in ("s", "p_refill", "far0", "m0")))
     return out.with_columns(_col("reject_cost_bps", cost))
@@ -271,10 +332,11 @@ def clock_offsets(linked: pl.DataFrame) -> pl.DataFrame:
     """Per session: median of (the LP's SendingTime - our capture time) over the LP's
     messages that carry a capture time; positive means the LP's clock is ahead of ours
     (or its messages took that long to reach us, which a median cannot tell apart)."""
-    inbound = linked.filter(~pl.col("outbound") & (pl.col("ts_recv") != pl.col("sending_time")))
+    inbound = linked.lazy().filter(
+        ~pl.col("outbound") & (pl.col("ts_recv") != pl.col("sending_time")))
     return inbound.group_by("session").agg(
         pl.col("lp").drop_nulls().first(),
         ((pl.col("sending_time") - pl.col("ts_recv")).dt.total_nanoseconds()
          .cast(pl.Float64) / MS).median().alias("offset_ms"),
         pl.len().alias("n"),
-    ).sort("session")
+    ).sort("session").collect()

@@ -67,14 +67,14 @@ def child_orders(sent: pl.DataFrame, linked: pl.DataFrame, fills: pl.DataFrame,
 
 def sent_orders(linked: pl.DataFrame) -> pl.DataFrame:
     """The 35=D events as child orders (before anything happened to them)."""
-    return linked.filter(pl.col("kind") == "D").select(
+    return linked.lazy().filter(pl.col("kind") == "D").select(
         "child_id",
         pl.coalesce("parent_id", "child_id").alias("parent_id"),
         "lp", "session", "cl_ord_id", "symbol",
         pl.col("side").alias("s"),
         pl.col("order_qty").alias("sent_qty"), "price", "ord_type",
         pl.col("ts_recv").alias("t_send"), "seq_num", "seq_epoch", "outbound", "_pos",
-    )
+    ).collect()
 
 
 _REPORT_COLUMNS = ("child_id", "_pos", "kind", "session", "seq_epoch", "seq_num", "ts_recv",

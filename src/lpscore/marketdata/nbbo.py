@@ -1,14 +1,17 @@
 """The NBBO as of a time: the last valid quote of a symbol with ``ts <= t`` (KPIS.md).
 
-    book = QuoteBook(quotes)              # quotes as QUOTE_SCHEMA, any order
-    hit = book.asof(symbols, times_ns)     # one lookup per row, vectorised
-    hit.mid, hit.bid, hit.ask, hit.age_ns  # NaN / -1 where there is no quote
+    book = QuoteBook(quotes)                         # quotes as QUOTE_SCHEMA, any order
+    hit = book.asof(book.codes(symbols), times_ns)    # one lookup per row, vectorised
+    hit.mid, hit.bid, hit.ask, hit.age_ns(times_ns)   # NaN / -1 where there is no quote
 
-Quotes are held sorted by (symbol, ts) in flat numpy arrays with one slice per symbol; a
-lookup groups its queries by symbol and binary-searches each slice (``side="right"``, so of
-several quotes with the same timestamp the last one given wins). Staleness is the caller's
-rule (it differs between the routing time and the markout horizons); this module reports
-the quote's age and whether the time lies past the symbol's last quote.
+Symbols become integer codes (their index among the sorted quoted symbols). Quote times are
+held sorted by (code, ts) in a flat numpy array with one slice per symbol, with the
+permutation that sorts them; bid and ask stay in the order given and are gathered only where
+a lookup hits. A lookup groups its queries by symbol and binary-searches each slice
+(``side="right"``, so of several quotes with the same timestamp the last one given wins).
+Staleness is the caller's rule (it differs between the routing time and the markout
+horizons); this module reports the quote's age and whether the time lies past the symbol's
+last quote.
 """
 
 from __future__ import annotations
@@ -97,8 +100,8 @@ class QuoteBook:
         n = len(codes)
         nan = np.float64(np.nan)
         if len(self._ts) == 0:  # no symbol has quotes, so every code is -1
-            none = np.full(n, -1, dtype=np.int64)
-            return AsOf(np.full(n, nan), np.full(n, nan), none, none >= 0, none >= 0)
+            return AsOf(np.full(n, nan), np.full(n, nan), np.full(n, -1, dtype=np.int64),
+                        np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.bool_))
         known = codes >= 0
         code = np.where(known, codes, 0)
         index = self._search(codes, times_ns)

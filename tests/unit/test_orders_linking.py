@@ -1,0 +1,104 @@
+"""link_child_orders against a row-by-row reference on random sessions: replace and cancel
+chains, reused and unknown ClOrdIDs, equal timestamps, missing OrigClOrdIDs, any row order."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import polars as pl
+import pytest
+
+from lpscore.ingest.orders import link_child_orders
+from lpscore.model.schema import EVENT_SCHEMA, polars_schema
+
+T0 = datetime(2024, 1, 2, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def reference(rows: list[dict[str, Any]]) -> list[str | None]:
+    """KPIS.md's linking, one row at a time: requests in time order (ties as given) give
+    aliases; an event takes the latest alias of its (session, ClOrdID) at or before it,
+    else of its OrigClOrdID; a cancel or replace always that of its OrigClOrdID."""
+    def ns(row: dict[str, Any]) -> int:
+        return (row["ts_recv"] - EPOCH) // timedelta(microseconds=1) * 1000
+
+    order = sorted(range(len(rows)), key=lambda i: rows[i]["ts_recv"])
+    current: dict[tuple[str, str], str] = {}
+    aliases: list[tuple[str, str, datetime, str]] = []  # in time order, ties as processed
+    for i in order:
+        row = rows[i]
+        if row["kind"] not in ("D", "F", "G"):
+            continue
+        if row["kind"] == "D":
+            child = f"{row['session']}#{row['cl_ord_id']}#{ns(row)}"
+        else:
+            owner = current.get((row["session"], row["orig_cl_ord_id"]))
+            if row["orig_cl_ord_id"] is None or owner is None:
+                continue
+            child = owner
+        current[(row["session"], row["cl_ord_id"])] = child
+        aliases.append((row["session"], row["cl_ord_id"], row["ts_recv"], child))
+
+    def latest(session: str, cl_ord_id: str | None, ts: datetime) -> str | None:
+        found = None
+        for s, c, t, child in aliases:
+            if s == session and c == cl_ord_id and cl_ord_id is not None and t <= ts:
+                found = child
+        return found
+
+    out = []
+    for row in rows:
+        by_orig = latest(row["session"], row["orig_cl_ord_id"], row["ts_recv"])
+        if row["kind"] in ("F", "G"):
+            out.append(by_orig)
+        else:
+            out.append(latest(row["session"], row["cl_ord_id"], row["ts_recv"]) or by_orig)
+    return out
+
+
+def session(seed: int) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    ids = [f"C{i}" for i in range(rng.randint(1, 8))]
+    rows = []
+    for _ in range(rng.randint(0, 40)):
+        kind = rng.choice(["D", "D", "F", "G", "8", "8", "9"])
+        orig = rng.choice([*ids, None]) if kind != "D" else None
+        rows.append({"kind": kind, "session": rng.choice(["S1", "S2"]),
+                     "cl_ord_id": rng.choice(ids), "orig_cl_ord_id": orig,
+                     "ts_recv": T0 + timedelta(milliseconds=rng.randint(0, 20))})
+    if rng.random() < 0.5:
+        rows.sort(key=lambda r: r["ts_recv"])
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(150))
+def test_links_like_the_row_by_row_reference(seed: int) -> None:
+    rows = session(seed)
+    events = pl.DataFrame(rows, schema=polars_schema(EVENT_SCHEMA))
+    linked = link_child_orders(events)
+    assert linked.columns == [*events.columns, "child_id"]
+    assert linked.drop("child_id").equals(events)
+    assert linked["child_id"].to_list() == reference(rows)
+
+
+def test_no_events() -> None:
+    events = pl.DataFrame(schema=polars_schema(EVENT_SCHEMA))
+    linked = link_child_orders(events)
+    assert linked.height == 0 and linked.schema["child_id"] == pl.String
+
+
+def test_a_replace_lends_its_clordid_from_its_own_nanosecond() -> None:
+    at = pl.Series([T0]).cast(pl.Datetime("ns", "UTC")).dt.epoch("ns")[0]
+    rows = [("D", "A", None, 0), ("G", "B", "A", 1_500), ("8", "B", None, 1_200),
+            ("8", "B", None, 1_500), ("F", "C", "B", 2_000), ("F", "D", "B", 2_000)]
+    events = pl.DataFrame(
+        [{"kind": k, "session": "S", "cl_ord_id": c, "orig_cl_ord_id": o,
+          "ts_recv": at + dt} for k, c, o, dt in rows],
+        schema={**polars_schema(EVENT_SCHEMA), "ts_recv": pl.Int64},
+    ).with_columns(pl.col("ts_recv").cast(pl.Datetime("ns", "UTC")))
+    child = f"S#A#{at}"
+    # 1.2 us is after the replace's microsecond but before its nanosecond: not yet an alias
+    assert link_child_orders(events)["child_id"].to_list() == [child, child, None, child,
+                                                               child, child]
