@@ -39,9 +39,9 @@ def test_no_paths_gives_an_empty_table_of_the_quote_schema() -> None:
     ("name", "content", "expected"),
     [
         ("q.csv", b"ts,symbol,bid,ask\n", "csv"),
-        ("q.CSV.GZ", gzip.compress(b"ts,symbol,bid,ask\n"), "csv"),
+        ("q.CSV.GZ", gzip.compress(b"ts,symbol,bid,ask\n", mtime=0), "csv"),
         ("quotes.dat", b"timestamp,symbol,bid,ask\n", "csv"),
-        ("quotes.dat.gz", gzip.compress(b"ts,symbol,bid,ask\n"), "csv"),
+        ("quotes.dat.gz", gzip.compress(b"ts,symbol,bid,ask\n", mtime=0), "csv"),
         ("AMZN_2012-06-21_34200000_57600000_message_1.csv", b"", "lobster"),
         ("AMZN_2012-06-21_34200000_57600000_orderbook_10.csv.gz", b"", "lobster"),
     ],
