@@ -38,7 +38,15 @@ import subprocess
 import time
 from pathlib import Path
 
-from harness import cpu_times, machine, peak_rss_mb, pin_one_cpu, replace_section, run_contender
+from harness import (
+    cpu_times,
+    machine,
+    peak_rss_mb,
+    pin_one_cpu,
+    replace_section,
+    run_contender,
+    write_profile,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -456,23 +464,6 @@ def _write_results(results: dict[str, dict[str, object]], args: argparse.Namespa
     replace_section(RESULTS, SECTION, "\n".join(text))
 
 
-def _write_profile(text: str) -> None:
-    body = [
-        PROFILE_SECTION,
-        "",
-        f"Measured {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')} with "
-        "`python benchmarks/bench_fix_ingest.py --profile --write-results` (same machine and "
-        "file as above; one core). Tracing and cProfile add overhead and the machine is "
-        "shared, so read the shares, not the absolute seconds.",
-        "",
-        "```",
-        text,
-        "```",
-        "",
-    ]
-    replace_section(RESULTS, PROFILE_SECTION, "\n".join(body))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=1_000_000,
@@ -509,7 +500,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         text = profile_main(args)  # in this process: POLARS_MAX_THREADS=1, one CPU
         if args.write_results:
-            _write_profile(text)
+            write_profile(RESULTS, PROFILE_SECTION,
+                          "python benchmarks/bench_fix_ingest.py --profile --write-results",
+                          "same machine and file as above; one core", text)
         return 0
     size = args.file.stat().st_size
     args.load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())

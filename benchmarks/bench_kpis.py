@@ -49,11 +49,19 @@ import re
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness import cpu_times, machine, peak_rss_mb, pin_one_cpu, replace_section, run_contender
+from harness import (
+    cpu_times,
+    machine,
+    peak_rss_mb,
+    pin_one_cpu,
+    replace_section,
+    run_contender,
+    write_profile,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -366,17 +374,17 @@ class StageTimer:
 # (module, attribute, label, depth): depth 0 stages add up to compute_kpis (plus "other").
 STAGES: list[tuple[str, str, str, int]] = [
     ("lpscore.kpi.engine", "link_child_orders", "link: link_child_orders", 0),
-    ("lpscore.ingest.orders", "_aliases", "link: _aliases (Python loop over D/F/G)", 1),
+    ("lpscore.ingest.orders", "_aliases", "link: _aliases (D vectorised, loop over F/G)", 1),
     ("lpscore.kpi.engine", "_unlink_after_session_reject",
      "link: _unlink_after_session_reject", 0),
     ("lpscore.kpi.engine", "effective_fills", "lifecycle: effective_fills", 0),
     ("lpscore.kpi.engine", "child_orders", "lifecycle: child_orders", 0),
     ("lpscore.kpi.lifecycle", "_report_facts", "lifecycle: _report_facts (group_by)", 1),
-    ("lpscore.marketdata.nbbo.QuoteBook", "__init__", "asof: QuoteBook build (sort quotes)", 0),
+    ("lpscore.marketdata.nbbo.QuoteBook", "__init__", "asof: QuoteBook build", 0),
     ("lpscore.kpi.engine", "_order_benchmarks", "asof: _order_benchmarks (m0, mid_decision)", 0),
     ("lpscore.kpi.engine", "_quarantine_negative_latency", "_quarantine_negative_latency", 0),
     ("lpscore.kpi.engine", "add_context", "context: add_context", 0),
-    ("lpscore.kpi.context", "_vol_regime", "context: _vol_regime (loop per symbol)", 1),
+    ("lpscore.kpi.context", "_vol_regime", "context: _vol_regime (grouped by symbol)", 1),
     ("lpscore.kpi.engine", "_reject_costs", "_reject_costs", 0),
     ("lpscore.kpi.engine", "_fill_kpis", "asof: _fill_kpis (t_send + 5 horizons)", 0),
     ("lpscore.marketdata.nbbo.QuoteBook", "asof", "asof: QuoteBook.asof (all calls)", 1),
@@ -604,24 +612,12 @@ def _write_results(results: dict[str, dict[str, Any]], check: dict[str, Any] | N
     replace_section(RESULTS, title, "\n".join(text))
 
 
-def _write_profile(text: str, args: argparse.Namespace, extra: Sequence[str]) -> None:
+def _write_profile(text: str, args: argparse.Namespace) -> None:
     size_args = "" if (args.orders, args.symbols, args.quotes) == FULL else (
         f" --orders {args.orders} --symbols {args.symbols} --quotes {args.quotes}")
-    body = [
-        PROFILE_SECTION,
-        "",
-        f"Measured {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')} with "
-        f"`python benchmarks/bench_kpis.py{size_args} --profile --write-results` (same machine; "
-        "default Polars threads). cProfile adds overhead and the machine is shared, so read the "
-        "shares, not the absolute seconds.",
-        "",
-        *extra,
-        "```",
-        text,
-        "```",
-        "",
-    ]
-    replace_section(RESULTS, PROFILE_SECTION, "\n".join(body))
+    write_profile(RESULTS, PROFILE_SECTION,
+                  f"python benchmarks/bench_kpis.py{size_args} --profile --write-results",
+                  "same machine; default Polars threads", text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -665,7 +661,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         text = profile_main(args)
         if args.write_results:
-            _write_profile(text, args, [])
+            _write_profile(text, args)
         return 0
 
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())

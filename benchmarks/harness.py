@@ -1,8 +1,10 @@
 """What the benchmarks share: CPU and memory readings, running a contender in its own
-process, the machine's description, and updating one section of RESULTS.md."""
+process, the machine's description, and updating one section of RESULTS.md (a results table
+or a profile)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import platform
@@ -92,3 +94,23 @@ def replace_section(results: Path, title: str, section: str) -> None:
         old.rstrip("\n") + "\n\n" + section)
     results.write_text(new.rstrip("\n") + "\n")
     print(f"updated {results} ({title[3:]})")
+
+
+def write_profile(results: Path, title: str, command: str, setting: str, text: str,
+                  extra: Sequence[str] = ()) -> None:
+    """Replace the ``title`` section with a profile's ``text`` in a code block, after a line
+    saying when and how (``command``, ``setting``) it was measured and any ``extra`` lines."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    body = [
+        title,
+        "",
+        f"Measured {stamp} with `{command}` ({setting}). Tracing and cProfile add overhead and "
+        "the machine is shared, so read the shares, not the absolute seconds.",
+        "",
+        *extra,
+        "```",
+        text,
+        "```",
+        "",
+    ]
+    replace_section(results, title, "\n".join(body))

@@ -1,14 +1,12 @@
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 # Shared test helpers (realdata.py) import as top-level modules.
 sys.path.insert(0, str(Path(__file__).parent))
-
-
-import os
-from collections.abc import Iterator
-
-import pytest
 
 
 @pytest.fixture(scope="session")

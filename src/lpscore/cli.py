@@ -19,7 +19,7 @@ from lpscore.cli_common import (
     OutDir,
     OutputFormat,
     QuoteFiles,
-    err,
+    exit_on_error,
     run_ingest,
     with_lenient,
 )
@@ -27,7 +27,7 @@ from lpscore.cli_kpis import kpis, report
 from lpscore.cli_publish import publish, scores
 from lpscore.cli_score import score
 from lpscore.config import load_config
-from lpscore.errors import LpscoreError, StrictModeError
+from lpscore.errors import StrictModeError
 from lpscore.ingest import IngestResult
 from lpscore.marketdata import QuoteLoad
 
@@ -65,7 +65,7 @@ def ingest(
     ] = False,
 ) -> None:
     """Ingest FIX logs (and quotes) into events, a history store and a quarantine."""
-    try:
+    with exit_on_error():
         config = with_lenient(load_config(config_path), lenient)
         started = time.perf_counter()
         result, quote_load = run_ingest(fix_files, quotes or [], config, out, output)
@@ -82,9 +82,6 @@ def ingest(
                 f"--strict: {len(result.quarantine)} record(s) quarantined; "
                 f"see {out / 'quarantine.jsonl'}"
             )
-    except LpscoreError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=2) from exc
 
 
 def _summary(result: IngestResult, quote_load: QuoteLoad | None) -> dict[str, Any]:

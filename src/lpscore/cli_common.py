@@ -3,6 +3,8 @@ progress bar."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
@@ -30,6 +32,7 @@ __all__ = [
     "OutputFormat",
     "QuoteFiles",
     "err",
+    "exit_on_error",
     "run_ingest",
     "run_kpis",
     "with_lenient",
@@ -55,6 +58,17 @@ class OutputFormat(StrEnum):
     TABLE = "table"
     JSON = "json"
     CSV = "csv"
+
+
+@contextmanager
+def exit_on_error() -> Iterator[None]:
+    """Around a command's body: an ``LpscoreError`` is printed as one line on stderr (its
+    message says what to do) and the command exits with status 2."""
+    try:
+        yield
+    except LpscoreError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=2) from exc
 
 
 def with_lenient(config: Config, lenient: bool) -> Config:

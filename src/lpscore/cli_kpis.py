@@ -21,11 +21,12 @@ from lpscore.cli_common import (
     OutputFormat,
     QuoteFiles,
     err,
+    exit_on_error,
     run_kpis,
     with_lenient,
 )
 from lpscore.config import load_config
-from lpscore.errors import ConfigError, InputError, LpscoreError
+from lpscore.errors import ConfigError, InputError
 from lpscore.kpi.aggregate import kpi_stats, summarize, summary_json
 from lpscore.kpi.context import CONTEXT_KEYS
 from lpscore.kpi.engine import KpiResult
@@ -51,7 +52,7 @@ def kpis(
     html: Annotated[bool, typer.Option("--html", help="Also write DIR/report.html.")] = False,
 ) -> None:
     """Per-fill, per-order and per-LP KPIs (docs/kpis.md) from FIX logs and quotes."""
-    try:
+    with exit_on_error():
         config = with_lenient(load_config(config_path), lenient)
         keys = ["lp", *[k.strip() for k in by.split(",") if k.strip() and k.strip() != "lp"]]
         started = time.perf_counter()
@@ -80,9 +81,6 @@ def kpis(
             print(_flat(table).write_csv(), end="")
         else:
             _print(payload, keys, out)
-    except LpscoreError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=2) from exc
 
 
 def report(
@@ -91,7 +89,7 @@ def report(
                                              "(default DIR/report.html).")] = None,
 ) -> None:
     """A self-contained HTML page (no CDN) of the KPIs in an `lpscore kpis` directory."""
-    try:
+    with exit_on_error():
         needed = [kpi_dir / n for n in ("kpis.json", "orders.parquet", "fills.parquet")]
         missing = [str(p) for p in needed if not p.is_file()]
         if missing:
@@ -102,9 +100,6 @@ def report(
         target = out or kpi_dir / "report.html"
         target.write_text(page, encoding="utf-8")
         err.print(f"written: {target}")
-    except LpscoreError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=2) from exc
 
 
 def leaderboards(result: KpiResult) -> list[dict[str, Any]]:

@@ -15,14 +15,14 @@ from lpscore.cli_common import (
     LenientOption,
     OutputFormat,
     QuoteFiles,
-    err,
+    exit_on_error,
     run_kpis,
     with_lenient,
 )
 from lpscore.cli_score import parse_context
 from lpscore.config import load_config
-from lpscore.errors import InputError, LpscoreError
-from lpscore.publish import StoreUnavailable, open_store
+from lpscore.errors import InputError
+from lpscore.publish import open_store
 from lpscore.publish.publisher import publish_result
 from lpscore.quarantine import Quarantine
 from lpscore.scoring import catalog, load_profile
@@ -46,7 +46,7 @@ def publish(
     lenient: LenientOption = False,
 ) -> None:
     """Score every context level (LP, symbol, size bucket, regime) and publish the snapshots."""
-    try:
+    with exit_on_error():
         config = with_lenient(load_config(config_path), lenient)
         _, result = run_kpis(fix_files, quotes or [], config, None, output, Quarantine())
         specs = catalog(result.horizons)
@@ -65,13 +65,6 @@ def publish(
         for p in done:
             table.add_row(p.profile, p.context, str(p.version), "yes" if p.changed else "no")
         Console().print(table)
-    except StoreUnavailable as exc:
-        err.print(f"[bold red]error:[/] score store {store_uri} unreachable ({exc}); start it "
-                  "or pass another --store")
-        raise typer.Exit(code=2) from exc
-    except LpscoreError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=2) from exc
 
 
 def scores(
@@ -82,7 +75,7 @@ def scores(
     output: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """The scores published for one profile and context."""
-    try:
+    with exit_on_error():
         wanted = parse_context(context)
         with open_store(store_uri) as store:
             snap = store.get(profile, wanted)
@@ -103,9 +96,3 @@ def scores(
                           f"{s['ci_low']:.1f} - {s['ci_high']:.1f}",
                           "yes" if s["provisional"] else "no", f"{s['n_orders']:,}")
         Console().print(table)
-    except StoreUnavailable as exc:
-        err.print(f"[bold red]error:[/] score store {store_uri} unreachable ({exc})")
-        raise typer.Exit(code=2) from exc
-    except LpscoreError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=2) from exc

@@ -17,12 +17,12 @@ from lpscore.cli_common import (
     LenientOption,
     OutputFormat,
     QuoteFiles,
-    err,
+    exit_on_error,
     run_kpis,
     with_lenient,
 )
 from lpscore.config import load_config
-from lpscore.errors import InputError, LpscoreError
+from lpscore.errors import InputError
 from lpscore.kpi.context import CONTEXT_KEYS
 from lpscore.quarantine import Quarantine
 from lpscore.scoring import Scorecard, catalog, load_profile, score_result
@@ -48,7 +48,7 @@ def score(
     lenient: LenientOption = False,
 ) -> None:
     """Composite LP scores (docs/scoring.md) from FIX logs and quotes, ranked."""
-    try:
+    with exit_on_error():
         if output is OutputFormat.CSV:
             raise InputError("--format csv is not available for scores: use table or json")
         config = with_lenient(load_config(config_path), lenient)
@@ -70,9 +70,6 @@ def score(
             print(json.dumps(payload))
         else:
             print_scorecard(card, Console())
-    except LpscoreError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=2) from exc
 
 
 def parse_context(text: str) -> dict[str, str]:

@@ -6,7 +6,9 @@
     │   └── UnknownFormatError    a file whose format (FIX log, quotes) cannot be detected
     ├── FixError                  a FIX message that cannot be framed or decoded
     │   └── FixValidationError    framed, but BodyLength, CheckSum or a required tag is wrong
-    └── StrictModeError           --strict and something was quarantined
+    ├── StrictModeError           --strict and something was quarantined
+    └── StoreUnavailable          the score store cannot be reached (callers keep their last
+                                  good snapshot; commands exit with the message)
 
 Bad *records* inside an input never raise: they are quarantined with file, offset, tag and
 reason (see lpscore.quarantine) and the run goes on. Exceptions are for problems the user must
@@ -21,6 +23,7 @@ __all__ = [
     "FixValidationError",
     "InputError",
     "LpscoreError",
+    "StoreUnavailable",
     "StrictModeError",
     "UnknownFormatError",
 ]
@@ -60,3 +63,7 @@ class FixValidationError(FixError):
 
 class StrictModeError(LpscoreError):
     """Raised under --strict when any record was quarantined."""
+
+
+class StoreUnavailable(LpscoreError):  # noqa: N818 - reads as a state, like TimeoutError
+    """The score store cannot be reached; the message names the store and what to do."""

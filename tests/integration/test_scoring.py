@@ -16,7 +16,15 @@ from lpscore.kpi.aggregate import kpi_stats
 from lpscore.kpi.context import CONTEXT_KEYS
 from lpscore.kpi.engine import KpiResult, compute_kpis
 from lpscore.quarantine import Quarantine
-from lpscore.scoring import BUILTIN, Profile, Scorecard, catalog, score_contexts, score_result
+from lpscore.scoring import (
+    BUILTIN,
+    Profile,
+    Scorecard,
+    catalog,
+    score_contexts,
+    score_levels,
+    score_result,
+)
 from lpscore.scoring.composite import composite
 from lpscore.stats.table import Decay
 
@@ -217,3 +225,23 @@ def test_recent_behaviour_counts_most() -> None:
         assert now.kpis["fill_rate"] < raw.kpis["fill_rate"] - 0.1
         assert now.n_eff < raw.n_eff / 3
         assert now.n_orders == raw.n_orders
+
+
+def test_all_levels_at_once_equal_each_level_scored_alone(archetypes: KpiResult) -> None:
+    specs = catalog(archetypes.horizons)
+    profile = BUILTIN["hft"]
+    chain = ["symbol", "size_bucket", "vol_regime"]
+    together = score_levels(kpi_stats(archetypes, ["lp", *chain], decay=profile.decay),
+                            profile, specs, chain)
+    alone = [card for depth in range(len(chain) + 1)
+             for card in score_contexts(kpi_stats(archetypes, ["lp", *chain[:depth]],
+                                                  decay=profile.decay),
+                                        profile, specs, chain[:depth])]
+    assert [c.context for c in together] == [c.context for c in alone]
+    assert len({len(c.context) for c in together}) == len(chain) + 1
+    for a, b in zip(together, alone, strict=True):
+        assert [s.lp for s in a.scores] == [s.lp for s in b.scores]
+        for x, y in zip(a.scores, b.scores, strict=True):
+            assert x.score == pytest.approx(y.score, abs=1e-9)
+            assert x.ci_high == pytest.approx(y.ci_high, abs=1e-9)
+            assert x.n_orders == y.n_orders

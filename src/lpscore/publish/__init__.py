@@ -1,13 +1,13 @@
 """Score publication: versioned, atomic snapshots per profile x context in a store chosen by
 URI (docs/publish.md)."""
 
+from lpscore.errors import StoreUnavailable
 from lpscore.publish.snapshot import ALL, Snapshot, context_key, parse_context_key
 from lpscore.publish.store import (
     MemoryStore,
     Published,
     RedisStore,
     ScoreStore,
-    StoreUnavailable,
     Subscription,
     Update,
     open_store,

@@ -69,11 +69,6 @@ class Snapshot:
                    interval=card.interval)
 
     @property
-    def key(self) -> str:
-        """``profile`` and canonical context, the snapshot's identity in a store."""
-        return f"{self.profile}|{context_key(self.context)}"
-
-    @property
     def digest(self) -> str:
         """A hash of the content that matters to routing (not times, not the version)."""
         body = json.dumps([self.profile, context_key(self.context), self.scores,

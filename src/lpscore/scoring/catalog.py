@@ -22,6 +22,7 @@ from typing import Literal
 import polars as pl
 
 from lpscore.kpi.aggregate import LATENCIES
+from lpscore.stats.table import effective_n
 
 __all__ = ["HIGHER", "LOWER", "KpiSpec", "catalog", "weighable"]
 
@@ -45,9 +46,10 @@ class KpiSpec:
     num: str = ""
     den: str = ""
     count: str = ""
-    """Rates: the sums column counting the evidence (``""``: effective n of ``num``'s mean)."""
+    """Rates: the sums column counting the evidence (``""``: the effective n of ``source``)."""
     source: str = ""
-    """Means: the moment-sum prefix. Quantiles: the sketch metric."""
+    """Means: the moment-sum prefix. Quantiles: the sketch metric. Rates without ``count``:
+    the moment-sum prefix whose effective n is their evidence."""
     q: float = 0.5
     parts: tuple[str, str] = ("", "")
     """``rate_diff``: the two rates whose difference this is."""
@@ -56,13 +58,13 @@ class KpiSpec:
         """The evidence behind one group's value (decayed, effective)."""
         if self.kind == "rate" and self.count:
             return pl.col(self.count)
-        prefix = self.source or self.den.removesuffix("__w")
-        w, w2 = pl.col(f"{prefix}__w"), pl.col(f"{prefix}__w2")
-        return pl.when(w2 > 0).then(w * w / w2).otherwise(0.0)
+        return effective_n(pl.col(f"{self.source}__w"), pl.col(f"{self.source}__w2"))
 
 
-def _rate(name: str, better: int, num: str, den: str, count: str = "") -> KpiSpec:
-    return KpiSpec(name, "rate", better, "share", 0.01, num=num, den=den, count=count)
+def _rate(name: str, better: int, num: str, den: str, count: str = "",
+          source: str = "") -> KpiSpec:
+    return KpiSpec(name, "rate", better, "share", 0.01, num=num, den=den, count=count,
+                   source=source)
 
 
 def _mean(name: str, better: int, unit: str, floor: float, source: str = "") -> KpiSpec:
@@ -78,8 +80,8 @@ def catalog(horizons: Sequence[str]) -> dict[str, KpiSpec]:
         _rate("session_reject_rate", LOWER, "n_session_rejected", "n_orders", "n_orders"),
         _rate("cancel_reject_rate", LOWER, "n_cancel_rejects", "n_cancel_requests",
               "n_cancel_requests"),
-        _rate("pi_rate", HIGHER, "pi_positive_qty", "pi_bps__w"),
-        _rate("at_or_better_rate", HIGHER, "pi_at_or_better_qty", "pi_bps__w"),
+        _rate("pi_rate", HIGHER, "pi_positive_qty", "pi_bps__w", source="pi_bps"),
+        _rate("at_or_better_rate", HIGHER, "pi_at_or_better_qty", "pi_bps__w", source="pi_bps"),
         _rate("lastlook_asymmetry#adverse", LOWER, "n_rejected_adverse", "n_decided_adverse",
               "n_decided_adverse"),
         _rate("lastlook_asymmetry#favourable", HIGHER, "n_rejected_favourable",

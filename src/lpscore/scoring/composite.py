@@ -23,12 +23,12 @@ import numpy.typing as npt
 import polars as pl
 
 from lpscore.scoring.catalog import KpiSpec
-from lpscore.scoring.estimate import expand, shrunk_estimates
+from lpscore.scoring.estimate import expand, shrunk_estimates, shrunk_levels
 from lpscore.scoring.normalize import normalize
 from lpscore.scoring.profiles import Profile
 from lpscore.stats.table import Stats
 
-__all__ = ["LpScore", "Scorecard", "composite", "score_contexts"]
+__all__ = ["LpScore", "Scorecard", "composite", "score_contexts", "score_levels"]
 
 Array = npt.NDArray[np.float64]
 TINY = 1e-9
@@ -82,19 +82,39 @@ class Scorecard:
 
 
 def score_contexts(stats: Stats, profile: Profile, catalog: Mapping[str, KpiSpec],
-                   context: Sequence[str]) -> list[Scorecard]:
+                   context: Sequence[str], *,
+                   where: Mapping[str, str] | None = None) -> list[Scorecard]:
     """One scorecard per distinct value of ``context`` in ``stats`` (keyed ``["lp",
-    *context]``), LPs shrunk down the hierarchy and normalised within their context."""
+    *context]``), LPs shrunk down the hierarchy and normalised within their context.
+    ``where`` keeps only the contexts with those values (compared as text), so one context
+    is scored without drawing posteriors for the others."""
     weighted = [catalog[k] for k in profile.weights]
     estimates = shrunk_estimates(stats, expand(weighted, dict(catalog)), context,
                                  profile.shrinkage)
-    groups = (estimates.partition_by(list(context), maintain_order=True, as_dict=True)
-              if context else {(): estimates})
+    if where:
+        estimates = estimates.filter(*(pl.col(k).cast(pl.String) == v for k, v in where.items()))
+    return _cards(estimates, list(context), profile, weighted, stats.t_ref)
+
+
+def score_levels(stats: Stats, profile: Profile, catalog: Mapping[str, KpiSpec],
+                 context: Sequence[str]) -> list[Scorecard]:
+    """The scorecards of every level of the hierarchy at once: per LP (context ``{}``), per
+    LP x ``context[0]``, ... per LP x ``context``; each level shrunk once."""
+    weighted = [catalog[k] for k in profile.weights]
+    levels = shrunk_levels(stats, expand(weighted, dict(catalog)), context, profile.shrinkage)
+    return [card for keys, estimates in levels
+            for card in _cards(estimates, keys, profile, weighted, stats.t_ref)]
+
+
+def _cards(estimates: pl.DataFrame, context: list[str], profile: Profile,
+           weighted: Sequence[KpiSpec], t_ref: int | None) -> list[Scorecard]:
+    groups = (estimates.partition_by(context, maintain_order=True, as_dict=True)
+              if context else {(): estimates} if estimates.height else {})
     cards = []
     for values, rows in groups.items():
         ctx = dict(zip(context, values, strict=True))
         cards.append(Scorecard(profile.name, ctx, _score(rows, profile, weighted, ctx),
-                               profile.interval, stats.t_ref))
+                               profile.interval, t_ref))
     return cards
 
 

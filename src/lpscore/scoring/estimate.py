@@ -13,16 +13,16 @@ orders after decay) and ``t_last``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import polars as pl
 
 from lpscore.scoring.catalog import KpiSpec
 from lpscore.stats.shrink import shrink, unshrunk
 from lpscore.stats.sketch import quantile_names, sketch_quantiles
-from lpscore.stats.table import Stats
+from lpscore.stats.table import Stats, effective_n
 
-__all__ = ["expand", "shrunk_estimates"]
+__all__ = ["expand", "shrunk_estimates", "shrunk_levels"]
 
 
 
@@ -35,9 +35,10 @@ def expand(specs: Sequence[KpiSpec], catalog: dict[str, KpiSpec]) -> list[KpiSpe
     return out
 
 
-def shrunk_estimates(stats: Stats, specs: Sequence[KpiSpec], context: Sequence[str],
-                     m: float) -> pl.DataFrame:
-    """Shrunk estimates per ``["lp", *context]`` (specs already expanded)."""
+def shrunk_levels(stats: Stats, specs: Sequence[KpiSpec], context: Sequence[str],
+                  m: float) -> Iterator[tuple[list[str], pl.DataFrame]]:
+    """Each level's shrunk estimates, coarse to fine: ``([], per LP)``, ``(context[:1], per
+    LP x first key)``, ... ``(context, per LP x context)`` (specs already expanded)."""
     if list(stats.keys) != ["lp", *context]:
         raise ValueError(f"stats keyed by {stats.keys}, expected {('lp', *context)}")
     rates = [s.name for s in specs if s.kind == "rate"]
@@ -49,7 +50,14 @@ def shrunk_estimates(stats: Stats, specs: Sequence[KpiSpec], context: Sequence[s
         level = shrink(_estimates(stats.rollup(keys), specs), level, parent_keys, rates,
                        means, m)
         parent_keys = keys
-    return level.sort(["lp", *context], nulls_last=True)
+        yield keys[1:], level.sort(keys, nulls_last=True)
+
+
+def shrunk_estimates(stats: Stats, specs: Sequence[KpiSpec], context: Sequence[str],
+                     m: float) -> pl.DataFrame:
+    """Shrunk estimates per ``["lp", *context]``, the finest level of ``shrunk_levels``."""
+    *_, (_, finest) = shrunk_levels(stats, specs, context, m)
+    return finest
 
 
 def _estimates(stats: Stats, specs: Sequence[KpiSpec]) -> pl.DataFrame:
@@ -58,8 +66,7 @@ def _estimates(stats: Stats, specs: Sequence[KpiSpec]) -> pl.DataFrame:
     sums = stats.sums
     exprs: list[pl.Expr] = [
         pl.col("n_orders__n").alias("n_orders"),
-        pl.when(pl.col("n_orders__w2") > 0)
-        .then(pl.col("n_orders") ** 2 / pl.col("n_orders__w2")).otherwise(0.0).alias("n_eff"),
+        effective_n(pl.col("n_orders"), pl.col("n_orders__w2")).alias("n_eff"),
     ]
     for spec in specs:
         if spec.kind == "rate":

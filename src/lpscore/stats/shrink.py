@@ -36,8 +36,7 @@ def shrink(child: pl.DataFrame, parent: pl.DataFrame, on: Sequence[str], rates: 
     """``child`` estimates shrunk toward ``parent``'s, joined on ``on`` (empty: one parent)."""
     if m < 0:
         raise ValueError(f"shrinkage strength must be >= 0, got {m}")
-    cols = [f"{k}.{part}" for k in rates for part in ("x",)]
-    cols += [f"{k}.{part}" for k in means for part in ("x", "s2")]
+    cols = [f"{k}.x" for k in [*rates, *means]] + [f"{k}.s2" for k in means]
     prior = parent.select(*on, *(pl.col(c).alias(f"{c}.p") for c in cols))
     joined = (child.join(prior, on=list(on), how="left", nulls_equal=True) if on
               else child.join(prior, how="cross"))

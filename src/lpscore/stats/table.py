@@ -34,7 +34,7 @@ import polars as pl
 
 from lpscore.stats.sketch import merge_sketch_frames
 
-__all__ = ["Decay", "Stats", "decay_weight", "mean_of", "moment_sums"]
+__all__ = ["Decay", "Stats", "decay_weight", "effective_n", "mean_of", "moment_sums"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +70,12 @@ def moment_sums(name: str, value: pl.Expr, weight: pl.Expr) -> list[pl.Expr]:
         (w * w).sum().alias(f"{name}__w2"),
         present.sum().cast(pl.Float64).alias(f"{name}__n"),
     ]
+
+
+def effective_n(w: pl.Expr, w2: pl.Expr) -> pl.Expr:
+    """Kish's effective sample size ``(Σw)² / Σw²`` from a weight sum and a squared-weight sum;
+    0 with no weight."""
+    return pl.when(w2 > 0).then(w * w / w2).otherwise(0.0)
 
 
 def mean_of(name: str) -> pl.Expr:
