@@ -20,6 +20,15 @@ and bad values stop the run before any work, with a message naming the key and t
     [context]
     adv = { ACME = 1000000 }        # average daily volume per symbol (shares)
     notional_edges = [10000, 100000, 1000000]
+
+    [routing]                       # docs/routing.md
+    static_ranking = ["LP_C", "LP_A"] # used when no scores are published for a context
+    killed = ["LP_B"]               # kill switch: never routed to
+    reject_cooldown_s = 30          # skip an LP for a symbol this long after it rejects
+    [routing.lps.LP_D]
+    symbols = ["ACME"]              # allowed symbols (default: all)
+    max_notional = 5000000
+    min_qty = 100
 """
 
 from __future__ import annotations
@@ -40,7 +49,9 @@ __all__ = [
     "ContextConfig",
     "IngestConfig",
     "KpiConfig",
+    "LpRule",
     "MarketDataConfig",
+    "RoutingConfig",
     "load_config",
     "parse_section",
 ]
@@ -148,6 +159,82 @@ class ContextConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LpRule:
+    """What one LP may be sent (``[routing.lps.NAME]``)."""
+
+    symbols: tuple[str, ...] = ()
+    """Symbols the LP may be routed; empty: every symbol."""
+    max_notional: float | None = None
+    """Largest child order notional (quantity x price); a larger child is cut to it."""
+    min_qty: float = 0.0
+    """Smallest child order worth sending to the LP (spray drops smaller slices)."""
+    max_qty: float | None = None
+    """Largest child order quantity."""
+    target_comp_id: str | None = None
+    """TargetCompID of the LP's FIX session (default: the LP name)."""
+
+    def __post_init__(self) -> None:
+        if self.max_notional is not None and self.max_notional <= 0:
+            raise ConfigError(f"routing.lps: max_notional = {self.max_notional} must be > 0 "
+                              "(leave it out for no limit)")
+        if self.min_qty < 0 or (self.max_qty is not None and self.max_qty < max(
+                self.min_qty, 1e-12)):
+            raise ConfigError(f"routing.lps: min_qty = {self.min_qty}, max_qty = "
+                              f"{self.max_qty}: need 0 <= min_qty <= max_qty, max_qty > 0")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoutingConfig:
+    """How the smart order router chooses LPs (docs/routing.md)."""
+
+    static_ranking: tuple[str, ...] = ()
+    """LPs best first, used when no snapshot is published for the context or any coarser."""
+    killed: tuple[str, ...] = ()
+    """Kill switch: LPs that are never routed to."""
+    exclude_provisional: bool = False
+    """Skip LPs whose score is provisional (too little evidence) in the context."""
+    reject_cooldown_s: float = 30.0
+    """After an LP rejects an order in a symbol, skip it for that symbol this long."""
+    spray_top_k: int = 3
+    """How many LPs a spray splits an order across at most."""
+    lot_size: float = 1.0
+    """Child quantities are whole multiples of this."""
+    stale_after_s: float = 5.0
+    """Decisions are ``stale`` when the score store has not been reached for this long."""
+    max_publish_age_s: float | None = None
+    """Also ``stale`` when the profile's newest publish is older than this (off by default)."""
+    poll_interval_s: float = 0.5
+    """How often the cache polls the store for versions missed by notifications."""
+    sender_comp_id: str = "LPSCORE"
+    """SenderCompID of the child orders the router emits."""
+    lps: dict[str, LpRule] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for key in ("reject_cooldown_s", "stale_after_s", "poll_interval_s"):
+            value = getattr(self, key)
+            if not value > 0 and not (key == "reject_cooldown_s" and value == 0):
+                raise ConfigError(f"routing.{key} = {value}: use a positive number of seconds")
+        if self.max_publish_age_s is not None and not self.max_publish_age_s > 0:
+            raise ConfigError(f"routing.max_publish_age_s = {self.max_publish_age_s}: use a "
+                              "positive number of seconds, or leave it out")
+        if self.spray_top_k < 1:
+            raise ConfigError(f"routing.spray_top_k = {self.spray_top_k}: use 1 or more")
+        if not self.lot_size > 0:
+            raise ConfigError(f"routing.lot_size = {self.lot_size}: use a positive quantity")
+        twice = sorted({lp for lp in self.static_ranking if self.static_ranking.count(lp) > 1})
+        if twice:
+            raise ConfigError(f"routing.static_ranking lists {', '.join(twice)} more than "
+                              "once; list each LP once, best first")
+
+    def rule(self, lp: str) -> LpRule:
+        """The LP's rule (the defaults when it has none)."""
+        return self.lps.get(lp, _NO_RULE)
+
+
+_NO_RULE = LpRule()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """Root of lpscore.toml."""
 
@@ -155,6 +242,7 @@ class Config:
     marketdata: MarketDataConfig = field(default_factory=MarketDataConfig)
     kpi: KpiConfig = field(default_factory=KpiConfig)
     context: ContextConfig = field(default_factory=ContextConfig)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
 
 
 def _check_tz(key: str, name: str) -> None:

@@ -185,7 +185,9 @@ def test_publish_and_scores_commands(redis_url: str) -> None:
                             "--format", "json").stdout)
     # what is published is what `score` computes; publish rolls the LP x symbol statistics up
     # from finer groups, so sums differ from a direct LP x symbol build by float rounding
+    capacity = [item.pop("capacity") for item in snap["scores"]]
     assert_close(snap["scores"], scored["scores"])
+    assert all(set(c) == {"fill_rate", "filled_qty_per_order", "n_terminal"} for c in capacity)
     assert (snap["version"], snap["stale"]) == (1, False)
     missing = run("scores", "--store", uri, "--profile", "block")
     assert missing.returncode == 2

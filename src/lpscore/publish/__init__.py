@@ -5,6 +5,7 @@ from lpscore.errors import StoreUnavailable
 from lpscore.publish.snapshot import ALL, Snapshot, context_key, parse_context_key
 from lpscore.publish.store import (
     MemoryStore,
+    ProfileMeta,
     Published,
     RedisStore,
     ScoreStore,
@@ -13,6 +14,6 @@ from lpscore.publish.store import (
     open_store,
 )
 
-__all__ = ["ALL", "MemoryStore", "Published", "RedisStore", "ScoreStore", "Snapshot",
+__all__ = ["ALL", "MemoryStore", "ProfileMeta", "Published", "RedisStore", "ScoreStore", "Snapshot",
            "StoreUnavailable", "Subscription", "Update", "context_key", "open_store",
            "parse_context_key"]

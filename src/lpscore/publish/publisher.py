@@ -6,6 +6,11 @@ A router falls back from a fine context to a coarser one, so every level is publ
 (``*``), LP x symbol, LP x symbol x size bucket, LP x symbol x size bucket x volatility regime.
 The statistics are built once at the finest level and rolled up; each level is shrunk once.
 Only contexts whose scores changed get a new version (ScoreStore.publish).
+
+Each LP's score item also carries its ``capacity`` in the context, from the same decayed
+statistics: ``fill_rate`` (filled / ordered quantity of terminal orders),
+``filled_qty_per_order`` (filled quantity per terminal order) and ``n_terminal``; a spraying
+router sizes child orders by them.
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ from collections.abc import Mapping, Sequence
 
 from lpscore.kpi.aggregate import kpi_stats
 from lpscore.kpi.engine import KpiResult
-from lpscore.publish.snapshot import Snapshot
+from lpscore.publish.snapshot import Snapshot, context_key
 from lpscore.publish.store import Published, ScoreStore
 from lpscore.scoring import KpiSpec, Profile, score_levels
+from lpscore.stats.table import Stats
 
-__all__ = ["HIERARCHY", "publish_result", "snapshots_of"]
+__all__ = ["HIERARCHY", "capacities", "publish_result", "snapshots_of"]
 
 HIERARCHY = ("symbol", "size_bucket", "vol_regime")
 """The published chain: every prefix of it is a level."""
@@ -31,8 +37,29 @@ def snapshots_of(result: KpiResult, profile: Profile, specs: Mapping[str, KpiSpe
     """One snapshot per context of every level, scored under ``profile``."""
     now = time.time_ns() if now_ns is None else now_ns
     stats = kpi_stats(result, ["lp", *hierarchy], decay=profile.decay)
-    return [Snapshot.of(card, computed_at_ns=now)
+    capacity = capacities(stats, hierarchy)
+    return [Snapshot.of(card, computed_at_ns=now,
+                        capacity=capacity.get(context_key(card.context), {}))
             for card in score_levels(stats, profile, specs, list(hierarchy))]
+
+
+def capacities(stats: Stats, hierarchy: Sequence[str]
+               ) -> dict[str, dict[str, dict[str, float | None]]]:
+    """Context key -> LP -> capacity (see the module docstring), for every level."""
+    out: dict[str, dict[str, dict[str, float | None]]] = {}
+    for depth in range(len(hierarchy) + 1):
+        keys = list(hierarchy[:depth])
+        for row in stats.rollup(["lp", *keys]).sums.iter_rows(named=True):
+            terminal = float(row["n_terminal"] or 0.0)
+            ordered = float(row["ordered_qty_terminal"] or 0.0)
+            filled = float(row["filled_qty_terminal"] or 0.0)
+            ctx = context_key({k: str(row[k]) for k in keys})
+            out.setdefault(ctx, {})[str(row["lp"])] = {
+                "fill_rate": filled / ordered if ordered > 0 else None,
+                "filled_qty_per_order": filled / terminal if terminal > 0 else None,
+                "n_terminal": terminal,
+            }
+    return out
 
 
 def publish_result(result: KpiResult, profile: Profile, specs: Mapping[str, KpiSpec],

@@ -60,11 +60,17 @@ class Snapshot:
     interval: float = 0.95
 
     @classmethod
-    def of(cls, card: Scorecard, *, computed_at_ns: int,
-           watermark_ns: int | None = None) -> Snapshot:
-        """The snapshot of a scorecard (version 0 until published)."""
+    def of(cls, card: Scorecard, *, computed_at_ns: int, watermark_ns: int | None = None,
+           capacity: Mapping[str, Mapping[str, float | None]] | None = None) -> Snapshot:
+        """The snapshot of a scorecard (version 0 until published). ``capacity`` (per LP:
+        ``fill_rate``, ``filled_qty_per_order``, ``n_terminal``) goes into each score item,
+        for routers that size child orders."""
+        items = [s.to_json() for s in card.scores]
+        if capacity is not None:
+            for item in items:
+                item["capacity"] = dict(capacity.get(item["lp"], {}))
         return cls(profile=card.profile, context={k: str(v) for k, v in card.context.items()},
-                   scores=[s.to_json() for s in card.scores], computed_at_ns=computed_at_ns,
+                   scores=items, computed_at_ns=computed_at_ns,
                    watermark_ns=card.t_ref if watermark_ns is None else watermark_ns,
                    interval=card.interval)
 

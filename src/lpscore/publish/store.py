@@ -18,6 +18,9 @@ docs/publish.md:
   ``version``, ``digest``; written by one Lua script, so a reader's single ``HMGET`` sees a
   whole snapshot or the previous one, never a mix;
 - ``{prefix}:contexts:{profile}``: the set of published contexts;
+- ``{prefix}:meta:{profile}``: a hash ``generation`` (up by one with every new version of any
+  context of the profile) and ``published_at_ns`` (the newest publish run, changed or not):
+  what a router's cache polls, one round trip, when notifications may have been lost;
 - channel ``{prefix}:updates``: ``{"profile", "context", "version"}`` after each new version.
 
 A publish whose content (``Snapshot.digest``) equals the stored one keeps its version and
@@ -26,12 +29,13 @@ writes nothing; otherwise the version goes up by one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -41,8 +45,8 @@ import redis
 from lpscore.errors import ConfigError, StoreUnavailable
 from lpscore.publish.snapshot import Snapshot, context_key
 
-__all__ = ["MemoryStore", "Published", "RedisStore", "ScoreStore", "Subscription", "Update",
-           "open_store"]
+__all__ = ["MemoryStore", "ProfileMeta", "Published", "RedisStore", "ScoreStore", "Subscription",
+           "Update", "open_store"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,14 @@ class Update:
     profile: str
     context: str
     version: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileMeta:
+    """Per profile: how many new versions it has had, and when it was last published."""
+
+    generation: int
+    published_at_ns: int | None
 
 
 class Subscription(ABC):
@@ -91,7 +103,14 @@ class ScoreStore(ABC):
     def get(self, profile: str, context: Mapping[str, str] | str) -> Snapshot | None: ...
 
     @abstractmethod
+    def get_many(self, profile: str, contexts: Sequence[str]) -> dict[str, Snapshot]:
+        """The snapshots of ``contexts`` (canonical keys) that exist, in one round trip."""
+
+    @abstractmethod
     def contexts(self, profile: str) -> list[str]: ...
+
+    @abstractmethod
+    def meta(self, profile: str) -> ProfileMeta: ...
 
     @abstractmethod
     def subscribe(self) -> Subscription: ...
@@ -134,12 +153,16 @@ class MemoryStore(ScoreStore):
         self._lock = threading.Lock()
         self._snaps: dict[tuple[str, str], tuple[Snapshot, str]] = {}
         self._subs: list[_QueueSubscription] = []
+        self._meta: dict[str, ProfileMeta] = {}
 
     def publish(self, snapshots: Iterable[Snapshot]) -> list[Published]:
         out = []
         with self._lock:
             for snap in snapshots:
                 key = (snap.profile, context_key(snap.context))
+                meta = self._meta.get(snap.profile, ProfileMeta(0, None))
+                self._meta[snap.profile] = ProfileMeta(meta.generation, max(
+                    meta.published_at_ns or 0, snap.computed_at_ns))
                 old = self._snaps.get(key)
                 digest = snap.digest
                 if old is not None and old[1] == digest:
@@ -147,6 +170,8 @@ class MemoryStore(ScoreStore):
                     continue
                 version = (old[0].version if old else 0) + 1
                 self._snaps[key] = (snap.with_version(version), digest)
+                meta = self._meta[snap.profile]
+                self._meta[snap.profile] = ProfileMeta(meta.generation + 1, meta.published_at_ns)
                 out.append(Published(*key, version, changed=True))
                 for sub in self._subs:
                     sub.queue.put(Update(*key, version))
@@ -157,9 +182,18 @@ class MemoryStore(ScoreStore):
             found = self._snaps.get((profile, _ctx(context)))
         return found[0] if found else None
 
+    def get_many(self, profile: str, contexts: Sequence[str]) -> dict[str, Snapshot]:
+        with self._lock:
+            found = {c: self._snaps.get((profile, c)) for c in contexts}
+        return {c: f[0] for c, f in found.items() if f is not None}
+
     def contexts(self, profile: str) -> list[str]:
         with self._lock:
             return sorted(c for p, c in self._snaps if p == profile)
+
+    def meta(self, profile: str) -> ProfileMeta:
+        with self._lock:
+            return self._meta.get(profile, ProfileMeta(0, None))
 
     def subscribe(self) -> Subscription:
         sub = _QueueSubscription(self)
@@ -176,14 +210,18 @@ class MemoryStore(ScoreStore):
                 self._subs.remove(sub)
 
 
-# KEYS: snapshot hash, contexts set. ARGV: body, digest, context, profile, channel.
+# KEYS: snapshot hash, contexts set, profile meta hash.
+# ARGV: body, digest, context, profile, channel, computed_at_ns.
 _PUBLISH = """
+local at = tonumber(redis.call('HGET', KEYS[3], 'published_at_ns') or '0')
+if tonumber(ARGV[6]) > at then redis.call('HSET', KEYS[3], 'published_at_ns', ARGV[6]) end
 if redis.call('HGET', KEYS[1], 'digest') == ARGV[2] then
   return {tonumber(redis.call('HGET', KEYS[1], 'version')), 0}
 end
 local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('HSET', KEYS[1], 'body', ARGV[1], 'digest', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[3])
+redis.call('HINCRBY', KEYS[3], 'generation', 1)
 redis.call('PUBLISH', ARGV[5], cjson.encode({profile=ARGV[4], context=ARGV[3],
                                               version=version}))
 return {version, 1}
@@ -221,7 +259,8 @@ class _RedisSubscription(Subscription):
                 return None
 
     def close(self) -> None:
-        self._pubsub.close()
+        with contextlib.suppress(redis.RedisError):  # a lost connection has nothing to free
+            self._pubsub.close()
 
 
 class RedisStore(ScoreStore):
@@ -251,9 +290,10 @@ class RedisStore(ScoreStore):
                     ctx = context_key(snap.context)
                     keys.append((snap.profile, ctx))
                     self._script(keys=[self._key(snap.profile, ctx),
-                                       f"{self._prefix}:contexts:{snap.profile}"],
+                                       f"{self._prefix}:contexts:{snap.profile}",
+                                       f"{self._prefix}:meta:{snap.profile}"],
                                  args=[snap.encode(), snap.digest, ctx, snap.profile,
-                                       self.channel], client=pipe)
+                                       self.channel, str(snap.computed_at_ns)], client=pipe)
                 replies = pipe.execute()
         except redis.RedisError as exc:
             raise _unavailable(self.name, exc) from exc
@@ -270,6 +310,26 @@ class RedisStore(ScoreStore):
         if body is None or version is None:
             return None
         return Snapshot.decode(body).with_version(int(version))
+
+    def get_many(self, profile: str, contexts: Sequence[str]) -> dict[str, Snapshot]:
+        try:
+            with self._client.pipeline(transaction=False) as pipe:
+                for ctx in contexts:
+                    pipe.hmget(self._key(profile, ctx), ["body", "version"])
+                replies = pipe.execute()
+        except redis.RedisError as exc:
+            raise _unavailable(self.name, exc) from exc
+        return {ctx: Snapshot.decode(body).with_version(int(version))
+                for ctx, (body, version) in zip(contexts, replies, strict=True)
+                if body is not None and version is not None}
+
+    def meta(self, profile: str) -> ProfileMeta:
+        try:
+            generation, at = self._client.hmget(f"{self._prefix}:meta:{profile}",
+                                                ["generation", "published_at_ns"])
+        except redis.RedisError as exc:
+            raise _unavailable(self.name, exc) from exc
+        return ProfileMeta(int(generation or 0), int(at) if at is not None else None)
 
     def contexts(self, profile: str) -> list[str]:
         try:

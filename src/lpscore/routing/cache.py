@@ -1,0 +1,197 @@
+"""The router's local copy of the published scores: lookups never touch the network.
+
+    with ScoreCache(store, ["block"]).start() as cache:
+        entry = cache.entry("block", "symbol=ACME")      # a dict lookup
+        cache.stale("block")                             # store silent for too long?
+
+A background thread keeps the copy current: it subscribes to the store's update channel and
+fetches each announced snapshot; it also polls the profile's generation counter (one round
+trip per ``poll_interval_s``) and re-reads every context when it moved, so a lost
+notification costs at most one poll interval. When the store cannot be reached the cache keeps
+every snapshot it has (the last good ones) and retries every ``poll_interval_s``; after a
+reconnection it re-reads everything. A fetched snapshot replaces the cached one whatever its
+version (a store restarted empty counts versions from 1 again), and a snapshot is never
+dropped because the store lost it.
+
+``stale(profile)`` is True when the store has not been reached for more than
+``stale_after_s`` (or never), or, with ``max_publish_age_s``, when the profile's newest
+publish is older than that.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from types import TracebackType
+
+from lpscore.errors import StoreUnavailable
+from lpscore.publish.snapshot import Snapshot, context_key
+from lpscore.publish.store import ScoreStore, Subscription
+from lpscore.routing.candidates import Candidate, candidates_of
+
+__all__ = ["CacheStatus", "Entry", "ScoreCache"]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A cached snapshot and its LPs parsed for routing."""
+
+    snapshot: Snapshot
+    candidates: tuple[Candidate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CacheStatus:
+    connected: bool
+    since_contact_s: float
+    """Seconds since the store last answered (inf: never)."""
+    snapshots: int
+    updates: int
+    """Snapshots installed from notifications and polls."""
+    errors: int
+    """Failed attempts to reach the store."""
+
+
+class ScoreCache:
+    """Snapshots of ``profiles`` kept current from a store (see the module docstring)."""
+
+    def __init__(self, store: ScoreStore, profiles: Iterable[str], *,
+                 poll_interval_s: float = 0.5, stale_after_s: float = 5.0,
+                 max_publish_age_s: float | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 wall_ns: Callable[[], int] = time.time_ns) -> None:
+        self._store = store
+        self._profiles = tuple(dict.fromkeys(profiles))
+        self._poll = poll_interval_s
+        self._stale_after = stale_after_s
+        self._max_publish_age_ns = (None if max_publish_age_s is None
+                                    else int(max_publish_age_s * 1e9))
+        self._clock = clock
+        self._wall_ns = wall_ns
+        self._entries: dict[tuple[str, str], Entry] = {}
+        self._generation: dict[str, int] = {}
+        self._published_at: dict[str, int | None] = {}
+        self._last_contact = float("-inf")
+        self._last_poll = float("-inf")
+        self._connected = False
+        self._updates = 0
+        self._errors = 0
+        self._halt = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- reads: no network, no locks (single dict reads are atomic) --------------------------
+
+    def entry(self, profile: str, context: str) -> Entry | None:
+        """The cached snapshot of ``profile`` at the canonical ``context`` key, or None."""
+        return self._entries.get((profile, context))
+
+    def stale(self, profile: str) -> bool:
+        if self._clock() - self._last_contact > self._stale_after:
+            return True
+        if self._max_publish_age_ns is None:
+            return False
+        at = self._published_at.get(profile)
+        return at is None or self._wall_ns() - at > self._max_publish_age_ns
+
+    def contexts(self, profile: str) -> list[str]:
+        return sorted(c for p, c in list(self._entries) if p == profile)
+
+    def status(self) -> CacheStatus:
+        return CacheStatus(self._connected, self._clock() - self._last_contact,
+                           len(self._entries), self._updates, self._errors)
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def install(self, snapshot: Snapshot) -> None:
+        """Put a snapshot in the cache (the thread does this; also for in-process feeds)."""
+        key = (snapshot.profile, context_key(snapshot.context))
+        self._entries[key] = Entry(snapshot, candidates_of(snapshot))
+        self._updates += 1
+
+    def refresh(self) -> bool:
+        """Re-read every context of every profile now; False when the store is unreachable
+        (the cached snapshots stay)."""
+        try:
+            for profile in self._profiles:
+                self._resync(profile)
+        except StoreUnavailable:
+            self._lost()
+            return False
+        self._contact()
+        return True
+
+    def start(self) -> ScoreCache:
+        """Read everything once (if the store answers) and start following updates."""
+        self.refresh()
+        self._thread = threading.Thread(target=self._run, name="lpscore-score-cache",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._halt.set()
+        if self._thread is not None:
+            self._thread.join(timeout=max(2 * self._poll, 2.0))
+            self._thread = None
+
+    def __enter__(self) -> ScoreCache:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # -- the thread ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        sub: Subscription | None = None
+        while not self._halt.is_set():
+            try:
+                if sub is None:
+                    sub = self._store.subscribe()     # subscribe first, then re-read: no gap
+                    for profile in self._profiles:
+                        self._resync(profile)
+                    self._contact()
+                update = sub.next(timeout=self._poll)
+                if update is not None and update.profile in self._profiles:
+                    snapshot = self._store.get(update.profile, update.context)
+                    if snapshot is not None:
+                        self.install(snapshot)
+                if update is None or self._clock() - self._last_poll >= self._poll:
+                    self._poll_generations()
+                self._contact()
+            except StoreUnavailable:
+                if sub is not None:
+                    sub.close()
+                    sub = None
+                self._lost()
+                self._halt.wait(self._poll)
+        if sub is not None:
+            sub.close()
+
+    def _poll_generations(self) -> None:
+        self._last_poll = self._clock()
+        for profile in self._profiles:
+            meta = self._store.meta(profile)
+            self._published_at[profile] = meta.published_at_ns
+            if meta.generation != self._generation.get(profile):
+                self._resync(profile, meta.generation)
+
+    def _resync(self, profile: str, generation: int | None = None) -> None:
+        if generation is None:
+            meta = self._store.meta(profile)
+            generation = meta.generation
+            self._published_at[profile] = meta.published_at_ns
+        for snapshot in self._store.get_many(profile, self._store.contexts(profile)).values():
+            self.install(snapshot)
+        self._generation[profile] = generation
+
+    def _contact(self) -> None:
+        self._last_contact = self._clock()
+        self._connected = True
+
+    def _lost(self) -> None:
+        self._connected = False
+        self._errors += 1

@@ -1,0 +1,194 @@
+"""Routing policies: how an order's quantity is allocated over the eligible LPs.
+
+    policy = POLICIES["spray"](top_k=3)
+    allocations = policy.allocate(qty, options, lot=100)
+
+A policy sees the eligible LPs best first (``Option``: the LP as published, and the smallest
+and largest child it may be sent) and returns ``Allocation`` s; the router turns them into
+child orders with reasons. Learning policies (lpscore.learn, a later stage) implement the same
+two methods: ``allocate``, and ``observe``, which the parent order calls with the outcome of
+every child order.
+
+- ``primary``: the whole quantity to the best LP that may take it (cut to its maximum size;
+  the parent order re-routes the rest).
+- ``spray``: split across the top ``k`` LPs at once, in proportion to score x fill rate x
+  typical filled size per order (an LP's expected fill capacity; an unknown factor counts
+  as the median of the others'), each slice within the LP's maximum size (what it cannot
+  take goes to the others in the same proportions); slices below an LP's minimum are
+  dropped and their quantity given to the others; slices are whole lots.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from lpscore.routing.candidates import Candidate
+
+__all__ = ["POLICIES", "Allocation", "Option", "Outcome", "Policy", "Primary", "Spray", "lots",
+           "qty_text", "waterfill"]
+
+EPS = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """An eligible LP and the size limits of a child order to it."""
+
+    candidate: Candidate
+    min_qty: float
+    max_qty: float
+    """``inf`` when unlimited."""
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    candidate: Candidate
+    qty: float
+    note: str = ""
+    """Why this size, for the child's reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one child order (fed to ``Policy.observe``)."""
+
+    lp: str
+    symbol: str
+    sent_qty: float
+    filled_qty: float
+    rejected: bool
+    ack_latency_ns: int | None = None
+
+
+class Policy(ABC):
+    """Allocates a quantity over eligible LPs (see the module docstring)."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def allocate(self, qty: float, options: Sequence[Option], lot: float) -> list[Allocation]:
+        """Allocations summing to at most ``qty``, in whole ``lot`` s, within each option's
+        limits; empty when nothing can be sent."""
+
+    def observe(self, outcome: Outcome) -> None:  # noqa: B027 - optional hook
+        """Learn from a finished child order (static policies ignore it)."""
+
+
+def lots(qty: float, lot: float) -> float:
+    """``qty`` rounded down to whole lots (tolerant of float noise); ``inf`` stays."""
+    if math.isinf(qty):
+        return qty
+    return math.floor(qty / lot + EPS) * lot
+
+
+class Primary(Policy):
+    """The best eligible LP gets the whole order (or its maximum size)."""
+
+    name = "primary"
+
+    def allocate(self, qty: float, options: Sequence[Option], lot: float) -> list[Allocation]:
+        for option in options:
+            size = lots(min(qty, option.max_qty), lot)
+            if size >= max(option.min_qty, lot) - EPS:
+                note = "" if size >= qty - EPS else (
+                    f"cut to its maximum {qty_text(size)}; {qty_text(qty - size)} left to re-route")
+                return [Allocation(option.candidate, size, note)]
+        return []
+
+
+class Spray(Policy):
+    """Split across the top ``k`` eligible LPs (see the module docstring)."""
+
+    name = "spray"
+
+    def __init__(self, top_k: int = 3) -> None:
+        self.top_k = top_k
+
+    def allocate(self, qty: float, options: Sequence[Option], lot: float) -> list[Allocation]:
+        chosen = [o for o in options if o.max_qty >= max(o.min_qty, lot) - EPS][:self.top_k]
+        while chosen:
+            factors = _factors([o.candidate for o in chosen])
+            weights = [math.prod(f) for f in factors]
+            sizes = self._sizes(qty, chosen, weights, lot)
+            small = [i for i, (o, s) in enumerate(zip(chosen, sizes, strict=True))
+                     if s < max(o.min_qty, lot) - EPS]
+            if not small:
+                return [Allocation(o.candidate, s, _note(o, s, qty, f))
+                        for o, s, f in zip(chosen, sizes, factors, strict=True) if s > 0]
+            del chosen[max(small, key=lambda i: (chosen[i].candidate.rank, i))]
+        return []
+
+    @staticmethod
+    def _sizes(qty: float, chosen: Sequence[Option], weights: Sequence[float],
+               lot: float) -> list[float]:
+        sizes, _ = waterfill(qty, weights, [o.max_qty for o in chosen])
+        whole = [lots(s, lot) for s in sizes]
+        residual = lots(min(qty, sum(sizes)) - sum(whole), lot)
+        for i in sorted(range(len(chosen)), key=lambda i: -weights[i]):  # leftover lots
+            if residual < lot - EPS:
+                break
+            take = min(lots(chosen[i].max_qty - whole[i], lot), residual)
+            whole[i] += take
+            residual -= take
+        return whole
+
+
+def _factors(candidates: Sequence[Candidate]) -> list[tuple[float, float, float]]:
+    """Per LP: (score or 1/rank, fill rate, typical fill); unknowns take the others' median."""
+    def median(values: list[float]) -> float:
+        known = sorted(v for v in values if not math.isnan(v))
+        if not known:
+            return 1.0
+        mid = len(known) // 2
+        return known[mid] if len(known) % 2 else (known[mid - 1] + known[mid]) / 2.0
+
+    rate = [c.fill_rate if c.fill_rate is not None else math.nan for c in candidates]
+    size = [c.filled_qty_per_order if c.filled_qty_per_order else math.nan for c in candidates]
+    rate_fill, size_fill = median(rate), median(size)
+    return [(max(c.score, 1.0) if c.score is not None else 1.0 / c.rank,
+             r if not math.isnan(r) else rate_fill, s if not math.isnan(s) else size_fill)
+            for c, r, s in zip(candidates, rate, size, strict=True)]
+
+
+def _note(option: Option, size: float, qty: float, factors: tuple[float, float, float]) -> str:
+    score, rate, per_order = factors
+    c = option.candidate
+    basis = (f"score {score:.1f}" if c.score is not None else f"static rank {c.rank}")
+    note = (f"{size / qty:.0%} of {qty_text(qty)} by {basis} x fill rate {rate:.2f} x "
+            f"typical fill {qty_text(per_order)}")
+    if size >= option.max_qty - EPS:
+        note += f", at its maximum {qty_text(option.max_qty)}"
+    return note
+
+
+def waterfill(total: float, weights: Sequence[float], caps: Sequence[float]
+              ) -> tuple[list[float], float]:
+    """Split ``total`` in proportion to ``weights``, none above its cap; what the caps leave
+    over is handed to the others in the same proportions. Returns the sizes and the rest."""
+    sizes = [0.0] * len(weights)
+    active = [i for i, cap in enumerate(caps) if cap > EPS]
+    left = total
+    while left > EPS and active:
+        mass = sum(weights[i] for i in active)
+        taken = 0.0
+        for i in active:
+            take = min(left * weights[i] / mass, caps[i] - sizes[i])
+            sizes[i] += take
+            taken += take
+        left -= taken
+        active = [i for i in active if sizes[i] < caps[i] - EPS]
+        if taken <= EPS:
+            break
+    return sizes, max(left, 0.0)
+
+
+def qty_text(x: float) -> str:
+    """``200,000`` or ``12.50``: quantities in reasons."""
+    return f"{x:,.0f}" if abs(x - round(x)) < EPS else f"{x:,.2f}"
+
+
+POLICIES: dict[str, type[Policy]] = {"primary": Primary, "spray": Spray}

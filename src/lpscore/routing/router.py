@@ -1,0 +1,232 @@
+"""Routing decisions: the context's published LPs, screened by the rules, allocated by a policy.
+
+    router = Router(cache, "block", config.routing)
+    plan = router.plan(RouteRequest("ACME", Side.SELL, 200_000, price=20.0,
+                                    context={"size_bucket": "adv>=2%"}), Spray(3))
+    plan.children   # (Child("LP_C", 80000, "LP_C: rank 1 under block, score 88.2 +/- 3.1; ..."),)
+
+The order's context is looked up finest first (LP x symbol x size bucket x regime, then
+coarser, then the LP level ``*``) in the cache, which never touches the network; a level
+with no snapshot, or whose LPs are all screened out, falls back to the next, and past the
+LP level to the configured static ranking. ``Plan.fallback`` says which and why.
+
+Screening (docs/routing.md): LPs already tried for this order, the kill switch, symbols an
+LP is not allowed, an LP that rejected this symbol within the cool-down, provisional scores
+(when configured); per-LP minimum and maximum child sizes (``max_qty``, ``max_notional`` at
+the order's price) bound what a policy may send.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lpscore.config import RoutingConfig
+from lpscore.model.enums import Side
+from lpscore.publish.publisher import HIERARCHY
+from lpscore.publish.snapshot import context_key
+from lpscore.routing.cache import ScoreCache
+from lpscore.routing.candidates import Candidate, static_candidates
+from lpscore.routing.policies import Option, Policy
+
+__all__ = ["STATIC", "Child", "Plan", "RouteRequest", "Router", "Skipped"]
+
+STATIC = "static"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRequest:
+    """An order (or the remainder of one) to route."""
+
+    symbol: str
+    side: Side
+    qty: float
+    price: float | None = None
+    """Limit or reference price; needed when an LP has a ``max_notional``."""
+    context: Mapping[str, str] = field(default_factory=dict)
+    """Finer context keys (``size_bucket``, ``vol_regime``); the symbol is added."""
+    exclude: frozenset[str] = frozenset()
+    """LPs not to use for this order (already tried)."""
+    why: str = ""
+    """Why this request (``re-route after LP_A rejected``), added to every child's reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Child:
+    lp: str
+    qty: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    lp: str
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A routing decision and everything needed to explain it."""
+
+    policy: str
+    profile: str
+    stale: bool
+    context: str
+    """The context key whose scores were used, or ``static``."""
+    fallback: str
+    """Empty when the order's own context had eligible LPs; else what happened."""
+    children: tuple[Child, ...]
+    skipped: tuple[Skipped, ...]
+    unrouted: float
+    """Quantity no eligible LP could take now."""
+
+    def to_json(self) -> dict[str, Any]:
+        """``lpscore route --format json``."""
+        return {"policy": self.policy, "profile": self.profile, "stale": self.stale,
+                "context": self.context, "fallback": self.fallback or None,
+                "children": [{"lp": c.lp, "qty": _num(c.qty), "reason": c.reason}
+                             for c in self.children],
+                "skipped": [{"lp": s.lp, "why": s.why} for s in self.skipped],
+                "unrouted": _num(self.unrouted)}
+
+
+class Router:
+    """Decisions for one profile from a score cache (see the module docstring)."""
+
+    def __init__(self, cache: ScoreCache | None, profile: str, config: RoutingConfig, *,
+                 hierarchy: Sequence[str] = HIERARCHY,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.cache = cache
+        self.profile = profile
+        self.config = config
+        self._hierarchy = tuple(hierarchy)
+        self._clock = clock
+        self._killed = set(config.killed)
+        self._cooldown: dict[tuple[str, str], float] = {}
+        self._chains: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._static = static_candidates(config.static_ranking)
+
+    # -- runtime controls ---------------------------------------------------------------------
+
+    def kill(self, lp: str) -> None:
+        """Stop routing to ``lp`` (kill switch) until ``revive``."""
+        self._killed.add(lp)
+
+    def revive(self, lp: str) -> None:
+        self._killed.discard(lp)
+
+    def record_reject(self, lp: str, symbol: str) -> None:
+        """``lp`` rejected an order in ``symbol``: skip it for the cool-down."""
+        self._cooldown[(lp, symbol)] = self._clock() + self.config.reject_cooldown_s
+
+    # -- decisions ----------------------------------------------------------------------------
+
+    def plan(self, request: RouteRequest, policy: Policy) -> Plan:
+        """Route ``request`` with ``policy``; never waits on the network."""
+        chain = self.chain(request)
+        tried: list[str] = []
+        skipped: list[Skipped] = []
+        options: list[Option] = []
+        used = STATIC
+        for key in chain:
+            entry = self.cache.entry(self.profile, key) if self.cache is not None else None
+            if entry is None:
+                tried.append(f"no scores at {key}")
+                continue
+            options, skipped = self._screen(entry.candidates, request)
+            if options:
+                used = key
+                break
+            tried.append(f"no eligible LP at {key}")
+        if used == STATIC:
+            options, skipped = self._screen(self._static, request)
+            tried.append("static ranking" if self._static else
+                         "no static ranking configured (routing.static_ranking)")
+        allocations = policy.allocate(request.qty, options, self.config.lot_size)
+        children = tuple(Child(a.candidate.lp, a.qty, self._reason(a.candidate, a.note,
+                                                                    request.why))
+                         for a in allocations)
+        stale = self.cache.stale(self.profile) if self.cache is not None else True
+        return Plan(policy.name, self.profile, stale, used,
+                    "" if used == chain[0] else f"{'; '.join(tried)}; used {used}",
+                    children, tuple(skipped),
+                    max(request.qty - sum(c.qty for c in children), 0.0))
+
+    def chain(self, request: RouteRequest) -> tuple[str, ...]:
+        """The context keys to look up, finest first, ending with ``*``."""
+        values = (request.symbol, *(request.context.get(k, "") for k in self._hierarchy[1:]))
+        found = self._chains.get(values)
+        if found is None:
+            context = {"symbol": request.symbol, **request.context}
+            levels = []
+            for depth in range(len(self._hierarchy), -1, -1):
+                keys = self._hierarchy[:depth]
+                if all(k in context for k in keys):
+                    levels.append(context_key({k: context[k] for k in keys}))
+            found = self._chains[values] = tuple(levels)
+        return found
+
+    def _screen(self, candidates: Sequence[Candidate], request: RouteRequest
+                ) -> tuple[list[Option], list[Skipped]]:
+        options: list[Option] = []
+        skipped: list[Skipped] = []
+        now = self._clock()
+        config = self.config
+        for c in candidates:
+            lp = c.lp
+            why = ""
+            if lp in request.exclude:
+                why = "already tried for this order"
+            elif lp in self._killed:
+                why = "kill switch"
+            elif config.exclude_provisional and c.provisional:
+                why = f"provisional (n={c.n_orders}) and routing.exclude_provisional is on"
+            else:
+                until = self._cooldown.get((lp, request.symbol))
+                if until is not None and until > now:
+                    ago = config.reject_cooldown_s - (until - now)
+                    why = (f"rejected {request.symbol} {ago:.1f} s ago (cool-down "
+                           f"{config.reject_cooldown_s:g} s)")
+            rule = config.lps.get(lp)
+            if rule is None or why:
+                if why:
+                    skipped.append(Skipped(lp, why))
+                else:
+                    options.append(Option(c, 0.0, math.inf))
+                continue
+            if rule.symbols and request.symbol not in rule.symbols:
+                skipped.append(Skipped(lp, f"not allowed {request.symbol} "
+                                           f"(routing.lps.{lp}.symbols)"))
+                continue
+            top = rule.max_qty if rule.max_qty is not None else math.inf
+            if rule.max_notional is not None:
+                if request.price is None:
+                    skipped.append(Skipped(lp, "has a max_notional and the order no price"))
+                    continue
+                top = min(top, rule.max_notional / request.price)
+            options.append(Option(c, rule.min_qty, top))
+        return options, skipped
+
+    def _reason(self, c: Candidate, note: str, why: str) -> str:
+        if c.score is None:
+            text = f"{c.lp}: static rank {c.rank} (no published scores)"
+        else:
+            text = (f"{c.lp}: rank {c.rank} under {self.profile}, score {c.score:.1f} "
+                    f"+/- {c.half_width:.1f}")
+            if c.tied:
+                text += f", tied with {', '.join(c.tied)}"
+            if c.provisional:
+                text += f", provisional (n={c.n_orders})"
+        if note:
+            text += f"; {note}"
+        if why:
+            text += f"; {why}"
+        return text
+
+
+def _num(x: float) -> float | int:
+    return round(x) if abs(x - round(x)) < 1e-9 else x
+
