@@ -98,6 +98,15 @@ class ScoreCache:
     def contexts(self, profile: str) -> list[str]:
         return sorted(c for p, c in list(self._entries) if p == profile)
 
+    @property
+    def profiles(self) -> tuple[str, ...]:
+        return self._profiles
+
+    def watch(self, profile: str) -> None:
+        """Follow one more profile; its snapshots arrive with the next poll."""
+        if profile not in self._profiles:
+            self._profiles = (*self._profiles, profile)
+
     def status(self) -> CacheStatus:
         return CacheStatus(self._connected, self._clock() - self._last_contact,
                            len(self._entries), self._updates, self._errors)
