@@ -25,6 +25,7 @@ from lpscore.cli_common import (
 )
 from lpscore.cli_kpis import kpis, report
 from lpscore.cli_publish import publish, scores
+from lpscore.cli_route import route
 from lpscore.cli_score import score
 from lpscore.config import load_config
 from lpscore.errors import StrictModeError
@@ -44,6 +45,7 @@ app.command("report")(report)
 app.command("score")(score)
 app.command("publish")(publish)
 app.command("scores")(scores)
+app.command("route")(route)
 
 
 @app.command()

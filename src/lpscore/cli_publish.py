@@ -22,9 +22,10 @@ from lpscore.cli_common import (
 from lpscore.cli_score import parse_context
 from lpscore.config import load_config
 from lpscore.errors import InputError
-from lpscore.publish import open_store
+from lpscore.publish import context_key, open_store
 from lpscore.publish.publisher import publish_result
 from lpscore.quarantine import Quarantine
+from lpscore.routing import ScoreCache
 from lpscore.scoring import catalog, load_profile
 
 __all__ = ["publish", "scores"]
@@ -73,22 +74,32 @@ def scores(
     context: Annotated[str, typer.Option(
         "--context", help="symbol=ACME,size_bucket=... (default: LP level).")] = "",
     output: FormatOption = OutputFormat.TABLE,
+    config_path: ConfigOption = None,
+    max_age: Annotated[float | None, typer.Option(
+        "--max-age", help="Seconds: report stale when the profile's newest publish is older "
+        "(default: routing.max_publish_age_s of --config, else never).")] = None,
 ) -> None:
-    """The scores published for one profile and context."""
+    """The scores published for one profile and context, as a router sees them."""
     with exit_on_error():
         wanted = parse_context(context)
+        routing = load_config(config_path).routing
         with open_store(store_uri) as store:
-            snap = store.get(profile, wanted)
-            if snap is None:
-                known = store.contexts(profile)
+            cache = ScoreCache(store, [profile], stale_after_s=routing.stale_after_s,
+                               max_publish_age_s=max_age if max_age is not None
+                               else routing.max_publish_age_s)
+            if not cache.refresh() and cache.last_error is not None:
+                raise cache.last_error
+            entry = cache.entry(profile, context_key(wanted))
+            if entry is None:
                 raise InputError(f"nothing published for profile {profile!r}, context "
-                                 f"{wanted or '*'}; published contexts: "
-                                 f"{', '.join(known[:10]) or 'none'}")
+                                 f"{context_key(wanted)}; published contexts: "
+                                 f"{', '.join(cache.contexts(profile)[:10]) or 'none'}")
+        snap, stale = entry.snapshot, cache.stale(profile)
         if output is OutputFormat.JSON:
-            print(json.dumps({**snap.to_json(), "stale": False}))
+            print(json.dumps({**snap.to_json(), "stale": stale}))
             return
         table = Table(title=f"{profile}, {snap.to_json()['context'] or 'all orders'}: "
-                      f"version {snap.version}")
+                      f"version {snap.version}" + (" [bold red](stale)[/]" if stale else ""))
         for name in ("rank", "lp", "score", "interval", "provisional", "orders"):
             table.add_column(name, justify="left" if name == "lp" else "right")
         for s in snap.scores:

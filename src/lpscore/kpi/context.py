@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import bisect
 import csv
 import itertools
 from pathlib import Path
@@ -23,7 +24,7 @@ from lpscore.config import ContextConfig
 from lpscore.errors import ConfigError
 from lpscore.marketdata.nbbo import QuoteBook
 
-__all__ = ["CONTEXT_KEYS", "add_context", "load_adv", "size_bucket_labels"]
+__all__ = ["CONTEXT_KEYS", "add_context", "load_adv", "size_bucket_labels", "size_bucket_of"]
 
 CONTEXT_KEYS = ("symbol", "size_bucket", "vol_regime", "tod_bucket")
 
@@ -57,6 +58,19 @@ def size_bucket_labels(edges: tuple[float, ...], *, pct: bool) -> list[str]:
     labels += [f"{head}{a}-{b}{tail}" for a, b in itertools.pairwise(text)]
     labels.append(f"{head}>={text[-1]}{tail}")
     return labels
+
+
+def size_bucket_of(qty: float, price: float | None, adv: float | None,
+                   config: ContextConfig) -> str | None:
+    """One order's size bucket, as ``add_context`` labels it (% of ADV when known, else
+    notional at ``price``); None when neither is known."""
+    if adv is not None:
+        value, edges, pct = qty / adv * 100.0, config.adv_pct_edges, True
+    elif price is not None:
+        value, edges, pct = qty * price, config.notional_edges, False
+    else:
+        return None
+    return size_bucket_labels(edges, pct=pct)[bisect.bisect_right(edges, value)]
 
 
 def add_context(orders: pl.DataFrame, book: QuoteBook, config: ContextConfig,

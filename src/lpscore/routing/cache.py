@@ -33,6 +33,9 @@ from lpscore.routing.candidates import Candidate, candidates_of
 
 __all__ = ["CacheStatus", "Entry", "ScoreCache"]
 
+WAKE_S = 0.1
+"""The thread wakes at least this often, so ``stop`` is prompt whatever the poll interval."""
+
 
 @dataclass(frozen=True, slots=True)
 class Entry:
@@ -78,6 +81,8 @@ class ScoreCache:
         self._connected = False
         self._updates = 0
         self._errors = 0
+        self.last_error: StoreUnavailable | None = None
+        """Why the store could not be reached the last time it could not."""
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -125,8 +130,8 @@ class ScoreCache:
         try:
             for profile in self._profiles:
                 self._resync(profile)
-        except StoreUnavailable:
-            self._lost()
+        except StoreUnavailable as exc:
+            self._lost(exc)
             return False
         self._contact()
         return True
@@ -163,19 +168,19 @@ class ScoreCache:
                     for profile in self._profiles:
                         self._resync(profile)
                     self._contact()
-                update = sub.next(timeout=self._poll)
+                update = sub.next(timeout=min(self._poll, WAKE_S))
                 if update is not None and update.profile in self._profiles:
                     snapshot = self._store.get(update.profile, update.context)
                     if snapshot is not None:
                         self.install(snapshot)
-                if update is None or self._clock() - self._last_poll >= self._poll:
+                if self._clock() - self._last_poll >= self._poll:
                     self._poll_generations()
                 self._contact()
-            except StoreUnavailable:
+            except StoreUnavailable as exc:
                 if sub is not None:
                     sub.close()
                     sub = None
-                self._lost()
+                self._lost(exc)
                 self._halt.wait(self._poll)
         if sub is not None:
             sub.close()
@@ -201,6 +206,7 @@ class ScoreCache:
         self._last_contact = self._clock()
         self._connected = True
 
-    def _lost(self) -> None:
+    def _lost(self, exc: StoreUnavailable) -> None:
+        self.last_error = exc
         self._connected = False
         self._errors += 1

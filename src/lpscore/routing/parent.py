@@ -171,7 +171,8 @@ class ParentOrder:
         if (status in TERMINAL_STATUS or exec_type in TERMINAL_EXEC
                 or (leaves is not None and leaves <= EPS and exec_type in FILL_EXEC)):
             return self._finish_child(child, now_ns)
-        if exec_type in FILL_EXEC and not child.cancel_sent:   # a live partial: take it back
+        if (exec_type in FILL_EXEC and not child.cancel_sent
+                and self.time_in_force not in ("ioc", "fok")):  # a resting partial: take it back
             return [self._cancel(child, now_ns)]
         return []
 

@@ -168,15 +168,17 @@ def _note(option: Option, size: float, qty: float, factors: tuple[float, float, 
 def waterfill(total: float, weights: Sequence[float], caps: Sequence[float]
               ) -> tuple[list[float], float]:
     """Split ``total`` in proportion to ``weights``, none above its cap; what the caps leave
-    over is handed to the others in the same proportions. Returns the sizes and the rest."""
+    over is handed to the others in the same proportions (equally when none of them has any
+    weight). Returns the sizes and the rest."""
     sizes = [0.0] * len(weights)
     active = [i for i, cap in enumerate(caps) if cap > EPS]
     left = total
     while left > EPS and active:
         mass = sum(weights[i] for i in active)
         taken = 0.0
-        for i in active:
-            take = min(left * weights[i] / mass, caps[i] - sizes[i])
+        for i in active:   # no weight left among those with room: equal shares
+            share = weights[i] / mass if mass > 0 else 1.0 / len(active)
+            take = min(left * share, caps[i] - sizes[i])
             sizes[i] += take
             taken += take
         left -= taken

@@ -136,22 +136,25 @@ class Router:
             if entry is None:
                 tried.append(f"no scores at {key}")
                 continue
-            options, skipped = self._screen(entry.candidates, request)
+            options, screened = self._screen(entry.candidates, request)
             if options:
-                used = key
+                used, skipped = key, screened
                 break
+            skipped = skipped or screened      # explain the finest level that had LPs
             tried.append(f"no eligible LP at {key}")
+        last = f"used {used}"
         if used == STATIC:
-            options, skipped = self._screen(self._static, request)
-            tried.append("static ranking" if self._static else
-                         "no static ranking configured (routing.static_ranking)")
+            options, screened = self._screen(self._static, request)
+            skipped += [s for s in screened if s not in skipped]
+            last = ("used the static ranking" if self._static else
+                    "no static ranking configured (routing.static_ranking)")
         allocations = policy.allocate(request.qty, options, self.config.lot_size)
         children = tuple(Child(a.candidate.lp, a.qty, self._reason(a.candidate, a.note,
                                                                     request.why))
                          for a in allocations)
         stale = self.cache.stale(self.profile) if self.cache is not None else True
         return Plan(policy.name, self.profile, stale, used,
-                    "" if used == chain[0] else f"{'; '.join(tried)}; used {used}",
+                    "" if used == chain[0] else "; ".join([*tried, last]),
                     children, tuple(skipped),
                     max(request.qty - sum(c.qty for c in children), 0.0))
 

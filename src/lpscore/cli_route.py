@@ -1,0 +1,116 @@
+"""``lpscore route``: the routing plan for one order from the published scores."""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lpscore.cli_common import ConfigOption, OutputFormat, err, exit_on_error
+from lpscore.cli_score import parse_context
+from lpscore.config import Config, load_config
+from lpscore.errors import InputError
+from lpscore.kpi.context import load_adv, size_bucket_of
+from lpscore.model.enums import Side
+from lpscore.publish import open_store
+from lpscore.routing import POLICIES, Plan, Policy, Router, RouteRequest, ScoreCache, Spray
+
+__all__ = ["route"]
+
+
+def route(
+    symbol: Annotated[str, typer.Option("--symbol", help="Instrument, as in the FIX logs.")],
+    side: Annotated[str, typer.Option("--side", help="buy or sell.")],
+    qty: Annotated[float, typer.Option("--qty", help="Order quantity.", min=0.0)],
+    profile: Annotated[str, typer.Option("--profile", help="Published profile name.")
+                       ] = "block",
+    store_uri: Annotated[str | None, typer.Option(
+        "--store", help="Score store URI (redis://..., valkey+embedded://); without it the "
+        "configured static ranking is used.")] = None,
+    policy_name: Annotated[str, typer.Option(
+        "--policy", help="primary (one LP) or spray (split across the top LPs).")
+    ] = "primary",
+    price: Annotated[float | None, typer.Option(
+        "--price", help="Limit or reference price (notional size bucket, max_notional).")
+    ] = None,
+    context: Annotated[str, typer.Option(
+        "--context", help="size_bucket=...,vol_regime=...: context keys to use as given "
+        "(default: size bucket from ADV or notional, no regime).")] = "",
+    config_path: ConfigOption = None,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")
+                      ] = OutputFormat.TABLE,
+) -> None:
+    """Which LPs an order goes to, how much each, and why (docs/routing.md)."""
+    with exit_on_error():
+        config = load_config(config_path)
+        request = _request(symbol, side, qty, price, context, config)
+        policy = _policy(policy_name, config)
+        with ExitStack() as stack:
+            cache = None
+            if store_uri is not None:
+                store = stack.enter_context(open_store(store_uri))
+                cache = ScoreCache(store, [profile],
+                                   stale_after_s=config.routing.stale_after_s,
+                                   max_publish_age_s=config.routing.max_publish_age_s)
+                if not cache.refresh():
+                    err.print(f"[yellow]warning:[/] {cache.last_error}; routing on the "
+                              "configured static ranking, marked stale")
+            plan = Router(cache, profile, config.routing).plan(request, policy)
+        if output is OutputFormat.JSON:
+            print(json.dumps(plan.to_json()))
+        else:
+            _print(plan, request)
+        if not plan.children:
+            raise typer.Exit(code=1)
+
+
+def _request(symbol: str, side: str, qty: float, price: float | None, context: str,
+             config: Config) -> RouteRequest:
+    sides = {"buy": Side.BUY, "sell": Side.SELL}
+    if side.lower() not in sides:
+        raise InputError(f"--side {side}: use buy or sell")
+    if not qty > 0:
+        raise InputError(f"--qty {qty}: give a positive quantity")
+    if price is not None and not price > 0:
+        raise InputError(f"--price {price}: give a positive price")
+    wanted = {k: str(v) for k, v in parse_context(context).items()}
+    if "symbol" in wanted and wanted.pop("symbol") != symbol:
+        raise InputError("--context symbol=... differs from --symbol: give the symbol once")
+    if "size_bucket" not in wanted:
+        bucket = size_bucket_of(qty, price, load_adv(config.context).get(symbol),
+                                config.context)
+        if bucket is not None:
+            wanted["size_bucket"] = bucket
+    return RouteRequest(symbol, sides[side.lower()], qty, price, wanted)
+
+
+def _policy(name: str, config: Config) -> Policy:
+    if name not in POLICIES:
+        raise InputError(f"--policy {name}: use one of {', '.join(POLICIES)}")
+    if name == "spray":
+        return Spray(config.routing.spray_top_k)
+    return POLICIES[name]()
+
+
+def _print(plan: Plan, request: RouteRequest) -> None:
+    console = Console()
+    title = (f"{plan.policy}: {'buy' if request.side is Side.BUY else 'sell'} "
+             f"{request.qty:,.0f} {request.symbol} under {plan.profile}, context {plan.context}"
+             + (" [bold red](stale)[/]" if plan.stale else ""))
+    table = Table(title=title)
+    table.add_column("lp")
+    table.add_column("qty", justify="right")
+    table.add_column("reason")
+    for child in plan.children:
+        table.add_row(child.lp, f"{child.qty:,.0f}", child.reason)
+    console.print(table)
+    if plan.fallback:
+        console.print(f"fallback: {plan.fallback}")
+    for skipped in plan.skipped:
+        console.print(f"skipped {skipped.lp}: {skipped.why}")
+    if plan.unrouted > 0:
+        console.print(f"[yellow]unrouted: {plan.unrouted:,.0f}[/]")

@@ -1,0 +1,64 @@
+"""Properties of the spray and primary allocations, whatever the scores and limits."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lpscore.routing import Candidate, Option, Primary, Spray
+from lpscore.routing.policies import lots
+
+QTY = st.floats(1.0, 1e7, allow_nan=False)
+
+
+@st.composite
+def options(draw: st.DrawFn) -> list[Option]:
+    n = draw(st.integers(1, 8))
+    out = []
+    for rank in range(1, n + 1):
+        score = draw(st.one_of(st.none(), st.floats(0.0, 100.0)))
+        lo = draw(st.sampled_from([0.0, 100.0, 5_000.0]))
+        hi = draw(st.sampled_from([math.inf, 1_000.0, 50_000.0, 1e6]))
+        cand = Candidate(f"LP_{rank}", rank, score, 1.0, False, 10,
+                         draw(st.one_of(st.none(), st.floats(0.0, 1.0))),
+                         draw(st.one_of(st.none(), st.floats(0.0, 1e6))))
+        out.append(Option(cand, lo, max(hi, lo)))
+    return out
+
+
+@given(options(), QTY, st.sampled_from([1.0, 100.0]), st.integers(1, 5))
+def test_spray_stays_within_the_order_limits_and_lots(opts: list[Option], qty: float,
+                                                      lot: float, k: int) -> None:
+    allocations = Spray(k).allocate(qty, opts, lot)
+    by_lp = {o.candidate.lp: o for o in opts}
+    assert len(allocations) <= k
+    assert len({a.candidate.lp for a in allocations}) == len(allocations)
+    assert sum(a.qty for a in allocations) <= qty + 1e-6
+    for a in allocations:
+        o = by_lp[a.candidate.lp]
+        assert a.qty > 0
+        assert max(o.min_qty, lot) - 1e-6 <= a.qty <= o.max_qty + 1e-6
+        assert abs(a.qty / lot - round(a.qty / lot)) < 1e-6
+
+
+@given(options(), QTY, st.integers(1, 5))
+def test_spray_routes_all_whole_lots_when_no_limit_binds(opts: list[Option], qty: float,
+                                                         k: int) -> None:
+    free = [Option(o.candidate, 0.0, math.inf) for o in opts]
+    allocations = Spray(k).allocate(qty, free, 1.0)
+    assert sum(a.qty for a in allocations) == lots(qty, 1.0)
+
+
+@given(options(), QTY)
+def test_primary_sends_one_child_to_the_best_lp_that_can_take_it(opts: list[Option],
+                                                                 qty: float) -> None:
+    allocations = Primary().allocate(qty, opts, 1.0)
+    takers = [o for o in opts if lots(min(qty, o.max_qty), 1.0) >= max(o.min_qty, 1.0)]
+    if not takers:
+        assert allocations == []
+        return
+    (a,) = allocations
+    assert a.candidate == takers[0].candidate
+    assert a.qty == lots(min(qty, takers[0].max_qty), 1.0)

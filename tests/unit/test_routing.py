@@ -1,0 +1,247 @@
+"""Routing decisions on hand-built snapshots: primary, spray, screening, fallbacks, reasons."""
+
+from __future__ import annotations
+
+import pytest
+
+from lpscore.config import LpRule, RoutingConfig
+from lpscore.model.enums import Side
+from lpscore.publish import MemoryStore
+from lpscore.routing import (
+    Allocation,
+    Option,
+    Policy,
+    Primary,
+    Router,
+    RouteRequest,
+    ScoreCache,
+    Spray,
+)
+from lpscore.routing.policies import waterfill
+from routing_builders import item, snap
+
+ACME = {"symbol": "ACME"}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def cache_with(*snapshots: object) -> ScoreCache:
+    cache = ScoreCache(MemoryStore(), ["block"])
+    for s in snapshots:
+        cache.install(s)  # type: ignore[arg-type]
+    assert cache.refresh()  # the (empty) store answered just now: not stale
+    return cache
+
+
+def request(qty: float = 10_000, **kw: object) -> RouteRequest:
+    return RouteRequest("ACME", Side.SELL, qty, **kw)  # type: ignore[arg-type]
+
+
+THREE = snap(ACME, item("LP_C", 1, 88.2, half=3.1), item("LP_D", 2, 70.0),
+             item("LP_A", 3, 40.0))
+
+
+def test_primary_picks_the_top_ranked_lp_with_a_readable_reason() -> None:
+    plan = Router(cache_with(THREE), "block", RoutingConfig()).plan(request(), Primary())
+    assert [(c.lp, c.qty) for c in plan.children] == [("LP_C", 10_000)]
+    assert plan.children[0].reason == "LP_C: rank 1 under block, score 88.2 +/- 3.1"
+    assert (plan.policy, plan.context, plan.fallback, plan.stale, plan.unrouted) == (
+        "primary", "symbol=ACME", "", False, 0.0)
+    assert plan.to_json()["children"] == [{"lp": "LP_C", "qty": 10_000,
+                                           "reason": plan.children[0].reason}]
+
+
+def test_ties_are_broken_by_evidence_then_name_and_say_so() -> None:
+    tied = snap(ACME, item("LP_B", 1, 75.0, n=50), item("LP_A", 1, 75.0, n=50),
+                item("LP_Z", 1, 75.0, n=400), item("LP_Q", 4, 10.0))
+    plan = Router(cache_with(tied), "block", RoutingConfig()).plan(request(), Primary())
+    assert plan.children[0].lp == "LP_Z"                      # most evidence
+    assert plan.children[0].reason.endswith("tied with LP_A, LP_B")
+    plan = Router(cache_with(tied), "block", RoutingConfig(killed=("LP_Z",))).plan(
+        request(), Primary())
+    assert plan.children[0].lp == "LP_A"                      # then by name
+    assert [(s.lp, s.why) for s in plan.skipped] == [("LP_Z", "kill switch")]
+
+
+def test_killed_lp_is_skipped_from_config_and_at_runtime() -> None:
+    router = Router(cache_with(THREE), "block", RoutingConfig(killed=("LP_C",)))
+    assert router.plan(request(), Primary()).children[0].lp == "LP_D"
+    router.kill("LP_D")
+    plan = router.plan(request(), Primary())
+    assert plan.children[0].lp == "LP_A"
+    assert {s.lp for s in plan.skipped} == {"LP_C", "LP_D"}
+    router.revive("LP_D")
+    assert router.plan(request(), Primary()).children[0].lp == "LP_D"
+
+
+def test_reject_cool_down_is_per_symbol_and_expires() -> None:
+    clock = Clock()
+    router = Router(cache_with(THREE, snap({"symbol": "XYZ"}, item("LP_C", 1, 90.0))),
+                    "block", RoutingConfig(reject_cooldown_s=30), clock=clock)
+    router.record_reject("LP_C", "ACME")
+    clock.now += 12.0
+    plan = router.plan(request(), Primary())
+    assert plan.children[0].lp == "LP_D"
+    assert plan.skipped[0].lp == "LP_C"
+    assert plan.skipped[0].why == "rejected ACME 12.0 s ago (cool-down 30 s)"
+    other = router.plan(RouteRequest("XYZ", Side.BUY, 100), Primary())
+    assert other.children[0].lp == "LP_C"                    # another symbol: not cooled
+    clock.now += 18.5
+    assert router.plan(request(), Primary()).children[0].lp == "LP_C"
+
+
+def test_all_provisional_context_routes_but_says_so_or_falls_back_when_excluded() -> None:
+    fine = snap(ACME, item("LP_A", 1, 80.0, provisional=True, n=3),
+                item("LP_B", 2, 60.0, provisional=True, n=2))
+    coarse = snap({}, item("LP_B", 1, 70.0, n=900), item("LP_A", 2, 65.0, n=800))
+    plan = Router(cache_with(fine, coarse), "block", RoutingConfig()).plan(request(),
+                                                                            Primary())
+    assert plan.children[0].lp == "LP_A"
+    assert plan.children[0].reason.endswith("provisional (n=3)")
+    strict = Router(cache_with(fine, coarse), "block",
+                    RoutingConfig(exclude_provisional=True)).plan(request(), Primary())
+    assert (strict.children[0].lp, strict.context) == ("LP_B", "*")
+    assert strict.fallback == "no eligible LP at symbol=ACME; used *"
+    assert {s.lp for s in strict.skipped} == set()           # skipped at the level used
+
+
+def test_nothing_eligible_anywhere_uses_the_static_ranking_then_nothing() -> None:
+    only = snap(ACME, item("LP_A", 1, 80.0, provisional=True))
+    config = RoutingConfig(exclude_provisional=True, static_ranking=("LP_S", "LP_A"))
+    plan = Router(cache_with(only), "block", config).plan(request(), Primary())
+    assert (plan.context, plan.children[0].lp) == ("static", "LP_S")
+    assert plan.children[0].reason == "LP_S: static rank 1 (no published scores)"
+    assert plan.fallback == ("no eligible LP at symbol=ACME; no scores at *; "
+                             "used the static ranking")
+    none = Router(cache_with(only), "block",
+                  RoutingConfig(exclude_provisional=True)).plan(request(), Primary())
+    assert none.children == () and none.unrouted == 10_000
+    assert none.fallback.endswith("no static ranking configured (routing.static_ranking)")
+
+
+def test_context_falls_back_from_finest_to_coarser() -> None:
+    bucket = snap({"symbol": "ACME", "size_bucket": "adv>=2%"}, item("LP_D", 1, 90.0))
+    router = Router(cache_with(THREE, bucket), "block", RoutingConfig())
+    exact = router.plan(request(context={"size_bucket": "adv>=2%"}), Primary())
+    assert (exact.context, exact.fallback, exact.children[0].lp) == (
+        "symbol=ACME,size_bucket=adv>=2%", "", "LP_D")
+    finer = router.plan(request(context={"size_bucket": "adv>=2%", "vol_regime": "high"}),
+                        Primary())
+    assert finer.context == "symbol=ACME,size_bucket=adv>=2%"
+    assert finer.fallback == ("no scores at symbol=ACME,size_bucket=adv>=2%,vol_regime=high; "
+                              "used symbol=ACME,size_bucket=adv>=2%")
+    other = router.plan(request(context={"size_bucket": "adv<0.1%"}), Primary())
+    assert (other.context, other.children[0].lp) == ("symbol=ACME", "LP_C")
+    assert router.chain(request(context={"vol_regime": "high"})) == ("symbol=ACME", "*")
+
+
+def test_without_a_cache_decisions_are_static_and_stale() -> None:
+    plan = Router(None, "block", RoutingConfig(static_ranking=("LP_X",))).plan(request(),
+                                                                               Primary())
+    assert (plan.stale, plan.context, plan.children[0].lp) == (True, "static", "LP_X")
+
+
+def test_symbol_and_size_rules() -> None:
+    config = RoutingConfig(lps={"LP_C": LpRule(symbols=("XYZ",)),
+                                "LP_D": LpRule(max_notional=100_000.0)})
+    router = Router(cache_with(THREE), "block", config)
+    plan = router.plan(request(), Primary())
+    assert plan.children[0].lp == "LP_A"   # LP_D has a notional cap and the order no price
+    assert [(s.lp, s.why) for s in plan.skipped] == [
+        ("LP_C", "not allowed ACME (routing.lps.LP_C.symbols)"),
+        ("LP_D", "has a max_notional and the order no price")]
+    priced = router.plan(request(price=25.0), Primary())   # LP_D can take 4,000 of 10,000
+    assert [(c.lp, c.qty) for c in priced.children] == [("LP_D", 4_000)]
+    assert priced.children[0].reason.endswith("cut to its maximum 4,000; 6,000 left to re-route")
+    assert priced.unrouted == 6_000
+
+
+def test_spray_sizes_by_score_fill_rate_and_typical_fill() -> None:
+    snapshot = snap(ACME, item("LP_C", 1, 80.0, fill_rate=1.0, per_order=40_000),
+                    item("LP_D", 2, 60.0, fill_rate=0.5, per_order=20_000),
+                    item("LP_A", 3, 40.0, fill_rate=1.0, per_order=10_000),
+                    item("LP_B", 4, 30.0))
+    plan = Router(cache_with(snapshot), "block", RoutingConfig(lot_size=100)).plan(
+        request(100_000), Spray(3))
+    # weights 80*1*40k = 3.2M, 60*.5*20k = .6M, 40*1*10k = .4M of 4.2M: 76,190 / 14,286 /
+    # 9,524, down to whole lots of 100 (76,100 / 14,200 / 9,500), the 200 left to the largest
+    assert [(c.lp, c.qty) for c in plan.children] == [
+        ("LP_C", 76_300), ("LP_D", 14_200), ("LP_A", 9_500)]
+    assert sum(c.qty for c in plan.children) == 100_000
+    assert plan.children[1].reason == (
+        "LP_D: rank 2 under block, score 60.0 +/- 3.0; 14% of 100,000 by score 60.0 x "
+        "fill rate 0.50 x typical fill 20,000")
+
+
+def test_spray_respects_maximums_minimums_and_lots() -> None:
+    snapshot = snap(ACME, item("LP_C", 1, 80.0), item("LP_D", 2, 60.0),
+                    item("LP_A", 3, 40.0))
+    config = RoutingConfig(lot_size=100, lps={"LP_C": LpRule(max_qty=20_000),
+                                              "LP_A": LpRule(min_qty=35_000)})
+    plan = Router(cache_with(snapshot), "block", config).plan(request(100_000), Spray(3))
+    sizes = {c.lp: c.qty for c in plan.children}
+    # LP_C capped at 20,000; the 80,000 left splits 60:40, LP_A's 32,000 is under its 35,000
+    # minimum: dropped, so LP_D takes the rest
+    assert sizes == {"LP_C": 20_000, "LP_D": 80_000}
+    assert plan.children[0].reason.endswith("at its maximum 20,000")
+
+
+def test_spray_never_exceeds_the_order_and_leaves_what_no_lp_can_take() -> None:
+    snapshot = snap(ACME, item("LP_C", 1, 80.0), item("LP_D", 2, 60.0))
+    config = RoutingConfig(lps={"LP_C": LpRule(max_qty=3_000), "LP_D": LpRule(max_qty=2_000)})
+    plan = Router(cache_with(snapshot), "block", config).plan(request(10_000), Spray(3))
+    assert {c.lp: c.qty for c in plan.children} == {"LP_C": 3_000, "LP_D": 2_000}
+    assert plan.unrouted == 5_000
+
+
+def test_waterfill_hands_capped_quantity_to_the_others() -> None:
+    sizes, left = waterfill(100.0, [3.0, 1.0], [50.0, 100.0])
+    assert sizes == pytest.approx([50.0, 50.0]) and left == 0.0
+    sizes, left = waterfill(100.0, [1.0, 1.0], [10.0, 20.0])
+    assert sizes == pytest.approx([10.0, 20.0]) and left == pytest.approx(70.0)
+
+
+class Everything(Policy):
+    """A custom policy: everything to the last eligible LP (plugs in unchanged)."""
+
+    name = "last"
+
+    def allocate(self, qty: float, options: list[Option], lot: float  # type: ignore[override]
+                 ) -> list[Allocation]:
+        return [Allocation(options[-1].candidate, qty, "custom")] if options else []
+
+
+def test_a_custom_policy_plugs_into_the_router() -> None:
+    plan = Router(cache_with(THREE), "block", RoutingConfig()).plan(request(), Everything())
+    assert plan.policy == "last"
+    assert plan.children[0].lp == "LP_A"
+    assert plan.children[0].reason.endswith("; custom")
+
+
+def test_stale_when_the_store_has_not_answered_for_too_long() -> None:
+    clock = Clock()
+    cache = ScoreCache(MemoryStore(), ["block"], stale_after_s=5.0, clock=clock)
+    cache.install(THREE)
+    assert cache.stale("block")                       # never reached the store
+    assert cache.refresh()
+    assert not cache.stale("block")
+    clock.now += 5.5
+    assert cache.stale("block")
+    plan = Router(cache, "block", RoutingConfig(), clock=clock).plan(request(), Primary())
+    assert plan.stale and plan.children[0].lp == "LP_C"   # still routes on the last good
+
+
+def test_stale_when_the_newest_publish_is_too_old() -> None:
+    store = MemoryStore()
+    store.publish([snap(ACME, item("LP_C", 1, 80.0), at=1_000_000_000)])
+    wall = [1_000_000_000 + 10 * 10**9]
+    cache = ScoreCache(store, ["block"], max_publish_age_s=60.0, wall_ns=lambda: wall[0])
+    assert cache.refresh() and not cache.stale("block")
+    wall[0] += 60 * 10**9
+    assert cache.stale("block")
