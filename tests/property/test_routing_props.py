@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import math
 
+import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
+from lpscore.config import ContextConfig
+from lpscore.kpi.context import _cut, size_bucket_of
 from lpscore.routing import Candidate, Option, Primary, Spray
 from lpscore.routing.policies import lots
 
@@ -62,3 +65,21 @@ def test_primary_sends_one_child_to_the_best_lp_that_can_take_it(opts: list[Opti
     (a,) = allocations
     assert a.candidate == takers[0].candidate
     assert a.qty == lots(min(qty, takers[0].max_qty), 1.0)
+
+
+@given(st.floats(1.0, 1e8), st.one_of(st.none(), st.floats(0.01, 1e4)),
+       st.one_of(st.none(), st.floats(1.0, 1e9)))
+def test_a_single_orders_size_bucket_is_the_kpi_engines(qty: float, price: float | None,
+                                                       adv: float | None) -> None:
+    """``lpscore route`` looks up the bucket the KPI engine filed the LPs' orders under."""
+    config = ContextConfig()
+    got = size_bucket_of(qty, price, adv, config)
+    if adv is not None:
+        value, edges, pct = qty / adv * 100.0, config.adv_pct_edges, True
+    elif price is not None:
+        value, edges, pct = qty * price, config.notional_edges, False
+    else:
+        assert got is None
+        return
+    expected = pl.select(_cut(pl.lit(value), edges, pct=pct)).item()
+    assert got == expected
