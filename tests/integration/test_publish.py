@@ -192,3 +192,24 @@ def test_publish_and_scores_commands(redis_url: str) -> None:
     missing = run("scores", "--store", uri, "--profile", "block")
     assert missing.returncode == 2
     assert "nothing published for profile 'block'" in missing.stderr
+
+
+def test_meta_counts_new_versions_and_the_newest_publish(store: ScoreStore) -> None:
+    assert (store.meta("block").generation, store.meta("block").published_at_ns) == (0, None)
+    store.publish([snapshot("block", {}, 1.0), snapshot("block", {"symbol": "ACME"}, 2.0)])
+    assert (store.meta("block").generation, store.meta("block").published_at_ns) == (
+        2, 2_000_000_000)
+    store.publish([snapshot("block", {}, 1.0)])                 # unchanged: generation stays
+    assert store.meta("block").generation == 2
+    later = Snapshot("block", {}, snapshot("block", {}, 1.0).scores, computed_at_ns=9 * 10**9,
+                     watermark_ns=1)
+    store.publish([later])                                      # but the publish time moves
+    assert (store.meta("block").generation, store.meta("block").published_at_ns) == (
+        2, 9 * 10**9)
+    store.publish([snapshot("block", {}, 3.0)])
+    assert store.meta("block").generation == 3
+    assert store.meta("hft").generation == 0
+    got = store.get_many("block", ["*", "symbol=ACME", "symbol=NONE"])
+    assert set(got) == {"*", "symbol=ACME"}
+    assert got["*"] == store.get("block", "*")
+    assert got["*"].version == 2

@@ -12,9 +12,10 @@ import pytest
 from kpi_builders import Tape, quotes
 from lp_truth import LpTruth, simulate
 from lpscore.config import Config
-from lpscore.kpi.aggregate import kpi_stats
+from lpscore.kpi.aggregate import kpi_stats, summarize
 from lpscore.kpi.context import CONTEXT_KEYS
 from lpscore.kpi.engine import KpiResult, compute_kpis
+from lpscore.publish.publisher import HIERARCHY, capacities
 from lpscore.quarantine import Quarantine
 from lpscore.scoring import (
     BUILTIN,
@@ -245,3 +246,22 @@ def test_all_levels_at_once_equal_each_level_scored_alone(archetypes: KpiResult)
             assert x.score == pytest.approx(y.score, abs=1e-9)
             assert x.ci_high == pytest.approx(y.ci_high, abs=1e-9)
             assert x.n_orders == y.n_orders
+
+
+def test_published_capacity_is_the_lps_fill_rate_and_filled_size(archetypes: KpiResult
+                                                                  ) -> None:
+    """Without decay, the capacity a router sizes sprays by is the KPI table's fill rate and
+    the filled quantity per terminal order of the orders table, at every level."""
+    stats = kpi_stats(archetypes, ["lp", *HIERARCHY])
+    capacity = capacities(stats, HIERARCHY)
+    table = summarize(kpi_stats(archetypes, ["lp"]), archetypes.horizons)
+    orders = archetypes.orders.filter(pl.col("terminal"))
+    for row in table.iter_rows(named=True):
+        mine = orders.filter(pl.col("lp") == row["lp"])
+        got = capacity["*"][row["lp"]]
+        assert got["fill_rate"] == pytest.approx(row["fill_rate"], rel=1e-12)
+        assert got["filled_qty_per_order"] == pytest.approx(
+            mine["filled_qty"].sum() / mine.height, rel=1e-12)
+        assert got["n_terminal"] == mine.height
+    symbol = next(iter(k for k in capacity if k.startswith("symbol=") and k.count(",") == 0))
+    assert set(capacity[symbol]) <= set(table["lp"])
