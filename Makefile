@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml
 # The demo: four LPs trading AMZN against the real LOBSTER book (a log our generator wrote,
 # tests/data/fix/generated/PROVENANCE.md) plus the real Moscow Exchange UAT logs (rejects,
 # session rejects, clock skew); KPIs per LP, files and an HTML report under $(DEMO_OUT); then
-# the four AMZN LPs ranked under the block profile (docs/scoring.md).
+# the four AMZN LPs ranked under the block profile (docs/scoring.md); then a 20,000-share buy
+# routed on those scores, split across the top three (docs/routing.md).
 demo: $(STAMP)
 	$(BIN)/lpscore kpis \
 		$(FIXDATA)/generated/demo-amzn-lps.log \
@@ -27,6 +28,9 @@ demo: $(STAMP)
 	$(BIN)/lpscore score $(FIXDATA)/generated/demo-amzn-lps.log \
 		--quotes tests/data/quotes/AMZN_2012-06-21_34200000_57600000_message_1.csv \
 		--profile block --out $(DEMO_OUT)/score
+	$(BIN)/lpscore route $(FIXDATA)/generated/demo-amzn-lps.log \
+		--quotes tests/data/quotes/AMZN_2012-06-21_34200000_57600000_message_1.csv \
+		--symbol AMZN --side buy --qty 20000 --price 220 --profile block --policy spray
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks tools
@@ -39,6 +43,7 @@ test: $(STAMP) lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_fix_ingest.py --write-results
+	$(BIN)/python benchmarks/bench_routing.py --write-results
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

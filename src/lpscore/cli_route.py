@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 import json
+import uuid
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from lpscore.cli_common import ConfigOption, OutputFormat, err, exit_on_error
+from lpscore.cli_common import (
+    ConfigOption,
+    OutputFormat,
+    QuoteFiles,
+    err,
+    exit_on_error,
+    run_kpis,
+)
 from lpscore.cli_score import parse_context
 from lpscore.config import Config, load_config
 from lpscore.errors import InputError
 from lpscore.kpi.context import load_adv, size_bucket_of
 from lpscore.model.enums import Side
-from lpscore.publish import open_store
+from lpscore.publish import ScoreStore, open_store
+from lpscore.publish.publisher import publish_result
+from lpscore.quarantine import Quarantine
 from lpscore.routing import POLICIES, Plan, Policy, Router, RouteRequest, ScoreCache, Spray
+from lpscore.scoring import catalog, load_profile
 
 __all__ = ["route"]
 
@@ -26,8 +38,13 @@ def route(
     symbol: Annotated[str, typer.Option("--symbol", help="Instrument, as in the FIX logs.")],
     side: Annotated[str, typer.Option("--side", help="buy or sell.")],
     qty: Annotated[float, typer.Option("--qty", help="Order quantity.", min=0.0)],
-    profile: Annotated[str, typer.Option("--profile", help="Published profile name.")
-                       ] = "block",
+    fix_files: Annotated[list[Path] | None, typer.Argument(
+        help="FIX logs to score now (instead of --store): the scores are published to an "
+        "in-process store and routed on.")] = None,
+    quotes: QuoteFiles = None,
+    profile: Annotated[str, typer.Option(
+        "--profile", help="Published profile name (with FIX logs: hft, block, best_price or "
+        "a profile file).")] = "block",
     store_uri: Annotated[str | None, typer.Option(
         "--store", help="Score store URI (redis://..., valkey+embedded://); without it the "
         "configured static ranking is used.")] = None,
@@ -49,8 +66,15 @@ def route(
         config = load_config(config_path)
         request = _request(symbol, side, qty, price, context, config)
         policy = _policy(policy_name, config)
+        if fix_files and store_uri is not None:
+            raise InputError("give FIX logs to score now or --store to read published scores, "
+                             "not both")
         with ExitStack() as stack:
             cache = None
+            if fix_files:
+                store_uri = f"memory://route-{uuid.uuid4().hex}"
+                profile = _publish_now(fix_files, quotes or [], profile, config,
+                                       stack.enter_context(open_store(store_uri)), output)
             if store_uri is not None:
                 store = stack.enter_context(open_store(store_uri))
                 cache = ScoreCache(store, [profile],
@@ -66,6 +90,16 @@ def route(
             _print(plan, request)
         if not plan.children:
             raise typer.Exit(code=1)
+
+
+def _publish_now(fix_files: list[Path], quote_files: list[Path], profile_spec: str,
+                 config: Config, store: ScoreStore, output: OutputFormat) -> str:
+    """Score the logs and publish every level to ``store``; the profile's name."""
+    _, result = run_kpis(fix_files, quote_files, config, None, output, Quarantine())
+    specs = catalog(result.horizons)
+    profile = load_profile(profile_spec, specs)
+    publish_result(result, profile, specs, store)
+    return profile.name
 
 
 def _request(symbol: str, side: str, qty: float, price: float | None, context: str,

@@ -198,6 +198,10 @@ def test_route_command_end_to_end(redis_url: str) -> None:
     assert [c["lp"] for c in spray["children"]] == [s["lp"] for s in scores["scores"][:3]]
     assert sum(c["qty"] for c in spray["children"]) == 20_000
     assert scores["stale"] is False
+    scored_now = json.loads(run("route", str(DEMO_LOG), "--quotes", str(AMZN_MESSAGES),
+                                "--symbol", "AMZN", "--side", "sell", "--qty", "20000",
+                                "--policy", "spray", "--format", "json").stdout)
+    assert scored_now["children"] == spray["children"]   # logs scored now == published
     old = json.loads(run("scores", "--store", uri, "--profile", "block", "--max-age", "1e-9",
                          "--format", "json").stdout)
     assert old["stale"] is True                    # the newest publish is older than 1 ns

@@ -159,7 +159,7 @@ def _note(option: Option, size: float, qty: float, factors: tuple[float, float, 
     c = option.candidate
     basis = (f"score {score:.1f}" if c.score is not None else f"static rank {c.rank}")
     note = (f"{size / qty:.0%} of {qty_text(qty)} by {basis} x fill rate {rate:.2f} x "
-            f"typical fill {qty_text(per_order)}")
+            f"typical fill {per_order:,.0f}")
     if size >= option.max_qty - EPS:
         note += f", at its maximum {qty_text(option.max_qty)}"
     return note
