@@ -25,10 +25,10 @@ def snap(context: dict[str, str], *items: dict[str, object], profile: str = "blo
 
 
 def report(lp: str, cl_ord_id: str, exec_type: str, status: str, *, last_qty: float = 0.0,
-           last_px: float = 0.0, leaves: float = 0.0, cum: float = 0.0, exec_id: str = "",
+           last_px: float = 0.0, leaves: float = 0.0, cum: float = 0.0, exec_id: str | None = None,
            orig: str | None = None, text: str | None = None, target: str = "LPSCORE",
            poss_dup: bool = False) -> bytes:
-    """An ExecutionReport (35=8) from ``lp``."""
+    """An ExecutionReport (35=8) from ``lp``; ``exec_id=""`` leaves ExecID (17) out."""
     fields: list[tuple[int, str | float]] = [
         (49, lp), (56, target), (34, next(_SEQ)), (52, "20240102-10:00:00.000")]
     if poss_dup:
@@ -36,7 +36,9 @@ def report(lp: str, cl_ord_id: str, exec_type: str, status: str, *, last_qty: fl
     fields += [(37, f"O-{cl_ord_id}"), (11, cl_ord_id)]
     if orig is not None:
         fields.append((41, orig))
-    fields += [(17, exec_id or f"E{next(_SEQ)}"), (150, exec_type), (39, status),
+    if exec_id != "":
+        fields.append((17, exec_id if exec_id is not None else f"E{next(_SEQ)}"))
+    fields += [(150, exec_type), (39, status),
                (55, "ACME"), (54, "2"), (32, last_qty), (31, last_px), (151, leaves),
                (14, cum), (6, last_px)]
     if text is not None:

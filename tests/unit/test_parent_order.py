@@ -159,3 +159,22 @@ def test_spray_sends_children_at_once_and_reroutes_one_that_rejects() -> None:
     (raw,) = p.on_message(report("LP_D", "P1-2", "8", "8"), T0 + MS)
     # LP_C is still working its slice, LP_D fell short: the slice goes to LP_A
     assert (fields(raw)[56], float(fields(raw)[38])) == ("LP_A", d_qty)
+
+
+def test_a_repeated_terminal_report_does_not_route_twice() -> None:
+    policy = Recorder()
+    p = parent(router(), policy=policy)
+    p.start(T0)
+    assert len(p.on_message(report("LP_C", "P1-1", "8", "8"), T0 + MS)) == 1
+    assert p.on_message(report("LP_C", "P1-1", "8", "8"), T0 + 2 * MS) == []
+    assert len(policy.seen) == 1 and len(p.children) == 2
+
+
+def test_fills_without_exec_ids_all_count() -> None:
+    p = parent(router())
+    p.start(T0)
+    for n in range(2):
+        p.on_message(report("LP_C", "P1-1", "F", "1", last_qty=1_000, last_px=20.0,
+                            leaves=8_000 - n * 1_000, cum=1_000 * (n + 1), exec_id=""),
+                     T0 + (n + 1) * MS)
+    assert p.filled_qty == 2_000

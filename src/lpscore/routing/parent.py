@@ -18,7 +18,7 @@ and corrections are the KPI engine's business, not the router's.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from lpscore.fix.codec import FixMessage, decode
 from lpscore.model.enums import Side
@@ -55,11 +55,6 @@ class ChildState:
         return 0.0 if self.done else max(self.qty - self.cum_qty, 0.0)
 
 
-@dataclass(slots=True)
-class _Seen:
-    exec_ids: set[str] = field(default_factory=set)
-
-
 class ParentOrder:
     """Owns one parent order (see the module docstring)."""
 
@@ -85,7 +80,7 @@ class ParentOrder:
         self._cancels: dict[str, str] = {}     # cancel ClOrdID -> child ClOrdID
         self._by_seq: dict[tuple[str, int], str] = {}
         self._short: set[str] = set()          # LPs that fell short on this order
-        self._seen = _Seen()
+        self._exec_ids: set[str] = set()
         self._count = 0
         self._expired = False
         self._on_decision = on_decision
@@ -158,12 +153,16 @@ class ParentOrder:
             child.ack_ns = now_ns
         if exec_type in FILL_EXEC:
             exec_id = _text(message.get(17))
-            if exec_id and exec_id in self._seen.exec_ids:
+            if exec_id in self._exec_ids:
                 return []
-            self._seen.exec_ids.add(exec_id)
+            if exec_id:
+                self._exec_ids.add(exec_id)
             qty = _float(message.get(32)) or 0.0
             child.cum_qty += qty
             child.notional += qty * (_float(message.get(31)) or 0.0)
+        if child.done:      # a late report (a fill after the cancel, a repeat): counted only
+            self._settle()
+            return []
         if exec_type == "8" or status == "8":
             child.rejected = True
             child.text = _text(message.get(58))
