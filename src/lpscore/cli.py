@@ -27,6 +27,7 @@ from lpscore.cli_kpis import kpis, report
 from lpscore.cli_publish import publish, scores
 from lpscore.cli_route import route
 from lpscore.cli_score import score
+from lpscore.cli_serve import serve_scores
 from lpscore.config import load_config
 from lpscore.errors import StrictModeError
 from lpscore.ingest import IngestResult
@@ -46,6 +47,7 @@ app.command("score")(score)
 app.command("publish")(publish)
 app.command("scores")(scores)
 app.command("route")(route)
+app.command("serve")(serve_scores)
 
 
 @app.command()

@@ -245,3 +245,25 @@ def test_stale_when_the_newest_publish_is_too_old() -> None:
     assert cache.refresh() and not cache.stale("block")
     wall[0] += 60 * 10**9
     assert cache.stale("block")
+
+
+def test_an_unreadable_snapshot_is_counted_and_the_last_good_one_kept() -> None:
+    store = MemoryStore()
+    store.publish([THREE])
+    cache = ScoreCache(store, ["block"])
+    assert cache.refresh()
+    broken = snap(ACME, {"lp": "LP_X", "score": 99.0}, at=2)          # no rank, no interval
+    store.publish([broken])
+    assert cache.refresh()                                             # the store answered
+    assert cache.bad_snapshots == 1
+    assert "unreadable" in str(cache.last_error)
+    assert cache.entry("block", "symbol=ACME").snapshot == THREE.with_version(1)  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="unreadable"):
+        cache.install(broken)
+
+
+def test_the_request_symbol_wins_over_a_symbol_in_its_context() -> None:
+    router = Router(cache_with(THREE), "block", RoutingConfig())
+    odd = RouteRequest("ACME", Side.BUY, 1, context={"symbol": "XYZ", "size_bucket": ""})
+    assert router.chain(odd) == ("symbol=ACME,size_bucket=", "symbol=ACME", "*")
+    assert router.chain(request()) == ("symbol=ACME", "*")

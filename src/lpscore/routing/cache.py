@@ -13,6 +13,9 @@ reconnection it re-reads everything. A fetched snapshot replaces the cached one 
 version (a store restarted empty counts versions from 1 again), and a snapshot is never
 dropped because the store lost it.
 
+A snapshot a router cannot read is counted in ``bad_snapshots`` and left out (the previous one
+stays); ``last_error`` says why.
+
 ``stale(profile)`` is True when the store has not been reached for more than
 ``stale_after_s`` (or never), or, with ``max_publish_age_s``, when the profile's newest
 publish is older than that.
@@ -81,8 +84,10 @@ class ScoreCache:
         self._connected = False
         self._updates = 0
         self._errors = 0
-        self.last_error: StoreUnavailable | None = None
-        """Why the store could not be reached the last time it could not."""
+        self.last_error: Exception | None = None
+        """Why the store could not be reached, or a snapshot not read, the last time."""
+        self.bad_snapshots = 0
+        """Snapshots that could not be read (kept out; the previous one stays)."""
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -119,16 +124,30 @@ class ScoreCache:
     # -- writes -------------------------------------------------------------------------------
 
     def install(self, snapshot: Snapshot) -> None:
-        """Put a snapshot in the cache (the thread does this; also for in-process feeds)."""
-        key = (snapshot.profile, context_key(snapshot.context))
-        self._entries[key] = Entry(snapshot, candidates_of(snapshot))
+        """Put a snapshot in the cache (the thread does this; also for in-process feeds).
+        Raises ValueError for a snapshot a router cannot read (a score item without rank,
+        score, interval...)."""
+        try:
+            entry = Entry(snapshot, candidates_of(snapshot))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"snapshot {snapshot.profile} {context_key(snapshot.context)} "
+                             f"version {snapshot.version} is unreadable: {exc!r}") from exc
+        self._entries[(snapshot.profile, context_key(snapshot.context))] = entry
         self._updates += 1
 
-    def refresh(self) -> bool:
-        """Re-read every context of every profile now; False when the store is unreachable
-        (the cached snapshots stay)."""
+    def _take(self, snapshot: Snapshot) -> None:
+        """``install`` from the store: an unreadable snapshot is counted and left out."""
         try:
-            for profile in self._profiles:
+            self.install(snapshot)
+        except ValueError as exc:
+            self.bad_snapshots += 1
+            self.last_error = exc
+
+    def refresh(self, profiles: Iterable[str] | None = None) -> bool:
+        """Re-read every context of ``profiles`` (default: all followed) now; False when the
+        store is unreachable (the cached snapshots stay)."""
+        try:
+            for profile in self._profiles if profiles is None else profiles:
                 self._resync(profile)
         except StoreUnavailable as exc:
             self._lost(exc)
@@ -172,7 +191,7 @@ class ScoreCache:
                 if update is not None and update.profile in self._profiles:
                     snapshot = self._store.get(update.profile, update.context)
                     if snapshot is not None:
-                        self.install(snapshot)
+                        self._take(snapshot)
                 if self._clock() - self._last_poll >= self._poll:
                     self._poll_generations()
                 self._contact()
@@ -181,6 +200,10 @@ class ScoreCache:
                     sub.close()
                     sub = None
                 self._lost(exc)
+                self._halt.wait(self._poll)
+            except Exception as exc:  # the thread must outlive any surprise
+                self.last_error = exc      # (a body that is not JSON...): say so, go on
+                self.bad_snapshots += 1
                 self._halt.wait(self._poll)
         if sub is not None:
             sub.close()
@@ -199,7 +222,7 @@ class ScoreCache:
             generation = meta.generation
             self._published_at[profile] = meta.published_at_ns
         for snapshot in self._store.get_many(profile, self._store.contexts(profile)).values():
-            self.install(snapshot)
+            self._take(snapshot)
         self._generation[profile] = generation
 
     def _contact(self) -> None:

@@ -106,7 +106,7 @@ class Router:
         self._clock = clock
         self._killed = set(config.killed)
         self._cooldown: dict[tuple[str, str], float] = {}
-        self._chains: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._chains: dict[tuple[str | None, ...], tuple[str, ...]] = {}
         self._static = static_candidates(config.static_ranking)
 
     # -- runtime controls ---------------------------------------------------------------------
@@ -160,10 +160,10 @@ class Router:
 
     def chain(self, request: RouteRequest) -> tuple[str, ...]:
         """The context keys to look up, finest first, ending with ``*``."""
-        values = (request.symbol, *(request.context.get(k, "") for k in self._hierarchy[1:]))
+        values = (request.symbol, *(request.context.get(k) for k in self._hierarchy[1:]))
         found = self._chains.get(values)
         if found is None:
-            context = {"symbol": request.symbol, **request.context}
+            context = {**request.context, "symbol": request.symbol}
             levels = []
             for depth in range(len(self._hierarchy), -1, -1):
                 keys = self._hierarchy[:depth]
