@@ -73,11 +73,14 @@ def test_contexts_and_notifications(store: ScoreStore) -> None:
         store.publish([snapshot("block", {}, 4.0)])
         got = []
         while (update := updates.next(timeout=1.0)) is not None:
-            got.append((update.profile, update.context, update.version))
+            got.append((update.profile, update.context, update.version, update.generation))
+            # the notification carries the snapshot exactly as a read would give it
+            assert update.snapshot == store.get(update.profile, update.context) or (
+                update.snapshot == snapshot("block", {}, 1.0).with_version(1))
             if len(got) == 4:
                 break
-    assert got == [("block", "*", 1), ("block", "symbol=X", 1), ("hft", "symbol=X", 1),
-                   ("block", "*", 2)]
+    assert got == [("block", "*", 1, 1), ("block", "symbol=X", 1, 2), ("hft", "symbol=X", 1, 1),
+                   ("block", "*", 2, 3)]
     assert store.contexts("block") == ["*", "symbol=X"]
     assert store.contexts("hft") == ["symbol=X"]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pytest
 
 from lpscore.config import LpRule, RoutingConfig
@@ -212,9 +214,9 @@ class Everything(Policy):
 
     name = "last"
 
-    def allocate(self, qty: float, options: list[Option], lot: float  # type: ignore[override]
-                 ) -> list[Allocation]:
-        return [Allocation(options[-1].candidate, qty, "custom")] if options else []
+    def allocate(self, qty: float, options: Iterable[Option], lot: float) -> list[Allocation]:
+        everyone = list(options)
+        return [Allocation(everyone[-1].candidate, qty, "custom")] if everyone else []
 
 
 def test_a_custom_policy_plugs_into_the_router() -> None:

@@ -77,9 +77,19 @@ class Snapshot:
     @property
     def digest(self) -> str:
         """A hash of the content that matters to routing (not times, not the version)."""
-        body = json.dumps([self.profile, context_key(self.context), self.scores,
-                           self.interval], sort_keys=True, separators=(",", ":"))
-        return hashlib.blake2b(body.encode(), digest_size=16).hexdigest()
+        return self.encode_with_digest()[1]
+
+    def encode_with_digest(self) -> tuple[bytes, str]:
+        """``encode()`` and ``digest`` at the cost of one serialisation of the scores."""
+        scores = json.dumps(self.scores, sort_keys=True, separators=(",", ":"))
+        digest = hashlib.blake2b(json.dumps(
+            [self.profile, context_key(self.context), self.interval]).encode() + scores.encode(),
+            digest_size=16).hexdigest()
+        head = json.dumps({"profile": self.profile, "context": self.context,
+                           "interval": self.interval, "version": self.version,
+                           "computed_at_ns": self.computed_at_ns,
+                           "watermark_ns": self.watermark_ns}, separators=(",", ":"))
+        return f'{head[:-1]},"scores":{scores}}}'.encode(), digest
 
     def with_version(self, version: int) -> Snapshot:
         return replace(self, version=version)
@@ -91,7 +101,8 @@ class Snapshot:
                 "watermark_ns": self.watermark_ns, "scores": self.scores}
 
     def encode(self) -> bytes:
-        return json.dumps(self.to_json(), separators=(",", ":")).encode()
+        """``to_json()`` as compact JSON (the scores with sorted keys)."""
+        return self.encode_with_digest()[0]
 
     @classmethod
     def decode(cls, raw: bytes | str) -> Snapshot:

@@ -61,11 +61,15 @@ class Published:
 
 @dataclass(frozen=True, slots=True)
 class Update:
-    """A notification that a new version of a snapshot exists."""
+    """A notification that a new version of a snapshot exists, carrying it."""
 
     profile: str
     context: str
     version: int
+    generation: int = 0
+    """The profile's generation after this version (ProfileMeta.generation)."""
+    snapshot: Snapshot | None = None
+    """The new snapshot itself (None: fetch it with ``get``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,12 +173,13 @@ class MemoryStore(ScoreStore):
                     out.append(Published(*key, old[0].version, changed=False))
                     continue
                 version = (old[0].version if old else 0) + 1
-                self._snaps[key] = (snap.with_version(version), digest)
+                stored = snap.with_version(version)
+                self._snaps[key] = (stored, digest)
                 meta = self._meta[snap.profile]
                 self._meta[snap.profile] = ProfileMeta(meta.generation + 1, meta.published_at_ns)
                 out.append(Published(*key, version, changed=True))
                 for sub in self._subs:
-                    sub.queue.put(Update(*key, version))
+                    sub.queue.put(Update(*key, version, meta.generation + 1, stored))
         return out
 
     def get(self, profile: str, context: Mapping[str, str] | str) -> Snapshot | None:
@@ -221,9 +226,10 @@ end
 local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('HSET', KEYS[1], 'body', ARGV[1], 'digest', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[3])
-redis.call('HINCRBY', KEYS[3], 'generation', 1)
+local generation = redis.call('HINCRBY', KEYS[3], 'generation', 1)
 redis.call('PUBLISH', ARGV[5], cjson.encode({profile=ARGV[4], context=ARGV[3],
-                                              version=version}))
+                                              version=version, generation=generation})
+                               .. '\\n' .. ARGV[1])
 return {version, 1}
 """
 
@@ -252,9 +258,12 @@ class _RedisSubscription(Subscription):
             except redis.RedisError as exc:
                 raise _unavailable(self._name, exc) from exc
             if message is not None and message.get("type") == "message":
-                data = json.loads(message["data"])
-                return Update(str(data["profile"]), str(data["context"]),
-                              int(data["version"]))
+                head, _, body = bytes(message["data"]).partition(b"\n")
+                data = json.loads(head)
+                version = int(data["version"])
+                return Update(str(data["profile"]), str(data["context"]), version,
+                              int(data.get("generation", 0)),
+                              Snapshot.decode(body).with_version(version) if body else None)
             if left <= 0:
                 return None
 
@@ -283,23 +292,35 @@ class RedisStore(ScoreStore):
 
     def publish(self, snapshots: Iterable[Snapshot]) -> list[Published]:
         out = []
+        calls = []
+        keys = []
+        for snap in snapshots:
+            ctx = context_key(snap.context)
+            body, digest = snap.encode_with_digest()
+            keys.append((snap.profile, ctx))
+            calls.append((self._key(snap.profile, ctx),
+                          f"{self._prefix}:contexts:{snap.profile}",
+                          f"{self._prefix}:meta:{snap.profile}",
+                          body, digest, ctx, snap.profile, self.channel,
+                          str(snap.computed_at_ns)))
         try:
-            with self._client.pipeline(transaction=False) as pipe:
-                keys = []
-                for snap in snapshots:
-                    ctx = context_key(snap.context)
-                    keys.append((snap.profile, ctx))
-                    self._script(keys=[self._key(snap.profile, ctx),
-                                       f"{self._prefix}:contexts:{snap.profile}",
-                                       f"{self._prefix}:meta:{snap.profile}"],
-                                 args=[snap.encode(), snap.digest, ctx, snap.profile,
-                                       self.channel, str(snap.computed_at_ns)], client=pipe)
-                replies = pipe.execute()
+            try:
+                replies = self._run_scripts(calls)
+            except redis.exceptions.NoScriptError:   # a restarted server: load, run again
+                self._client.script_load(_PUBLISH)   # (no script ran, so nothing twice)
+                replies = self._run_scripts(calls)
         except redis.RedisError as exc:
             raise _unavailable(self.name, exc) from exc
         for (profile, ctx), (version, changed) in zip(keys, replies, strict=True):
             out.append(Published(profile, ctx, int(version), bool(changed)))
         return out
+
+    def _run_scripts(self, calls: Sequence[Sequence[str | bytes]]) -> list[list[int]]:
+        """One pipelined EVALSHA per call: one round trip, no SCRIPT EXISTS first."""
+        with self._client.pipeline(transaction=False) as pipe:
+            for call in calls:
+                pipe.evalsha(self._script.sha, 3, *call)
+            return list(pipe.execute())
 
     def get(self, profile: str, context: Mapping[str, str] | str) -> Snapshot | None:
         try:

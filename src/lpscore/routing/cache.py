@@ -4,10 +4,11 @@
         entry = cache.entry("block", "symbol=ACME")      # a dict lookup
         cache.stale("block")                             # store silent for too long?
 
-A background thread keeps the copy current: it subscribes to the store's update channel and
-fetches each announced snapshot; it also polls the profile's generation counter (one round
-trip per ``poll_interval_s``) and re-reads every context when it moved, so a lost
-notification costs at most one poll interval. When the store cannot be reached the cache keeps
+A background thread keeps the copy current: it subscribes to the store's update channel,
+whose notifications carry the new snapshots (no round trip per notification); it also polls
+the profile's generation counter (one round trip per ``poll_interval_s``) and re-reads every
+context when it moved past what the notifications showed, so a lost notification costs at
+most one poll interval. When the store cannot be reached the cache keeps
 every snapshot it has (the last good ones) and retries every ``poll_interval_s``; after a
 reconnection it re-reads everything. A fetched snapshot replaces the cached one whatever its
 version (a store restarted empty counts versions from 1 again), and a snapshot is never
@@ -31,11 +32,14 @@ from types import TracebackType
 
 from lpscore.errors import StoreUnavailable
 from lpscore.publish.snapshot import Snapshot, context_key
-from lpscore.publish.store import ScoreStore, Subscription
+from lpscore.publish.store import ScoreStore, Subscription, Update
 from lpscore.routing.candidates import Candidate, candidates_of
+from lpscore.routing.policies import Option, default_options
 
 __all__ = ["CacheStatus", "Entry", "ScoreCache"]
 
+DRAIN = 1000
+"""Notifications handled per wake-up before the generation poll gets its turn."""
 WAKE_S = 0.1
 """The thread wakes at least this often, so ``stop`` is prompt whatever the poll interval."""
 
@@ -46,6 +50,13 @@ class Entry:
 
     snapshot: Snapshot
     candidates: tuple[Candidate, ...]
+    options: tuple[Option, ...]
+    """``candidates`` without size limits, prebuilt for the router."""
+
+    @classmethod
+    def of(cls, snapshot: Snapshot) -> Entry:
+        candidates = candidates_of(snapshot)
+        return cls(snapshot, candidates, default_options(candidates))
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +139,7 @@ class ScoreCache:
         Raises ValueError for a snapshot a router cannot read (a score item without rank,
         score, interval...)."""
         try:
-            entry = Entry(snapshot, candidates_of(snapshot))
+            entry = Entry.of(snapshot)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"snapshot {snapshot.profile} {context_key(snapshot.context)} "
                              f"version {snapshot.version} is unreadable: {exc!r}") from exc
@@ -136,7 +147,11 @@ class ScoreCache:
         self._updates += 1
 
     def _take(self, snapshot: Snapshot) -> None:
-        """``install`` from the store: an unreadable snapshot is counted and left out."""
+        """``install`` from the store, unless it is what is cached already; an unreadable
+        snapshot is counted and left out."""
+        cached = self._entries.get((snapshot.profile, context_key(snapshot.context)))
+        if cached is not None and cached.snapshot == snapshot:
+            return
         try:
             self.install(snapshot)
         except ValueError as exc:
@@ -188,10 +203,11 @@ class ScoreCache:
                         self._resync(profile)
                     self._contact()
                 update = sub.next(timeout=min(self._poll, WAKE_S))
-                if update is not None and update.profile in self._profiles:
-                    snapshot = self._store.get(update.profile, update.context)
-                    if snapshot is not None:
-                        self._take(snapshot)
+                for _ in range(DRAIN):              # then whatever else is already queued
+                    if update is None:
+                        break
+                    self._apply(update)
+                    update = sub.next(timeout=0.0)
                 if self._clock() - self._last_poll >= self._poll:
                     self._poll_generations()
                 self._contact()
@@ -207,6 +223,17 @@ class ScoreCache:
                 self._halt.wait(self._poll)
         if sub is not None:
             sub.close()
+
+    def _apply(self, update: Update) -> None:
+        """Install an announced snapshot; a generation that follows the one known means
+        nothing was missed, so the next poll need not re-read the profile."""
+        if update.profile not in self._profiles:
+            return
+        snapshot = update.snapshot or self._store.get(update.profile, update.context)
+        if snapshot is not None:
+            self._take(snapshot)
+        if update.generation == self._generation.get(update.profile, -1) + 1:
+            self._generation[update.profile] = update.generation
 
     def _poll_generations(self) -> None:
         self._last_poll = self._clock()

@@ -20,15 +20,17 @@ every child order.
 
 from __future__ import annotations
 
+import itertools
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 from lpscore.routing.candidates import Candidate
 
-__all__ = ["POLICIES", "Allocation", "Option", "Outcome", "Policy", "Primary", "Spray", "lots",
+__all__ = ["POLICIES", "Allocation", "Option", "Outcome", "Policy", "Primary", "Spray",
+           "default_options", "lots",
            "qty_text", "waterfill"]
 
 EPS = 1e-9
@@ -70,12 +72,18 @@ class Policy(ABC):
     name: ClassVar[str]
 
     @abstractmethod
-    def allocate(self, qty: float, options: Sequence[Option], lot: float) -> list[Allocation]:
+    def allocate(self, qty: float, options: Iterable[Option], lot: float) -> list[Allocation]:
         """Allocations summing to at most ``qty``, in whole ``lot`` s, within each option's
-        limits; empty when nothing can be sent."""
+        limits; empty when nothing can be sent. ``options`` come best first and are screened
+        as they are taken: take only as many as needed (``list(options)`` takes all)."""
 
     def observe(self, outcome: Outcome) -> None:  # noqa: B027 - optional hook
         """Learn from a finished child order (static policies ignore it)."""
+
+
+def default_options(candidates: Sequence[Candidate]) -> tuple[Option, ...]:
+    """Each candidate without size limits (built once per snapshot, not per decision)."""
+    return tuple(Option(c, 0.0, math.inf) for c in candidates)
 
 
 def lots(qty: float, lot: float) -> float:
@@ -90,7 +98,7 @@ class Primary(Policy):
 
     name = "primary"
 
-    def allocate(self, qty: float, options: Sequence[Option], lot: float) -> list[Allocation]:
+    def allocate(self, qty: float, options: Iterable[Option], lot: float) -> list[Allocation]:
         for option in options:
             size = lots(min(qty, option.max_qty), lot)
             if size >= max(option.min_qty, lot) - EPS:
@@ -108,8 +116,9 @@ class Spray(Policy):
     def __init__(self, top_k: int = 3) -> None:
         self.top_k = top_k
 
-    def allocate(self, qty: float, options: Sequence[Option], lot: float) -> list[Allocation]:
-        chosen = [o for o in options if o.max_qty >= max(o.min_qty, lot) - EPS][:self.top_k]
+    def allocate(self, qty: float, options: Iterable[Option], lot: float) -> list[Allocation]:
+        chosen = list(itertools.islice(
+            (o for o in options if o.max_qty >= max(o.min_qty, lot) - EPS), self.top_k))
         while chosen:
             factors = _factors([o.candidate for o in chosen])
             weights = [math.prod(f) for f in factors]
@@ -125,9 +134,10 @@ class Spray(Policy):
     @staticmethod
     def _sizes(qty: float, chosen: Sequence[Option], weights: Sequence[float],
                lot: float) -> list[float]:
-        sizes, _ = waterfill(qty, weights, [o.max_qty for o in chosen])
+        sizes, left = waterfill(qty, weights, [o.max_qty for o in chosen])
         whole = [lots(s, lot) for s in sizes]
-        residual = lots(min(qty, sum(sizes)) - sum(whole), lot)
+        target = lots(qty if left <= EPS * max(qty, 1.0) else sum(sizes), lot)
+        residual = round((target - sum(whole)) / lot) * lot     # whole lots, float noise out
         for i in sorted(range(len(chosen)), key=lambda i: -weights[i]):  # leftover lots
             if residual < lot - EPS:
                 break

@@ -18,9 +18,10 @@ the order's price) bound what a policy may send.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,7 @@ from lpscore.publish.publisher import HIERARCHY
 from lpscore.publish.snapshot import context_key
 from lpscore.routing.cache import ScoreCache
 from lpscore.routing.candidates import Candidate, static_candidates
-from lpscore.routing.policies import Option, Policy
+from lpscore.routing.policies import Option, Policy, default_options
 
 __all__ = ["STATIC", "Child", "Plan", "RouteRequest", "Router", "Skipped"]
 
@@ -80,6 +81,8 @@ class Plan:
     """Empty when the order's own context had eligible LPs; else what happened."""
     children: tuple[Child, ...]
     skipped: tuple[Skipped, ...]
+    """LPs the rules screened out, of those ranked above the last LP the policy looked at
+    (all of them when nothing was eligible)."""
     unrouted: float
     """Quantity no eligible LP could take now."""
 
@@ -108,6 +111,7 @@ class Router:
         self._cooldown: dict[tuple[str, str], float] = {}
         self._chains: dict[tuple[str | None, ...], tuple[str, ...]] = {}
         self._static = static_candidates(config.static_ranking)
+        self._static_options = default_options(self._static)
 
     # -- runtime controls ---------------------------------------------------------------------
 
@@ -125,26 +129,34 @@ class Router:
     # -- decisions ----------------------------------------------------------------------------
 
     def plan(self, request: RouteRequest, policy: Policy) -> Plan:
-        """Route ``request`` with ``policy``; never waits on the network."""
+        """Route ``request`` with ``policy``; never waits on the network. LPs are screened
+        in rank order as the policy asks for them, so a primary decision screens only down
+        to the first eligible LP."""
         chain = self.chain(request)
         tried: list[str] = []
         skipped: list[Skipped] = []
-        options: list[Option] = []
+        options: Iterator[Option] = iter(())
         used = STATIC
         for key in chain:
             entry = self.cache.entry(self.profile, key) if self.cache is not None else None
             if entry is None:
                 tried.append(f"no scores at {key}")
                 continue
-            options, screened = self._screen(entry.candidates, request)
-            if options:
+            screened: list[Skipped] = []
+            found = self._screen(entry.candidates, entry.options, request, screened)
+            first = next(found, None)
+            if first is not None:
                 used, skipped = key, screened
+                options = itertools.chain((first,), found)
                 break
             skipped = skipped or screened      # explain the finest level that had LPs
             tried.append(f"no eligible LP at {key}")
         last = f"used {used}"
         if used == STATIC:
-            options, screened = self._screen(self._static, request)
+            screened = []
+            options = self._screen(self._static, self._static_options, request, screened)
+            first = next(options, None)
+            options = itertools.chain(() if first is None else (first,), options)
             skipped += [s for s in screened if s not in skipped]
             last = ("used the static ranking" if self._static else
                     "no static ranking configured (routing.static_ranking)")
@@ -172,37 +184,38 @@ class Router:
             found = self._chains[values] = tuple(levels)
         return found
 
-    def _screen(self, candidates: Sequence[Candidate], request: RouteRequest
-                ) -> tuple[list[Option], list[Skipped]]:
-        options: list[Option] = []
-        skipped: list[Skipped] = []
-        now = self._clock()
+    def _screen(self, candidates: Sequence[Candidate], defaults: Sequence[Option],
+                request: RouteRequest, skipped: list[Skipped]) -> Iterator[Option]:
+        """The eligible LPs in rank order, lazily; those screened out go to ``skipped``."""
         config = self.config
-        for c in candidates:
+        exclude, killed, cooldown, rules = (request.exclude, self._killed, self._cooldown,
+                                            config.lps)
+        symbol = request.symbol
+        for c, default in zip(candidates, defaults, strict=True):
             lp = c.lp
             why = ""
-            if lp in request.exclude:
+            if exclude and lp in exclude:
                 why = "already tried for this order"
-            elif lp in self._killed:
+            elif killed and lp in killed:
                 why = "kill switch"
             elif config.exclude_provisional and c.provisional:
                 why = f"provisional (n={c.n_orders}) and routing.exclude_provisional is on"
-            else:
-                until = self._cooldown.get((lp, request.symbol))
+            elif cooldown:
+                until = cooldown.get((lp, symbol))
+                now = self._clock() if until is not None else 0.0
                 if until is not None and until > now:
                     ago = config.reject_cooldown_s - (until - now)
-                    why = (f"rejected {request.symbol} {ago:.1f} s ago (cool-down "
+                    why = (f"rejected {symbol} {ago:.1f} s ago (cool-down "
                            f"{config.reject_cooldown_s:g} s)")
-            rule = config.lps.get(lp)
-            if rule is None or why:
-                if why:
-                    skipped.append(Skipped(lp, why))
-                else:
-                    options.append(Option(c, 0.0, math.inf))
+            if why:
+                skipped.append(Skipped(lp, why))
                 continue
-            if rule.symbols and request.symbol not in rule.symbols:
-                skipped.append(Skipped(lp, f"not allowed {request.symbol} "
-                                           f"(routing.lps.{lp}.symbols)"))
+            rule = rules.get(lp) if rules else None
+            if rule is None:
+                yield default
+                continue
+            if rule.symbols and symbol not in rule.symbols:
+                skipped.append(Skipped(lp, f"not allowed {symbol} (routing.lps.{lp}.symbols)"))
                 continue
             top = rule.max_qty if rule.max_qty is not None else math.inf
             if rule.max_notional is not None:
@@ -210,8 +223,7 @@ class Router:
                     skipped.append(Skipped(lp, "has a max_notional and the order no price"))
                     continue
                 top = min(top, rule.max_notional / request.price)
-            options.append(Option(c, rule.min_qty, top))
-        return options, skipped
+            yield Option(c, rule.min_qty, top)
 
     def _reason(self, c: Candidate, note: str, why: str) -> str:
         if c.score is None:
