@@ -77,7 +77,6 @@ from lpscore.routing import (
     RouteRequest,
     ScoreCache,
     Spray,
-    candidates_of,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -200,7 +199,7 @@ class NaiveCache(ScoreCache):
 
     def entry(self, profile: str, context: str) -> Entry | None:
         snap = self._store.get(profile, context)
-        return None if snap is None else Entry(snap, candidates_of(snap))
+        return None if snap is None else Entry.of(snap)
 
 
 # --------------------------------------------------------------------------- part 1
@@ -337,14 +336,15 @@ def _stage_means(router: Router, cache: ScoreCache, reqs: list[RouteRequest], po
     for req in reqs:
         entry = next(e for e in (cache.entry(PROFILE, k) for k in router.chain(req))
                      if e is not None)
-        options, _ = router._screen(entry.candidates, req)
+        options = list(router._screen(entry.candidates, entry.options, req, []))
         found.append((entry, options))
     lot = router.config.lot_size
     steps: dict[str, Callable[[int], object]] = {
         "chain": lambda i: router.chain(reqs[i % m]),
         "cache.entry (whole chain)": lambda i: [cache.entry(PROFILE, k)
                                                 for k in router.chain(reqs[i % m])],
-        "_screen (20 LPs)": lambda i: router._screen(found[i % m][0].candidates, reqs[i % m]),
+        "_screen (all 20 LPs)": lambda i: list(router._screen(
+            found[i % m][0].candidates, found[i % m][0].options, reqs[i % m], [])),
         "policy.allocate": lambda i: policy.allocate(reqs[i % m].qty, found[i % m][1], lot),
         "stale": lambda i: cache.stale(PROFILE),
         "whole plan": lambda i: router.plan(reqs[i % m], policy),

@@ -20,7 +20,6 @@ every child order.
 
 from __future__ import annotations
 
-import itertools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
@@ -117,16 +116,21 @@ class Spray(Policy):
         self.top_k = top_k
 
     def allocate(self, qty: float, options: Iterable[Option], lot: float) -> list[Allocation]:
-        chosen = list(itertools.islice(
-            (o for o in options if o.max_qty >= max(o.min_qty, lot) - EPS), self.top_k))
+        chosen: list[Option] = []
+        for o in options:                          # screened lazily: take only the top k
+            if o.max_qty >= max(o.min_qty, lot) - EPS:
+                chosen.append(o)
+                if len(chosen) == self.top_k:
+                    break
+        of_total = f"of {qty_text(qty)} by"
         while chosen:
             factors = _factors([o.candidate for o in chosen])
-            weights = [math.prod(f) for f in factors]
+            weights = [a * b * c for a, b, c in factors]
             sizes = self._sizes(qty, chosen, weights, lot)
             small = [i for i, (o, s) in enumerate(zip(chosen, sizes, strict=True))
                      if s < max(o.min_qty, lot) - EPS]
             if not small:
-                return [Allocation(o.candidate, s, _note(o, s, qty, f))
+                return [Allocation(o.candidate, s, _note(o, s, qty, of_total, f))
                         for o, s, f in zip(chosen, sizes, factors, strict=True) if s > 0]
             del chosen[max(small, key=lambda i: (chosen[i].candidate.rank, i))]
         return []
@@ -134,14 +138,19 @@ class Spray(Policy):
     @staticmethod
     def _sizes(qty: float, chosen: Sequence[Option], weights: Sequence[float],
                lot: float) -> list[float]:
-        sizes, left = waterfill(qty, weights, [o.max_qty for o in chosen])
+        caps = [o.max_qty for o in chosen]
+        mass = sum(weights)
+        if mass > 0 and all(c == math.inf for c in caps):      # nothing to cap: one pass
+            sizes, left = [qty * w / mass for w in weights], 0.0
+        else:
+            sizes, left = waterfill(qty, weights, caps)
         whole = [lots(s, lot) for s in sizes]
         target = lots(qty if left <= EPS * max(qty, 1.0) else sum(sizes), lot)
         residual = round((target - sum(whole)) / lot) * lot     # whole lots, float noise out
-        for i in sorted(range(len(chosen)), key=lambda i: -weights[i]):  # leftover lots
-            if residual < lot - EPS:
+        for i in sorted(range(len(chosen)), key=weights.__getitem__, reverse=True):
+            if residual < lot - EPS:                            # leftover lots, largest first
                 break
-            take = min(lots(chosen[i].max_qty - whole[i], lot), residual)
+            take = min(lots(caps[i] - whole[i], lot), residual)
             whole[i] += take
             residual -= take
         return whole
@@ -149,6 +158,10 @@ class Spray(Policy):
 
 def _factors(candidates: Sequence[Candidate]) -> list[tuple[float, float, float]]:
     """Per LP: (score or 1/rank, fill rate, typical fill); unknowns take the others' median."""
+    known = [(c.score, c.fill_rate, c.filled_qty_per_order) for c in candidates]
+    if all(a is not None and b is not None and c for a, b, c in known):  # the usual case
+        return [(max(a, 1.0), b, c) for a, b, c in known]  # type: ignore[type-var,misc]
+
     def median(values: list[float]) -> float:
         known = sorted(v for v in values if not math.isnan(v))
         if not known:
@@ -164,11 +177,12 @@ def _factors(candidates: Sequence[Candidate]) -> list[tuple[float, float, float]
             for c, r, s in zip(candidates, rate, size, strict=True)]
 
 
-def _note(option: Option, size: float, qty: float, factors: tuple[float, float, float]) -> str:
+def _note(option: Option, size: float, qty: float, of_total: str,
+          factors: tuple[float, float, float]) -> str:
     score, rate, per_order = factors
     c = option.candidate
     basis = (f"score {score:.1f}" if c.score is not None else f"static rank {c.rank}")
-    note = (f"{size / qty:.0%} of {qty_text(qty)} by {basis} x fill rate {rate:.2f} x "
+    note = (f"{size / qty:.0%} {of_total} {basis} x fill rate {rate:.2f} x "
             f"typical fill {per_order:,.0f}")
     if size >= option.max_qty - EPS:
         note += f", at its maximum {qty_text(option.max_qty)}"
