@@ -25,7 +25,7 @@ from lpscore.cli_common import (
     run_kpis,
     with_lenient,
 )
-from lpscore.config import load_config
+from lpscore.config import Config, load_config
 from lpscore.errors import ConfigError, InputError
 from lpscore.kpi.aggregate import kpi_stats, summarize, summary_json
 from lpscore.kpi.context import CONTEXT_KEYS
@@ -35,7 +35,7 @@ from lpscore.report import render_report
 from lpscore.scoring import BUILTIN, catalog, load_profile, score_result
 from lpscore.stats.table import Stats
 
-__all__ = ["kpis", "leaderboards", "report"]
+__all__ = ["kpis", "leaderboards", "report", "write_kpis"]
 
 
 def kpis(
@@ -55,32 +55,41 @@ def kpis(
     with exit_on_error():
         config = with_lenient(load_config(config_path), lenient)
         keys = ["lp", *[k.strip() for k in by.split(",") if k.strip() and k.strip() != "lp"]]
-        started = time.perf_counter()
-        quarantine = Quarantine()
-        ingested, result = run_kpis(fix_files, quotes or [], config, out, output, quarantine)
-        try:
-            stats = kpi_stats(result, keys)
-        except ValueError as exc:
-            raise InputError(str(exc)) from exc
-        unmatched = result.unmatched_session_rejects
-        table = summarize(stats, result.horizons, unmatched)
-        quality = {**ingested.data_quality, **result.data_quality}
-        payload = summary_json(table, result.horizons, keys, quality, {
-            "clock_offsets": result.clock_offsets.to_dicts(),
-            "seconds": round(time.perf_counter() - started, 3),
-        }, orphan_rejects=result.orphan_rejects)
-        if html:
-            payload["leaderboards"] = leaderboards(result)
-        _write(out, result, table, stats, payload, quarantine)
-        if html:
-            (out / "report.html").write_text(
-                render_report(payload, result.orders, result.fills), encoding="utf-8")
+        payload, table = write_kpis(fix_files, quotes or [], config, out, keys, output,
+                                    html=html)
         if output is OutputFormat.JSON:
             print(json.dumps(payload))
         elif output is OutputFormat.CSV:
             print(_flat(table).write_csv(), end="")
         else:
             _print(payload, keys, out)
+
+
+def write_kpis(fix_files: list[Path], quote_files: list[Path], config: Config, out: Path,
+               keys: list[str], output: OutputFormat, *, html: bool
+               ) -> tuple[dict[str, Any], pl.DataFrame]:
+    """Everything ``lpscore kpis`` writes under ``out`` (tables, statistics, quarantine, and
+    with ``html`` the report); the JSON payload and the per-group table."""
+    started = time.perf_counter()
+    quarantine = Quarantine()
+    ingested, result = run_kpis(fix_files, quote_files, config, out, output, quarantine)
+    try:
+        stats = kpi_stats(result, keys)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    table = summarize(stats, result.horizons, result.unmatched_session_rejects)
+    quality = {**ingested.data_quality, **result.data_quality}
+    payload = summary_json(table, result.horizons, keys, quality, {
+        "clock_offsets": result.clock_offsets.to_dicts(),
+        "seconds": round(time.perf_counter() - started, 3),
+    }, orphan_rejects=result.orphan_rejects)
+    if html:
+        payload["leaderboards"] = leaderboards(result)
+    _write(out, result, table, stats, payload, quarantine)
+    if html:
+        (out / "report.html").write_text(
+            render_report(payload, result.orders, result.fills), encoding="utf-8")
+    return payload, table
 
 
 def report(
