@@ -130,11 +130,15 @@ def test_square_root_impact_is_exact_and_adds_up() -> None:
     assert market.mid_at(t1) == pytest.approx(20.0 * (1 + 7.5e-4), rel=1e-12, abs=0)
     # 20.015 x (1 -/+ 2.5 bps) = 20.00999625 / 20.02000375, rounded outward to the cent
     assert market.quote_at(t1) == (20.00, 20.03)
+    # the impact is that of the net position: 30,000 bought in three fills move the mid as
+    # one fill of 30,000 would, 0.5 x 150 x sqrt(0.03) bps, not three times 7.5 bps
     market.apply_fill(t1 + 5 * NS, +1, 10_000)
-    assert market.mid_at(t1 + 5 * NS) == pytest.approx(20.0 * (1 + 15e-4), rel=1e-12, abs=0)
-    market.apply_fill(t1 + 6 * NS, -1, 40_000)  # 0.5 x 150 x sqrt(0.04) = 15 bps down
-    assert market.mid_at(t1 + 6 * NS) == pytest.approx(20.0, rel=1e-12, abs=0)
-    assert market.mid_at(t1 + 5 * NS - 1) == pytest.approx(20.015, rel=1e-12, abs=0)
+    market.apply_fill(t1 + 5 * NS, +1, 10_000)
+    thirty = 0.5 * 150 * math.sqrt(0.03)
+    assert market.mid_at(t1 + 5 * NS) == pytest.approx(20.0 * (1 + thirty / 1e4), rel=1e-12)
+    market.apply_fill(t1 + 6 * NS, -1, 70_000)  # net 40,000 sold: 0.5 x 150 x 0.2 = 15 down
+    assert market.mid_at(t1 + 6 * NS) == pytest.approx(20.0 * (1 - 15e-4), rel=1e-12, abs=0)
+    assert impact_bps(-40_000, MarketParams()) == pytest.approx(-15.0, abs=1e-12)
     row = market.quotes(T0 + 10_100 * MS, T0 + 10_200 * MS)  # the next quote shows the buy
     assert (row["bid"].item(), row["ask"].item()) == (20.00, 20.03)
 
@@ -169,9 +173,11 @@ def test_many_fills_match_a_direct_sum_and_the_quote_tape() -> None:
     for t, side, qty, drift, tau in fills:
         market.apply_fill(t, side, qty, drift_bps=drift, drift_s=tau)
     for t in rng.sample(range(T0, T0 + 600 * NS), 200):
-        moved = sum(side * (0.5 * 150 * math.sqrt(qty / 1e6)
-                            + drift * (1 - math.exp(-(t - t_fill) / (tau * NS))))
-                    for t_fill, side, qty, drift, tau in fills if t_fill <= t)
+        done = [f for f in fills if f[0] <= t]
+        position = sum(side * qty for _, side, qty, _, _ in done)
+        moved = math.copysign(0.5 * 150 * math.sqrt(abs(position) / 1e6), position) + sum(
+            side * drift * (1 - math.exp(-(t - t_fill) / (tau * NS)))
+            for t_fill, side, _, drift, tau in done)
         assert market.mid_at(t) == pytest.approx(base.mid_at(t) * (1 + moved * 1e-4),
                                                   rel=1e-12, abs=0)
     tape = market.quotes(T0, T0 + 600 * NS)

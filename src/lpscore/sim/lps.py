@@ -47,7 +47,7 @@ __all__ = [
     "expected_reject_rate",
     "hold_median_ms",
     "reject_prob",
-    "resequence",
+    "renumber", "resequence",
 ]
 
 US = 1_000
@@ -562,10 +562,17 @@ def resequence(messages: Iterable[tuple[int, bytes]]) -> list[tuple[int, bytes]]
         message = decode(raw)
         session = (message.get(49) or b"", message.get(56) or b"")
         seq = counters[session] = counters.get(session, 0) + 1
-        body = [(tag, str(seq).encode() if tag == 34 else value)
-                for tag, value in message.fields[3:-1]]
-        out.append((at_ns, encode(message.msg_type, body, begin_string=message.begin_string)))
+        out.append((at_ns, renumber(raw, seq)))
     return out
+
+
+def renumber(raw: bytes, seq: int) -> bytes:
+    """``raw`` with MsgSeqNum (34) ``seq``; BodyLength and CheckSum recomputed (a session
+    numbers a message when it sends it)."""
+    message = decode(raw)
+    body = [(tag, str(seq).encode() if tag == 34 else value)
+            for tag, value in message.fields[3:-1]]
+    return encode(message.msg_type, body, begin_string=message.begin_string)
 
 
 def _lomax(u: float, alpha: float) -> float:

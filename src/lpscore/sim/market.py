@@ -126,8 +126,10 @@ def _require(name: str, value: float, *, positive: bool) -> None:
 
 
 def impact_bps(qty: float, params: MarketParams) -> float:
-    """Permanent impact of one fill of ``qty`` shares, in bps of the mid (unsigned)."""
-    return params.impact_coef * params.daily_vol_bps * math.sqrt(qty / params.adv)
+    """Permanent impact of a net position of ``qty`` shares bought (negative: sold), in bps
+    of the mid: ``sign(qty) * impact_coef * daily_vol_bps * sqrt(|qty| / adv)``."""
+    return math.copysign(params.impact_coef * params.daily_vol_bps
+                         * math.sqrt(abs(qty) / params.adv), qty)
 
 
 class Market(Protocol):
@@ -262,6 +264,8 @@ class _Tape:
         self._ask_size = ask_size
         self._end_ns = end_ns
         self._impacts = _Impacts()
+        self._position = 0.0
+        """Our net shares bought since the start (sold: negative)."""
 
     @property
     def start_ns(self) -> int:
@@ -288,8 +292,10 @@ class _Tape:
     def apply_fill(self, t_ns: int, side: int, qty: float, *, drift_bps: float = 0.0,
                    drift_s: float = 0.0) -> None:
         """Our fill of ``qty`` at ``t_ns`` (side +1: we bought, -1: we sold) moves the mid
-        against us from then on by ``impact_bps``; ``drift_bps`` more, also against us,
-        builds up as 1 - exp(-age / drift_s) (at once when ``drift_s`` is 0)."""
+        from then on to the square-root impact of our net position (``impact_bps`` of every
+        fill so far, signed): a parent order's impact is that of its whole quantity, however
+        it is sliced. ``drift_bps`` more, against us, builds up as 1 - exp(-age / drift_s)
+        (at once when ``drift_s`` is 0)."""
         if side not in (1, -1):
             raise ValueError(f"side = {side!r}: use +1 (we bought) or -1 (we sold)")
         if not (math.isfinite(qty) and qty > 0):
@@ -299,8 +305,10 @@ class _Tape:
             raise ValueError(f"drift_bps = {drift_bps!r}, drift_s = {drift_s!r}: both must be "
                              ">= 0 (the drift is always against us)")
         self._row(t_ns)  # in the window, or raise
-        self._impacts.add(t_ns, side * impact_bps(qty, self.params), side * drift_bps,
-                          round(drift_s * _NS_PER_S))
+        before = self._position
+        self._position += side * qty
+        step = impact_bps(self._position, self.params) - impact_bps(before, self.params)
+        self._impacts.add(t_ns, step, side * drift_bps, round(drift_s * _NS_PER_S))
 
     def quotes(self, t0_ns: int, t1_ns: int) -> pl.DataFrame:
         """The tape's rows with ``t0_ns <= ts < t1_ns`` in QUOTE_SCHEMA, impact included

@@ -1,0 +1,123 @@
+"""``lpscore simulate``: a scenario through the closed loop, its timeline and its result."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from lpscore.cli_common import OutputFormat, err, exit_on_error
+from lpscore.cli_kpis import write_kpis
+from lpscore.config import Config, ContextConfig
+from lpscore.errors import InputError
+from lpscore.sim.loop import SimResult, Simulation
+from lpscore.sim.scenario import BUNDLED, load_scenario
+
+__all__ = ["simulate"]
+
+
+def simulate(
+    scenario_spec: Annotated[str, typer.Option(
+        "--scenario", help=f"A bundled scenario ({', '.join(BUNDLED)}) or a .toml/.yaml "
+        "file.")] = "acme",
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed (default: the "
+                                             "scenario's).")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("out/sim"),
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")
+                      ] = OutputFormat.TABLE,
+) -> None:
+    """Run a scenario: the router, simulated LPs over FIX and the scorecard in a closed loop
+    (docs/simulator.md). Writes the FIX log, the quotes, the KPI tables and the HTML report,
+    the timeline and the result under --out."""
+    with exit_on_error():
+        if output is OutputFormat.CSV:
+            raise InputError("--format csv is not available for simulate: use table or json")
+        scenario = load_scenario(scenario_spec)
+        with Progress(TextColumn("[bold]simulate[/] {task.description}"), BarColumn(),
+                      TimeRemainingColumn(), console=err,
+                      disable=output is not OutputFormat.TABLE, transient=True) as progress:
+            task = progress.add_task(scenario.name, total=1.0)
+            result = Simulation(scenario, seed=seed,
+                                progress=lambda done: progress.update(task, completed=done)
+                                ).run()
+        out.mkdir(parents=True, exist_ok=True)
+        log = out / "fix.log"
+        log.write_bytes(result.fix_log)
+        quotes = out / "quotes.parquet"
+        result.quotes.write_parquet(quotes)
+        _timeline(result).write_csv(out / "timeline.csv")
+        config = Config(context=ContextConfig(adv={scenario.market.symbol:
+                                                   scenario.market.adv}))
+        write_kpis([log], [quotes], config, out / "kpis", ["lp"], OutputFormat.JSON, html=True)
+        payload = result.to_json(str(log))
+        (out / "result.json").write_text(json.dumps(payload, indent=1), encoding="utf-8")
+        if output is OutputFormat.JSON:
+            print(json.dumps(payload))
+            return
+        _print(result, out)
+
+
+def _timeline(result: SimResult) -> pl.DataFrame:
+    return pl.DataFrame([{"t_s": r.t_s, "what": r.what, "lp": r.lp, "qty": r.qty,
+                          "price": r.price, "latency_ms": r.latency_ms, "note": r.note}
+                         for r in result.timeline],
+                        schema={"t_s": pl.Float64, "what": pl.String, "lp": pl.String,
+                                "qty": pl.Float64, "price": pl.Float64,
+                                "latency_ms": pl.Float64, "note": pl.String})
+
+
+def _print(result: SimResult, out: Path) -> None:
+    console = Console()
+    rows = _timeline(result)
+    start = rows.filter(pl.col("what") == "start")["t_s"].min()
+    minute = (pl.col("t_s") // 60 * 60).alias("minute")
+    flow = (rows.filter(pl.col("what").is_in(["route", "fill"]) & (pl.col("t_s") >= (start or 0)))
+            .group_by(minute, "what", "lp").agg(pl.col("qty").sum(), pl.col("latency_ms").mean())
+            .sort("minute", "lp"))
+    table = Table(title=f"{result.scenario}, seed {result.seed}: timeline (per minute from the "
+                  "order's start; scores as re-computed from the FIX log)")
+    for name in ("time", "event", "LP", "routed", "filled", "fill latency ms", "note"):
+        table.add_column(name, justify="right" if name in ("routed", "filled",
+                                                           "fill latency ms") else "left")
+    events = rows.filter(pl.col("what").is_in(["start", "end", "scores"])
+                         & (pl.col("t_s") >= (start or 0)))
+    by_minute: dict[float, list[tuple[str, str]]] = {}
+    for r in events.iter_rows(named=True):
+        by_minute.setdefault(r["t_s"] // 60 * 60, []).append((r["what"], r["note"]))
+    minutes = sorted(set(flow["minute"].to_list()) | set(by_minute))
+    for m in minutes:
+        stamp = f"{int(m // 60):d}:00"
+        for what, note in by_minute.get(m, []):
+            table.add_row(stamp, what, "", "", "", "", note)
+        part = flow.filter(pl.col("minute") == m)
+        for lp in sorted(set(part["lp"].to_list())):
+            routed = part.filter((pl.col("lp") == lp) & (pl.col("what") == "route"))
+            filled = part.filter((pl.col("lp") == lp) & (pl.col("what") == "fill"))
+            latency = filled["latency_ms"].to_list()
+            table.add_row(stamp, "flow", lp, f"{routed['qty'].sum():,.0f}",
+                          f"{filled['qty'].sum():,.0f}",
+                          f"{latency[0]:.1f}" if latency and latency[0] is not None else "", "")
+    console.print(table)
+    summary = Table(title="result")
+    summary.add_column("measure")
+    summary.add_column("value", justify="right")
+    summary.add_row("completed", "yes" if result.completed else "no")
+    summary.add_row("completion", "" if result.completion_s is None
+                    else f"{result.completion_s:,.1f} s")
+    summary.add_row("filled", f"{result.filled_qty:,.0f} of {result.qty:,.0f}")
+    summary.add_row("arrival mid", f"{result.arrival_mid:.4f}")
+    summary.add_row("VWAP", "" if result.vwap is None else f"{result.vwap:.4f}")
+    summary.add_row("shortfall vs arrival", "" if result.shortfall_bps is None
+                    else f"{result.shortfall_bps:.2f} bps")
+    summary.add_row("rejects", f"{result.rejects:,}")
+    for lp, share in result.fill_share.items():
+        summary.add_row(f"fill share {lp}", f"{share:.1%}")
+    console.print(summary)
+    console.print(f"FIX log {out / 'fix.log'}, KPI tables and report {out / 'kpis'}"
+                  f"/report.html, timeline {out / 'timeline.csv'}")

@@ -1,0 +1,140 @@
+"""The closed loop: determinism, the scorecard recovering the simulated truth, the ACME
+scenario, and ``lpscore simulate``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from lpscore.config import Config, IngestConfig, RoutingConfig
+from lpscore.errors import ConfigError
+from lpscore.ingest import ingest_logs
+from lpscore.kpi.aggregate import kpi_stats, summarize
+from lpscore.kpi.engine import compute_kpis
+from lpscore.quarantine import Quarantine
+from lpscore.sim.loop import SimResult, Simulation
+from lpscore.sim.lps import LpParams, expected_fill_rate
+from lpscore.sim.market import MarketParams
+from lpscore.sim.scenario import Background, Scenario, load_scenario
+
+SMALL = Path(__file__).parents[1] / "data" / "sim" / "small.toml"
+
+
+def kpis_of(result: SimResult, tmp: Path, our: str = "DESK") -> pl.DataFrame:
+    """The scorecard's per-LP KPI table from the simulator's FIX log and quotes only."""
+    log = tmp / "fix.log"
+    log.write_bytes(result.fix_log)
+    quarantine = Quarantine()
+    ingested = ingest_logs([log], IngestConfig(own_comp_ids=(our,)), quarantine)
+    assert len(quarantine) == 0, quarantine.records[:3]
+    kpis = compute_kpis(ingested.events, result.quotes, Config(), quarantine)
+    return summarize(kpi_stats(kpis, ["lp"]), kpis.horizons)
+
+
+def test_same_seed_same_fix_log_byte_for_byte() -> None:
+    scenario = load_scenario(SMALL)
+    first, again = Simulation(scenario).run(), Simulation(scenario).run()
+    assert first.fix_log == again.fix_log and len(first.fix_log) > 10_000
+    assert first.to_json() == again.to_json()
+    other = Simulation(scenario, seed=4).run()
+    assert other.fix_log != first.fix_log
+    assert first.completed and 20_000 - 100 < first.filled_qty <= 20_000   # under a lot left
+
+
+# Two lit LPs with known truth; all-or-nothing fills (unlimited liquidity), no impact and no
+# jumps, so each LP's fill rate, ack latency and 5 s markout have closed forms.
+TRUTH = (LpParams(name="LP_P", ack_ms=3.0, ack_sigma=0.4, fill_prob=0.8, pi_bps_mean=0.5,
+                  pi_bps_sd=0.2),
+         LpParams(name="LP_Q", ack_ms=12.0, ack_sigma=0.6, fill_prob=0.95, leak_bps=2.0,
+                  leak_s=2.5))
+NET_MS = 0.2
+
+
+def test_scorecard_recovers_the_simulated_lps(tmp_path: Path) -> None:
+    market = MarketParams(start_mid=100.0, tick=0.0001, half_spread_bps=2.5,
+                          vol_bps_per_sqrt_s={"low": 1.0, "mid": 1.0, "high": 1.0},
+                          jumps_per_hour=0.0, regime_switch_per_hour=0.0, impact_coef=0.0)
+    scenario = Scenario(name="truth", duration_s=2_000, rescore_every_s=2_000, net_ms=NET_MS,
+                        market=market, lps=TRUTH, background=Background(every_s=0.5, qty=100),
+                        routing=RoutingConfig(reject_cooldown_s=0))  # every LP, all along
+    result = Simulation(scenario, seed=11).run()
+    table = kpis_of(result, tmp_path)
+    for params in TRUTH:
+        row = table.filter(pl.col("lp") == params.name).row(0, named=True)
+        n = row["n_orders"]
+        assert n > 1_800
+        # fill rate: all or nothing, a binomial share
+        p = expected_fill_rate(params, 100)
+        assert abs(row["fill_rate"] - p) < 3 * math.sqrt(p * (1 - p) / n), (params.name, row)
+        # ack latency: lognormal around ack_ms, plus the network both ways; the sample
+        # median's standard error is m * sigma * sqrt(pi / 2) / sqrt(n)
+        median = params.ack_ms + 2 * NET_MS
+        se = params.ack_ms * params.ack_sigma * math.sqrt(math.pi / 2) / math.sqrt(n)
+        assert abs(row["ack_latency_ms_p50"] - median) < 3 * se + 0.01, (params.name, row)
+        # 5 s markout: s * (mid(t + 5 s) - p) / m0: the price improvement minus the half
+        # spread, plus the leak drift's build-up over 5 s; the random walk averages out
+        truth = (params.pi_bps_mean - market.half_spread_bps
+                 + params.leak_bps * (1 - math.exp(-5.0 / params.leak_s)))
+        fills = row["n_fills"]
+        se = math.sqrt(5.0 * 1.0 ** 2 + params.pi_bps_sd ** 2) / math.sqrt(fills)
+        assert abs(row["markout_bps_5s"] - truth) < 3 * se + 0.05, (params.name, row, truth)
+
+
+def test_acme_lp_a_degrades_the_router_moves_away_and_the_order_completes() -> None:
+    result = Simulation(load_scenario("acme")).run()
+    assert result.completed and result.completion_s is not None
+    assert result.completion_s <= 1_800
+    scores = pl.DataFrame(result.scores)
+    a = scores.filter(pl.col("lp") == "LP_A")
+    before = a.filter(pl.col("t_s").is_between(1_500, 2_100))["score"].mean()
+    after = a.filter(pl.col("t_s") >= 3_000)["score"].mean()
+    assert after < before - 10, (before, after)
+    fills = pl.DataFrame([dataclasses.asdict(r) for r in result.timeline if r.what == "fill"])
+    window = fills.filter(pl.col("t_s") >= 1_800)
+
+    def share(frame: pl.DataFrame) -> float:
+        return frame.filter(pl.col("lp") == "LP_A")["qty"].sum() / frame["qty"].sum()
+
+    assert share(window.filter(pl.col("t_s") < 2_100)) > 0.4
+    assert share(window.filter(pl.col("t_s") >= 2_400)) < 0.1
+    assert set(result.fill_share) == {"LP_A", "LP_B", "LP_C", "LP_D"}
+    assert result.fill_share["LP_C"] + result.fill_share["LP_D"] > 0.6
+
+
+def test_simulate_command_writes_everything(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "lpscore.cli", "simulate", "--scenario",
+                           str(SMALL), "--out", str(tmp_path), "--format", "json"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert set(payload) >= {"completed", "completion_s", "filled_qty", "vwap", "arrival_mid",
+                            "shortfall_bps", "fill_share", "scores", "fix_log"}
+    assert payload["fix_log"] == str(tmp_path / "fix.log")
+    sign = 1  # a buy: cost when the VWAP is above the arrival mid
+    assert payload["shortfall_bps"] == pytest.approx(
+        sign * (payload["vwap"] - payload["arrival_mid"]) / payload["arrival_mid"] * 1e4)
+    for name in ("fix.log", "quotes.parquet", "timeline.csv", "result.json",
+                 "kpis/report.html", "kpis/kpis.json"):
+        assert (tmp_path / name).is_file(), name
+    assert json.loads((tmp_path / "result.json").read_text()) == payload
+
+
+def test_scenario_errors_name_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(SMALL.read_text().replace('side = "buy"', 'side = "hold"'))
+    with pytest.raises(ConfigError, match="use buy or sell"):
+        load_scenario(bad)
+    bad.write_text(SMALL.read_text().replace("duration_s = 120", "duraton_s = 120"))
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_scenario(bad)
+    with pytest.raises(ConfigError, match="bundled scenario"):
+        load_scenario(tmp_path / "missing.toml")
+    with pytest.raises(ConfigError, match="at least one"):
+        dataclasses.replace(load_scenario(SMALL), lps=())
