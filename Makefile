@@ -18,7 +18,10 @@ $(STAMP): pyproject.toml
 # tests/data/fix/generated/PROVENANCE.md) plus the real Moscow Exchange UAT logs (rejects,
 # session rejects, clock skew); KPIs per LP, files and an HTML report under $(DEMO_OUT); then
 # the four AMZN LPs ranked under the block profile (docs/scoring.md); then a 20,000-share buy
-# routed on those scores, split across the top three (docs/routing.md).
+# routed on those scores, split across the top three (docs/routing.md); then the ACME
+# scenario through the closed loop (router -> FIX -> simulated LPs -> scorecard -> router),
+# the scorecard of that simulated session, and routing policies compared on the same seeds
+# (docs/simulator.md).
 demo: $(STAMP)
 	$(BIN)/lpscore kpis \
 		$(FIXDATA)/generated/demo-amzn-lps.log \
@@ -31,6 +34,11 @@ demo: $(STAMP)
 	$(BIN)/lpscore route $(FIXDATA)/generated/demo-amzn-lps.log \
 		--quotes tests/data/quotes/AMZN_2012-06-21_34200000_57600000_message_1.csv \
 		--symbol AMZN --side buy --qty 20000 --price 220 --profile block --policy spray
+	$(BIN)/lpscore simulate --scenario acme --out $(DEMO_OUT)/sim
+	$(BIN)/lpscore score $(DEMO_OUT)/sim/fix.log --quotes $(DEMO_OUT)/sim/quotes.parquet \
+		--profile block
+	$(BIN)/lpscore bench-routing --scenario default --seeds 4
+	@echo "reports: $(DEMO_OUT)/report.html (the bundled logs), $(DEMO_OUT)/sim/kpis/report.html (the simulated session)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks tools

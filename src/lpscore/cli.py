@@ -28,7 +28,7 @@ from lpscore.cli_publish import publish, scores
 from lpscore.cli_route import route
 from lpscore.cli_score import score
 from lpscore.cli_serve import serve_scores
-from lpscore.cli_sim import simulate
+from lpscore.cli_sim import bench_routing_command, simulate
 from lpscore.config import load_config
 from lpscore.errors import StrictModeError
 from lpscore.ingest import IngestResult
@@ -50,6 +50,7 @@ app.command("scores")(scores)
 app.command("route")(route)
 app.command("serve")(serve_scores)
 app.command("simulate")(simulate)
+app.command("bench-routing")(bench_routing_command)
 
 
 @app.command()

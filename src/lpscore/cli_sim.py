@@ -16,10 +16,11 @@ from lpscore.cli_common import OutputFormat, err, exit_on_error
 from lpscore.cli_kpis import write_kpis
 from lpscore.config import Config, ContextConfig
 from lpscore.errors import InputError
+from lpscore.sim.bench import POLICY_NAMES, Interval, PolicyResult, bench_routing
 from lpscore.sim.loop import SimResult, Simulation
 from lpscore.sim.scenario import BUNDLED, load_scenario
 
-__all__ = ["simulate"]
+__all__ = ["bench_routing_command", "simulate"]
 
 
 def simulate(
@@ -121,3 +122,63 @@ def _print(result: SimResult, out: Path) -> None:
     console.print(summary)
     console.print(f"FIX log {out / 'fix.log'}, KPI tables and report {out / 'kpis'}"
                   f"/report.html, timeline {out / 'timeline.csv'}")
+
+
+def bench_routing_command(
+    scenario_spec: Annotated[str, typer.Option(
+        "--scenario", help=f"A bundled scenario ({', '.join(BUNDLED)}) or a .toml/.yaml "
+        "file.")] = "default",
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds 1..N, the same for every "
+                                       "policy.", min=2)] = 20,
+    policies: Annotated[str, typer.Option(
+        "--policies", help=f"Comma-separated subset of {','.join(POLICY_NAMES)}.")
+    ] = ",".join(POLICY_NAMES),
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")
+                      ] = OutputFormat.TABLE,
+) -> None:
+    """Routing policies on the same seeds: implementation shortfall, completion, fill %,
+    rejects and regret vs an oracle that knows the LPs, with 95% intervals (docs/simulator.md)."""
+    with exit_on_error():
+        if output is OutputFormat.CSV:
+            raise InputError("--format csv is not available: use table or json")
+        names = [p.strip() for p in policies.split(",") if p.strip()]
+        unknown = [p for p in names if p not in POLICY_NAMES]
+        if unknown:
+            raise InputError(f"--policies {','.join(unknown)}: use some of "
+                             f"{','.join(POLICY_NAMES)}")
+        scenario = load_scenario(scenario_spec)
+        with Progress(TextColumn("[bold]bench-routing[/] {task.description}"), BarColumn(),
+                      TimeRemainingColumn(), console=err,
+                      disable=output is not OutputFormat.TABLE, transient=True) as progress:
+            task = progress.add_task(scenario.name, total=seeds * len(names))
+            results = bench_routing(scenario, range(1, seeds + 1), names,
+                                    progress=lambda name, seed: progress.update(
+                                        task, advance=1, description=f"{name} seed {seed}"))
+        if output is OutputFormat.JSON:
+            print(json.dumps({"scenario": scenario.name, "seeds": seeds,
+                              "policies": [r.to_json() for r in results]}))
+            return
+        _print_bench(scenario.name, seeds, results)
+
+
+def _print_bench(name: str, seeds: int, results: list[PolicyResult]) -> None:
+    console = Console()
+    table = Table(title=f"{name}: {seeds} seeds, the same for every policy; mean [95% "
+                  "bootstrap interval]")
+    for column in ("policy", "shortfall bps", "regret vs oracle bps", "completion s",
+                   "fill %", "rejects"):
+        table.add_column(column, justify="left" if column == "policy" else "right")
+
+    def cell(i: Interval, digits: int = 2) -> str:
+        return f"{i.mean:.{digits}f} [{i.ci_low:.{digits}f}, {i.ci_high:.{digits}f}]"
+
+    for r in results:
+        table.add_row(r.name, cell(r.shortfall_bps), cell(r.regret_bps), cell(r.completion_s, 0),
+                      cell(r.fill_pct, 1), cell(r.rejects, 1))
+    console.print(table)
+    worst = max((r.shortfall_bps.mean for r in results), default=0.0)
+    low = min((r.shortfall_bps.mean for r in results), default=0.0)
+    console.print("shortfall (bps), lower is better:")
+    for r in results:
+        width = 0 if worst == low else round(40 * (r.shortfall_bps.mean - low) / (worst - low))
+        console.print(f"  {r.name:>8} {'█' * (width + 1)} {r.shortfall_bps.mean:.2f}")

@@ -19,7 +19,7 @@ from lpscore.ingest import ingest_logs
 from lpscore.kpi.aggregate import kpi_stats, summarize
 from lpscore.kpi.engine import compute_kpis
 from lpscore.quarantine import Quarantine
-from lpscore.sim.loop import SimResult, Simulation
+from lpscore.sim.loop import SimResult, Simulation, leak_drift_bps
 from lpscore.sim.lps import LpParams, expected_fill_rate
 from lpscore.sim.market import MarketParams
 from lpscore.sim.scenario import Background, Scenario, load_scenario
@@ -52,9 +52,10 @@ def test_same_seed_same_fix_log_byte_for_byte() -> None:
 # jumps, so each LP's fill rate, ack latency and 5 s markout have closed forms.
 TRUTH = (LpParams(name="LP_P", ack_ms=3.0, ack_sigma=0.4, fill_prob=0.8, pi_bps_mean=0.5,
                   pi_bps_sd=0.2),
-         LpParams(name="LP_Q", ack_ms=12.0, ack_sigma=0.6, fill_prob=0.95, leak_bps=2.0,
-                  leak_s=2.5))
+         LpParams(name="LP_Q", ack_ms=12.0, ack_sigma=0.6, fill_prob=0.95, leak_bps=5.0,
+                  leak_s=2.5))   # 2,000 shares leak 1 bps: 0.86 bps of it within 5 s
 NET_MS = 0.2
+QTY = 2_000
 
 
 def test_scorecard_recovers_the_simulated_lps(tmp_path: Path) -> None:
@@ -62,7 +63,7 @@ def test_scorecard_recovers_the_simulated_lps(tmp_path: Path) -> None:
                           vol_bps_per_sqrt_s={"low": 1.0, "mid": 1.0, "high": 1.0},
                           jumps_per_hour=0.0, regime_switch_per_hour=0.0, impact_coef=0.0)
     scenario = Scenario(name="truth", duration_s=2_000, rescore_every_s=2_000, net_ms=NET_MS,
-                        market=market, lps=TRUTH, background=Background(every_s=0.5, qty=100),
+                        market=market, lps=TRUTH, background=Background(every_s=0.5, qty=QTY),
                         routing=RoutingConfig(reject_cooldown_s=0))  # every LP, all along
     result = Simulation(scenario, seed=11).run()
     table = kpis_of(result, tmp_path)
@@ -71,7 +72,7 @@ def test_scorecard_recovers_the_simulated_lps(tmp_path: Path) -> None:
         n = row["n_orders"]
         assert n > 1_800
         # fill rate: all or nothing, a binomial share
-        p = expected_fill_rate(params, 100)
+        p = expected_fill_rate(params, QTY)
         assert abs(row["fill_rate"] - p) < 3 * math.sqrt(p * (1 - p) / n), (params.name, row)
         # ack latency: lognormal around ack_ms, plus the network both ways; the sample
         # median's standard error is m * sigma * sqrt(pi / 2) / sqrt(n)
@@ -81,7 +82,8 @@ def test_scorecard_recovers_the_simulated_lps(tmp_path: Path) -> None:
         # 5 s markout: s * (mid(t + 5 s) - p) / m0: the price improvement minus the half
         # spread, plus the leak drift's build-up over 5 s; the random walk averages out
         truth = (params.pi_bps_mean - market.half_spread_bps
-                 + params.leak_bps * (1 - math.exp(-5.0 / params.leak_s)))
+                 + leak_drift_bps(params.leak_bps, QTY, market.adv)
+                 * (1 - math.exp(-5.0 / params.leak_s)))
         fills = row["n_fills"]
         se = math.sqrt(5.0 * 1.0 ** 2 + params.pi_bps_sd ** 2) / math.sqrt(fills)
         assert abs(row["markout_bps_5s"] - truth) < 3 * se + 0.05, (params.name, row, truth)
@@ -117,9 +119,10 @@ def test_simulate_command_writes_everything(tmp_path: Path) -> None:
     assert set(payload) >= {"completed", "completion_s", "filled_qty", "vwap", "arrival_mid",
                             "shortfall_bps", "fill_share", "scores", "fix_log"}
     assert payload["fix_log"] == str(tmp_path / "fix.log")
-    sign = 1  # a buy: cost when the VWAP is above the arrival mid
-    assert payload["shortfall_bps"] == pytest.approx(
-        sign * (payload["vwap"] - payload["arrival_mid"]) / payload["arrival_mid"] * 1e4)
+    if payload["completed"] and payload["filled_qty"] == payload["qty"]:
+        # a buy: cost when the VWAP is above the arrival mid
+        assert payload["shortfall_bps"] == pytest.approx(
+            (payload["vwap"] - payload["arrival_mid"]) / payload["arrival_mid"] * 1e4)
     for name in ("fix.log", "quotes.parquet", "timeline.csv", "result.json",
                  "kpis/report.html", "kpis/kpis.json"):
         assert (tmp_path / name).is_file(), name

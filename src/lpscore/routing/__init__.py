@@ -5,10 +5,19 @@ from lpscore.routing.cache import CacheStatus, Entry, ScoreCache
 from lpscore.routing.candidates import Candidate, candidates_of, static_candidates
 from lpscore.routing.fixout import FixOrderWriter
 from lpscore.routing.parent import ChildState, ParentOrder
-from lpscore.routing.policies import POLICIES, Allocation, Option, Outcome, Policy, Primary, Spray
+from lpscore.routing.policies import (
+    POLICIES,
+    Allocation,
+    Option,
+    Outcome,
+    Policy,
+    Primary,
+    Spray,
+    Uniform,
+)
 from lpscore.routing.router import STATIC, Child, Plan, Router, RouteRequest, Skipped
 
 __all__ = ["POLICIES", "STATIC", "Allocation", "CacheStatus", "Candidate", "Child",
            "ChildState", "Entry", "FixOrderWriter", "Option", "Outcome", "ParentOrder", "Plan",
            "Policy", "Primary", "RouteRequest", "Router", "ScoreCache", "Skipped", "Spray",
-           "candidates_of", "static_candidates"]
+           "Uniform", "candidates_of", "static_candidates"]

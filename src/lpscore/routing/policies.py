@@ -28,7 +28,7 @@ from typing import ClassVar
 
 from lpscore.routing.candidates import Candidate
 
-__all__ = ["POLICIES", "Allocation", "Option", "Outcome", "Policy", "Primary", "Spray",
+__all__ = ["POLICIES", "Allocation", "Option", "Outcome", "Policy", "Primary", "Spray", "Uniform",
            "default_options", "lots",
            "qty_text", "waterfill"]
 
@@ -217,4 +217,27 @@ def qty_text(x: float) -> str:
     return f"{x:,.0f}" if abs(x - round(x)) < EPS else f"{x:,.2f}"
 
 
-POLICIES: dict[str, type[Policy]] = {"primary": Primary, "spray": Spray}
+class Uniform(Policy):
+    """Equal slices to every eligible LP (at most ``top_k``), within their limits: the
+    baseline that ignores scores."""
+
+    name = "uniform"
+
+    def __init__(self, top_k: int | None = None) -> None:
+        self.top_k = top_k
+
+    def allocate(self, qty: float, options: Iterable[Option], lot: float) -> list[Allocation]:
+        chosen = [o for o in options if o.max_qty >= max(o.min_qty, lot) - EPS]
+        chosen = chosen[:self.top_k] if self.top_k else chosen
+        while chosen:
+            sizes = Spray._sizes(qty, chosen, [1.0] * len(chosen), lot)
+            small = [i for i, (o, s) in enumerate(zip(chosen, sizes, strict=True))
+                     if s < max(o.min_qty, lot) - EPS]
+            if not small:
+                return [Allocation(o.candidate, s, f"1/{len(chosen)} of {qty_text(qty)}")
+                        for o, s in zip(chosen, sizes, strict=True) if s > 0]
+            del chosen[small[-1]]
+        return []
+
+
+POLICIES: dict[str, type[Policy]] = {"primary": Primary, "spray": Spray, "uniform": Uniform}

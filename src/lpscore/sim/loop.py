@@ -59,7 +59,7 @@ from lpscore.sim.policies import RandomOne
 from lpscore.sim.scenario import ParentSpec, Scenario
 from lpscore.stats.table import Decay
 
-__all__ = ["SimResult", "Simulation", "TimelineRow"]
+__all__ = ["SimResult", "Simulation", "TimelineRow", "leak_drift_bps"]
 
 NS = 1_000_000_000
 TAIL_S = 120.0
@@ -89,7 +89,8 @@ class SimResult:
     vwap: float | None
     arrival_mid: float
     shortfall_bps: float | None
-    """Implementation shortfall vs the arrival mid, positive = cost."""
+    """Implementation shortfall vs the arrival mid, positive = cost: the fills' cost plus the
+    unfilled quantity valued at the mid when the window closed, over the order's value."""
     fill_share: dict[str, float]
     rejects: int
     scores: list[dict[str, Any]]
@@ -134,7 +135,8 @@ class Simulation:
     """One seeded run of a scenario (see the module docstring)."""
 
     def __init__(self, scenario: Scenario, *, seed: int | None = None,
-                 policy: Callable[[], Policy] | None = None,
+                 policy: Callable[[Simulation], Policy] | None = None,
+                 scoring: bool = True, static_ranking: tuple[str, ...] | None = None,
                  progress: Callable[[float], None] | None = None) -> None:
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
@@ -155,18 +157,27 @@ class Simulation:
             p.fix_comp_id: p.name for p in scenario.lps if p.fix_comp_id != p.name})
         self.profile = load_profile(scenario.profile, catalog(
             [horizon_label(h) for h in self._config.kpi.horizons_ms]))
+        self.profile = replace(self.profile, draws=scenario.draws)
         if scenario.half_life is not None:
             self.profile = replace(self.profile, decay=Decay(parse_duration(scenario.half_life)))
         self.store = MemoryStore()
         self.cache = ScoreCache(self.store, [self.profile.name],
                                 stale_after_s=3 * scenario.rescore_every_s, clock=self._now_s)
         routing = scenario.routing
+        everyone = tuple(p.name for p in scenario.lps)
         if not routing.static_ranking:    # before any score, the desk's LPs in listed order
-            routing = replace(routing, static_ranking=tuple(p.name for p in scenario.lps))
-        self.router = Router(self.cache, self.profile.name, routing, clock=self._now_s)
-        self._make_policy = policy or (lambda: _policy(scenario.orders[0].policy
-                                                       if scenario.orders else "spray",
-                                                       scenario))
+            routing = replace(routing, static_ranking=everyone)
+        self._scoring = scoring
+        self.router = Router(self.cache if scoring else None, self.profile.name,
+                             routing if static_ranking is None
+                             else replace(routing, static_ranking=static_ranking),
+                             clock=self._now_s)
+        # the desk's other flow goes to every LP whatever the policy under test
+        self._bg_router = Router(None, self.profile.name,
+                                 replace(routing, static_ranking=everyone), clock=self._now_s)
+        self._make_policy = policy or (lambda sim: _policy(scenario.orders[0].policy
+                                                           if scenario.orders else "spray",
+                                                           scenario))
         self._rng = np.random.default_rng([self.seed, 17])
         self._background = RandomOne(np.random.default_rng([self.seed, 23]))
         self._queue: list[tuple[int, int, str, object]] = []
@@ -189,6 +200,15 @@ class Simulation:
     def _now_s(self) -> float:
         return (self._now - self.t0) / NS
 
+    @property
+    def now_ns(self) -> int:
+        """The simulated clock."""
+        return self._now
+
+    def remaining(self) -> float:
+        """What the scenario's parent orders still have to do (not filled, not working)."""
+        return sum(max(p.spec.qty - p.filled() - p.working(), 0.0) for p in self._parents)
+
     def _at(self, t_ns: int, kind: str, payload: object = None) -> None:
         heapq.heappush(self._queue, (t_ns, next(self._seq), kind, payload))
 
@@ -208,7 +228,8 @@ class Simulation:
             self._at(parent.end_ns, "window_end", parent)
         if scenario.background.every_s > 0:
             self._at(self.t0 + int(scenario.background.every_s * NS / 2), "background")
-        self._at(self.t0 + int(scenario.rescore_every_s * NS), "rescore")
+        if self._scoring:
+            self._at(self.t0 + int(scenario.rescore_every_s * NS), "rescore")
         with tempfile.TemporaryDirectory(prefix="lpscore-sim-") as tmp:
             self._tmp = Path(tmp)
             while self._queue:
@@ -242,7 +263,7 @@ class Simulation:
         if qty < lot:
             return
         deadline = min(self._now + int(parent.spec.slice_every_s * NS), parent.end_ns)
-        order = ParentOrder(self.router, self._make_policy(), self.writer,
+        order = ParentOrder(self.router, self._make_policy(self), self.writer,
                             parent_id=f"P{len(self._parents)}S{k}", symbol=self.symbol,
                             side=Side.BUY if parent.sign > 0 else Side.SELL, qty=qty,
                             deadline_ns=deadline, time_in_force=parent.spec.time_in_force,
@@ -255,7 +276,7 @@ class Simulation:
     def _on_background(self, _: object) -> None:
         bg = self.scenario.background
         side = Side.BUY if self._rng.random() < 0.5 else Side.SELL
-        order = ParentOrder(self.router, self._background, self.writer,
+        order = ParentOrder(self._bg_router, self._background, self.writer,
                             parent_id=f"B{next(self._seq)}", symbol=self.symbol, side=side,
                             qty=bg.qty, deadline_ns=self._now + int(bg.every_s * NS),
                             time_in_force=bg.time_in_force, context=self._context(bg.qty))
@@ -337,7 +358,9 @@ class Simulation:
         side = (message.get(54) or b"1").decode()
         sign = 1 if side == "1" else -1
         params = self.lps[lp].params_at(self._now - self._net_ns)
-        self.market.apply_fill(self._now - self._net_ns, sign, qty, drift_bps=params.leak_bps,
+        self.market.apply_fill(self._now - self._net_ns, sign, qty,
+                               drift_bps=leak_drift_bps(params.leak_bps, qty,
+                                                        self.scenario.market.adv),
                                drift_s=params.leak_s)
         cl = (message.get(11) or b"").decode()
         sent = self._sent_ns.get(cl)
@@ -387,8 +410,12 @@ class Simulation:
         filled = parent.filled()
         notional = sum(c.notional for s in parent.slices for c in s.children.values())
         vwap = notional / filled if filled else None
-        shortfall = (None if vwap is None else
-                     parent.sign * (vwap - parent.arrival_mid) / parent.arrival_mid * 1e4)
+        # implementation shortfall (Perold): what was done vs the arrival mid, plus what was
+        # not done, valued at the mid when the window closed (opportunity cost)
+        arrival, unfilled = parent.arrival_mid, max(parent.spec.qty - filled, 0.0)
+        closing = self.market.mid_at(min(parent.end_ns, self._end_ns))
+        shortfall = parent.sign * (notional - filled * arrival + unfilled * (closing - arrival)
+                                   ) / (parent.spec.qty * arrival) * 1e4
         done = parent.completed_ns is not None
         return SimResult(
             self.scenario.name, self.seed, done,
@@ -396,6 +423,12 @@ class Simulation:
             parent.spec.qty, filled, vwap, parent.arrival_mid, shortfall,
             {lp: q / filled for lp, q in sorted(self._filled_by_lp.items())} if filled else {},
             self.rejects, self.scores, self.timeline, b"".join(self._log), quotes)
+
+
+def leak_drift_bps(leak_bps: float, qty: float, adv: float) -> float:
+    """The drift against us after a fill of ``qty`` at an LP that leaks: ``leak_bps`` per 1%
+    of ADV filled, in proportion (a 100-share fill leaks a hundredth of a 10,000-share one)."""
+    return leak_bps * qty / (0.01 * adv)
 
 
 def _line(t_ns: int, raw: bytes) -> bytes:

@@ -77,6 +77,9 @@ class Scenario:
     scorecard that forgets within the session to see an LP change."""
     rescore_every_s: float = 30.0
     """Simulated seconds between re-scorings from the FIX log so far."""
+    draws: int = 200
+    """Posterior draws per score interval (the profile's, 1,000 by default, cost time at
+    every re-scoring; the router reads the point scores)."""
     net_ms: float = 0.2
     """One-way network latency between the router and every LP."""
     our_comp_id: str = "DESK"
@@ -92,6 +95,8 @@ class Scenario:
         names = [p.name for p in self.lps]
         if len(set(names)) != len(names):
             raise ConfigError(f"scenario {self.name}: LP names repeat ({', '.join(names)})")
+        if self.draws < 10:
+            raise ConfigError(f"scenario {self.name}: draws = {self.draws}: use 10 or more")
         if not self.duration_s > 0 or not self.rescore_every_s > 0 or self.net_ms < 0:
             raise ConfigError(f"scenario {self.name}: duration_s and rescore_every_s must be "
                               "> 0 and net_ms >= 0")

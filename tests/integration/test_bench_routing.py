@@ -1,0 +1,48 @@
+"""The routing benchmark: scorecard routing against static and uniform routing on the same
+seeds, and ``lpscore bench-routing``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from lpscore.sim.bench import bench_routing, interval
+from lpscore.sim.scenario import load_scenario
+
+
+def test_scorecard_routing_beats_static_and_uniform_on_shortfall() -> None:
+    results = {r.name: r for r in bench_routing(load_scenario("default"), range(1, 13),
+                                                ["static", "uniform", "primary"])}
+    scorecard = results["primary"].runs
+    for baseline in ("static", "uniform"):
+        paired = [a.shortfall_bps - b.shortfall_bps  # type: ignore[operator]
+                  for a, b in zip(scorecard, results[baseline].runs, strict=True)]
+        diff = interval(paired)
+        assert diff.ci_high < 0, (baseline, diff, paired)   # cheaper, and not by chance
+    assert all(r.completed for r in scorecard)
+
+
+def test_interval_covers_the_mean_of_a_known_sample() -> None:
+    wide = interval([0.0, 10.0] * 20)
+    assert wide.mean == 5.0 and 3.0 < wide.ci_low < 5.0 < wide.ci_high < 7.0
+    flat = interval([2.0] * 10)
+    assert (flat.mean, flat.ci_low, flat.ci_high) == (2.0, 2.0, 2.0)
+
+
+def test_bench_routing_command_json() -> None:
+    done = subprocess.run([sys.executable, "-m", "lpscore.cli", "bench-routing", "--seeds",
+                           "2", "--policies", "uniform,oracle", "--format", "json"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    names = [p["name"] for p in payload["policies"]]
+    assert names == ["uniform", "oracle"]
+    for p in payload["policies"]:
+        for key in ("shortfall_bps", "completion_s", "fill_pct", "regret_bps"):
+            assert set(p[key]) == {"mean", "ci_low", "ci_high"}
+    oracle = payload["policies"][1]
+    assert oracle["regret_bps"] == {"mean": 0.0, "ci_low": 0.0, "ci_high": 0.0}
+    bad = subprocess.run([sys.executable, "-m", "lpscore.cli", "bench-routing",
+                          "--policies", "magic"], capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and "use some of" in bad.stderr
