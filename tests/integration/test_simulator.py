@@ -23,6 +23,7 @@ from lpscore.sim.loop import SimResult, Simulation, leak_drift_bps
 from lpscore.sim.lps import LpParams, expected_fill_rate
 from lpscore.sim.market import MarketParams
 from lpscore.sim.scenario import Background, Scenario, load_scenario
+from realdata import AMZN_MESSAGES
 
 SMALL = Path(__file__).parents[1] / "data" / "sim" / "small.toml"
 
@@ -141,3 +142,28 @@ def test_scenario_errors_name_the_key(tmp_path: Path) -> None:
         load_scenario(tmp_path / "missing.toml")
     with pytest.raises(ConfigError, match="at least one"):
         dataclasses.replace(load_scenario(SMALL), lps=())
+
+
+def test_a_scenario_can_replay_real_quotes(tmp_path: Path) -> None:
+    """The LOBSTER AMZN day as the market: the LPs quote around the real book."""
+    text = SMALL.read_text().replace('symbol = "ACME"\nstart_mid = 50.0\ntick = 0.001',
+                                     'symbol = "AMZN"')
+    scenario_file = tmp_path / "replay.toml"
+    scenario_file.write_text(f'replay = "{AMZN_MESSAGES.name}"\n' + text)
+    for pair in (AMZN_MESSAGES, AMZN_MESSAGES.with_name(  # relative to the scenario file
+            AMZN_MESSAGES.name.replace("message", "orderbook"))):
+        (tmp_path / pair.name).symlink_to(pair)
+    scenario = load_scenario(scenario_file)
+    assert scenario.replay == str(tmp_path / AMZN_MESSAGES.name)
+    result = Simulation(scenario).run()
+    assert result.filled_qty > 0
+    first = result.quotes.row(0, named=True)
+    assert first["symbol"] == "AMZN" and 200 < first["bid"] < first["ask"] < 250
+    assert 200 < (result.vwap or 0) < 250
+    table = kpis_of(result, tmp_path)
+    assert set(table["lp"]) == {"LP_A", "LP_B", "LP_D"}
+    short = tmp_path / "long.toml"
+    short.write_text(scenario_file.read_text().replace("duration_s = 120",
+                                                       "duration_s = 100000"))
+    with pytest.raises(ConfigError, match="cover"):
+        Simulation(load_scenario(short))

@@ -29,12 +29,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from lpscore.config import Config, ContextConfig, IngestConfig
+from lpscore.config import Config, ContextConfig, IngestConfig, MarketDataConfig
 from lpscore.errors import ConfigError
 from lpscore.fix.codec import FixMessage, decode
 from lpscore.ingest import ingest_logs
 from lpscore.kpi.context import size_bucket_of
 from lpscore.kpi.engine import compute_kpis, horizon_label
+from lpscore.marketdata import load_quotes
 from lpscore.model.enums import Side
 from lpscore.publish import MemoryStore
 from lpscore.publish.publisher import publish_result
@@ -54,7 +55,7 @@ from lpscore.routing.policies import lots
 from lpscore.scoring import catalog, load_profile
 from lpscore.scoring.profiles import parse_duration
 from lpscore.sim.lps import SimulatedLp, renumber
-from lpscore.sim.market import SyntheticMarket
+from lpscore.sim.market import Market, ReplayMarket, SyntheticMarket
 from lpscore.sim.policies import RandomOne
 from lpscore.sim.scenario import ParentSpec, Scenario
 from lpscore.stats.table import Decay
@@ -144,8 +145,7 @@ class Simulation:
         self._end_ns = self.t0 + int(scenario.duration_s * NS)
         self._net_ns = int(scenario.net_ms * 1e6)
         self._progress = progress
-        self.market = SyntheticMarket(scenario.market, start_ns=self.t0,
-                                      duration_s=scenario.duration_s + TAIL_S, seed=self.seed)
+        self.market = _market(scenario, self.seed)
         self.symbol = scenario.market.symbol
         self.lps = {p.name: SimulatedLp(p, self.market, seed=self.seed * 1_000 + i,
                                         start_ns=self.t0, our_comp_id=scenario.our_comp_id)
@@ -423,6 +423,29 @@ class Simulation:
             parent.spec.qty, filled, vwap, parent.arrival_mid, shortfall,
             {lp: q / filled for lp, q in sorted(self._filled_by_lp.items())} if filled else {},
             self.rejects, self.scores, self.timeline, b"".join(self._log), quotes)
+
+
+def _market(scenario: Scenario, seed: int) -> Market:
+    """The scenario's synthetic market, or the replay of its quotes file."""
+    if scenario.replay is None:
+        return SyntheticMarket(scenario.market, start_ns=scenario.start_ns,
+                               duration_s=scenario.duration_s + TAIL_S, seed=seed)
+    path = Path(scenario.replay)
+    if not path.is_file():
+        raise ConfigError(f"scenario {scenario.name}: replay = {scenario.replay} does not "
+                          "exist; give a quotes file (CSV, Parquet or LOBSTER)")
+    quotes = load_quotes([path], MarketDataConfig(), Quarantine()).quotes
+    try:
+        market = ReplayMarket.from_quotes(quotes, symbol=scenario.market.symbol,
+                                          start_ns=scenario.start_ns, params=scenario.market)
+    except ValueError as exc:
+        raise ConfigError(f"scenario {scenario.name}: replay: {exc}") from exc
+    covered = (market.end_ns - market.start_ns) / NS
+    if covered < scenario.duration_s:
+        raise ConfigError(f"scenario {scenario.name}: the replayed quotes cover {covered:,.0f} "
+                          f"s, less than duration_s = {scenario.duration_s:g}; shorten the "
+                          "scenario or replay a longer file")
+    return market
 
 
 def leak_drift_bps(leak_bps: float, qty: float, adv: float) -> float:

@@ -84,6 +84,10 @@ class Scenario:
     """One-way network latency between the router and every LP."""
     our_comp_id: str = "DESK"
     market: MarketParams = field(default_factory=MarketParams)
+    replay: str | None = None
+    """A quotes file (CSV, Parquet or LOBSTER) whose quotes of ``market.symbol`` the market
+    replays instead of the synthetic process, shifted to ``start`` (a relative path is read
+    from the scenario file's folder); our impact applies as in the synthetic market."""
     lps: tuple[LpParams, ...] = ()
     orders: tuple[ParentSpec, ...] = ()
     background: Background = field(default_factory=Background)
@@ -139,6 +143,10 @@ def load_scenario(spec: str | Path) -> Scenario:
                               f"({', '.join(BUNDLED)}) nor an existing file")
         raw = _read(path)
     raw.setdefault("name", Path(where).stem)
+    replay = raw.get("replay")
+    if isinstance(replay, str) and not Path(replay).is_absolute() and not (
+            isinstance(spec, str) and spec in BUNDLED):
+        raw["replay"] = str(Path(spec).parent / replay)
     return parse_section(Scenario, raw, f"scenario {where}")
 
 
