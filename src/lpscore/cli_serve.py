@@ -31,9 +31,10 @@ def serve_scores(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     config_path: ConfigOption = None,
 ) -> None:
-    """Serve the published scores over HTTP for routers in any language (/api/scores/...,
-    OpenAPI at /openapi.json); routing.stale_after_s and routing.poll_interval_s of
-    --config apply."""
+    """Serve the published scores over HTTP, for routers in any language.
+
+    /api/scores/..., OpenAPI at /openapi.json (docs/api.md); routing.stale_after_s and
+    routing.poll_interval_s of --config apply."""
     with exit_on_error(), _sigterm_unwinds():
         routing = load_config(config_path).routing
         with open_store(store_uri) as store, ScoreCache(

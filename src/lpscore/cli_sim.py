@@ -33,9 +33,10 @@ def simulate(
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")
                       ] = OutputFormat.TABLE,
 ) -> None:
-    """Run a scenario: the router, simulated LPs over FIX and the scorecard in a closed loop
-    (docs/simulator.md). Writes the FIX log, the quotes, the KPI tables and the HTML report,
-    the timeline and the result under --out."""
+    """Run a scenario through the closed loop (router, simulated LPs over FIX, scorecard).
+
+    Writes the FIX log, the quotes, the KPI tables and the HTML report, the timeline and the
+    result under --out (docs/simulator.md)."""
     with exit_on_error():
         if output is OutputFormat.CSV:
             raise InputError("--format csv is not available for simulate: use table or json")
@@ -136,8 +137,10 @@ def bench_routing_command(
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")
                       ] = OutputFormat.TABLE,
 ) -> None:
-    """Routing policies on the same seeds: implementation shortfall, completion, fill %,
-    rejects and regret vs an oracle that knows the LPs, with 95% intervals (docs/simulator.md)."""
+    """Compare routing policies on the same seeds, against an oracle.
+
+    Implementation shortfall, completion, fill %, rejects and regret vs an oracle that knows
+    the LPs, with 95% intervals (docs/simulator.md)."""
     with exit_on_error():
         if output is OutputFormat.CSV:
             raise InputError("--format csv is not available: use table or json")
