@@ -24,7 +24,8 @@ from lpscore.config import ContextConfig
 from lpscore.errors import ConfigError
 from lpscore.marketdata.nbbo import QuoteBook
 
-__all__ = ["CONTEXT_KEYS", "add_context", "load_adv", "size_bucket_labels", "size_bucket_of"]
+__all__ = ["CONTEXT_KEYS", "add_context", "load_adv", "size_bucket_labels", "size_bucket_of",
+           "symbol_regimes"]
 
 CONTEXT_KEYS = ("symbol", "size_bucket", "vol_regime", "tod_bucket")
 
@@ -130,11 +131,11 @@ def _vol_regime(orders: pl.DataFrame, book: QuoteBook, config: ContextConfig) ->
             code = int(sorted_codes[lo])
             if code >= 0:
                 rows = by_symbol[lo:hi]
-                regime[rows] = _symbol_regimes(*book.series(code), t_send[rows], window, step)
+                regime[rows] = symbol_regimes(*book.series(code), t_send[rows], window, step)
     return _REGIMES.gather(regime)
 
 
-def _symbol_regimes(ts: npt.NDArray[np.int64], mid: npt.NDArray[np.float64],
+def symbol_regimes(ts: npt.NDArray[np.int64], mid: npt.NDArray[np.float64],
                     t_send: npt.NDArray[np.int64], window: int,
                     step: int) -> npt.NDArray[np.int8]:
     """The regimes (indices into ``_REGIMES``) of one symbol's orders sent at ``t_send``,

@@ -36,7 +36,7 @@ from lpscore.errors import ConfigError
 
 # The scorecard's own regime rule, reused so a replayed quote carries the regime the KPI
 # engine would give an order sent at that time (there is no public name for it yet).
-from lpscore.kpi.context import _symbol_regimes
+from lpscore.kpi.context import symbol_regimes
 from lpscore.model.schema import QUOTE_SCHEMA, polars_schema
 
 __all__ = [
@@ -462,7 +462,7 @@ class ReplayMarket(_Tape):
     def __init__(self, *, symbol: str, params: MarketParams, ts: I64, bid: F64, ask: F64,
                  bid_size: F64, ask_size: F64, skipped: int) -> None:
         mid = (bid + ask) / 2
-        codes = _symbol_regimes(ts, mid, ts, *_regime_window_ns())
+        codes = symbol_regimes(ts, mid, ts, *_regime_window_ns())
         assert codes.min() >= 1, "every quote time lies inside its own quotes"  # 0: unknown
         super().__init__(symbol=symbol, params=params, ts=ts, mid=mid,
                          regime=(codes - 1).astype(np.int8), bid_size=bid_size,
