@@ -436,7 +436,9 @@ class SimulatedLp:
         filled = min(order.qty, available)
         if order.qty == math.floor(order.qty):
             filled = float(math.floor(filled))
-        price = round(mid, 4) if p.kind == "dark" else _lit_price(sign, bid, ask, mid, pi_bps)
+        # a dark pool pegs to the quoted midpoint (what the scorecard measures against)
+        price = (round((bid + ask) / 2.0, 4) if p.kind == "dark"
+                 else _lit_price(sign, bid, ask, mid, pi_bps))
         why = "no liquidity"
         if tif == "fok" and filled < order.qty:
             filled, why = 0.0, "FOK: not enough liquidity"
