@@ -83,3 +83,10 @@ def test_a_single_orders_size_bucket_is_the_kpi_engines(qty: float, price: float
         return
     expected = pl.select(_cut(pl.lit(value), edges, pct=pct)).item()
     assert got == expected
+
+
+def test_spray_with_a_subnormal_weight_never_exceeds_the_order() -> None:
+    """Found by Hypothesis: a typical fill of 5e-324 made 1.5 shares into 2."""
+    tiny = Candidate("LP_1", 1, None, 1.0, False, 10, None, 5e-324)
+    allocations = Spray(1).allocate(1.5, [Option(tiny, 0.0, math.inf)], 1.0)
+    assert [a.qty for a in allocations] == [1.0]

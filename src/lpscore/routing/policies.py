@@ -139,9 +139,11 @@ class Spray(Policy):
     def _sizes(qty: float, chosen: Sequence[Option], weights: Sequence[float],
                lot: float) -> list[float]:
         caps = [o.max_qty for o in chosen]
+        top = max(weights, default=0.0)
+        weights = [w / top for w in weights] if top > 0 else weights  # no subnormal shares
         mass = sum(weights)
         if mass > 0 and all(c == math.inf for c in caps):      # nothing to cap: one pass
-            sizes, left = [qty * w / mass for w in weights], 0.0
+            sizes, left = [min(qty * w / mass, qty) for w in weights], 0.0
         else:
             sizes, left = waterfill(qty, weights, caps)
         whole = [lots(s, lot) for s in sizes]
