@@ -24,6 +24,7 @@ from lpscore.cli_common import (
     with_lenient,
 )
 from lpscore.cli_kpis import kpis, report
+from lpscore.cli_learn import bench_allocation
 from lpscore.cli_publish import publish, scores
 from lpscore.cli_route import route
 from lpscore.cli_score import score
@@ -51,6 +52,7 @@ app.command("route")(route)
 app.command("serve")(serve_scores)
 app.command("simulate")(simulate)
 app.command("bench-routing")(bench_routing_command)
+app.command("bench-allocation")(bench_allocation)
 
 
 @app.command()

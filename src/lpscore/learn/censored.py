@@ -183,6 +183,24 @@ class CensoredLiquidity:
             return []
         return [(k * self.unit, p) for k, p in zip(curve.values, curve.after, strict=True)]
 
+    def hazards(self, key: Hashable) -> list[tuple[float, float, float]]:
+        """``(v, events, at_risk)`` at each exact-observation size, ascending, in decayed
+        weights: the evidence behind the hazard ``P(V = v | V >= v)`` (a posterior over it
+        is Beta(events, at_risk - events) plus a prior; Thompson sampling draws from it)."""
+        state = self._keys.get(key)
+        if state is None or state.total <= 0:
+            return []
+        f = 1.0 / state.scale
+        out = []
+        at_risk = state.total
+        for u in sorted(state.exact.keys() | state.censored.keys()):
+            at_risk -= state.censored.get(u, 0.0)
+            d = state.exact.get(u, 0.0)
+            if d > 0:
+                out.append((u * self.unit, d * f, at_risk * f))
+            at_risk -= d
+        return out
+
     # -- internals ----------------------------------------------------------------------
 
     def _down(self, qty: float) -> int:

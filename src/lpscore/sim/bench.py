@@ -13,6 +13,8 @@ tailed, so no normal assumption).
 - ``uniform``: equal slices to every LP;
 - ``primary``: the scorecard's top LP, re-routing after rejects and partial fills;
 - ``spray``: the scorecard's top LPs at once, sized by score and capacity;
+- ``censored_greedy`` / ``censored_thompson``: no scores; learn each LP's available size
+  from the fills (censored Kaplan-Meier, lpscore.learn) and split greedily on it;
 - ``oracle``: knows every LP's true parameters at every moment (scheduled changes too) and
   sprays over the LPs of best true value per share.
 """
@@ -27,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from lpscore.learn.policy import CensoredGreedy, CensoredThompson
 from lpscore.routing import Primary, Spray, Uniform
 from lpscore.routing.policies import Allocation, Option, Policy
 from lpscore.sim.loop import SimResult, Simulation, leak_drift_bps
@@ -35,7 +38,8 @@ from lpscore.sim.scenario import Scenario
 
 __all__ = ["POLICY_NAMES", "Interval", "Oracle", "PolicyResult", "bench_routing", "interval"]
 
-POLICY_NAMES = ("static", "uniform", "primary", "spray", "oracle")
+POLICY_NAMES = ("static", "uniform", "primary", "spray", "censored_greedy",
+                "censored_thompson", "oracle")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +125,7 @@ def _variant(name: str, scenario: Scenario
              ) -> tuple[Callable[[Simulation], Policy], bool, tuple[str, ...] | None]:
     """(policy factory, scores on, static ranking) of each benchmarked policy."""
     k = scenario.routing.spray_top_k
+    lot = scenario.routing.lot_size
     everyone = tuple(p.name for p in scenario.lps)
     first = (scenario.routing.static_ranking or everyone)[:1]
     variants: dict[str, tuple[Callable[[Simulation], Policy], bool, tuple[str, ...] | None]] = {
@@ -128,9 +133,25 @@ def _variant(name: str, scenario: Scenario
         "uniform": (lambda sim: Uniform(), False, everyone),
         "primary": (lambda sim: Primary(), True, None),
         "spray": (lambda sim: Spray(k), True, None),
+        "censored_greedy": (_once(lambda: CensoredGreedy(lot)), False, everyone),
+        "censored_thompson": (_once(lambda: CensoredThompson(lot)), False, everyone),
         "oracle": (lambda sim: Oracle(sim, k), False, everyone),
     }
     return variants[name]
+
+
+def _once(make: Callable[[], Policy]) -> Callable[[Simulation], Policy]:
+    """One policy instance per simulation, so a learning policy keeps what it learned from
+    slice to slice."""
+    made: dict[int, Policy] = {}
+
+    def factory(sim: Simulation) -> Policy:
+        if id(sim) not in made:
+            made.clear()          # one simulation at a time: forget the previous one
+            made[id(sim)] = make()
+        return made[id(sim)]
+
+    return factory
 
 
 def bench_routing(scenario: Scenario, seeds: Iterable[int],

@@ -1,0 +1,123 @@
+"""Learning allocators: greedy is optimal for known curves, learners approach the ideal on the
+dark pool problem, exploration never starves a venue, decay follows a change, and the
+allocators plug into the router."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+
+from lpscore.config import RoutingConfig
+from lpscore.learn.allocation import GreedyKM, ThompsonKM, greedy
+from lpscore.learn.darkpool import VENUES, DarkVenue, run_darkpool
+from lpscore.learn.policy import CensoredGreedy
+from lpscore.model.enums import Side
+from lpscore.publish import MemoryStore
+from lpscore.routing import Outcome, Router, RouteRequest, ScoreCache
+from routing_builders import item, snap
+
+
+def test_greedy_is_the_brute_force_optimum_for_known_curves() -> None:
+    curves = {"A": lambda v: 0.9 ** v, "B": lambda v: 0.5 if v <= 3 else 0.05,
+              "C": lambda v: 1.0 / (1 + v)}
+
+    def expected(plan: dict[str, int]) -> float:   # E[sum min(s, V)] = sum_v P(V >= v)
+        return sum(curves[k](v) for k, s in plan.items() for v in range(1, s + 1))
+
+    best = max((dict(zip("ABC", split, strict=True))
+                for split in itertools.product(range(9), repeat=3) if sum(split) == 8),
+               key=expected)
+    got = greedy(8, 1, ["A", "B", "C"], lambda k, v: curves[k](v))
+    assert math.isclose(expected({k: int(v) for k, v in got.items()}), expected(best))
+    capped = greedy(8, 1, ["A", "B", "C"], lambda k, v: curves[k](v), caps=[2, 8, 8])
+    assert capped["A"] == 2 and sum(capped.values()) == 8
+
+
+def test_learners_approach_the_ideal_on_the_dark_pool_problem() -> None:
+    runs = run_darkpool(VENUES, total=1_000, episodes=1_500, seeds=range(4))
+    late = {name: done[:, -750:].mean() for name, done in runs.items()}
+    assert late["ideal"] > late["uniform"] + 0.05
+    assert late["greedy_km"] > late["ideal"] - 0.02
+    assert late["thompson_km"] > late["ideal"] - 0.03
+    assert late["greedy_km"] > late["bandit"] + 0.02 and late["thompson_km"] > late["uniform"]
+    # the same draws for every allocator on a seed: ideal is best episode-averaged
+    assert all(runs["ideal"].mean() >= done.mean() - 0.005 for done in runs.values())
+
+
+def test_exploration_never_starves_a_venue() -> None:
+    dead, rich = DarkVenue("dead", 0.999, 1.0, 10.0), DarkVenue("rich", 0.0, 0.5, 1e6)
+    allocator = GreedyKM(10, explore=0.05, seed=1)
+    rng = np.random.default_rng(3)
+    sent_to_dead = 0
+    for _ in range(2_000):
+        plan = allocator.allocate(1_000, ["dead", "rich"])
+        for venue in (dead, rich):
+            sent = plan[venue.name]
+            if sent:
+                allocator.observe(venue.name, sent, min(sent, float(venue.draw(rng, 1)[0])))
+        sent_to_dead += plan["dead"] > 0
+    assert 50 < sent_to_dead < 200          # about 5% x 1/2 of 2,000, never zero
+
+
+def test_decay_follows_a_venue_that_dries_up() -> None:
+    def share_to_first(decay: float) -> float:
+        allocator = GreedyKM(10, decay=decay, explore=0.05, seed=2)
+        rng = np.random.default_rng(5)
+        first, second = DarkVenue("X", 0.0, 2.0, 800.0), DarkVenue("Y", 0.3, 2.0, 400.0)
+        share = 0.0
+        for episode in range(1_200):
+            if episode == 600:
+                first = DarkVenue("X", 0.97, 2.0, 800.0)       # X dries up
+            plan = allocator.allocate(1_000, ["X", "Y"])
+            for venue in (first, second):
+                sent = plan[venue.name]
+                if sent:
+                    allocator.observe(venue.name, sent,
+                                      min(sent, float(venue.draw(rng, 1)[0])))
+            if episode >= 1_000:
+                share += plan["X"] / 1_000 / 200
+        return share
+
+    assert share_to_first(0.98) < share_to_first(1.0) - 0.1
+
+
+def test_thompson_draws_differ_and_stay_within_the_order() -> None:
+    allocator = ThompsonKM(10, seed=4)
+    for filled in (120, 40, 250, 300, 90):     # five orders each: uncertain curves
+        allocator.observe("A", 300, filled)
+        allocator.observe("B", 300, min(300, filled + 60))
+    plans = {tuple(allocator.allocate(600, ["A", "B"]).values()) for _ in range(20)}
+    assert len(plans) > 1 and all(sum(p) == 600 for p in plans)
+
+
+def test_a_learning_policy_plugs_into_the_router() -> None:
+    cache = ScoreCache(MemoryStore(), ["block"])
+    cache.install(snap({"symbol": "ACME"}, item("LP_A", 1, 80.0), item("LP_B", 2, 60.0)))
+    policy = CensoredGreedy(100, explore=0.0, decay=1.0)
+    router = Router(cache, "block", RoutingConfig(lot_size=100))
+    for _ in range(30):
+        policy.observe(Outcome("LP_A", "ACME", 1_000, 200, False))   # A holds about 200
+        policy.observe(Outcome("LP_B", "ACME", 1_000, 1_000, False))  # B took everything
+        policy.observe(Outcome("LP_A", "ACME", 1_000, 0, True))      # a reject: ignored
+    plan = router.plan(RouteRequest("ACME", Side.BUY, 2_000), policy)
+    sizes = {c.lp: c.qty for c in plan.children}
+    assert sizes["LP_B"] > sizes.get("LP_A", 0) and sum(sizes.values()) == 2_000
+    assert "P(available >=" in plan.children[0].reason
+    assert policy.allocator.model.n("LP_A") == 30
+
+
+def test_bench_allocation_command_json() -> None:
+    done = subprocess.run([sys.executable, "-m", "lpscore.cli", "bench-allocation", "--seeds",
+                           "2", "--episodes", "100", "--sizes", "1000", "--format", "json"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    (part,) = json.loads(done.stdout)["darkpool"]
+    names = [a["name"] for a in part["allocators"]]
+    assert names == ["ideal", "uniform", "bandit", "greedy_km", "thompson_km"]
+    assert all(len(a["curve"]) == 10 for a in part["allocators"])
+    assert part["allocators"][0]["regret"]["mean"] == 0.0
