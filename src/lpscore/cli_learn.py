@@ -13,6 +13,7 @@ from rich.table import Table
 
 from lpscore.cli_common import OutputFormat, err, exit_on_error
 from lpscore.errors import InputError
+from lpscore.learn.costsplit import CostParams, clip_then_rescale, solve_exact, solve_sgd
 from lpscore.learn.darkpool import ALLOCATORS, VENUES, run_darkpool
 from lpscore.sim.bench import interval
 
@@ -60,10 +61,51 @@ def bench_allocation(
                 runs = run_darkpool(VENUES, total=total, episodes=episodes,
                                     seeds=range(seeds), progress=tick)
                 report.append(_summary(total, episodes, seeds, runs))
+            cases = cont_kukanov_cases()
         if output is OutputFormat.JSON:
-            print(json.dumps({"darkpool": report}))
+            print(json.dumps({"darkpool": report, "cont_kukanov": cases}))
             return
         _print(report)
+        _print_cases(cases)
+
+
+def cont_kukanov_cases(target: float = 10.0, samples: int = 2_000,
+                       seed: int = 0) -> list[dict[str, Any]]:
+    """One and two venues (D1, D2 liquidity scaled to the target): the brute-force optimum on
+    the whole-share grid against projected SGD with the exact projection and with
+    clip-then-rescale (docs/learn.md)."""
+    rng = np.random.default_rng(seed)
+    scale = target / 10.0
+    xi = np.stack([np.floor(v.draw(rng, samples) * scale / 100.0) for v in VENUES[:2]], axis=1)
+    out = []
+    for k, cap in ((1, None), (2, None), (2, target)):
+        params = CostParams(target=target, half_spread=1.0, fee=0.3,
+                            rebates=(0.2, 0.3)[:k], lambda_u=2.0, lambda_o=3.0, theta=0.05,
+                            max_total=cap)
+        x_exact, c_exact = solve_exact(params, xi[:, :k],
+                                       np.arange(0, (cap or 2 * target) + 1))
+        x_sgd, c_sgd = solve_sgd(params, xi[:, :k], seed=seed)
+        x_naive, c_naive = solve_sgd(params, xi[:, :k], seed=seed,
+                                     projection=clip_then_rescale)
+        out.append({"venues": k, "cap": params.cap, "exact": {"x": x_exact.tolist(),
+                                                               "cost": c_exact},
+                    "sgd": {"x": [round(v, 3) for v in x_sgd.tolist()], "cost": c_sgd},
+                    "sgd_clip_rescale": {"x": [round(v, 3) for v in x_naive.tolist()],
+                                         "cost": c_naive}})
+    return out
+
+
+def _print_cases(cases: list[dict[str, Any]]) -> None:
+    table = Table(title="Cont-Kukanov: buy 10, market order M and limit orders L_k; expected "
+                  "cost (lower is better) and allocation (M, L_1, ...)")
+    for column in ("venues", "cap", "brute force", "SGD, exact projection",
+                   "SGD, clip then rescale"):
+        table.add_column(column, justify="right")
+    for c in cases:
+        table.add_row(str(c["venues"]), f"{c['cap']:g}",
+                      *(f"{c[s]['cost']:.3f} at {[round(v, 1) for v in c[s]['x']]}"
+                        for s in ("exact", "sgd", "sgd_clip_rescale")))
+    Console().print(table)
 
 
 def _summary(total: float, episodes: int, seeds: int,

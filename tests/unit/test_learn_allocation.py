@@ -121,3 +121,10 @@ def test_bench_allocation_command_json() -> None:
     assert names == ["ideal", "uniform", "bandit", "greedy_km", "thompson_km"]
     assert all(len(a["curve"]) == 10 for a in part["allocators"])
     assert part["allocators"][0]["regret"]["mean"] == 0.0
+    cases = json.loads(done.stdout)["cont_kukanov"]
+    assert [c["venues"] for c in cases] == [1, 2, 2]
+    for case in cases:   # brute force on the grid is the optimum; SGD comes within 1%
+        assert case["exact"]["cost"] <= case["sgd"]["cost"] + 1e-9
+        assert case["sgd"]["cost"] <= case["exact"]["cost"] + 0.01 * abs(case["exact"]["cost"])
+    capped = cases[2]        # at the cap, clip-then-rescale settles measurably worse
+    assert capped["sgd_clip_rescale"]["cost"] > capped["sgd"]["cost"] + 0.1
