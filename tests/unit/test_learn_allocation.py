@@ -9,11 +9,13 @@ import json
 import math
 import subprocess
 import sys
+from collections.abc import Callable
 
 import numpy as np
+import pytest
 
 from lpscore.config import RoutingConfig
-from lpscore.learn.allocation import GreedyKM, ThompsonKM, greedy
+from lpscore.learn.allocation import Allocator, GreedyKM, ThompsonKM, greedy
 from lpscore.learn.darkpool import VENUES, DarkVenue, run_darkpool
 from lpscore.learn.policy import CensoredGreedy
 from lpscore.model.enums import Side
@@ -49,9 +51,11 @@ def test_learners_approach_the_ideal_on_the_dark_pool_problem() -> None:
     assert all(runs["ideal"].mean() >= done.mean() - 0.005 for done in runs.values())
 
 
-def test_exploration_never_starves_a_venue() -> None:
+@pytest.mark.parametrize("make", [lambda: GreedyKM(10, explore=0.05, seed=1),
+                                  lambda: ThompsonKM(10, explore=0.05, seed=1)])
+def test_exploration_never_starves_a_venue(make: Callable[[], Allocator]) -> None:
     dead, rich = DarkVenue("dead", 0.999, 1.0, 10.0), DarkVenue("rich", 0.0, 0.5, 1e6)
-    allocator = GreedyKM(10, explore=0.05, seed=1)
+    allocator = make()
     rng = np.random.default_rng(3)
     sent_to_dead = 0
     for _ in range(2_000):

@@ -19,7 +19,8 @@ Each allocator splits ``total`` in whole ``unit`` s and learns from what each ve
   forever whatever its estimate.
 - ``ThompsonKM``: greedy on one draw of each venue's survival curve from the posterior of
   its Kaplan-Meier hazards (Beta per event size, Jeffreys prior), so exploration follows
-  the uncertainty.
+  the uncertainty; plus the same forced ``explore`` floor (default 2%), because a venue's
+  evidence only fades when it is sent something.
 
 With ``decay < 1`` the learned allocators track a venue whose behaviour changes.
 """
@@ -153,12 +154,26 @@ class GreedyKM(Allocator):
 class ThompsonKM(Allocator):
     name = "thompson_km"
 
-    def __init__(self, unit: float, *, decay: float = 1.0, seed: int = 0) -> None:
+    def __init__(self, unit: float, *, decay: float = 1.0, explore: float = 0.02,
+                 seed: int = 0) -> None:
+        if not 0 <= explore <= 1:
+            raise ValueError(f"explore = {explore!r}: a share of allocations in [0, 1]")
         self.unit = unit
+        self.explore = explore
         self.model = CensoredLiquidity(unit=unit, decay=decay, unseen=1.0)
         self._rng = np.random.default_rng(seed)
 
     def allocate(self, total: float, venues: Sequence[str]) -> dict[str, float]:
+        if self.explore and self._rng.random() < self.explore and total >= self.unit:
+            # a venue's evidence only fades when it is sent something: a posterior sure of
+            # "nothing there" would otherwise never be revisited after a change
+            pick = venues[int(self._rng.integers(len(venues)))]
+            rest = self._allocate(total - self.unit, venues)
+            rest[pick] += self.unit
+            return rest
+        return self._allocate(total, venues)
+
+    def _allocate(self, total: float, venues: Sequence[str]) -> dict[str, float]:
         curves = {v: self._draw(v) for v in venues}
 
         def at_least(venue: str, size: float) -> float:

@@ -68,6 +68,6 @@ class CensoredThompson(_Learned):
 
     name = "censored_thompson"
 
-    def __init__(self, lot: float, *, decay: float = 0.99, seed: int = 0,
-                 top_k: int | None = None) -> None:
-        super().__init__(ThompsonKM(lot, decay=decay, seed=seed), top_k)
+    def __init__(self, lot: float, *, decay: float = 0.99, explore: float = 0.02,
+                 seed: int = 0, top_k: int | None = None) -> None:
+        super().__init__(ThompsonKM(lot, decay=decay, explore=explore, seed=seed), top_k)
