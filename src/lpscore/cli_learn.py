@@ -19,54 +19,108 @@ from lpscore.sim.bench import interval
 
 __all__ = ["bench_allocation"]
 
-BLOCKS = 10
-SPARK = " ▁▂▃▄▅▆▇█"
+
+
+CHECKPOINTS = (50, 200, 1000, 2000)
+"""Episodes at which the fraction of ideal is reported (the 50 episodes up to each)."""
+WINDOW = 50
 
 
 def bench_allocation(
     seeds: Annotated[int, typer.Option("--seeds", help="Seeds 0..N-1, the same venue draws "
                                        "for every allocator.", min=2)] = 30,
-    episodes: Annotated[int, typer.Option("--episodes", help="Episodes per seed.", min=10)
+    episodes: Annotated[int, typer.Option("--episodes", help="Episodes per seed.", min=100)
                         ] = 2000,
     sizes: Annotated[str, typer.Option("--sizes", help="Order sizes V, comma-separated.")
                      ] = "1000,8000",
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")
                       ] = OutputFormat.TABLE,
 ) -> None:
-    """The dark pool problem: learning allocators against the ideal, uniform and a bandit.
+    """The dark pool problem and Cont-Kukanov splitting: learners against the ideal.
 
-    Four venues with a zero bin plus power-law liquidity (Ganchev et al. 2010); the executed
-    fraction of each order per episode, its learning curve, and the regret vs the allocator
-    that knows the distributions, with 95% intervals across seeds (docs/learn.md)."""
+    Four venues with a zero bin plus power-law liquidity (Ganchev et al. 2010), stationary
+    and with two venues swapping distributions half way; the executed fraction as a share of
+    the ideal allocator's at episodes 50, 200, 1000, 2000, with 95% intervals across seeds;
+    then the one- and two-venue Cont-Kukanov cases against brute force (docs/learn.md)."""
     with exit_on_error():
         if output is OutputFormat.CSV:
             raise InputError("--format csv is not available: use table or json")
         try:
-            totals = [float(x) for x in sizes.split(",") if x.strip()]
+            totals = [int(float(x)) for x in sizes.split(",") if x.strip()]
         except ValueError as exc:
             raise InputError(f"--sizes {sizes}: give order sizes such as 1000,8000") from exc
         if not totals or any(t <= 0 for t in totals):
             raise InputError(f"--sizes {sizes}: give positive order sizes")
-        report = []
+        configs = {"ganchev4": None, "ganchev4_swap": episodes // 2}
+        rows: list[dict[str, Any]] = []
         with Progress(TextColumn("[bold]bench-allocation[/] {task.description}"), BarColumn(),
                       TimeRemainingColumn(), console=err,
                       disable=output is not OutputFormat.TABLE, transient=True) as progress:
-            task = progress.add_task("dark pool", total=len(totals) * seeds * len(ALLOCATORS))
-            for total in totals:
-                label = f"V={total:g}"
+            task = progress.add_task("dark pool", total=len(configs) * len(totals) * seeds
+                                     * len(ALLOCATORS))
+            for config, swap_at in configs.items():
+                for total in totals:
+                    label = f"{config} V={total}"
 
-                def tick(name: str, seed: int, label: str = label) -> None:
-                    progress.update(task, advance=1, description=f"{label} {name}")
+                    def tick(name: str, seed: int, label: str = label) -> None:
+                        progress.update(task, advance=1, description=f"{label} {name}")
 
-                runs = run_darkpool(VENUES, total=total, episodes=episodes,
-                                    seeds=range(seeds), progress=tick)
-                report.append(_summary(total, episodes, seeds, runs))
+                    runs = run_darkpool(VENUES, total=total, episodes=episodes,
+                                        seeds=range(seeds), swap_at=swap_at, progress=tick)
+                    rows += _rows(config, total, runs, swap_at)
             cases = cont_kukanov_cases()
         if output is OutputFormat.JSON:
-            print(json.dumps({"darkpool": report, "cont_kukanov": cases}))
+            print(json.dumps({"dark_pool": rows, "cont_kukanov": cases}))
             return
-        _print(report)
+        _print(rows, episodes, seeds)
         _print_cases(cases)
+
+
+def _ratio(done: np.ndarray, ideal: np.ndarray, end: int) -> float:
+    """The policy's mean executed fraction over the ``WINDOW`` episodes up to ``end`` and
+    every seed, over the ideal's (a single episode's ratio is mostly noise)."""
+    start = max(end - WINDOW, 0)
+    return float(done[:, start:end].mean() / max(ideal[:, start:end].mean(), 1e-12))
+
+
+def _rows(config: str, total: int, runs: dict[str, np.ndarray],
+          swap_at: int | None) -> list[dict[str, Any]]:
+    ideal, uniform = runs["ideal"], runs["uniform"]
+    episodes = ideal.shape[1]
+    out = []
+    for name, done in runs.items():
+        row: dict[str, Any] = {
+            "config": config, "V": total, "policy": name,
+            "fraction_of_ideal": {str(e): _ratio(done, ideal, e) for e in CHECKPOINTS
+                                  if e <= episodes},
+            "below_uniform": bool(done.mean() < uniform.mean()),
+            "fraction": interval(done.mean(axis=1).tolist()).to_json(),
+            "regret": interval((ideal - done).mean(axis=1).tolist()).to_json(),
+        }
+        if swap_at is not None:
+            row["after_swap"] = {str(k): _ratio(done, ideal, swap_at + k) for k in (50, 200)
+                                 if swap_at + k <= episodes}
+        out.append(row)
+    return out
+
+
+def _print(rows: list[dict[str, Any]], episodes: int, seeds: int) -> None:
+    table = Table(title=f"dark pool: executed fraction as a share of the ideal's (the {WINDOW} "
+                  f"episodes up to each checkpoint, {seeds} seeds; g4_swap: the first two "
+                  "venues swap half way, swap+200 is 200 episodes later); regret = ideal's "
+                  "fraction minus the policy's (JSON: with 95% intervals)")
+    points = [str(e) for e in CHECKPOINTS if e <= episodes]
+    for column in ("config", "V", "policy", *[f"@{p}" for p in points], "swap+200",
+                   "regret", "<uniform"):
+        table.add_column(column, justify="left" if column in ("config", "policy") else "right")
+    for r in rows:
+        regret = r["regret"]
+        table.add_row(r["config"].replace("ganchev4", "g4"), f"{r['V']:,}", r["policy"],
+                      *(f"{r['fraction_of_ideal'][p]:.0%}" for p in points),
+                      f"{r['after_swap']['200']:.0%}" if "200" in r.get("after_swap", {})
+                      else "",
+                      f"{regret['mean']:.3f}", "yes" if r["below_uniform"] else "no")
+    Console().print(table)
 
 
 def cont_kukanov_cases(target: float = 10.0, samples: int = 2_000,
@@ -87,66 +141,24 @@ def cont_kukanov_cases(target: float = 10.0, samples: int = 2_000,
         x_sgd, c_sgd = solve_sgd(params, xi[:, :k], seed=seed)
         x_naive, c_naive = solve_sgd(params, xi[:, :k], seed=seed,
                                      projection=clip_then_rescale)
-        out.append({"venues": k, "cap": params.cap, "exact": {"x": x_exact.tolist(),
-                                                               "cost": c_exact},
-                    "sgd": {"x": [round(v, 3) for v in x_sgd.tolist()], "cost": c_sgd},
-                    "sgd_clip_rescale": {"x": [round(v, 3) for v in x_naive.tolist()],
-                                         "cost": c_naive}})
+        out.append({"case": f"{k} venue{'s' if k > 1 else ''}, cap {params.cap:g}",
+                    "cost": c_sgd, "optimum": c_exact,
+                    "gap": (c_sgd - c_exact) / abs(c_exact),
+                    "x": [round(v, 3) for v in x_sgd.tolist()], "x_optimum": x_exact.tolist(),
+                    "clip_rescale_cost": c_naive,
+                    "x_clip_rescale": [round(v, 3) for v in x_naive.tolist()]})
     return out
 
 
 def _print_cases(cases: list[dict[str, Any]]) -> None:
-    table = Table(title="Cont-Kukanov: buy 10, market order M and limit orders L_k; expected "
-                  "cost (lower is better) and allocation (M, L_1, ...)")
-    for column in ("venues", "cap", "brute force", "SGD, exact projection",
+    table = Table(title="Cont-Kukanov: buy 10 with a market order M and limit orders L_k; "
+                  "expected cost (lower is better) at the allocation (M, L_1, ...)")
+    for column in ("case", "brute force", "SGD, exact projection", "gap",
                    "SGD, clip then rescale"):
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="left" if column == "case" else "right")
     for c in cases:
-        table.add_row(str(c["venues"]), f"{c['cap']:g}",
-                      *(f"{c[s]['cost']:.3f} at {[round(v, 1) for v in c[s]['x']]}"
-                        for s in ("exact", "sgd", "sgd_clip_rescale")))
+        table.add_row(c["case"], f"{c['optimum']:.3f} at {c['x_optimum']}",
+                      f"{c['cost']:.3f} at {[round(v, 1) for v in c['x']]}", f"{c['gap']:.2%}",
+                      f"{c['clip_rescale_cost']:.3f} at "
+                      f"{[round(v, 1) for v in c['x_clip_rescale']]}")
     Console().print(table)
-
-
-def _summary(total: float, episodes: int, seeds: int,
-             runs: dict[str, np.ndarray]) -> dict[str, Any]:
-    ideal = runs["ideal"]
-    rows = []
-    for name, done in runs.items():
-        blocks = done.reshape(done.shape[0], BLOCKS, -1).mean(axis=2) if (
-            episodes % BLOCKS == 0) else done[:, :episodes // BLOCKS * BLOCKS].reshape(
-                done.shape[0], BLOCKS, -1).mean(axis=2)
-        rows.append({
-            "name": name,
-            "fraction": interval(done.mean(axis=1).tolist()).to_json(),
-            "regret": interval((ideal - done).mean(axis=1).tolist()).to_json(),
-            "last_tenth": interval(blocks[:, -1].tolist()).to_json(),
-            "curve": [float(x) for x in blocks.mean(axis=0)],
-        })
-    return {"total": total, "episodes": episodes, "seeds": seeds,
-            "venues": [{"name": v.name, "zero": v.zero, "alpha": v.alpha, "scale": v.scale}
-                       for v in VENUES],
-            "allocators": rows}
-
-
-def _print(report: list[dict[str, Any]]) -> None:
-    console = Console()
-    for part in report:
-        table = Table(title=f"dark pool, V = {part['total']:,.0f} shares, {part['episodes']:,} "
-                      f"episodes x {part['seeds']} seeds: fraction executed, mean [95% "
-                      "interval across seeds]")
-        for column in ("allocator", "fraction", "last tenth", "regret vs ideal",
-                       "learning curve"):
-            table.add_column(column, justify="left" if column in ("allocator",
-                                                                  "learning curve")
-                             else "right")
-        top = max(max(r["curve"]) for r in part["allocators"]) or 1.0
-        for r in part["allocators"]:
-            spark = "".join(SPARK[min(8, round(8 * x / top))] for x in r["curve"])
-            table.add_row(r["name"], _cell(r["fraction"]), _cell(r["last_tenth"]),
-                          _cell(r["regret"]), spark)
-        console.print(table)
-
-
-def _cell(i: dict[str, float]) -> str:
-    return f"{i['mean']:.3f} [{i['ci_low']:.3f}, {i['ci_high']:.3f}]"

@@ -41,12 +41,17 @@ def test_greedy_is_the_brute_force_optimum_for_known_curves() -> None:
 
 
 def test_learners_approach_the_ideal_on_the_dark_pool_problem() -> None:
-    runs = run_darkpool(VENUES, total=1_000, episodes=1_500, seeds=range(4))
-    late = {name: done[:, -750:].mean() for name, done in runs.items()}
-    assert late["ideal"] > late["uniform"] + 0.05
-    assert late["greedy_km"] > late["ideal"] - 0.02
-    assert late["thompson_km"] > late["ideal"] - 0.03
-    assert late["greedy_km"] > late["bandit"] + 0.02 and late["thompson_km"] > late["uniform"]
+    runs = run_darkpool(VENUES, total=1_000, episodes=1_000, seeds=range(4))
+
+    def of_ideal(name: str, start: int, end: int) -> float:
+        return float(runs[name][:, start:end].mean() / runs["ideal"][:, start:end].mean())
+
+    # the target: 95% of the ideal within 200 episodes (greedy, seeded, 4 seeds)
+    assert of_ideal("greedy_km", 150, 200) >= 0.95
+    assert of_ideal("greedy_km", 500, 1_000) >= 0.95
+    late = {name: of_ideal(name, 500, 1_000) for name in runs}
+    assert late["uniform"] < 0.8 and late["bandit"] < 0.85
+    assert late["thompson_km"] > max(late["uniform"], late["bandit"])
     # the same draws for every allocator on a seed: ideal is best episode-averaged
     assert all(runs["ideal"].mean() >= done.mean() - 0.005 for done in runs.values())
 
@@ -117,18 +122,26 @@ def test_a_learning_policy_plugs_into_the_router() -> None:
 
 def test_bench_allocation_command_json() -> None:
     done = subprocess.run([sys.executable, "-m", "lpscore.cli", "bench-allocation", "--seeds",
-                           "2", "--episodes", "100", "--sizes", "1000", "--format", "json"],
+                           "2", "--episodes", "200", "--sizes", "1000", "--format", "json"],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
-    (part,) = json.loads(done.stdout)["darkpool"]
-    names = [a["name"] for a in part["allocators"]]
-    assert names == ["ideal", "uniform", "bandit", "greedy_km", "thompson_km"]
-    assert all(len(a["curve"]) == 10 for a in part["allocators"])
-    assert part["allocators"][0]["regret"]["mean"] == 0.0
-    cases = json.loads(done.stdout)["cont_kukanov"]
-    assert [c["venues"] for c in cases] == [1, 2, 2]
-    for case in cases:   # brute force on the grid is the optimum; SGD comes within 1%
-        assert case["exact"]["cost"] <= case["sgd"]["cost"] + 1e-9
-        assert case["sgd"]["cost"] <= case["exact"]["cost"] + 0.01 * abs(case["exact"]["cost"])
-    capped = cases[2]        # at the cap, clip-then-rescale settles measurably worse
-    assert capped["sgd_clip_rescale"]["cost"] > capped["sgd"]["cost"] + 0.1
+    payload = json.loads(done.stdout)
+    rows = payload["dark_pool"]
+    assert {(r["config"], r["V"]) for r in rows} == {("ganchev4", 1000),
+                                                     ("ganchev4_swap", 1000)}
+    assert [r["policy"] for r in rows[:5]] == ["ideal", "uniform", "bandit", "greedy_km",
+                                               "thompson_km"]
+    for r in rows:
+        assert set(r["fraction_of_ideal"]) == {"50", "200"}
+        assert isinstance(r["below_uniform"], bool)
+    ideal = rows[0]
+    assert ideal["fraction_of_ideal"] == {"50": 1.0, "200": 1.0}
+    assert "after_swap" in rows[5] and "after_swap" not in rows[0]
+    cases = payload["cont_kukanov"]
+    assert [c["case"] for c in cases] == ["1 venue, cap 20", "2 venues, cap 20",
+                                          "2 venues, cap 10"]
+    for case in cases:   # brute force on the grid is the optimum; SGD within 1% of it
+        assert case["optimum"] <= case["cost"] + 1e-9
+        assert 0 <= case["gap"] < 0.01
+    capped = cases[2]    # at the cap, clip-then-rescale settles measurably worse
+    assert capped["clip_rescale_cost"] > capped["cost"] + 0.1

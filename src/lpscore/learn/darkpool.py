@@ -50,33 +50,48 @@ VENUES = (DarkVenue("D1", 0.67, 0.25, 300.0), DarkVenue("D2", 0.80, 0.6, 1_000.0
           DarkVenue("D3", 0.90, 1.0, 3_000.0), DarkVenue("D4", 0.96, 1.3, 10_000.0))
 """Four venues spanning the ranges the paper reports."""
 
-ALLOCATORS: dict[str, Callable[[Sequence[DarkVenue], float, int], Allocator]] = {
-    "ideal": lambda venues, unit, seed: Ideal(
-        lambda name, v: {x.name: x for x in venues}[name].at_least(v), unit),
-    "uniform": lambda venues, unit, seed: UniformSplit(unit),
-    "bandit": lambda venues, unit, seed: Ucb(),
-    "greedy_km": lambda venues, unit, seed: GreedyKM(unit, explore=0.05, seed=seed),
-    "thompson_km": lambda venues, unit, seed: ThompsonKM(unit, seed=seed),
+DECAY = 0.99
+"""The learners' discount: about 100 observations of memory, to follow a change."""
+
+ALLOCATORS: dict[str, Callable[[Callable[[str, float], float], float, int], Allocator]] = {
+    "ideal": lambda truth, unit, seed: Ideal(truth, unit),
+    "uniform": lambda truth, unit, seed: UniformSplit(unit),
+    "bandit": lambda truth, unit, seed: Ucb(),
+    "greedy_km": lambda truth, unit, seed: GreedyKM(unit, decay=DECAY, explore=0.05, seed=seed),
+    "thompson_km": lambda truth, unit, seed: ThompsonKM(unit, decay=DECAY, seed=seed),
 }
+"""Each made from the truth (``P(V >= v)`` of a venue now: only ``ideal`` reads it), the
+allocation unit and the seed."""
 
 
 def run_darkpool(venues: Sequence[DarkVenue], *, total: float, episodes: int,
                  seeds: Iterable[int], allocators: Sequence[str] = tuple(ALLOCATORS),
-                 unit: float | None = None,
+                 unit: float | None = None, swap_at: int | None = None,
                  progress: Callable[[str, int], None] | None = None
                  ) -> dict[str, npt.NDArray[np.float64]]:
     """Per allocator, the executed fraction per seed x episode (the same venue draws for
-    every allocator on a seed). ``unit`` defaults to ``total / 100``."""
+    every allocator on a seed). ``unit`` defaults to ``total / 100``. ``swap_at``: from that
+    episode on the first two venues exchange their distributions (the ideal knows)."""
     step = unit or total / 100.0
     names = [v.name for v in venues]
+    swapped = [venues[1], venues[0], *venues[2:]] if len(venues) > 1 else list(venues)
     out: dict[str, list[npt.NDArray[np.float64]]] = {a: [] for a in allocators}
     for seed in seeds:
         rng = np.random.default_rng([seed, 1])
         available = np.stack([v.draw(rng, episodes) for v in venues], axis=1)
+        if swap_at is not None and len(venues) > 1:
+            available[swap_at:, [0, 1]] = available[swap_at:, [1, 0]]
         for name in allocators:
-            allocator = ALLOCATORS[name](venues, step, seed)
+            episode = [0]
+
+            def truth(venue: str, v: float, episode: list[int] = episode) -> float:
+                now = swapped if swap_at is not None and episode[0] >= swap_at else venues
+                return now[names.index(venue)].at_least(v)
+
+            allocator = ALLOCATORS[name](truth, step, seed)
             done = np.empty(episodes)
             for e in range(episodes):
+                episode[0] = e
                 plan = allocator.allocate(total, names)
                 executed = 0.0
                 for i, venue in enumerate(names):
