@@ -28,7 +28,8 @@ from lpscore.model.enums import Side
 from lpscore.publish import ScoreStore, open_store
 from lpscore.publish.publisher import publish_result
 from lpscore.quarantine import Quarantine
-from lpscore.routing import POLICIES, Plan, Policy, Router, RouteRequest, ScoreCache, Spray
+from lpscore.routing import Plan, Router, RouteRequest, ScoreCache
+from lpscore.routing.policies import policy_named
 from lpscore.scoring import catalog, load_profile
 
 __all__ = ["route"]
@@ -65,7 +66,10 @@ def route(
     with exit_on_error():
         config = load_config(config_path)
         request = _request(symbol, side, qty, price, context, config)
-        policy = _policy(policy_name, config)
+        try:
+            policy = policy_named(policy_name, top_k=config.routing.spray_top_k)
+        except ValueError as exc:
+            raise InputError(f"--policy {policy_name}: {exc}") from exc
         if fix_files and store_uri is not None:
             raise InputError("give FIX logs to score now or --store to read published scores, "
                              "not both")
@@ -120,14 +124,6 @@ def _request(symbol: str, side: str, qty: float, price: float | None, context: s
         if bucket is not None:
             wanted["size_bucket"] = bucket
     return RouteRequest(symbol, sides[side.lower()], qty, price, wanted)
-
-
-def _policy(name: str, config: Config) -> Policy:
-    if name not in POLICIES:
-        raise InputError(f"--policy {name}: use one of {', '.join(POLICIES)}")
-    if name == "spray":
-        return Spray(config.routing.spray_top_k)
-    return POLICIES[name]()
 
 
 def _print(plan: Plan, request: RouteRequest) -> None:

@@ -24,6 +24,7 @@ from lpscore.cli_common import (
 from lpscore.config import load_config
 from lpscore.errors import InputError
 from lpscore.kpi.context import CONTEXT_KEYS
+from lpscore.publish.snapshot import parse_context_key
 from lpscore.quarantine import Quarantine
 from lpscore.scoring import Scorecard, catalog, load_profile, score_result
 
@@ -73,19 +74,12 @@ def score(
 
 
 def parse_context(text: str) -> dict[str, str]:
-    """``"symbol=ACME,size_bucket=<10k"`` -> ``{"symbol": "ACME", "size_bucket": "<10k"}``."""
-    context: dict[str, str] = {}
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise InputError(f"--context {text!r}: give key=value pairs separated by commas, "
-                             "e.g. symbol=ACME,vol_regime=high")
-        if key.strip() in context:
-            raise InputError(f"--context {text!r}: {key.strip()} given twice")
-        context[key.strip()] = value.strip()
-    return context
+    """``"symbol=ACME,size_bucket=<10k"`` -> ``{"symbol": "ACME", "size_bucket": "<10k"}``
+    (publish.snapshot.parse_context_key, with the option's name in the error)."""
+    try:
+        return parse_context_key(text)
+    except ValueError as exc:
+        raise InputError(f"--{exc}") from exc
 
 
 def print_scorecard(card: Scorecard, console: Console) -> None:

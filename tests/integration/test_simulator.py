@@ -8,6 +8,7 @@ import json
 import math
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -120,10 +121,15 @@ def test_simulate_command_writes_everything(tmp_path: Path) -> None:
     assert set(payload) >= {"completed", "completion_s", "filled_qty", "vwap", "arrival_mid",
                             "shortfall_bps", "fill_share", "scores", "fix_log"}
     assert payload["fix_log"] == str(tmp_path / "fix.log")
-    if payload["completed"] and payload["filled_qty"] == payload["qty"]:
-        # a buy: cost when the VWAP is above the arrival mid
-        assert payload["shortfall_bps"] == pytest.approx(
-            (payload["vwap"] - payload["arrival_mid"]) / payload["arrival_mid"] * 1e4)
+    # a buy: the fills' cost over the arrival mid, plus what was left valued at the mid when
+    # the window closed (14:30 + 30 s + 80 s), over the order's value
+    quotes = pl.read_parquet(tmp_path / "quotes.parquet")
+    close = quotes.filter(pl.col("ts") <= datetime(2024, 1, 2, 14, 31, 50, tzinfo=UTC))[-1]
+    closing = (close["bid"].item() + close["ask"].item()) / 2
+    arrival, qty, filled = payload["arrival_mid"], payload["qty"], payload["filled_qty"]
+    expected = (filled * (payload["vwap"] - arrival) + (qty - filled) * (closing - arrival)
+                ) / (qty * arrival) * 1e4
+    assert payload["shortfall_bps"] == pytest.approx(expected, abs=0.01)
     for name in ("fix.log", "quotes.parquet", "timeline.csv", "result.json",
                  "kpis/report.html", "kpis/kpis.json"):
         assert (tmp_path / name).is_file(), name
@@ -134,6 +140,10 @@ def test_scenario_errors_name_the_key(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(SMALL.read_text().replace('side = "buy"', 'side = "hold"'))
     with pytest.raises(ConfigError, match="use buy or sell"):
+        load_scenario(bad)
+    bad.write_text(SMALL.read_text().replace("slice_every_s = 10",
+                                             'slice_every_s = 10\npolicy = "magic"'))
+    with pytest.raises(ConfigError, match="use one of primary, spray"):
         load_scenario(bad)
     bad.write_text(SMALL.read_text().replace("duration_s = 120", "duraton_s = 120"))
     with pytest.raises(ConfigError, match="unknown key"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lpscore.config import IngestConfig, RoutingConfig
-from lpscore.fix.codec import decode
+from lpscore.fix.codec import decode, encode
 from lpscore.ingest import ingest_logs
 from lpscore.model.enums import Side
 from lpscore.publish import MemoryStore
@@ -178,3 +178,15 @@ def test_fills_without_exec_ids_all_count() -> None:
                             leaves=8_000 - n * 1_000, cum=1_000 * (n + 1), exec_id=""),
                      T0 + (n + 1) * MS)
     assert p.filled_qty == 2_000
+
+
+def test_a_session_reject_of_a_child_reroutes_it() -> None:
+    """A Reject (35=3) names our message by its MsgSeqNum (45) on the LP's session."""
+    p = parent(router())
+    p.start(T0)                # the child is message 1 of the LP_C session
+    reject = encode("3", [(49, "LP_C"), (56, "DESK1"), (34, 1), (52, "20240102-10:00:00.000"),
+                          (45, 1), (372, "D"), (58, "bad tag")])
+    (raw,) = p.on_message(reject, T0 + MS)
+    assert fields(raw)[56] == "LP_D"
+    assert p.children["P1-1"].rejected
+    assert p.children["P1-2"].reason.endswith("re-route after LP_C rejected (bad tag)")

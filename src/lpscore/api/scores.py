@@ -28,6 +28,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from lpscore.publish.publisher import HIERARCHY
+from lpscore.publish.publisher import levels as published_levels
 from lpscore.publish.snapshot import ALL, context_key, parse_context_key
 from lpscore.routing.cache import ScoreCache
 
@@ -133,32 +134,14 @@ class HealthOut(BaseModel):
 def canonical_context(text: str) -> str:
     """``size_bucket=adv<0.1%,symbol=ACME`` (keys in any order; ``*`` or empty for the LP
     level) -> the canonical context key ``symbol=ACME,size_bucket=adv<0.1%``."""
-    if text.strip() in ("", ALL):
-        return ALL
-    context: dict[str, str] = {}
-    for item in text.split(","):
-        key, sep, value = (part.strip() for part in item.partition("="))
-        if not sep or not key or not value:
-            raise ValueError(f"context {text!r}: {item!r} is not key=value; give key=value "
-                             "pairs joined by ',' (symbol=ACME,size_bucket=adv<0.1%), or * "
-                             "for the LP level")
-        if key in context:
-            raise ValueError(f"context {text!r}: {key} is given twice; give each key once")
-        context[key] = value
-    return context_key(context)
+    return context_key(parse_context_key(text))
 
 
 def levels(key: str, hierarchy: Sequence[str] = HIERARCHY) -> tuple[str, ...]:
     """``key`` itself, then every coarser published level it belongs to, ending with ``*``:
-    ``symbol=A,size_bucket=B`` -> ``(symbol=A,size_bucket=B, symbol=A, *)``. For contexts
-    along the hierarchy this is ``Router.chain``'s order, so both fall back alike."""
-    context = parse_context_key(key)
-    found = [key]
-    for depth in range(len(hierarchy), -1, -1):
-        keys = hierarchy[:depth]
-        if all(k in context for k in keys):
-            found.append(context_key({k: context[k] for k in keys}))
-    return tuple(dict.fromkeys(found))
+    ``symbol=A,size_bucket=B`` -> ``(symbol=A,size_bucket=B, symbol=A, *)``: the order the
+    router falls back in (publish.publisher.levels)."""
+    return tuple(dict.fromkeys([key, *published_levels(parse_context_key(key), hierarchy)]))
 
 
 ContextParam = Annotated[str, Query(

@@ -124,11 +124,10 @@ class Ucb(Allocator):
                                                           - self._mean.get(venue, 0.0)) / n
 
 
-class GreedyKM(Allocator):
-    name = "greedy_km"
+class _Learner(Allocator):
+    """What the censored learners share: the model, the forced exploration and the caps."""
 
-    def __init__(self, unit: float, *, decay: float = 1.0, explore: float = 0.05,
-                 seed: int = 0) -> None:
+    def __init__(self, unit: float, *, decay: float, explore: float, seed: int) -> None:
         if not 0 <= explore <= 1:
             raise ValueError(f"explore = {explore!r}: a share of allocations in [0, 1]")
         self.unit = unit
@@ -136,44 +135,48 @@ class GreedyKM(Allocator):
         self.model = CensoredLiquidity(unit=unit, decay=decay, unseen=1.0)
         self._rng = np.random.default_rng(seed)
 
-    def allocate(self, total: float, venues: Sequence[str]) -> dict[str, float]:
-        first = 0.0
+    def allocate(self, total: float, venues: Sequence[str],
+                 caps: Sequence[float] | None = None) -> dict[str, float]:
+        """Greedy on ``_at_least`` within ``caps``; in ``explore`` of the calls one unit goes
+        first to a venue drawn at random (a venue's evidence only fades when it is sent
+        something: a model sure of "nothing there" would never look again after a change)."""
+        limit = list(caps) if caps is not None else [math.inf] * len(venues)
         pick = None
         if self.explore and self._rng.random() < self.explore and total >= self.unit:
-            pick, first = venues[int(self._rng.integers(len(venues)))], self.unit
-        alloc = greedy(total - first, self.unit, venues, self.model.at_least)
+            i = int(self._rng.integers(len(venues)))
+            if limit[i] >= self.unit:
+                pick, limit[i] = venues[i], limit[i] - self.unit
+        alloc = greedy(total - (self.unit if pick else 0.0), self.unit, venues,
+                       self._at_least(venues), limit)
         if pick is not None:
-            alloc[pick] += first
+            alloc[pick] += self.unit
         return alloc
+
+    def _at_least(self, venues: Sequence[str]) -> Callable[[str, float], float]:
+        return self.model.at_least
 
     def observe(self, venue: str, sent: float, filled: float) -> None:
         if sent > 0:
             self.model.observe(venue, sent, filled)
 
 
-class ThompsonKM(Allocator):
+class GreedyKM(_Learner):
+    name = "greedy_km"
+
+    def __init__(self, unit: float, *, decay: float = 1.0, explore: float = 0.05,
+                 seed: int = 0) -> None:
+        super().__init__(unit, decay=decay, explore=explore, seed=seed)
+
+
+class ThompsonKM(_Learner):
     name = "thompson_km"
 
     def __init__(self, unit: float, *, decay: float = 1.0, explore: float = 0.02,
                  seed: int = 0) -> None:
-        if not 0 <= explore <= 1:
-            raise ValueError(f"explore = {explore!r}: a share of allocations in [0, 1]")
-        self.unit = unit
-        self.explore = explore
-        self.model = CensoredLiquidity(unit=unit, decay=decay, unseen=1.0)
-        self._rng = np.random.default_rng(seed)
+        super().__init__(unit, decay=decay, explore=explore, seed=seed)
 
-    def allocate(self, total: float, venues: Sequence[str]) -> dict[str, float]:
-        if self.explore and self._rng.random() < self.explore and total >= self.unit:
-            # a venue's evidence only fades when it is sent something: a posterior sure of
-            # "nothing there" would otherwise never be revisited after a change
-            pick = venues[int(self._rng.integers(len(venues)))]
-            rest = self._allocate(total - self.unit, venues)
-            rest[pick] += self.unit
-            return rest
-        return self._allocate(total, venues)
-
-    def _allocate(self, total: float, venues: Sequence[str]) -> dict[str, float]:
+    def _at_least(self, venues: Sequence[str]) -> Callable[[str, float], float]:
+        """``P(V >= size)`` on one posterior draw of each venue's curve."""
         curves = {v: self._draw(v) for v in venues}
 
         def at_least(venue: str, size: float) -> float:
@@ -183,7 +186,7 @@ class ThompsonKM(Allocator):
             i = int(np.searchsorted(values, size - 1e-9, side="left")) - 1
             return 1.0 if i < 0 else float(after[i])   # P(V >= size) = P(V > last < size)
 
-        return greedy(total, self.unit, venues, at_least)
+        return at_least
 
     def _draw(self, venue: str) -> tuple[list[float], list[float]]:
         """One posterior draw of the survival at each event size: hazards ~ Beta."""
@@ -195,7 +198,3 @@ class ThompsonKM(Allocator):
         n = np.array([r for _, _, r in hazards])
         h = self._rng.beta(d + 0.5, np.maximum(n - d, 0.0) + 0.5)
         return values, list(np.cumprod(1.0 - h))
-
-    def observe(self, venue: str, sent: float, filled: float) -> None:
-        if sent > 0:
-            self.model.observe(venue, sent, filled)

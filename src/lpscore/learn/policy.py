@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from lpscore.learn.allocation import GreedyKM, ThompsonKM, greedy
+from lpscore.learn.allocation import GreedyKM, ThompsonKM
 from lpscore.routing.policies import Allocation, Option, Outcome, Policy, qty_text
 
 __all__ = ["CensoredGreedy", "CensoredThompson"]
@@ -30,14 +30,7 @@ class _Learned(Policy):
         if not chosen:
             return []
         venues = [o.candidate.lp for o in chosen]
-        if isinstance(self.allocator, GreedyKM):
-            plan = self.allocator.allocate(qty, venues)
-            caps = {o.candidate.lp: o.max_qty for o in chosen}
-            if any(plan[v] > caps[v] for v in venues):   # limits bind: greedy within them
-                plan = greedy(qty, self.allocator.unit, venues, self.allocator.model.at_least,
-                              [caps[v] for v in venues])
-        else:
-            plan = self.allocator.allocate(qty, venues)
+        plan = self.allocator.allocate(qty, venues, [o.max_qty for o in chosen])
         model = self.allocator.model
         return [Allocation(o.candidate, plan[o.candidate.lp],
                            f"{qty_text(plan[o.candidate.lp])} by expected fill: P(available "

@@ -25,10 +25,19 @@ from lpscore.publish.store import Published, ScoreStore
 from lpscore.scoring import KpiSpec, Profile, score_levels
 from lpscore.stats.table import Stats
 
-__all__ = ["HIERARCHY", "capacities", "publish_result", "snapshots_of"]
+__all__ = ["HIERARCHY", "capacities", "levels", "publish_result", "snapshots_of"]
 
 HIERARCHY = ("symbol", "size_bucket", "vol_regime")
 """The published chain: every prefix of it is a level."""
+
+
+def levels(context: Mapping[str, str], hierarchy: Sequence[str] = HIERARCHY) -> list[str]:
+    """The canonical keys of every published level ``context`` falls in, finest first,
+    ending with ``*``: ``{symbol: A, size_bucket: B}`` -> ``symbol=A,size_bucket=B``,
+    ``symbol=A``, ``*`` (where a router falls back, and in that order)."""
+    return [context_key({k: context[k] for k in hierarchy[:depth]})
+            for depth in range(len(hierarchy), -1, -1)
+            if all(k in context for k in hierarchy[:depth])]
 
 
 def snapshots_of(result: KpiResult, profile: Profile, specs: Mapping[str, KpiSpec],

@@ -39,10 +39,22 @@ def context_key(context: Mapping[str, Any], order: Sequence[str] = CONTEXT_KEYS)
 
 
 def parse_context_key(text: str) -> dict[str, str]:
-    """The inverse of ``context_key``."""
-    if text == ALL:
+    """The inverse of ``context_key``, and the reader of every context a user types:
+    ``key=value`` pairs joined by ``,`` in any order (``*`` or nothing: the LP level).
+    ValueError, saying how to write it, for anything else."""
+    if text.strip() in ("", ALL):
         return {}
-    return dict(item.split("=", 1) for item in text.split(","))
+    context: dict[str, str] = {}
+    for item in text.split(","):
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not key or not value:
+            raise ValueError(f"context {text!r}: {item!r} is not key=value; give key=value "
+                             "pairs joined by ',' (symbol=ACME,size_bucket=adv<0.1%), or * "
+                             "for the LP level")
+        if key in context:
+            raise ValueError(f"context {text!r}: {key} is given twice; give each key once")
+        context[key] = value
+    return context
 
 
 @dataclass(frozen=True, slots=True)

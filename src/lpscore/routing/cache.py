@@ -138,22 +138,26 @@ class ScoreCache:
         """Put a snapshot in the cache (the thread does this; also for in-process feeds).
         Raises ValueError for a snapshot a router cannot read (a score item without rank,
         score, interval...)."""
+        self._install((snapshot.profile, context_key(snapshot.context)), snapshot)
+
+    def _install(self, key: tuple[str, str], snapshot: Snapshot) -> None:
         try:
             entry = Entry.of(snapshot)
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"snapshot {snapshot.profile} {context_key(snapshot.context)} "
-                             f"version {snapshot.version} is unreadable: {exc!r}") from exc
-        self._entries[(snapshot.profile, context_key(snapshot.context))] = entry
+            raise ValueError(f"snapshot {key[0]} {key[1]} version {snapshot.version} is "
+                             f"unreadable: {exc!r}") from exc
+        self._entries[key] = entry
         self._updates += 1
 
     def _take(self, snapshot: Snapshot) -> None:
         """``install`` from the store, unless it is what is cached already; an unreadable
         snapshot is counted and left out."""
-        cached = self._entries.get((snapshot.profile, context_key(snapshot.context)))
+        key = (snapshot.profile, context_key(snapshot.context))
+        cached = self._entries.get(key)
         if cached is not None and cached.snapshot == snapshot:
             return
         try:
-            self.install(snapshot)
+            self._install(key, snapshot)
         except ValueError as exc:
             self.bad_snapshots += 1
             self.last_error = exc
@@ -171,10 +175,17 @@ class ScoreCache:
         return True
 
     def start(self) -> ScoreCache:
-        """Read everything once (if the store answers) and start following updates."""
-        self.refresh()
-        self._thread = threading.Thread(target=self._run, name="lpscore-score-cache",
-                                        daemon=True)
+        """Subscribe, read everything once (if the store answers) and follow updates."""
+        try:
+            sub: Subscription | None = self._store.subscribe()   # first: no gap to the read
+        except StoreUnavailable as exc:
+            sub = None
+            self._lost(exc)
+        if sub is not None and not self.refresh():
+            sub.close()
+            sub = None
+        self._thread = threading.Thread(target=self._run, args=(sub,),
+                                        name="lpscore-score-cache", daemon=True)
         self._thread.start()
         return self
 
@@ -193,8 +204,9 @@ class ScoreCache:
 
     # -- the thread ---------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        sub: Subscription | None = None
+    def _run(self, sub: Subscription | None) -> None:
+        """``sub``: the subscription ``start`` made and read after (None: make one and
+        re-read, as after every reconnection)."""
         while not self._halt.is_set():
             try:
                 if sub is None:

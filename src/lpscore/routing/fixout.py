@@ -44,6 +44,10 @@ class FixOrderWriter:
     def target(self, lp: str) -> str:
         return self._targets.get(lp, lp)
 
+    def last_seq(self, lp: str) -> int:
+        """The MsgSeqNum of the latest message to ``lp``'s session (0 before any)."""
+        return self._seq.get(self.target(lp), 0)
+
     def new_order(self, *, cl_ord_id: str, parent_id: str, lp: str, symbol: str, side: Side,
                   qty: float, now_ns: int, price: float | None = None,
                   time_in_force: str = "ioc") -> bytes:

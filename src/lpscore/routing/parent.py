@@ -224,7 +224,7 @@ class ParentOrder:
                                         symbol=self.symbol, side=self.side, qty=decided.qty,
                                         now_ns=now_ns, price=self.price,
                                         time_in_force=self.time_in_force)
-            seq = int(decode(raw).get(34) or 0)
+            seq = self.writer.last_seq(decided.lp)
             self.children[cl] = ChildState(cl, decided.lp, decided.qty, decided.reason,
                                            now_ns, seq)
             self._by_seq[(self.writer.target(decided.lp), seq)] = cl

@@ -22,15 +22,27 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 from lpscore.routing.candidates import Candidate
 
-__all__ = ["POLICIES", "Allocation", "Option", "Outcome", "Policy", "Primary", "Spray", "Uniform",
-           "default_options", "lots",
-           "qty_text", "waterfill"]
+__all__ = [
+    "POLICIES",
+    "Allocation",
+    "Option",
+    "Outcome",
+    "Policy",
+    "Primary",
+    "Spray",
+    "Uniform",
+    "default_options",
+    "lots",
+    "policy_named",
+    "qty_text",
+    "waterfill",
+]
 
 EPS = 1e-9
 
@@ -116,46 +128,64 @@ class Spray(Policy):
         self.top_k = top_k
 
     def allocate(self, qty: float, options: Iterable[Option], lot: float) -> list[Allocation]:
-        chosen: list[Option] = []
-        for o in options:                          # screened lazily: take only the top k
-            if o.max_qty >= max(o.min_qty, lot) - EPS:
-                chosen.append(o)
-                if len(chosen) == self.top_k:
-                    break
-        of_total = f"of {qty_text(qty)} by"
-        while chosen:
-            factors = _factors([o.candidate for o in chosen])
-            weights = [a * b * c for a, b, c in factors]
-            sizes = self._sizes(qty, chosen, weights, lot)
-            small = [i for i, (o, s) in enumerate(zip(chosen, sizes, strict=True))
-                     if s < max(o.min_qty, lot) - EPS]
-            if not small:
-                return [Allocation(o.candidate, s, _note(o, s, qty, of_total, f))
-                        for o, s, f in zip(chosen, sizes, factors, strict=True) if s > 0]
-            del chosen[max(small, key=lambda i: (chosen[i].candidate.rank, i))]
-        return []
+        def weights(chosen: list[Option]) -> list[float]:
+            return [a * b * c for a, b, c in _factors([o.candidate for o in chosen])]
 
-    @staticmethod
-    def _sizes(qty: float, chosen: Sequence[Option], weights: Sequence[float],
-               lot: float) -> list[float]:
-        caps = [o.max_qty for o in chosen]
-        top = max(weights, default=0.0)
-        weights = [w / top for w in weights] if top > 0 else weights  # no subnormal shares
-        mass = sum(weights)
-        if mass > 0 and all(c == math.inf for c in caps):      # nothing to cap: one pass
-            sizes, left = [min(qty * w / mass, qty) for w in weights], 0.0
-        else:
-            sizes, left = waterfill(qty, weights, caps)
-        whole = [lots(s, lot) for s in sizes]
-        target = lots(qty if left <= EPS * max(qty, 1.0) else sum(sizes), lot)
-        residual = round((target - sum(whole)) / lot) * lot     # whole lots, float noise out
-        for i in sorted(range(len(chosen)), key=weights.__getitem__, reverse=True):
-            if residual < lot - EPS:                            # leftover lots, largest first
+        chosen, sizes = _split(qty, _top(options, self.top_k, lot), lot, weights)
+        of_total = f"of {qty_text(qty)} by"
+        factors = _factors([o.candidate for o in chosen])
+        return [Allocation(o.candidate, s, _note(o, s, qty, of_total, f))
+                for o, s, f in zip(chosen, sizes, factors, strict=True) if s > 0]
+
+
+def _top(options: Iterable[Option], k: float, lot: float) -> list[Option]:
+    """The first ``k`` options that can take at least one lot (screened lazily: no more are
+    taken from ``options`` than needed)."""
+    chosen: list[Option] = []
+    for o in options:
+        if o.max_qty >= max(o.min_qty, lot) - EPS:
+            chosen.append(o)
+            if len(chosen) >= k:
                 break
-            take = min(lots(caps[i] - whole[i], lot), residual)
-            whole[i] += take
-            residual -= take
-        return whole
+    return chosen
+
+
+def _split(qty: float, chosen: list[Option], lot: float,
+           weights: Callable[[list[Option]], list[float]]
+           ) -> tuple[list[Option], list[float]]:
+    """``qty`` over ``chosen`` in proportion to ``weights``, in whole lots within each
+    option's maximum; while a slice falls under its LP's minimum, the lowest-ranked such LP
+    is dropped and the split redone. The options kept and their sizes."""
+    while chosen:
+        sizes = _sizes(qty, chosen, weights(chosen), lot)
+        small = [i for i, (o, s) in enumerate(zip(chosen, sizes, strict=True))
+                 if s < max(o.min_qty, lot) - EPS]
+        if not small:
+            return chosen, sizes
+        del chosen[max(small, key=lambda i: (chosen[i].candidate.rank, i))]
+    return [], []
+
+
+def _sizes(qty: float, chosen: Sequence[Option], weights: Sequence[float],
+           lot: float) -> list[float]:
+    caps = [o.max_qty for o in chosen]
+    top = max(weights, default=0.0)
+    weights = [w / top for w in weights] if top > 0 else weights  # no subnormal shares
+    mass = sum(weights)
+    if mass > 0 and all(c == math.inf for c in caps):      # nothing to cap: one pass
+        sizes, left = [min(qty * w / mass, qty) for w in weights], 0.0
+    else:
+        sizes, left = waterfill(qty, weights, caps)
+    whole = [lots(s, lot) for s in sizes]
+    target = lots(qty if left <= EPS * max(qty, 1.0) else sum(sizes), lot)
+    residual = round((target - sum(whole)) / lot) * lot     # whole lots, float noise out
+    for i in sorted(range(len(chosen)), key=weights.__getitem__, reverse=True):
+        if residual < lot - EPS:                            # leftover lots, largest first
+            break
+        take = min(lots(caps[i] - whole[i], lot), residual)
+        whole[i] += take
+        residual -= take
+    return whole
 
 
 def _factors(candidates: Sequence[Candidate]) -> list[tuple[float, float, float]]:
@@ -229,17 +259,18 @@ class Uniform(Policy):
         self.top_k = top_k
 
     def allocate(self, qty: float, options: Iterable[Option], lot: float) -> list[Allocation]:
-        chosen = [o for o in options if o.max_qty >= max(o.min_qty, lot) - EPS]
-        chosen = chosen[:self.top_k] if self.top_k else chosen
-        while chosen:
-            sizes = Spray._sizes(qty, chosen, [1.0] * len(chosen), lot)
-            small = [i for i, (o, s) in enumerate(zip(chosen, sizes, strict=True))
-                     if s < max(o.min_qty, lot) - EPS]
-            if not small:
-                return [Allocation(o.candidate, s, f"1/{len(chosen)} of {qty_text(qty)}")
-                        for o, s in zip(chosen, sizes, strict=True) if s > 0]
-            del chosen[small[-1]]
-        return []
+        chosen, sizes = _split(qty, _top(options, self.top_k or math.inf, lot), lot,
+                               lambda chosen: [1.0] * len(chosen))
+        return [Allocation(o.candidate, s, f"1/{len(chosen)} of {qty_text(qty)}")
+                for o, s in zip(chosen, sizes, strict=True) if s > 0]
 
 
 POLICIES: dict[str, type[Policy]] = {"primary": Primary, "spray": Spray, "uniform": Uniform}
+
+
+def policy_named(name: str, *, top_k: int) -> Policy:
+    """The policy called ``name`` (spray and uniform over at most ``top_k`` LPs for spray);
+    ValueError naming the choices for an unknown one."""
+    if name not in POLICIES:
+        raise ValueError(f"unknown policy {name!r}: use one of {', '.join(POLICIES)}")
+    return Spray(top_k) if name == "spray" else POLICIES[name]()

@@ -27,8 +27,7 @@ from typing import Any
 
 from lpscore.config import RoutingConfig
 from lpscore.model.enums import Side
-from lpscore.publish.publisher import HIERARCHY
-from lpscore.publish.snapshot import context_key
+from lpscore.publish.publisher import HIERARCHY, levels
 from lpscore.routing.cache import ScoreCache
 from lpscore.routing.candidates import Candidate, static_candidates
 from lpscore.routing.policies import Option, Policy, default_options
@@ -152,12 +151,8 @@ class Router:
             skipped = skipped or screened      # explain the finest level that had LPs
             tried.append(f"no eligible LP at {key}")
         last = f"used {used}"
-        if used == STATIC:
-            screened = []
-            options = self._screen(self._static, self._static_options, request, screened)
-            first = next(options, None)
-            options = itertools.chain(() if first is None else (first,), options)
-            skipped += [s for s in screened if s not in skipped]
+        if used == STATIC:     # screened as the policy takes them, explained with the rest
+            options = self._screen(self._static, self._static_options, request, skipped)
             last = ("used the static ranking" if self._static else
                     "no static ranking configured (routing.static_ranking)")
         allocations = policy.allocate(request.qty, options, self.config.lot_size)
@@ -167,7 +162,7 @@ class Router:
         stale = self.cache.stale(self.profile) if self.cache is not None else True
         return Plan(policy.name, self.profile, stale, used,
                     "" if used == chain[0] else "; ".join([*tried, last]),
-                    children, tuple(skipped),
+                    children, tuple(dict.fromkeys(skipped)),
                     max(request.qty - sum(c.qty for c in children), 0.0))
 
     def chain(self, request: RouteRequest) -> tuple[str, ...]:
@@ -175,13 +170,8 @@ class Router:
         values = (request.symbol, *(request.context.get(k) for k in self._hierarchy[1:]))
         found = self._chains.get(values)
         if found is None:
-            context = {**request.context, "symbol": request.symbol}
-            levels = []
-            for depth in range(len(self._hierarchy), -1, -1):
-                keys = self._hierarchy[:depth]
-                if all(k in context for k in keys):
-                    levels.append(context_key({k: context[k] for k in keys}))
-            found = self._chains[values] = tuple(levels)
+            found = self._chains[values] = tuple(
+                levels({**request.context, "symbol": request.symbol}, self._hierarchy))
         return found
 
     def _screen(self, candidates: Sequence[Candidate], defaults: Sequence[Option],

@@ -41,17 +41,15 @@ from lpscore.publish import MemoryStore
 from lpscore.publish.publisher import publish_result
 from lpscore.quarantine import Quarantine
 from lpscore.routing import (
-    POLICIES,
     FixOrderWriter,
     ParentOrder,
     Plan,
     Policy,
     Router,
     ScoreCache,
-    Spray,
 )
 from lpscore.routing.fixout import fix_time
-from lpscore.routing.policies import lots
+from lpscore.routing.policies import lots, policy_named
 from lpscore.scoring import catalog, load_profile
 from lpscore.scoring.profiles import parse_duration
 from lpscore.sim.lps import SimulatedLp, renumber
@@ -128,6 +126,12 @@ class _Parent:
     def filled(self) -> float:
         return sum(s.filled_qty for s in self.slices)
 
+    def filled_by_lp(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for child in (c for s in self.slices for c in s.children.values()):
+            out[child.lp] = out.get(child.lp, 0.0) + child.cum_qty
+        return {lp: q for lp, q in out.items() if q > 0}
+
     def working(self) -> float:
         return sum(c.leaves for s in self.slices for c in s.open_children)
 
@@ -175,9 +179,7 @@ class Simulation:
         # the desk's other flow goes to every LP whatever the policy under test
         self._bg_router = Router(None, self.profile.name,
                                  replace(routing, static_ranking=everyone), clock=self._now_s)
-        self._make_policy = policy or (lambda sim: _policy(scenario.orders[0].policy
-                                                           if scenario.orders else "spray",
-                                                           scenario))
+        self._make_policy = policy
         self._rng = np.random.default_rng([self.seed, 17])
         self._background = RandomOne(np.random.default_rng([self.seed, 23]))
         self._queue: list[tuple[int, int, str, object]] = []
@@ -191,7 +193,6 @@ class Simulation:
         self.timeline: list[TimelineRow] = []
         self.scores: list[dict[str, Any]] = []
         self.rejects = 0
-        self._filled_by_lp: dict[str, float] = {}
         self._lp_seq: dict[str, int] = {}
         self._last_scores: dict[str, float] = {}
 
@@ -263,7 +264,9 @@ class Simulation:
         if qty < lot:
             return
         deadline = min(self._now + int(parent.spec.slice_every_s * NS), parent.end_ns)
-        order = ParentOrder(self.router, self._make_policy(self), self.writer,
+        policy = (self._make_policy(self) if self._make_policy is not None else
+                  policy_named(parent.spec.policy, top_k=self.scenario.routing.spray_top_k))
+        order = ParentOrder(self.router, policy, self.writer,
                             parent_id=f"P{len(self._parents)}S{k}", symbol=self.symbol,
                             side=Side.BUY if parent.sign > 0 else Side.SELL, qty=qty,
                             deadline_ns=deadline, time_in_force=parent.spec.time_in_force,
@@ -366,7 +369,6 @@ class Simulation:
         sent = self._sent_ns.get(cl)
         parent = self._slice_parent.get(id(order)) if order is not None else None
         if parent is not None:
-            self._filled_by_lp[lp] = self._filled_by_lp.get(lp, 0.0) + qty
             self._row("fill", lp, qty, px, None if sent is None else (self._now - sent) / 1e6,
                       f"{parent.filled() + qty:,.0f} of {parent.spec.qty:,.0f}")
 
@@ -421,7 +423,8 @@ class Simulation:
             self.scenario.name, self.seed, done,
             (parent.completed_ns - parent.start_ns) / NS if done else None,  # type: ignore[operator]
             parent.spec.qty, filled, vwap, parent.arrival_mid, shortfall,
-            {lp: q / filled for lp, q in sorted(self._filled_by_lp.items())} if filled else {},
+            {lp: q / filled for lp, q in sorted(parent.filled_by_lp().items())} if filled
+            else {},
             self.rejects, self.scores, self.timeline, b"".join(self._log), quotes)
 
 
@@ -457,11 +460,3 @@ def leak_drift_bps(leak_bps: float, qty: float, adv: float) -> float:
 def _line(t_ns: int, raw: bytes) -> bytes:
     """A FIX engine's log line: capture time, `` : ``, the message."""
     return f"{fix_time(t_ns)} : ".encode() + raw + b"\n"
-
-
-def _policy(name: str, scenario: Scenario) -> Policy:
-    if name == "spray":
-        return Spray(scenario.routing.spray_top_k)
-    if name not in POLICIES:
-        raise ConfigError(f"orders: policy = {name!r}: use one of {', '.join(POLICIES)}")
-    return POLICIES[name]()

@@ -111,8 +111,9 @@ class LpParams:
     """Price improvement vs the touch (lit), bps of the mid, normal; never through the mid."""
     pi_bps_sd: float = 0.0
     leak_bps: float = 0.0
-    """Adverse selection (>= 0): after a fill here the loop has the market drift this many
-    bps further against us (up after our buy), see ``Fill``."""
+    """Adverse selection (>= 0): after a fill of 1% of ADV here the loop has the market drift
+    this many bps further against us (up after our buy), in proportion to the fill's size
+    (sim.loop.leak_drift_bps), see ``Fill``."""
     leak_s: float = 5.0
     """Time constant of that drift (``1 - exp(-age / leak_s)``, sim/market.py)."""
     changes: tuple[Change, ...] = ()

@@ -20,6 +20,7 @@ import yaml
 
 from lpscore.config import RoutingConfig, parse_section
 from lpscore.errors import ConfigError
+from lpscore.routing.policies import POLICIES
 from lpscore.scoring.profiles import parse_duration
 from lpscore.sim.lps import LpParams
 from lpscore.sim.market import MarketParams
@@ -51,6 +52,9 @@ class ParentSpec:
             raise ConfigError("orders: qty, window_s and slice_every_s must be > 0")
         if self.start_s < 0:
             raise ConfigError(f"orders: start_s = {self.start_s} must be >= 0")
+        if self.policy not in POLICIES:
+            raise ConfigError(f"orders: policy = {self.policy!r}: use one of "
+                              f"{', '.join(POLICIES)}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
