@@ -30,6 +30,7 @@ from lpscore.cli_route import route
 from lpscore.cli_score import score
 from lpscore.cli_serve import serve_scores
 from lpscore.cli_sim import bench_routing_command, simulate
+from lpscore.cli_stream import replay, stream
 from lpscore.config import load_config
 from lpscore.errors import StrictModeError
 from lpscore.ingest import IngestResult
@@ -53,6 +54,8 @@ app.command("serve")(serve_scores)
 app.command("simulate")(simulate)
 app.command("bench-routing")(bench_routing_command)
 app.command("bench-allocation")(bench_allocation)
+app.command("stream")(stream)
+app.command("replay")(replay)
 
 
 @app.command()

@@ -23,7 +23,7 @@ from lpscore.model.enums import FILL_EXEC_TYPES
 from lpscore.model.schema import EVENT_SCHEMA, polars_schema
 from lpscore.quarantine import Quarantine
 
-__all__ = ["FileReport", "IngestResult", "ingest_logs"]
+__all__ = ["FileReport", "IngestResult", "canonical_events", "ingest_logs", "typed_messages"]
 
 
 @dataclass
@@ -93,12 +93,7 @@ def ingest_logs(
         frames.append(rows.frame.with_columns(pl.lit(index, dtype=pl.Int64).alias("file_index")))
         if progress is not None:
             progress(path, len(data))
-    typed = typed_rows(classify(pl.concat(frames, how="vertical")), config)
-    typed = typed.with_columns(
-        pl.coalesce("capture_time", "sending_time").alias("ts_recv"),
-        pl.when(pl.col("kind") == "8").then(pl.coalesce("transact_time", "sending_time"))
-        .otherwise(pl.col("sending_time")).alias("ts_event"),
-    )
+    typed = typed_messages(pl.concat(frames, how="vertical"), config)
     bad = typed.filter(pl.col("reason").is_not_null())
     good = mark_duplicates(typed.filter(pl.col("reason").is_null()))
     _quarantine_rows(bad, raw_data, quarantine)
@@ -113,13 +108,24 @@ def ingest_logs(
     good = good.with_columns(status.alias("status"))
     _count(reports, bad, good)
     own = list(config.own_comp_ids) or infer_own_comp_ids(good.filter(pl.col("status") == "event"))
-    events = _events(good.filter(pl.col("status") == "event"), own, config.lp_map)
+    events = canonical_events(good.filter(pl.col("status") == "event"), own, config.lp_map)
     quality = _data_quality(typed, good)
     for report in reports:
         report.by_reason = quarantine.by_reason(report.path)
         if not report.balanced:
             raise LpscoreError(f"internal error: {report.path} does not reconcile: {report}")
     return IngestResult(events, reports, quarantine, quality, own)
+
+
+def typed_messages(rows: pl.DataFrame, config: IngestConfig) -> pl.DataFrame:
+    """Raw message rows (lpscore.ingest.records) typed, classified, with ``reason`` (null or
+    why the row cannot be an event) and the two timestamps ``ts_recv`` and ``ts_event``."""
+    typed = typed_rows(classify(rows), config)
+    return typed.with_columns(
+        pl.coalesce("capture_time", "sending_time").alias("ts_recv"),
+        pl.when(pl.col("kind") == "8").then(pl.coalesce("transact_time", "sending_time"))
+        .otherwise(pl.col("sending_time")).alias("ts_event"),
+    )
 
 
 def _quarantine_rows(bad: pl.DataFrame, raw_data: dict[str, bytes],
@@ -171,7 +177,10 @@ _EVENT_NAMES = {
 """Typed tag columns of lpscore.ingest.decode -> their names in EVENT_SCHEMA."""
 
 
-def _events(frame: pl.DataFrame, own: list[str], lp_map: dict[str, str]) -> pl.DataFrame:
+def canonical_events(frame: pl.DataFrame, own: Sequence[str],
+                     lp_map: dict[str, str]) -> pl.DataFrame:
+    """Typed, de-duplicated event rows as EVENT_SCHEMA, attributed (direction, session, LP)
+    and sorted by receipt time and input order."""
     out = attribute(frame, own, lp_map).with_columns(
         *(pl.col(typed).alias(name) for typed, name in _EVENT_NAMES.items()),
         pl.col("epoch").alias("seq_epoch"),

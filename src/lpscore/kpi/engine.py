@@ -66,8 +66,10 @@ class KpiResult:
 
 
 def compute_kpis(events: pl.DataFrame, quotes: pl.DataFrame, config: Config,
-                 quarantine: Quarantine | None = None) -> KpiResult:
-    """Every per-fill and per-order KPI of docs/kpis.md."""
+                 quarantine: Quarantine | None = None, *,
+                 book: QuoteBook | None = None) -> KpiResult:
+    """Every per-fill and per-order KPI of docs/kpis.md. ``book``: ``quotes`` already made a
+    QuoteBook (a stream computes many small batches against the same quotes)."""
     quarantine = Quarantine() if quarantine is None else quarantine
     kpi = config.kpi
     ordered = _in_receipt_order(events)
@@ -78,7 +80,7 @@ def compute_kpis(events: pl.DataFrame, quotes: pl.DataFrame, config: Config,
     linked = _unlink_after_session_reject(linked, session_rejects, quality)
     fills = effective_fills(linked)
     orders = child_orders(sent, linked, fills, session_rejects)
-    book = QuoteBook(quotes)
+    book = QuoteBook(quotes) if book is None else book
     orders = _order_benchmarks(orders, book, kpi.max_quote_age_ms)
     orders = _quarantine_negative_latency(orders, linked, quarantine, quality)
     orders = add_context(orders, book, config.context, load_adv(config.context))

@@ -25,7 +25,8 @@ from lpscore.publish.store import Published, ScoreStore
 from lpscore.scoring import KpiSpec, Profile, score_levels
 from lpscore.stats.table import Stats
 
-__all__ = ["HIERARCHY", "capacities", "levels", "publish_result", "snapshots_of"]
+__all__ = ["HIERARCHY", "capacities", "levels", "publish_result", "snapshots_of",
+           "snapshots_of_stats"]
 
 HIERARCHY = ("symbol", "size_bucket", "vol_regime")
 """The published chain: every prefix of it is a level."""
@@ -44,8 +45,16 @@ def snapshots_of(result: KpiResult, profile: Profile, specs: Mapping[str, KpiSpe
                  hierarchy: Sequence[str] = HIERARCHY,
                  now_ns: int | None = None) -> list[Snapshot]:
     """One snapshot per context of every level, scored under ``profile``."""
+    return snapshots_of_stats(kpi_stats(result, ["lp", *hierarchy], decay=profile.decay),
+                              profile, specs, hierarchy, now_ns)
+
+
+def snapshots_of_stats(stats: Stats, profile: Profile, specs: Mapping[str, KpiSpec],
+                       hierarchy: Sequence[str] = HIERARCHY,
+                       now_ns: int | None = None) -> list[Snapshot]:
+    """``snapshots_of`` from statistics keyed ``["lp", *hierarchy]`` (decayed under
+    ``profile``), as a stream or a cluster holds them."""
     now = time.time_ns() if now_ns is None else now_ns
-    stats = kpi_stats(result, ["lp", *hierarchy], decay=profile.decay)
     capacity = capacities(stats, hierarchy)
     return [Snapshot.of(card, computed_at_ns=now,
                         capacity=capacity.get(context_key(card.context), {}))

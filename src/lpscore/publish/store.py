@@ -21,7 +21,9 @@ docs/publish.md:
 - ``{prefix}:meta:{profile}``: a hash ``generation`` (up by one with every new version of any
   context of the profile) and ``published_at_ns`` (the newest publish run, changed or not):
   what a router's cache polls, one round trip, when notifications may have been lost;
-- channel ``{prefix}:updates``: ``{"profile", "context", "version"}`` after each new version.
+- channel ``{prefix}:updates``: ``{"profile", "context", "version"}`` after each new version;
+- ``{prefix}:partials:{profile}``: a hash, lane -> that lane's encoded statistics, written by
+  the stream workers (lpscore.stream) so that each can score the merge of all lanes.
 
 A publish whose content (``Snapshot.digest``) equals the stored one keeps its version and
 writes nothing; otherwise the version goes up by one.
@@ -120,6 +122,14 @@ class ScoreStore(ABC):
     def subscribe(self) -> Subscription: ...
 
     @abstractmethod
+    def put_partial(self, profile: str, lane: str, data: bytes) -> None:
+        """Store one stream lane's statistics (lpscore.stream.partials), replacing its last."""
+
+    @abstractmethod
+    def partials(self, profile: str) -> dict[str, bytes]:
+        """Every lane's statistics stored for ``profile``."""
+
+    @abstractmethod
     def close(self) -> None:
         """Release connections (and an embedded server)."""
 
@@ -158,6 +168,15 @@ class MemoryStore(ScoreStore):
         self._snaps: dict[tuple[str, str], tuple[Snapshot, str]] = {}
         self._subs: list[_QueueSubscription] = []
         self._meta: dict[str, ProfileMeta] = {}
+        self._partials: dict[str, dict[str, bytes]] = {}
+
+    def put_partial(self, profile: str, lane: str, data: bytes) -> None:
+        with self._lock:
+            self._partials.setdefault(profile, {})[lane] = data
+
+    def partials(self, profile: str) -> dict[str, bytes]:
+        with self._lock:
+            return dict(self._partials.get(profile, {}))
 
     def publish(self, snapshots: Iterable[Snapshot]) -> list[Published]:
         out = []
@@ -361,6 +380,20 @@ class RedisStore(ScoreStore):
 
     def subscribe(self) -> Subscription:
         return _RedisSubscription(self._client, self.channel, self.name)
+
+    def put_partial(self, profile: str, lane: str, data: bytes) -> None:
+        try:
+            self._client.hset(f"{self._prefix}:partials:{profile}", lane, data)
+        except redis.RedisError as exc:
+            raise _unavailable(self.name, exc) from exc
+
+    def partials(self, profile: str) -> dict[str, bytes]:
+        try:
+            found = self._client.hgetall(f"{self._prefix}:partials:{profile}")
+        except redis.RedisError as exc:
+            raise _unavailable(self.name, exc) from exc
+        return {(k.decode() if isinstance(k, bytes) else str(k)):
+                (v if isinstance(v, bytes) else str(v).encode()) for k, v in found.items()}
 
     def close(self) -> None:
         self._client.close()

@@ -1,0 +1,112 @@
+"""``lpscore stream`` and ``lpscore replay``: the live pipeline (docs/stream.md)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+
+from lpscore.cli_common import ConfigOption, QuoteFiles, err, exit_on_error
+from lpscore.cli_publish import StoreOption
+from lpscore.config import load_config
+from lpscore.errors import InputError
+from lpscore.kpi.engine import horizon_label
+from lpscore.marketdata import load_quotes
+from lpscore.model.schema import QUOTE_SCHEMA, polars_schema
+from lpscore.publish import open_store
+from lpscore.quarantine import Quarantine
+from lpscore.scoring import catalog, load_profile
+from lpscore.stream.files import FollowFile
+from lpscore.stream.runner import Settings, Source, Status, Stream
+
+__all__ = ["replay", "stream"]
+
+
+def stream(
+    source: Annotated[str, typer.Option(
+        "--source", help="file://PATH (follow a log as it grows) or "
+        "kafka://HOST:PORT/TOPIC (a topic of raw FIX messages).")],
+    quotes: QuoteFiles = None,
+    store_uri: StoreOption = "memory://",
+    profile_spec: Annotated[str, typer.Option(
+        "--profile", help="hft, block, best_price, or a .toml/.yaml profile file.")] = "block",
+    group: Annotated[str, typer.Option(
+        "--group", help="Kafka consumer group: workers of one group split the partitions."
+    )] = "lpscore",
+    checkpoint: Annotated[Path | None, typer.Option(
+        "--checkpoint", help="Directory of the state and source positions, saved together; "
+        "a restart resumes from it (shared by every worker of a group).")] = None,
+    until_idle: Annotated[float | None, typer.Option(
+        "--until-idle", help="Exit once no record came for this many seconds.")] = None,
+    final_after: Annotated[float, typer.Option(
+        "--final-after", help="Seconds (receipt time) after which a finished order is "
+        "closed and its events dropped from memory.")] = 300.0,
+    dead_letter: Annotated[str | None, typer.Option(
+        "--dead-letter", help="Kafka topic for quarantined records (Kafka sources).")] = None,
+    config_path: ConfigOption = None,
+) -> None:
+    """Score a live FIX stream incrementally and publish every change to the store.
+
+    The same KPI and scoring functions as `lpscore score`: a log replayed through the stream
+    gives the same scores (docs/stream.md). Quotes are read once at start from --quotes."""
+    with exit_on_error():
+        config = load_config(config_path)
+        q = Quarantine()
+        table = (load_quotes(quotes, config.marketdata, q).quotes if quotes
+                 else pl.DataFrame(schema=polars_schema(QUOTE_SCHEMA)))
+        specs = catalog([horizon_label(h) for h in config.kpi.horizons_ms])
+        profile = load_profile(profile_spec, specs)
+        settings = Settings(config, profile, specs, table, checkpoint_root=checkpoint,
+                            final_after_s=final_after)
+        feed = open_source(source, group, dead_letter)
+        with open_store(store_uri) as store:
+            runner = Stream(feed, settings, store)
+            try:
+                status = runner.run(until_idle_s=until_idle, on_status=_show)
+            except KeyboardInterrupt:
+                status = runner.status
+            finally:
+                runner.close()
+        err.print(f"\n{_line(status)}")
+
+
+def open_source(uri: str, group: str, dead_letter: str | None) -> Source:
+    """The source named by ``--source``."""
+    if uri.startswith("file://"):
+        return FollowFile(Path(uri.removeprefix("file://")))
+    if uri.startswith("kafka://"):
+        from lpscore.stream.kafka import KafkaSource  # noqa: PLC0415 - only Kafka needs it
+        return KafkaSource.from_uri(uri, group, dead_letter)
+    raise InputError(f"--source {uri}: use file://PATH or kafka://HOST:PORT/TOPIC")
+
+
+def replay(
+    fix_files: Annotated[list[Path], typer.Argument(help="FIX logs to replay.")],
+    to: Annotated[str, typer.Option(
+        "--to", help="kafka://HOST:PORT/TOPIC or file://PATH (appended).")],
+    speed: Annotated[float, typer.Option(
+        "--speed", help="1 = as captured, 10 = ten times faster, 0 = as fast as possible."
+    )] = 0.0,
+) -> None:
+    """Push FIX logs onto a Kafka topic (keyed by symbol) or append them to a file, at the
+    speed they were captured or faster."""
+    with exit_on_error():
+        from lpscore.stream.replay import replay_logs  # noqa: PLC0415
+        n = replay_logs(fix_files, to, speed)
+        err.print(f"replayed {n:,} messages to {to}")
+
+
+def _show(status: Status) -> None:
+    if sys.stderr.isatty():
+        err.print(_line(status), end="\r")
+
+
+def _line(status: Status) -> str:
+    publish = "-" if status.publish_ms is None else f"{status.publish_ms:.1f} ms"
+    return (f"records {status.records:,} ({status.rate:,.0f}/s) | events {status.events:,} | "
+            f"lag {status.lag:,} | lanes {status.lanes} | live orders {status.live_units:,} | "
+            f"quarantined {status.quarantined:,} | published {status.published:,} | "
+            f"last publish {publish}")

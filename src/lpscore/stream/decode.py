@@ -1,0 +1,163 @@
+"""Raw FIX records from a live source -> canonical events, with the batch ingest's rules.
+
+    decoder = StreamDecoder(config.ingest)
+    events = decoder.decode(records, quarantine)   # Records of one poll
+
+A record is one message (a log line, with or without a QuickFIX capture prefix, or one Kafka
+record), named by its source and offset there. The records of a poll go through the batch
+ingest's own functions (lpscore.ingest.records.split_messages, typed_messages,
+mark_duplicates, canonical_events), so a message means the same in the stream as in a file.
+
+What the batch ingest learns from the whole file, the decoder carries from poll to poll
+(and checkpoints, lpscore.stream.checkpoint):
+
+- duplicates: the kept messages of the last ``dedup_window_ns`` of receipt time (and the
+  latest sequence reset of every session), against which each new message is marked;
+- our own CompIDs: ``ingest.own_comp_ids``, else inferred from every message seen so far
+  (configure them: a message attributed before its session's first order cannot be
+  re-attributed).
+
+Every record ends in one place: an event, skipped (blank, comment, admin, not_used,
+duplicate) or quarantined, counted in ``counts``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import polars as pl
+
+from lpscore.config import IngestConfig
+from lpscore.ingest.decode import infer_own_comp_ids, wanted_tags
+from lpscore.ingest.dedup import mark_duplicates
+from lpscore.ingest.pipeline import canonical_events, typed_messages
+from lpscore.ingest.records import split_messages
+from lpscore.quarantine import Quarantine
+
+__all__ = ["Record", "StreamDecoder"]
+
+_DEDUP_COLUMNS = (
+    "sender", "target", "ts_recv", "file_index", "offset", "kind", "seq_num", "t141", "t45",
+    "sending_time", "cl_ord_id", "orig_cl_ord_id", "exec_id", "exec_type", "f32", "f31",
+    "ref_msg_type", "poss_dup",
+)
+"""The columns lpscore.ingest.dedup reads: all the history keeps of a message."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One raw message: its bytes (no line end), where it came from, and the capture time in
+    epoch ns when the transport carries it apart (a Kafka header)."""
+
+    source: str
+    offset: int
+    data: bytes
+    capture_ns: int | None = None
+
+
+@dataclass
+class StreamDecoder:
+    """Decodes polls of records (see the module docstring)."""
+
+    config: IngestConfig
+    dedup_window_ns: int = 3_600 * 10**9
+    sources: dict[str, int] = field(default_factory=dict)
+    """Source name -> its ``file_index`` (ties in receipt time break on it, then offset)."""
+    own: set[str] = field(default_factory=set)
+    history: pl.DataFrame | None = None
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def decode(self, records: Sequence[Record], quarantine: Quarantine) -> pl.DataFrame:
+        """The canonical events of ``records`` (EVENT_SCHEMA, in receipt order)."""
+        if not records:
+            return pl.DataFrame()
+        self.counts["records"] += len(records)
+        typed = typed_messages(self._rows(records, quarantine), self.config)
+        bad = typed.filter(pl.col("reason").is_not_null())
+        for source, offset, record, reason in bad.select(
+                "source", "offset", "_record", "reason").iter_rows():
+            quarantine.add(source, offset, 0, reason, records[record].data, stage="stream")
+        self.counts["quarantined"] += bad.height
+        good = typed.filter(pl.col("reason").is_null()).with_columns(pl.lit(False).alias("_old"))
+        marked = self._mark(good)
+        new = marked.filter(~pl.col("_old"))
+        status = (pl.when(pl.col("category") != "event").then(pl.col("category"))
+                  .when(pl.col("duplicate")).then(pl.lit("duplicate")).otherwise(pl.lit("event")))
+        for name, n in new.group_by(status.alias("status")).len().iter_rows():
+            self.counts[str(name)] += int(n)
+        kept = new.filter(~pl.col("duplicate"))
+        self._remember(marked.filter(~pl.col("duplicate")))
+        events = kept.filter(pl.col("category") == "event")
+        own = list(self.config.own_comp_ids)
+        if not own:
+            self.own |= set(infer_own_comp_ids(events))
+            own = sorted(self.own)
+        return canonical_events(events, own, self.config.lp_map)
+
+    def _rows(self, records: Sequence[Record], quarantine: Quarantine) -> pl.DataFrame:
+        """Message rows of ``records``, one source at a time (each may have its own delimiter
+        and capture prefix); ``offset`` and ``line`` are the record's own."""
+        frames = []
+        by_source: dict[str, list[int]] = {}
+        for i, record in enumerate(records):
+            by_source.setdefault(record.source, []).append(i)
+        tags = wanted_tags(self.config)
+        for source, rows in by_source.items():
+            index = self.sources.setdefault(source, len(self.sources))
+            lines = [_line(records[i]) for i in rows]
+            scratch = Quarantine()
+            found = split_messages(b"\n".join(lines) + b"\n", source, tags, scratch,
+                                   lenient=self.config.lenient)
+            self.counts["skipped_lines"] += sum(found.skipped.values())
+            self.counts["quarantined"] += found.quarantined
+            for q in scratch:  # framing rejects: name the record, not the poll's blob
+                record = records[rows[q.line - 1]]
+                quarantine.add(source, record.offset, 0, q.reason, record.data,
+                               q.detail, stage="stream")
+            where = pl.DataFrame({"line": list(range(1, len(rows) + 1)),
+                                  "_offset": [records[i].offset for i in rows],
+                                  "_record": rows})
+            frames.append(found.frame.join(where, on="line", how="left").with_columns(
+                pl.col("_offset").alias("offset"), pl.lit(0, dtype=pl.Int64).alias("line"),
+                pl.lit(index, dtype=pl.Int64).alias("file_index"),
+            ).drop("_offset"))
+        return pl.concat(frames, how="diagonal_relaxed")
+
+    def _mark(self, good: pl.DataFrame) -> pl.DataFrame:
+        """``mark_duplicates`` over the history and the new rows; history rows keep ``_old``."""
+        if self.history is None or self.history.is_empty():
+            return mark_duplicates(good)
+        both = pl.concat([self.history, good.select(*_DEDUP_COLUMNS, pl.lit(False).alias("_old"))
+                          .with_columns(pl.lit(True).alias("_new"))], how="diagonal_relaxed")
+        flags = mark_duplicates(both.with_row_index("_i")).filter(pl.col("_new")).sort("_i")
+        return good.with_columns(
+            *(flags[c] for c in ("duplicate", "exec_id_reused", "seq_num_reused", "epoch",
+                                 "ref_epoch"))).sort(["sender", "target", "ts_recv",
+                                                      "file_index", "offset"], nulls_last=True)
+
+    def _remember(self, kept: pl.DataFrame) -> None:
+        """Keep the last window of kept messages, and every session's latest reset."""
+        rows = kept.select(*_DEDUP_COLUMNS, pl.lit(True).alias("_old"))
+        if self.history is not None:
+            rows = pl.concat([self.history, rows], how="diagonal_relaxed")
+        if rows.is_empty():
+            self.history = rows
+            return
+        cutoff = pl.col("ts_recv").max() - pl.duration(nanoseconds=self.dedup_window_ns)
+        reset = (pl.col("kind") == "A") & ((pl.col("seq_num") == 1) | (pl.col("t141") == "Y"))
+        last_reset = reset & (pl.col("ts_recv") == pl.col("ts_recv").filter(reset).max()
+                              .over("sender", "target"))
+        self.history = rows.filter((pl.col("ts_recv") >= cutoff) | last_reset.fill_null(False))
+
+
+def _line(record: Record) -> bytes:
+    """The record as a log line: a capture prefix in front when the transport gave one."""
+    data = record.data.rstrip(b"\r\n")
+    if record.capture_ns is None:
+        return data
+    seconds, ns = divmod(record.capture_ns, 10**9)
+    stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y%m%d-%H:%M:%S")
+    return f"{stamp}.{ns:09d} : ".encode() + data

@@ -1,0 +1,180 @@
+"""Kafka topics of raw FIX messages: the bus source and the replay producer (confluent-kafka).
+
+    source = KafkaSource.from_uri("kafka://broker:9092/fix", group="lpscore")
+
+One record per message: the value is the FIX message, the key its symbol, the header
+``capture_ns`` the capture time (lpscore.stream.replay writes them so). Each partition is a
+lane of lpscore.stream.runner: when the group gives this worker a partition, the lane's
+checkpoint is loaded and the partition read from the checkpointed offset; when a rebalance
+takes it away, the lane is checkpointed first. Offsets live in the checkpoint with the
+state, never only in Kafka: that is what makes the effect exactly-once (docs/stream.md).
+
+URI: ``kafka://HOST:PORT[,HOST:PORT...]/TOPIC[?key=value...]``; query keys are passed to
+librdkafka as they are (``security.protocol=SSL``...).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+
+from lpscore.errors import InputError
+from lpscore.quarantine import QuarantinedRecord
+from lpscore.stream.decode import Record
+from lpscore.stream.replay import LogMessage
+
+__all__ = ["KafkaSource", "parse_kafka_uri", "produce_messages"]
+
+
+def parse_kafka_uri(uri: str) -> tuple[str, str, dict[str, str]]:
+    """``kafka://h:p,h2:p2/topic?k=v`` -> (bootstrap servers, topic, librdkafka settings)."""
+    parts = urlsplit(uri)
+    topic = parts.path.strip("/")
+    if parts.scheme != "kafka" or not parts.netloc or not topic or "/" in topic:
+        raise InputError(f"{uri}: use kafka://HOST:PORT[,HOST:PORT]/TOPIC[?setting=value]")
+    return parts.netloc, topic, dict(parse_qsl(parts.query))
+
+
+class KafkaSource:
+    """A consumer-group member reading a topic's partitions as lanes."""
+
+    def __init__(self, bootstrap: str, topic: str, group: str,
+                 settings: Mapping[str, str] | None = None,
+                 dead_letter: str | None = None) -> None:
+        self.topic = topic
+        self._consumer = Consumer({
+            "bootstrap.servers": bootstrap, "group.id": group,
+            "enable.auto.commit": False, "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest", "session.timeout.ms": 6000,
+            "heartbeat.interval.ms": 500, **(settings or {})})
+        self._producer = (Producer({"bootstrap.servers": bootstrap, **(settings or {})})
+                          if dead_letter else None)
+        self._dead_letter = dead_letter
+        self._next: dict[int, int] = {}
+        self._open: Callable[[str], Mapping[str, Any] | None] | None = None
+        self._close: Callable[[str], None] | None = None
+        self.errors: list[str] = []
+
+    @classmethod
+    def from_uri(cls, uri: str, group: str, dead_letter: str | None = None) -> KafkaSource:
+        bootstrap, topic, settings = parse_kafka_uri(uri)
+        return cls(bootstrap, topic, group, settings, dead_letter)
+
+    def lane(self, partition: int) -> str:
+        return f"kafka:{self.topic}/{partition}"
+
+    def start(self, open_lane: Callable[[str], Mapping[str, Any] | None],
+              close_lane: Callable[[str], None]) -> None:
+        self._open, self._close = open_lane, close_lane
+        self._consumer.subscribe([self.topic], on_assign=self._on_assign,
+                                 on_revoke=self._on_revoke, on_lost=self._on_revoke)
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        assert self._open is not None
+        for tp in partitions:
+            position = self._open(self.lane(tp.partition))
+            tp.offset = int(position["offset"]) if position else OFFSET_BEGINNING
+            self._next[tp.partition] = tp.offset if position else 0
+        consumer.assign(partitions)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        assert self._close is not None
+        for tp in partitions:
+            self._close(self.lane(tp.partition))
+            self._next.pop(tp.partition, None)
+        consumer.unassign()
+
+    def poll(self, max_records: int, timeout_s: float) -> dict[str, list[Record]]:
+        out: dict[str, list[Record]] = {}
+        for message in self._consumer.consume(max_records, timeout_s):
+            error = message.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    self.errors.append(str(error))
+                continue
+            partition, offset = message.partition(), message.offset()
+            if partition is None or offset is None or partition not in self._next:
+                continue  # a record fetched before its partition was revoked
+            headers = dict(message.headers() or [])
+            capture = headers.get("capture_ns")
+            out.setdefault(self.lane(partition), []).append(Record(
+                self.lane(partition), offset, message.value() or b"",
+                int(capture) if capture else None))
+            self._next[partition] = offset + 1
+        return out
+
+    def position(self, lane: str) -> dict[str, Any]:
+        partition = int(lane.rpartition("/")[2])
+        return {"offset": self._next.get(partition, 0)}
+
+    def lag(self) -> int:
+        total = 0
+        for partition, offset in self._next.items():
+            try:
+                _, high = self._consumer.get_watermark_offsets(
+                    TopicPartition(self.topic, partition), timeout=0.2, cached=True)
+            except Exception:
+                continue
+            if high is not None and high >= 0:
+                total += max(high - offset, 0)
+        return total
+
+    def dead_letter(self, records: Iterable[QuarantinedRecord]) -> None:
+        """Copy quarantined records to the dead-letter topic, as JSON."""
+        if self._producer is None or self._dead_letter is None:
+            return
+        for record in records:
+            self._producer.produce(self._dead_letter, json.dumps(asdict(record)).encode())
+        self._producer.flush(5.0)
+
+    def close(self) -> None:
+        self._consumer.close()
+        if self._producer is not None:
+            self._producer.flush(5.0)
+
+
+def produce_messages(messages: Iterable[LogMessage], uri: str) -> int:
+    """Produce replayed messages (lpscore.stream.replay) to the topic of ``uri``."""
+    bootstrap, topic, settings = parse_kafka_uri(uri)
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5,
+                         "enable.idempotence": True, **settings})
+    partitions = _partitions(producer, topic)
+    n = 0
+    for message in messages:
+        headers: list[tuple[str, str | bytes | None]] = (
+            [("capture_ns", str(message.capture_ns).encode())]
+            if message.capture_ns is not None else [])
+        if message.key is None:
+            targets: list[int | None] = list(range(partitions)) if message.admin else [0]
+        else:
+            targets = [None]
+        for partition in targets:
+            kwargs: dict[str, Any] = {} if partition is None else {"partition": partition}
+            while True:
+                try:
+                    producer.produce(topic, message.value, key=message.key, headers=headers,
+                                     **kwargs)
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+            n += 1
+        producer.poll(0)
+    left = producer.flush(30.0)
+    if left:
+        raise InputError(f"{left} messages not delivered to {uri} within 30 s")
+    return n
+
+
+def _partitions(producer: Producer, topic: str) -> int:
+    """The topic's partition count (producing one record first creates it on brokers that
+    create topics on first use, such as librdkafka's mock cluster)."""
+    metadata = producer.list_topics(topic, timeout=10.0)
+    found = metadata.topics.get(topic)
+    if found is None or found.error is not None or not found.partitions:
+        raise InputError(f"topic {topic} not found on the brokers; create it first")
+    return len(found.partitions)

@@ -1,0 +1,243 @@
+"""The incremental scorecard: events in, the same statistics as the batch job out.
+
+    proc = Processor(config, profile, specs, quotes)
+    proc.add(events, quarantine)      # one poll's events (lpscore.stream.decode)
+    stats = proc.stats()              # == kpi_stats(compute_kpis(all events), finest keys)
+
+Each poll's events are given their units (lpscore.stream.units); every touched unit is
+recomputed by the batch engine itself (compute_kpis on the unit's events, then kpi_stats per
+finest context and unit), and its rows replace the unit's previous rows. A unit whose orders
+are all done and whose last event is older than ``final_after_s`` (receipt time) is *closed*:
+its rows are folded into the closed statistics and its events dropped, so memory follows the
+open orders, not the history. The total is the closed statistics merged with the live rows
+rolled up, never a difference, so no rounding residue can appear where a count is zero.
+
+Decay (time clock only): rows are weighed against a fixed anchor and the total is decayed to
+the latest send time, which is the batch job's ``t_ref``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+import polars as pl
+
+from lpscore.config import Config
+from lpscore.errors import ConfigError
+from lpscore.kpi.aggregate import kpi_stats
+from lpscore.kpi.engine import compute_kpis
+from lpscore.marketdata.nbbo import QuoteBook
+from lpscore.publish.publisher import HIERARCHY
+from lpscore.quarantine import Quarantine, QuarantinedRecord
+from lpscore.scoring import Profile
+from lpscore.stats.table import Stats
+from lpscore.stream.units import CLOSED, Units
+
+__all__ = ["FINEST", "Processor"]
+
+FINEST = ("lp", *HIERARCHY)
+"""The keys of the statistics a stream keeps: every published level rolls up from them."""
+_UNIT = "_unit"
+
+
+@dataclass
+class _Open:
+    """What the processor keeps about a live unit between polls."""
+
+    last_ns: int
+    done: bool
+    """No order still working (all terminal or refused by the session)."""
+    records: list[QuarantinedRecord] = field(default_factory=list)
+    """KPI-stage quarantine records of its last computation, written when it closes."""
+
+
+@dataclass
+class Processor:
+    """Live state of one stream (one partition of a bus, or one followed log)."""
+
+    config: Config
+    profile: Profile
+    quotes: pl.DataFrame
+    final_after_s: float = 300.0
+    units: Units = field(default_factory=Units)
+    events: pl.DataFrame | None = None
+    """The events of live units, with their unit in ``_unit``."""
+    rows: Stats | None = None
+    """Live units' statistics keyed ``[*FINEST, _unit]``."""
+    closed: Stats | None = None
+    """The statistics of every closed unit, keyed FINEST."""
+    open: dict[str, _Open] = field(default_factory=dict)
+    t_ref: int | None = None
+    """The latest send time (ns) of any order: the batch job's decay reference."""
+    watermark_ns: int = 0
+    """The latest receipt time seen."""
+    counts: Counter[str] = field(default_factory=Counter)
+    _book: QuoteBook | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        decay = self.profile.decay
+        if decay is not None and decay.clock != "time":
+            raise ConfigError(f"profile {self.profile.name!r} decays by orders "
+                              "(half_life_orders): the stream needs a time half-life "
+                              "(half_life = \"4h\") or none")
+        if self.final_after_s < 0:
+            raise ConfigError("stream final_after_s must be >= 0 seconds")
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state["_book"] = None  # rebuilt from the quotes
+        state["quotes"] = None  # the quote files are read again (Stream._open_lane)
+        return state
+
+    @property
+    def book(self) -> QuoteBook:
+        if self._book is None:
+            self._book = QuoteBook(self.quotes)
+        return self._book
+
+    def add(self, events: pl.DataFrame, quarantine: Quarantine) -> set[str]:
+        """Take one poll's events; returns the symbols whose statistics changed."""
+        if events.is_empty():
+            return set()
+        self.counts["events"] += events.height
+        self.watermark_ns = max(self.watermark_ns, _max_ns(events["ts_recv"]))
+        assigned, touched = self.units.assign(events)
+        events = events.with_columns(pl.Series(_UNIT, assigned, dtype=pl.String))
+        late = events.filter(pl.col(_UNIT) == CLOSED)
+        for source, offset, line, kind in late.select(
+                "source", "offset", "line", "kind").iter_rows():
+            quarantine.add(source, offset, line, "late_after_final", b"",
+                           f"a {kind} message for an order closed more than "
+                           f"{self.final_after_s:g} s before (stream final_after_s); the "
+                           "batch job (lpscore score) counts it", stage="stream")
+        self.counts["late_after_final"] += late.height
+        events = events.filter(pl.col(_UNIT) != CLOSED)
+        merged = self.units.take_merged()
+        frames = [events] if self.events is None else [self.events, events]
+        live = pl.concat(frames, how="vertical_relaxed")
+        if merged:
+            roots = {u: self.units.find(u) for u in merged}
+            live = live.with_columns(pl.col(_UNIT).replace(roots))
+            touched |= {self.units.find(u) for u in merged}
+        self.events = live
+        return self._recompute(touched, merged)
+
+    def _recompute(self, units: set[str], merged: set[str]) -> set[str]:
+        """Rows of ``units`` from their events; rows of ``merged`` units dropped."""
+        assert self.events is not None
+        part = self.events.filter(pl.col(_UNIT).is_in(list(units)))
+        scratch = Quarantine()
+        result = compute_kpis(part.drop(_UNIT), self.quotes, self.config, scratch,
+                              book=self.book)
+        self.counts["recomputed_units"] += len(units)
+        orders = result.orders.with_columns(
+            pl.col("parent_id").replace_strict(
+                {p: self.units.find(p) for p in result.orders["parent_id"].unique().to_list()
+                 if p is not None}, default=None, return_dtype=pl.String).alias(_UNIT))
+        if orders.height:
+            self.t_ref = max(self.t_ref or 0, _max_ns(orders["t_send"]))
+        new = kpi_stats(replace(result, orders=orders), [*FINEST, _UNIT],
+                        decay=self.profile.decay, t_ref=self._anchor())
+        self.rows = _replace_units(self.rows, units | merged, new)
+        last = part.group_by(_UNIT).agg(pl.col("ts_recv").max())
+        working = orders.filter(~pl.col("terminal") & (pl.col("state") != "session_rejected"))
+        busy = set(working[_UNIT].drop_nulls().to_list())
+        by_child = _records_by_unit(scratch, part)
+        for unit in merged:
+            self.open.pop(unit, None)
+        for unit, t in last.iter_rows():
+            self.open[unit] = _Open(_ns(t), unit not in busy, by_child.get(unit, []))
+        return set(orders["symbol"].drop_nulls().unique().to_list())
+
+    def _anchor(self) -> int | None:
+        """The decay reference of rows: fixed once set, so rows of different polls merge
+        without rescaling (Stats.merge brings them to the later one)."""
+        if self.profile.decay is None:
+            return None
+        if self.closed is not None and self.closed.t_ref is not None:
+            return self.closed.t_ref
+        if self.rows is not None and self.rows.t_ref is not None:
+            return self.rows.t_ref
+        return self.t_ref
+
+    def close_finished(self, quarantine: Quarantine) -> int:
+        """Close the units done for ``final_after_s``; returns how many were closed."""
+        cutoff = self.watermark_ns - int(self.final_after_s * 1e9)
+        done = {u for u, o in self.open.items() if o.done and o.last_ns <= cutoff}
+        if done:
+            self._close(done, quarantine)
+        self.units.forget(cutoff - int(self.final_after_s * 1e9))
+        return len(done)
+
+    def close_all(self, quarantine: Quarantine) -> int:
+        """Close every live unit (the end of a bounded stream): nothing stays pending."""
+        units = set(self.open)
+        if units:
+            self._close(units, quarantine)
+        return len(units)
+
+    def _close(self, units: set[str], quarantine: Quarantine) -> None:
+        assert self.rows is not None
+        assert self.events is not None
+        mine = _select_units(self.rows, units, keep=True).rollup(list(FINEST))
+        self.closed = mine if self.closed is None else self.closed.merge(mine)
+        self.rows = _select_units(self.rows, units, keep=False)
+        self.events = self.events.filter(~pl.col(_UNIT).is_in(list(units)))
+        for unit in units:
+            quarantine.extend(self.open.pop(unit).records)
+        self.units.close(units, self.watermark_ns)
+        self.counts["closed_units"] += len(units)
+
+    def stats(self) -> Stats | None:
+        """Every unit's statistics keyed FINEST, decayed to the latest send time."""
+        parts = [s for s in (self.closed, self.rows.rollup(list(FINEST))
+                             if self.rows is not None else None) if s is not None]
+        if not parts:
+            return None
+        total = parts[0] if len(parts) == 1 else parts[0].merge(parts[1])
+        return total.decayed_to(self.t_ref) if self.profile.decay is not None else total
+
+    def status(self) -> Mapping[str, int]:
+        return {**self.counts, "live_units": len(self.open),
+                "live_events": 0 if self.events is None else self.events.height}
+
+
+def _replace_units(rows: Stats | None, units: set[str], new: Stats) -> Stats:
+    if rows is None:
+        return new
+    kept = _select_units(rows, units, keep=False).decayed_to(new.t_ref)
+    return replace(
+        kept,
+        sums=pl.concat([kept.sums, new.sums], how="diagonal_relaxed"),
+        sketches=pl.concat([kept.sketches, new.sketches], how="vertical_relaxed"),
+        counts=pl.concat([kept.counts, new.counts], how="vertical_relaxed"),
+    )
+
+
+def _select_units(rows: Stats, units: set[str], *, keep: bool) -> Stats:
+    chosen = pl.col(_UNIT).is_in(list(units))
+    where = chosen if keep else ~chosen
+    return replace(rows, sums=rows.sums.filter(where), sketches=rows.sketches.filter(where),
+                   counts=rows.counts.filter(where))
+
+
+def _records_by_unit(scratch: Quarantine, part: pl.DataFrame) -> dict[str, list[QuarantinedRecord]]:
+    """The KPI stage's records (negative latencies) per unit, by the order's source row."""
+    if not len(scratch):
+        return {}
+    where = {(s, o): u for s, o, u in part.select("source", "offset", _UNIT).iter_rows()}
+    out: dict[str, list[QuarantinedRecord]] = {}
+    for record in scratch:
+        out.setdefault(where.get((record.source, record.offset), ""), []).append(record)
+    return out
+
+
+def _max_ns(column: pl.Series) -> int:
+    value = column.dt.epoch("ns").max()
+    return int(value) if value is not None else 0  # type: ignore[arg-type]
+
+
+def _ns(value: object) -> int:
+    return int(pl.Series([value]).dt.epoch("ns")[0])

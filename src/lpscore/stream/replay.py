@@ -1,0 +1,123 @@
+"""``lpscore replay``: FIX logs pushed onto a bus (or appended to a file) as they were captured.
+
+Each log line becomes one Kafka record: the message without its capture prefix as the value,
+the capture time in the ``capture_ns`` header (epoch ns), and the symbol as the key, so that
+all of a symbol's messages share a partition (docs/stream.md). A message without a symbol
+takes the symbol of the order it names: a cancel reject or report by (session, ClOrdID), a
+session reject (35=3) by the sequence number it refers to. Session messages (Logon, Logout,
+Heartbeat...) go to every partition, so that each partition knows every session's sequence
+resets. ``--speed`` paces records by their capture times (1 = as captured).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lpscore.errors import InputError
+from lpscore.fix.tags import ADMIN_MSG_TYPES
+from lpscore.ingest.records import read_bytes
+
+__all__ = ["LogMessage", "log_messages", "replay_logs"]
+
+_PREFIX = re.compile(rb"^(\d{8}-\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)\s?:\s?")
+_FIELD = re.compile(rb"(?:^|\x01|\||\^A| )(35|55|11|41|34|45|49|56|52)=([^\x01|^ ]*)")
+
+
+@dataclass(frozen=True, slots=True)
+class LogMessage:
+    """One line of a log, split for a bus."""
+
+    value: bytes
+    capture_ns: int | None
+    key: str | None
+    """The symbol (or the symbol of the order it names); None for session messages."""
+    admin: bool
+    time_ns: int | None
+    """Capture time, else SendingTime: what ``--speed`` paces by."""
+
+
+def log_messages(paths: Sequence[Path]) -> Iterator[LogMessage]:
+    """The messages of ``paths`` in file order, keyed (see the module docstring)."""
+    orders: dict[tuple[str, str], str] = {}
+    sequences: dict[tuple[str, str], str] = {}
+    for path in paths:
+        for line in read_bytes(path).splitlines():
+            body = line.rstrip(b"\r")
+            prefix = _PREFIX.match(body)
+            capture = _fix_time(prefix.group(1)) if prefix else None
+            if prefix:
+                body = body[prefix.end():]
+            if b"8=FIX" not in body[:16]:
+                continue
+            tags = {int(t): v.decode("latin-1") for t, v in _FIELD.findall(body)}
+            kind = tags.get(35, "")
+            sender, target = tags.get(49, ""), tags.get(56, "")
+            key = tags.get(55)
+            if key is not None and 11 in tags:
+                orders[(sender + target, tags[11])] = key
+                orders[(target + sender, tags[11])] = key
+            if key is not None and 34 in tags:
+                sequences[(sender + target, tags[34])] = key
+            if key is None and 11 in tags:
+                key = orders.get((sender + target, tags[11])) or orders.get(
+                    (sender + target, tags.get(41, "")))
+            if key is None and kind == "3":
+                key = sequences.get((target + sender, tags.get(45, "")))
+            sending = _fix_time(tags[52].encode()) if 52 in tags else None
+            yield LogMessage(body, capture, key, kind in ADMIN_MSG_TYPES and kind != "3",
+                             capture if capture is not None else sending)
+
+
+def replay_logs(paths: Sequence[Path], to: str, speed: float = 0.0) -> int:
+    """Replay ``paths`` to ``to`` (kafka://HOST:PORT/TOPIC or file://PATH); returns the
+    number of messages sent."""
+    if speed < 0:
+        raise InputError("--speed must be >= 0 (0: as fast as possible)")
+    if to.startswith("file://"):
+        return _to_file(paths, Path(to.removeprefix("file://")), speed)
+    if to.startswith("kafka://"):
+        from lpscore.stream.kafka import produce_messages  # noqa: PLC0415
+        return produce_messages(_paced(log_messages(paths), speed), to)
+    raise InputError(f"--to {to}: use kafka://HOST:PORT/TOPIC or file://PATH")
+
+
+def _to_file(paths: Sequence[Path], out: Path, speed: float) -> int:
+    n = 0
+    with out.open("ab") as handle:
+        for message in _paced(log_messages(paths), speed):
+            stamp = b""
+            if message.capture_ns is not None:
+                seconds, ns = divmod(message.capture_ns, 10**9)
+                stamp = (datetime.fromtimestamp(seconds, UTC).strftime("%Y%m%d-%H:%M:%S")
+                         + f".{ns:09d} : ").encode()
+            handle.write(stamp + message.value + b"\n")
+            handle.flush()
+            n += 1
+    return n
+
+
+def _paced(messages: Iterator[LogMessage], speed: float) -> Iterator[LogMessage]:
+    start_wall = time.monotonic()
+    start_log: int | None = None
+    for message in messages:
+        if speed > 0 and message.time_ns is not None:
+            start_log = message.time_ns if start_log is None else start_log
+            due = start_wall + (message.time_ns - start_log) / 1e9 / speed
+            wait = due - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+        yield message
+
+
+def _fix_time(text: bytes) -> int | None:
+    try:
+        whole, _, frac = text.decode().partition(".")
+        stamp = datetime.strptime(whole, "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return int(stamp.timestamp()) * 10**9 + int((frac + "000000000")[:9])

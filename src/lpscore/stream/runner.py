@@ -1,0 +1,236 @@
+"""The stream loop: poll, decode, update, publish, checkpoint (docs/stream.md).
+
+    stream = Stream(source, settings, store)
+    stream.run(until_idle_s=5.0, on_status=print)
+
+A source delivers records per *lane*: a followed file is one lane, a Kafka partition is one.
+Each lane has its own decoder, processor and checkpoint directory, so a lane can move to
+another worker (a consumer-group rebalance) with its state. Every worker publishes its
+lanes' statistics as *partials* in the store and scores the merge of every worker's
+partials, so the published scores cover all lanes wherever they run.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import polars as pl
+
+from lpscore.config import Config
+from lpscore.publish.publisher import snapshots_of_stats
+from lpscore.publish.store import ScoreStore
+from lpscore.quarantine import Quarantine
+from lpscore.scoring import KpiSpec, Profile
+from lpscore.stats.table import Stats
+from lpscore.stream.checkpoint import Checkpoint
+from lpscore.stream.decode import Record, StreamDecoder
+from lpscore.stream.partials import decode_stats, encode_stats
+from lpscore.stream.processor import Processor
+
+__all__ = ["Lane", "Settings", "Source", "Status", "Stream"]
+
+
+class Source(Protocol):
+    """Where records come from (lpscore.stream.files, lpscore.stream.kafka)."""
+
+    def poll(self, max_records: int, timeout_s: float) -> dict[str, list[Record]]:
+        """Records per lane; waits up to ``timeout_s`` when there are none."""
+
+    def start(self, open_lane: Callable[[str], Mapping[str, Any] | None],
+              close_lane: Callable[[str], None]) -> None:
+        """Begin: call ``open_lane(lane)`` for each lane this worker gets (it returns the
+        position to resume from, or None to start at the beginning) and ``close_lane`` for
+        each it loses (a rebalance), before the lane's records go elsewhere."""
+
+    def position(self, lane: str) -> dict[str, Any]: ...
+
+    def lag(self) -> int:
+        """Records (or bytes, for a file) not read yet."""
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a stream computes and publishes (the ``lpscore stream`` options)."""
+
+    config: Config
+    profile: Profile
+    specs: Mapping[str, KpiSpec]
+    quotes: pl.DataFrame
+    checkpoint_root: Path | None = None
+    final_after_s: float = 300.0
+    checkpoint_every_s: float = 1.0
+    max_records: int = 20_000
+
+
+@dataclass
+class Lane:
+    """One lane's state: decoder, processor, quarantine and checkpoint."""
+
+    key: str
+    decoder: StreamDecoder
+    processor: Processor
+    quarantine: Quarantine = field(default_factory=Quarantine)
+    checkpoint: Checkpoint | None = None
+    saved_at: float = 0.0
+    dirty: bool = False
+
+
+@dataclass
+class Status:
+    """What the status line shows."""
+
+    records: int = 0
+    events: int = 0
+    rate: float = 0.0
+    lag: int = 0
+    lanes: int = 0
+    live_units: int = 0
+    quarantined: int = 0
+    published: int = 0
+    publish_ms: float | None = None
+
+
+class Stream:
+    """Runs a source into a store (see the module docstring)."""
+
+    def __init__(self, source: Source, settings: Settings, store: ScoreStore) -> None:
+        self.source = source
+        self.settings = settings
+        self.store = store
+        self.lanes: dict[str, Lane] = {}
+        self.status = Status()
+        self._rate_mark = (time.monotonic(), 0)
+        self._started = False
+
+    def step(self) -> int:
+        """One poll: every lane with records is updated, then scores are published."""
+        if not self._started:
+            self.source.start(self._resume, self._release)
+            self._started = True
+        polled = self.source.poll(self.settings.max_records, 0.2)
+        n = 0
+        for key, records in polled.items():
+            lane = self.lanes.get(key)
+            if lane is None:
+                self._resume(key)
+                lane = self.lanes[key]
+            n += len(records)
+            seen = len(lane.quarantine)
+            events = lane.decoder.decode(records, lane.quarantine)
+            lane.processor.add(events, lane.quarantine)
+            lane.processor.close_finished(lane.quarantine)
+            dead_letter = getattr(self.source, "dead_letter", None)
+            if dead_letter is not None and len(lane.quarantine) > seen:
+                dead_letter(lane.quarantine.records[seen:])
+            lane.dirty = True
+            self.status.events += events.height
+        self.status.records += n
+        if n:
+            self.publish()
+        self._checkpoint(force=False)
+        return n
+
+    def run(self, until_idle_s: float | None = None,
+            on_status: Callable[[Status], None] | None = None,
+            stop: Callable[[], bool] | None = None) -> Status:
+        """Poll until ``stop()``, or until no record came for ``until_idle_s``."""
+        quiet_since = time.monotonic()
+        shown = 0.0
+        try:
+            while stop is None or not stop():
+                if self.step() or not self.lanes:  # idle counts once a lane is assigned
+                    quiet_since = time.monotonic()
+                elif until_idle_s is not None and time.monotonic() - quiet_since >= until_idle_s:
+                    break
+                if on_status is not None and time.monotonic() - shown >= 0.5:
+                    on_status(self._refresh_status())
+                    shown = time.monotonic()
+        finally:
+            self._checkpoint(force=True)
+        return self._refresh_status()
+
+    def publish(self) -> None:
+        """Publish the lanes' partials, then score the merge of every worker's partials."""
+        start = time.perf_counter()
+        profile = self.settings.profile
+        for lane in self.lanes.values():
+            stats = lane.processor.stats()
+            if stats is not None and lane.dirty:
+                self.store.put_partial(profile.name, lane.key, encode_stats(stats))
+        total = _merge([decode_stats(b) for b in self.store.partials(profile.name).values()])
+        if total is not None:
+            done = self.store.publish(snapshots_of_stats(total, profile, self.settings.specs))
+            self.status.published += sum(p.changed for p in done)
+        self.status.publish_ms = (time.perf_counter() - start) * 1e3
+
+    def close(self) -> None:
+        self._checkpoint(force=True)
+        self.source.close()
+
+    def _release(self, key: str) -> None:
+        lane = self.lanes.pop(key, None)
+        if lane is not None:
+            self._save(lane)
+
+    def _resume(self, key: str) -> Mapping[str, Any] | None:
+        """Open lane ``key`` from its checkpoint; the position to resume from."""
+        s = self.settings
+        processor = Processor(s.config, s.profile, s.quotes, final_after_s=s.final_after_s)
+        lane = Lane(key, StreamDecoder(s.config.ingest), processor)
+        self.lanes[key] = lane
+        if s.checkpoint_root is None:
+            return None
+        lane.checkpoint = Checkpoint(s.checkpoint_root / _safe(key))
+        state = lane.checkpoint.load()
+        if state is None:
+            return None
+        lane.decoder = state["decoder"]
+        lane.processor = state["processor"]
+        lane.processor.quotes = s.quotes
+        position: Mapping[str, Any] = state["position"]
+        return position
+
+    def _checkpoint(self, *, force: bool) -> None:
+        now = time.monotonic()
+        every = self.settings.checkpoint_every_s
+        for lane in self.lanes.values():
+            if force or (lane.dirty and now - lane.saved_at >= every):
+                self._save(lane)
+
+    def _save(self, lane: Lane) -> None:
+        if lane.checkpoint is None:
+            return
+        lane.checkpoint.save({"decoder": lane.decoder, "processor": lane.processor,
+                              "position": self.source.position(lane.key)}, lane.quarantine)
+        lane.saved_at = time.monotonic()
+        lane.dirty = False
+
+    def _refresh_status(self) -> Status:
+        now = time.monotonic()
+        mark, seen = self._rate_mark
+        if now - mark >= 0.5:
+            self.status.rate = (self.status.records - seen) / (now - mark)
+            self._rate_mark = (now, self.status.records)
+        self.status.lag = self.source.lag()
+        self.status.lanes = len(self.lanes)
+        self.status.live_units = sum(len(lane.processor.open) for lane in self.lanes.values())
+        self.status.quarantined = sum(len(lane.quarantine) for lane in self.lanes.values())
+        return self.status
+
+
+def _merge(parts: Sequence[Stats]) -> Stats | None:
+    total: Stats | None = None
+    for part in parts:
+        total = part if total is None else total.merge(part)
+    return total
+
+
+def _safe(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", key)

@@ -1,0 +1,142 @@
+"""Which events must be computed together: units of parent orders (docs/stream.md).
+
+The KPI engine links a report to its child order by (session, ClOrdID or OrigClOrdID), a
+session reject to an order by (session, sequence epoch, MsgSeqNum), and prices a reject
+against the next child of the same parent. So the events of a parent order, its children's
+cancels and replaces, their reports and session rejects form a *unit*: the engine run on a
+unit's events alone gives that unit's orders exactly what it gives them in a run over the
+whole log. Units that share a ClOrdID in a session (a reused ClOrdID, a report that came
+before its order) are merged, so that linking sees every candidate.
+
+``Units.assign`` gives each new event its unit (a parent id, or ``~...`` for events that
+name no known order yet) and returns the units touched; a unit closed by the processor
+(``close``) keeps its aliases for a while so that a late event for it is recognised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import polars as pl
+
+__all__ = ["CLOSED", "Units"]
+
+CLOSED = "\x00closed"
+"""The unit of an event that belongs to a unit already closed (a late event)."""
+
+_COLUMNS = ("kind", "session", "outbound", "cl_ord_id", "orig_cl_ord_id", "parent_id",
+            "seq_num", "seq_epoch", "ref_seq_num", "ref_epoch", "ts_recv")
+
+
+@dataclass
+class Units:
+    """Union-find over units, with the alias and sequence indexes that find them."""
+
+    parent: dict[str, str] = field(default_factory=dict)
+    """Unit -> the unit it was merged into (itself when it is a root)."""
+    alias: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(session, ClOrdID) -> unit, for every ClOrdID an order or request used."""
+    seq: dict[tuple[str, int, int], str] = field(default_factory=dict)
+    """(session, sequence epoch, MsgSeqNum) of our messages -> unit."""
+    closed: dict[str, int] = field(default_factory=dict)
+    """Closed unit -> when (ns, receipt time) it was closed."""
+    merged: set[str] = field(default_factory=set)
+    """Units merged into another since the last ``take_merged``."""
+
+    def find(self, unit: str) -> str:
+        root = unit
+        while self.parent.get(root, root) != root:
+            root = self.parent[root]
+        while unit != root:  # path compression
+            unit, self.parent[unit] = self.parent[unit], root
+        return root
+
+    def assign(self, events: pl.DataFrame) -> tuple[list[str], set[str]]:
+        """Each event's unit (CLOSED for a late event) and the set of units touched."""
+        out: list[str] = []
+        touched: set[str] = set()
+        for (kind, session, outbound, cl, orig, parent_id, seq_num, epoch, ref_seq,
+             ref_epoch, _) in events.select(_COLUMNS).iter_rows():
+            unit = self._unit_of(kind, session, outbound, cl, orig, parent_id, ref_seq,
+                                 ref_epoch)
+            if unit != CLOSED and outbound and seq_num is not None:
+                self.seq[(session, epoch or 0, seq_num)] = unit
+            out.append(unit)
+            if unit != CLOSED:
+                touched.add(unit)
+        return out, {self.find(u) for u in touched}
+
+    def _unit_of(self, kind: str, session: str, outbound: bool, cl: str | None,
+                 orig: str | None, parent_id: str | None, ref_seq: int | None,
+                 ref_epoch: int | None) -> str:
+        if kind == "D" and outbound:
+            unit = self._root(parent_id or f"~{session}#{cl}")
+            self._lend(session, cl, unit, replace_closed=True)
+            return unit
+        if kind == "3":
+            found = self.seq.get((session, ref_epoch or 0, ref_seq or -1))
+            return self._live(found) if found is not None else self._root(f"~3#{session}")
+        known = [self.alias.get((session, name)) for name in (
+            (orig, cl) if kind in ("F", "G") else (cl, orig)) if name is not None]
+        found = next((u for u in known if u is not None), None)
+        if found is None:
+            unit = self._root(f"~{session}#{orig if kind in ('F', 'G') else cl}")
+        else:
+            unit = self._live(found)
+            if unit == CLOSED:
+                return CLOSED
+        if kind in ("F", "G"):
+            self._lend(session, cl, unit, replace_closed=True)
+        elif found is None:
+            self._lend(session, cl, unit, replace_closed=False)
+        return unit
+
+    def _root(self, unit: str) -> str:
+        if unit in self.closed:
+            del self.closed[unit]  # a parent id used again after its unit closed: a new unit
+            self.parent[unit] = unit
+        return self.find(self.parent.setdefault(unit, unit))
+
+    def _live(self, unit: str) -> str:
+        root = self.find(unit)
+        return CLOSED if root in self.closed else root
+
+    def _lend(self, session: str, cl: str | None, unit: str, *, replace_closed: bool) -> None:
+        """(session, ``cl``) now names ``unit``; a live unit it named is merged with it."""
+        if cl is None:
+            return
+        key = (session, cl)
+        before = self.alias.get(key)
+        self.alias[key] = unit
+        if before is None:
+            return
+        other = self.find(before)
+        if other == unit or (other in self.closed and replace_closed):
+            return
+        if other in self.closed:
+            return
+        self.parent[other] = unit
+        self.merged.add(other)
+
+    def take_merged(self) -> set[str]:
+        merged, self.merged = self.merged, set()
+        return merged
+
+    def close(self, units: Iterable[str], now_ns: int) -> None:
+        for unit in units:
+            self.closed[unit] = now_ns
+
+    def forget(self, before_ns: int) -> int:
+        """Drop what indexes units closed before ``before_ns`` (a later event for one of them
+        is then an orphan, as for an order never seen); returns how many units."""
+        old = {u for u, t in self.closed.items() if t < before_ns}
+        if not old:
+            return 0
+        roots = {k: self.find(k) for k in self.parent}
+        self.alias = {k: u for k, u in self.alias.items() if roots.get(u, u) not in old}
+        self.seq = {k: u for k, u in self.seq.items() if roots.get(u, u) not in old}
+        self.parent = {k: r for k, r in self.parent.items() if roots[k] not in old}
+        for unit in old:
+            del self.closed[unit]
+        return len(old)

@@ -1,0 +1,293 @@
+"""The live pipeline: a replayed log gives the batch job's scores, through a followed file and
+through Kafka (librdkafka's mock cluster); crashes and rebalances lose and repeat nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from lpscore.config import Config, IngestConfig, load_config
+from lpscore.ingest import ingest_logs
+from lpscore.kpi.aggregate import kpi_stats
+from lpscore.kpi.engine import compute_kpis
+from lpscore.marketdata import load_quotes
+from lpscore.model.schema import QUOTE_SCHEMA, polars_schema
+from lpscore.publish.publisher import snapshots_of
+from lpscore.publish.snapshot import Snapshot, context_key
+from lpscore.publish.store import ScoreStore, open_store
+from lpscore.quarantine import Quarantine
+from lpscore.scoring import catalog, load_profile
+from lpscore.sim.loop import Simulation
+from lpscore.sim.scenario import load_scenario
+from lpscore.stream.files import FollowFile
+from lpscore.stream.processor import FINEST
+from lpscore.stream.replay import replay_logs
+from lpscore.stream.runner import Settings, Stream
+from realdata import AMZN_MESSAGES, DEMO_LOG, MOEX
+
+SMALL = Path(__file__).parents[1] / "data" / "sim" / "small.toml"
+LPSCORE = [sys.executable, "-m", "lpscore.cli"]
+
+
+def no_quotes() -> pl.DataFrame:
+    return pl.DataFrame(schema=polars_schema(QUOTE_SCHEMA))
+
+
+def batch_snapshots(log: Path, quotes: pl.DataFrame, config: Config) -> dict[str, Snapshot]:
+    """What ``lpscore publish`` would publish for ``log``: context key -> snapshot."""
+    q = Quarantine()
+    ingested = ingest_logs([log], config.ingest, q)
+    result = compute_kpis(ingested.events, quotes, config, q)
+    specs = catalog(result.horizons)
+    snaps = snapshots_of(result, load_profile("block", specs), specs, now_ns=0)
+    return {context_key(snap.context): snap for snap in snaps}
+
+
+def assert_same_scores(store: ScoreStore, batch: dict[str, Snapshot]) -> None:
+    """Every published context equals the batch's: LPs in the same order, scores, intervals,
+    evidence and KPI values to 1e-9."""
+    assert batch, "the batch run published nothing: the comparison would be empty"
+    assert sorted(store.contexts("block")) == sorted(batch)
+    for key, want in batch.items():
+        got = store.get("block", key)
+        assert got is not None, key
+        assert [s["lp"] for s in got.scores] == [s["lp"] for s in want.scores], key
+        for a, b in zip(got.scores, want.scores, strict=True):
+            for name in ("score", "ci_low", "ci_high", "n_orders", "n_eff"):
+                assert a[name] == pytest.approx(b[name], rel=1e-9, abs=1e-9), (key, name)
+            for kpi, value in b["kpis"].items():
+                if value is None:
+                    assert a["kpis"][kpi] is None, (key, kpi)
+                else:
+                    assert a["kpis"][kpi] == pytest.approx(value, rel=1e-9, abs=1e-9), (key, kpi)
+
+
+def run_file_stream(log: Path, quotes: pl.DataFrame, config: Config, store: ScoreStore,
+                    checkpoint: Path | None = None, final_after_s: float = 300.0,
+                    max_records: int = 700) -> Stream:
+    specs = catalog([f"{h // 1000}s" if h % 1000 == 0 else f"{h}ms"
+                     for h in config.kpi.horizons_ms])
+    settings = Settings(config, load_profile("block", specs), specs, quotes,
+                        checkpoint_root=checkpoint, final_after_s=final_after_s,
+                        max_records=max_records)
+    stream = Stream(FollowFile(log), settings, store)
+    stream.run(until_idle_s=0.3)
+    stream.close()
+    return stream
+
+
+@pytest.fixture(scope="module")
+def amzn_quotes() -> pl.DataFrame:
+    return load_quotes([AMZN_MESSAGES], Config().marketdata, Quarantine()).quotes
+
+
+@pytest.mark.parametrize("final_after_s", [1e9, 1.0])
+def test_followed_log_gives_the_batch_scores(tmp_path: Path, amzn_quotes: pl.DataFrame,
+                                             final_after_s: float) -> None:
+    """The demo log (four LPs on the real AMZN book) through a followed file, in polls of
+    700 records, with orders kept live to the end or closed one second after they finish."""
+    log = tmp_path / "fix.log"
+    log.write_bytes(DEMO_LOG.read_bytes())
+    config = Config()
+    store = open_store(f"memory://{uuid.uuid4().hex}")
+    stream = run_file_stream(log, amzn_quotes, config, store, final_after_s=final_after_s)
+    assert_same_scores(store, batch_snapshots(log, amzn_quotes, config))
+    lane = stream.lanes[str(log)]
+    counts = lane.decoder.counts
+    assert counts["records"] == counts["event"] + counts["admin"] + counts["not_used"] + \
+        counts["duplicate"] + counts["quarantined"] + counts["skipped_lines"]
+    assert lane.quarantine.by_reason() == {"bad_checksum": 1}
+    if final_after_s < 10:
+        assert lane.processor.counts["closed_units"] > 500  # memory follows open orders
+
+
+def test_real_moex_logs_replayed_to_a_file_give_the_batch_scores(tmp_path: Path) -> None:
+    """Real exchange logs (rejects, session rejects, PossDup resends, clock skew), pushed by
+    ``replay --to file://`` and followed; no quotes."""
+    log = tmp_path / "moex.log"
+    logs = sorted(MOEX.glob("*.log"))
+    assert replay_logs(logs, f"file://{log}") > 1000
+    config = Config()
+    store = open_store(f"memory://{uuid.uuid4().hex}")
+    stream = run_file_stream(log, no_quotes(), config, store, final_after_s=60.0,
+                             max_records=97)
+    assert_same_scores(store, batch_snapshots(log, no_quotes(), config))
+    assert stream.lanes[str(log)].processor.counts["closed_units"] > 0
+
+
+def test_simulated_log_gives_the_batch_scores(tmp_path: Path) -> None:
+    result = Simulation(load_scenario(SMALL)).run()
+    log = tmp_path / "sim.log"
+    log.write_bytes(result.fix_log)
+    config = Config(ingest=IngestConfig(own_comp_ids=("DESK",)))
+    store = open_store(f"memory://{uuid.uuid4().hex}")
+    run_file_stream(log, result.quotes, config, store, final_after_s=5.0, max_records=300)
+    assert_same_scores(store, batch_snapshots(log, result.quotes, config))
+
+
+def test_follow_survives_partial_lines_rotation_and_truncation(tmp_path: Path) -> None:
+    path = tmp_path / "fix.log"
+    path.write_bytes(b"first\nsecond-half")
+    source = FollowFile(path)
+    assert [r.data for r in source.read()] == [b"first"]
+    assert source.read() == []  # the partial line waits for its newline
+    with path.open("ab") as f:
+        f.write(b"-done\n")
+    got = source.read()
+    assert [(r.data, r.offset) for r in got] == [(b"second-half-done", 6)]
+    with path.open("ab") as f:
+        f.write(b"last of old\n")
+    path.rename(tmp_path / "fix.log.1")  # rotation: the rest of the old file comes first
+    path.write_bytes(b"new one\n")
+    assert [r.data for r in source.read()] == [b"last of old"]
+    assert source.read() == []  # end of the old file: switch
+    assert [(r.data, r.offset) for r in source.read()] == [(b"new one", 0)]
+    assert source.events["rotated"] == 1
+    with path.open("wb") as f:  # truncation in place
+        f.write(b"x\n")
+    assert [r.data for r in source.read() or source.read()] == [b"x"]
+    assert source.events["truncated"] == 1
+
+
+def stream_command(source: str, store: str, checkpoint: Path, *extra: str
+                   ) -> list[str]:
+    return [*LPSCORE, "stream", "--source", source, "--quotes", str(AMZN_MESSAGES),
+            "--store", store, "--checkpoint", str(checkpoint), *extra]
+
+
+def test_kill_9_mid_stream_then_restart_loses_and_repeats_nothing(
+        tmp_path: Path, redis_url: str, amzn_quotes: pl.DataFrame) -> None:
+    """A worker killed with SIGKILL while the log is being written; the restarted worker
+    resumes from its checkpoint; the final scores and fill counts are the batch's."""
+    log = tmp_path / "fix.log"
+    lines = DEMO_LOG.read_bytes().splitlines(keepends=True)
+    log.write_bytes(b"".join(lines[:2000]))
+    store_uri = f"{redis_url}?prefix=k{uuid.uuid4().hex[:8]}"
+    ckpt = tmp_path / "ckpt"
+    worker = subprocess.Popen(stream_command(f"file://{log}", store_uri, ckpt),
+                              stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(ckpt.glob("*/state.pkl")):
+            assert time.monotonic() < deadline, "no checkpoint within 60 s"
+            time.sleep(0.2)
+        with log.open("ab") as f:
+            f.write(b"".join(lines[2000:3500]))
+        time.sleep(1.5)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    with log.open("ab") as f:
+        f.write(b"".join(lines[3500:]))
+    done = subprocess.run(stream_command(f"file://{log}", store_uri, ckpt, "--until-idle", "1"),
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    with open_store(store_uri) as store:
+        assert_same_scores(store, batch_snapshots(log, amzn_quotes, Config()))
+    assert_same_fill_counts(ckpt, log, amzn_quotes)
+
+
+def assert_same_fill_counts(ckpt: Path, log: Path, quotes: pl.DataFrame) -> None:
+    """Fills and orders per LP x context from the checkpointed state equal the batch's."""
+    import pickle  # noqa: PLC0415
+
+    total = None
+    for state_file in ckpt.glob("*/state.pkl"):
+        stats = pickle.loads(state_file.read_bytes())["processor"].stats()
+        if stats is not None:
+            total = stats if total is None else total.merge(stats)
+    assert total is not None
+    config = Config()
+    result = compute_kpis(ingest_logs([log], config.ingest, Quarantine()).events, quotes, config)
+    want = kpi_stats(result, list(FINEST), decay=load_profile(
+        "block", catalog(result.horizons)).decay)
+    counts = [*FINEST, *(c for c in want.sums.columns if c.endswith("__n"))]
+    assert total.sums.select(counts).sort(list(FINEST)).equals(
+        want.sums.select(counts).sort(list(FINEST)))
+
+
+# --- Kafka: librdkafka's mock cluster ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def kafka() -> Iterator[str]:
+    """Bootstrap servers of a mock cluster of 3 brokers, alive while this module runs (the
+    mock cluster lives in the client that created it; other processes reach it over TCP)."""
+    from confluent_kafka import Producer  # noqa: PLC0415
+
+    owner = Producer({"test.mock.num.brokers": 3})
+    brokers = owner.list_topics(timeout=10).brokers.values()
+    yield ",".join(f"{b.host}:{b.port}" for b in brokers)
+    del owner
+
+
+def fresh_topic(kafka: str, name: str) -> str:
+    """A new topic, created by asking for its metadata (the mock cluster auto-creates it,
+    4 partitions)."""
+    from confluent_kafka import Producer  # noqa: PLC0415
+
+    topic = f"{name}-{uuid.uuid4().hex[:6]}"
+    Producer({"bootstrap.servers": kafka}).list_topics(topic, timeout=10)
+    return topic
+
+
+def test_kafka_replay_gives_the_batch_scores(kafka: str, tmp_path: Path,
+                                             amzn_quotes: pl.DataFrame) -> None:
+    """The demo log keyed by symbol onto a 4-partition topic, read by one worker (every
+    partition a lane with its own state, merged through the store's partials)."""
+    from lpscore.stream.kafka import KafkaSource  # noqa: PLC0415
+
+    topic = fresh_topic(kafka, "fix")
+    uri = f"kafka://{kafka}/{topic}"
+    sent = replay_logs([DEMO_LOG], uri)
+    assert sent >= 7000
+    config = load_config(None)
+    specs = catalog(["100ms", "1s", "5s", "30s", "60s"])
+    store = open_store(f"memory://{uuid.uuid4().hex}")
+    stream = Stream(KafkaSource.from_uri(uri, f"g{uuid.uuid4().hex[:6]}"),
+                    Settings(config, load_profile("block", specs), specs, amzn_quotes,
+                             checkpoint_root=tmp_path / "ckpt"), store)
+    status = stream.run(until_idle_s=2.0)
+    stream.close()
+    assert status.records == sent
+    assert_same_scores(store, batch_snapshots(DEMO_LOG, amzn_quotes, config))
+
+
+def test_two_kafka_workers_a_kill_9_and_a_rebalance_lose_nothing(
+        kafka: str, tmp_path: Path, redis_url: str, amzn_quotes: pl.DataFrame) -> None:
+    """Two ``lpscore stream`` processes in one group split the partitions; one is killed
+    with SIGKILL mid-stream; the survivor takes its partitions over from their checkpoints
+    (a rebalance) and the final scores and counts are the batch's."""
+    topic = fresh_topic(kafka, "fix2")
+    uri = f"kafka://{kafka}/{topic}"
+    store_uri = f"{redis_url}?prefix=r{uuid.uuid4().hex[:8]}"
+    ckpt = tmp_path / "ckpt"
+    group = f"g{uuid.uuid4().hex[:6]}"
+    first = subprocess.Popen(stream_command(uri, store_uri, ckpt, "--group", group),
+                             stderr=subprocess.DEVNULL)
+    second = subprocess.Popen(stream_command(uri, store_uri, ckpt, "--group", group,
+                                             "--until-idle", "15"),
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(4.0)  # both join the group
+        replay_logs([DEMO_LOG], uri, speed=0.0)
+        time.sleep(1.0)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        _, err = second.communicate(timeout=240)
+        assert second.returncode == 0, err
+    finally:
+        for p in (first, second):
+            if p.poll() is None:
+                os.kill(p.pid, signal.SIGKILL)
+    with open_store(store_uri) as store:
+        assert_same_scores(store, batch_snapshots(DEMO_LOG, amzn_quotes, Config()))
+    assert len(list(ckpt.glob("*/state.pkl"))) == 4
