@@ -22,10 +22,12 @@ from lpscore.cli_common import (
     QuoteFiles,
     err,
     exit_on_error,
+    run_ingest,
     run_kpis,
     with_lenient,
 )
 from lpscore.config import Config, load_config
+from lpscore.engine import Engine
 from lpscore.errors import ConfigError, InputError
 from lpscore.kpi.aggregate import kpi_stats, summarize, summary_json
 from lpscore.kpi.context import CONTEXT_KEYS
@@ -35,7 +37,21 @@ from lpscore.report import render_report
 from lpscore.scoring import BUILTIN, catalog, load_profile, score_result
 from lpscore.stats.table import Stats
 
-__all__ = ["kpis", "leaderboards", "report", "write_kpis"]
+__all__ = ["EngineOption", "SchedulerOption", "check_engine", "kpis", "leaderboards", "report",
+           "write_kpis"]
+
+EngineOption = Annotated[Engine, typer.Option(
+    "--engine", help="local: in this process; dask: the history store's partitions on a Dask "
+    "cluster, same numbers (docs/dask.md).")]
+SchedulerOption = Annotated[str | None, typer.Option(
+    "--scheduler", help="With --engine dask: an existing scheduler, tcp://host:8786 (default: "
+    "a LocalCluster on this machine). Workers read DIR/history: put it where they can.")]
+
+
+def check_engine(engine: Engine, scheduler: str | None) -> None:
+    """``--scheduler`` only means something with ``--engine dask``."""
+    if scheduler is not None and engine is not Engine.DASK:
+        raise InputError("--scheduler needs --engine dask")
 
 
 def kpis(
@@ -50,13 +66,16 @@ def kpis(
     ] = "",
     lenient: LenientOption = False,
     html: Annotated[bool, typer.Option("--html", help="Also write DIR/report.html.")] = False,
+    engine: EngineOption = Engine.LOCAL,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Per-fill, per-order and per-LP KPIs (docs/kpis.md) from FIX logs and quotes."""
     with exit_on_error():
+        check_engine(engine, scheduler)
         config = with_lenient(load_config(config_path), lenient)
         keys = ["lp", *[k.strip() for k in by.split(",") if k.strip() and k.strip() != "lp"]]
         payload, table = write_kpis(fix_files, quotes or [], config, out, keys, output,
-                                    html=html)
+                                    html=html, engine=engine, scheduler=scheduler)
         if output is OutputFormat.JSON:
             print(json.dumps(payload))
         elif output is OutputFormat.CSV:
@@ -66,12 +85,19 @@ def kpis(
 
 
 def write_kpis(fix_files: list[Path], quote_files: list[Path], config: Config, out: Path,
-               keys: list[str], output: OutputFormat, *, html: bool
+               keys: list[str], output: OutputFormat, *, html: bool,
+               engine: Engine = Engine.LOCAL, scheduler: str | None = None
                ) -> tuple[dict[str, Any], pl.DataFrame]:
     """Everything ``lpscore kpis`` writes under ``out`` (tables, statistics, quarantine, and
-    with ``html`` the report); the JSON payload and the per-group table."""
+    with ``html`` the report); the JSON payload and the per-group table. The dask engine
+    writes no per-fill and per-order tables (they stay on the workers) and no report."""
     started = time.perf_counter()
     quarantine = Quarantine()
+    if engine is Engine.DASK:
+        if html:
+            raise InputError("--html needs the per-order tables: use --engine local")
+        return _write_kpis_dask(fix_files, quote_files, config, out, keys, output, scheduler,
+                                quarantine, started)
     ingested, result = run_kpis(fix_files, quote_files, config, out, output, quarantine)
     try:
         stats = kpi_stats(result, keys)
@@ -89,6 +115,30 @@ def write_kpis(fix_files: list[Path], quote_files: list[Path], config: Config, o
     if html:
         (out / "report.html").write_text(
             render_report(payload, result.orders, result.fills), encoding="utf-8")
+    return payload, table
+
+
+def _write_kpis_dask(fix_files: list[Path], quote_files: list[Path], config: Config,
+                     out: Path, keys: list[str], output: OutputFormat, scheduler: str | None,
+                     quarantine: Quarantine, started: float
+                     ) -> tuple[dict[str, Any], pl.DataFrame]:
+    """``write_kpis`` on a Dask cluster: ingest into DIR/history, then map over it."""
+    from lpscore.engine.dask import cluster_stats, connect  # noqa: PLC0415  (imports dask)
+
+    ingested, _ = run_ingest(fix_files, quote_files, config, out, output, quarantine)
+    with connect(scheduler) as client:
+        try:
+            run = cluster_stats((out / "history").resolve(), config, keys, client=client)
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
+    quarantine.extend(run.quarantined)
+    table = summarize(run.stats, run.horizons, run.unmatched_session_rejects)
+    payload = summary_json(table, run.horizons, keys, {**ingested.data_quality,
+                                                       **run.data_quality}, {
+        "clock_offsets": run.clock_offsets.to_dicts(),
+        "seconds": round(time.perf_counter() - started, 3),
+    }, orphan_rejects=run.orphan_rejects)
+    _write(out, None, table, run.stats, payload, quarantine)
     return payload, table
 
 
@@ -137,10 +187,14 @@ def leaderboards(result: KpiResult) -> list[dict[str, Any]]:
     return boards
 
 
-def _write(out: Path, result: KpiResult, table: pl.DataFrame, stats: Stats,
+def _write(out: Path, result: KpiResult | None, table: pl.DataFrame, stats: Stats,
            payload: dict[str, Any], quarantine: Quarantine) -> None:
-    result.fills.write_parquet(out / "fills.parquet")
-    result.orders.write_parquet(out / "orders.parquet")
+    for name, frame in (("fills", None if result is None else result.fills),
+                        ("orders", None if result is None else result.orders)):
+        if frame is None:  # the dask engine: no stale tables of an earlier local run
+            (out / f"{name}.parquet").unlink(missing_ok=True)
+        else:
+            frame.write_parquet(out / f"{name}.parquet")
     table.write_parquet(out / "lps.parquet")
     (out / "kpis.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     stats_dir = out / "stats"
@@ -222,5 +276,6 @@ def _print(payload: dict[str, Any], keys: list[str], out: Path) -> None:
     quality = {k: v for k, v in payload["data_quality"].items() if v}
     if quality:
         console.print(f"[bold]data quality:[/] {quality}")
-    console.print(f"[bold]written:[/] {out}/fills.parquet, orders.parquet, lps.parquet, "
-                  "kpis.json, stats/, quarantine.jsonl")
+    tables = "fills.parquet, orders.parquet, " if (out / "fills.parquet").exists() else ""
+    console.print(f"[bold]written:[/] {out}/{tables}lps.parquet, kpis.json, stats/, "
+                  "quarantine.jsonl")

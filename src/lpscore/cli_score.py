@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -18,15 +21,27 @@ from lpscore.cli_common import (
     OutputFormat,
     QuoteFiles,
     exit_on_error,
+    run_ingest,
     run_kpis,
     with_lenient,
 )
-from lpscore.config import load_config
+from lpscore.cli_kpis import EngineOption, SchedulerOption, check_engine
+from lpscore.config import Config, load_config
+from lpscore.engine import Engine
 from lpscore.errors import InputError
 from lpscore.kpi.context import CONTEXT_KEYS
+from lpscore.kpi.engine import horizon_label
 from lpscore.publish.snapshot import parse_context_key
 from lpscore.quarantine import Quarantine
-from lpscore.scoring import Scorecard, catalog, load_profile, score_result
+from lpscore.scoring import (
+    Profile,
+    Scorecard,
+    catalog,
+    context_keys,
+    load_profile,
+    score_contexts,
+    score_result,
+)
 
 __all__ = ["parse_context", "score"]
 
@@ -47,21 +62,31 @@ def score(
     seed: Annotated[int | None, typer.Option(
         "--seed", help="Seed of the posterior draws (default: the profile's).")] = None,
     lenient: LenientOption = False,
+    engine: EngineOption = Engine.LOCAL,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Composite LP scores (docs/scoring.md) from FIX logs and quotes, ranked."""
     with exit_on_error():
         if output is OutputFormat.CSV:
             raise InputError("--format csv is not available for scores: use table or json")
+        check_engine(engine, scheduler)
+        if scheduler is not None and out is None:
+            raise InputError("--scheduler: the workers read the history store, so give --out "
+                             "DIR on storage they can read")
         config = with_lenient(load_config(config_path), lenient)
         wanted = parse_context(context)
         quarantine = Quarantine()
-        _, result = run_kpis(fix_files, quotes or [], config, out, output, quarantine)
-        specs = catalog(result.horizons)
+        specs = catalog([horizon_label(h) for h in config.kpi.horizons_ms])
         profile = load_profile(profile_spec, specs)
         if seed is not None:
             profile = replace(profile, seed=seed)
         order = [*CONTEXT_KEYS, *config.context.extra_keys]
-        card = score_result(result, profile, specs, wanted, order)
+        if engine is Engine.DASK:
+            card = _score_on_dask(fix_files, quotes or [], config, out, output, quarantine,
+                                  (profile, wanted, order), scheduler)
+        else:
+            _, result = run_kpis(fix_files, quotes or [], config, out, output, quarantine)
+            card = score_result(result, profile, specs, wanted, order)
         payload = card.to_json()
         if out is not None:
             (out / "scores.json").write_text(json.dumps(payload, indent=2) + "\n",
@@ -71,6 +96,42 @@ def score(
             print(json.dumps(payload))
         else:
             print_scorecard(card, Console())
+
+
+def _score_on_dask(fix_files: list[Path], quote_files: list[Path], config: Config,
+                   out: Path | None, output: OutputFormat, quarantine: Quarantine,
+                   what: tuple[Profile, dict[str, str], list[str]], scheduler: str | None
+                   ) -> Scorecard:
+    """``score_result`` on a Dask cluster: ingest into DIR/history (a temporary directory
+    without --out), map over it, score the merged statistics."""
+    from lpscore.engine.dask import cluster_stats, connect  # noqa: PLC0415  (imports dask)
+
+    profile, wanted, order = what
+    keys = context_keys(wanted, order)
+    with _history_root(out) as root:
+        run_ingest(fix_files, quote_files, config, root, output, quarantine)
+        with connect(scheduler) as client:
+            run = cluster_stats((root / "history").resolve(), config, ["lp", *keys],
+                                decay=profile.decay, client=client)
+    quarantine.extend(run.quarantined)
+    cards = score_contexts(run.stats, profile, catalog(run.horizons), keys,
+                           where={k: str(wanted[k]) for k in keys})
+    if cards:
+        return cards[0]
+    present = sorted({", ".join(f"{k}={v}" for k, v in zip(keys, row, strict=True))
+                      for row in run.stats.sums.select(keys).iter_rows()}) if keys else []
+    shown = "; ".join(present[:10]) + (" ..." if len(present) > 10 else "")
+    raise InputError(f"no orders in context {wanted}; contexts with orders: "
+                     f"{shown or 'none'}")
+
+
+@contextmanager
+def _history_root(out: Path | None) -> Iterator[Path]:
+    if out is not None:
+        yield out
+        return
+    with tempfile.TemporaryDirectory(prefix="lpscore-") as tmp:
+        yield Path(tmp)
 
 
 def parse_context(text: str) -> dict[str, str]:

@@ -38,14 +38,17 @@ def per_fill_kpis(horizons: Sequence[str]) -> list[str]:
 
 
 def kpi_stats(result: KpiResult, by: Sequence[str] = ("lp",), *, decay: Decay | None = None,
-              t_ref: int | None = None, first_order: int = 0) -> Stats:
+              t_ref: int | None = None, first_order: int = 0,
+              order_index: pl.Series | None = None) -> Stats:
     """The sufficient statistics of ``result`` per ``by`` group (``lp`` always first).
 
     With a ``decay``, every order and its fills weigh ``0.5 ** ((t_ref - t)/half_life)``: on
     the ``time`` clock ``t`` is ``t_send`` in ns since the epoch, on the ``orders`` clock it is
     the order's index in send order, counted from ``first_order`` (give each part of a split
-    input its global offset so that their stats merge). ``t_ref`` defaults to the latest
-    ``t``, so the newest order weighs 1.
+    input its global offset so that their stats merge). A part whose orders interleave with
+    other parts' (the cluster's partitions by date and symbol) gives ``order_index`` instead:
+    each order's global index, row-aligned with ``result.orders``. ``t_ref`` defaults to the
+    latest ``t``, so the newest order weighs 1.
     """
     keys = ["lp", *[k for k in by if k != "lp"]]
     orders, fills = result.orders, result.fills
@@ -56,7 +59,10 @@ def kpi_stats(result: KpiResult, by: Sequence[str] = ("lp",), *, decay: Decay | 
     extra = [k for k in keys if k not in fills.columns]
     if extra:
         fills = fills.join(orders.select("child_id", *extra), on="child_id", how="left")
-    orders = orders.with_columns(_clock(orders, decay, first_order).alias("_t"))
+    clock = _clock(orders, decay, first_order)
+    if order_index is not None and decay is not None and decay.clock == "orders":
+        clock = pl.lit(order_index.cast(pl.Int64))
+    orders = orders.with_columns(clock.alias("_t"))
     if decay is not None and t_ref is None and orders.height:
         t_ref = int(orders["_t"].max())  # type: ignore[arg-type]
     d = decay_weight(pl.col("_t"), t_ref, decay)

@@ -16,7 +16,7 @@ router sizes child orders by them.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from lpscore.kpi.aggregate import kpi_stats
 from lpscore.kpi.engine import KpiResult
@@ -50,15 +50,17 @@ def snapshots_of(result: KpiResult, profile: Profile, specs: Mapping[str, KpiSpe
 
 
 def snapshots_of_stats(stats: Stats, profile: Profile, specs: Mapping[str, KpiSpec],
-                       hierarchy: Sequence[str] = HIERARCHY,
-                       now_ns: int | None = None) -> list[Snapshot]:
+                       hierarchy: Sequence[str] = HIERARCHY, now_ns: int | None = None, *,
+                       symbols: Collection[str] | None = None) -> list[Snapshot]:
     """``snapshots_of`` from statistics keyed ``["lp", *hierarchy]`` (decayed under
-    ``profile``), as a stream or a cluster holds them."""
+    ``profile``), as a stream or a cluster holds them; with ``symbols``, only the ``*``
+    level and the contexts of those symbols."""
     now = time.time_ns() if now_ns is None else now_ns
     capacity = capacities(stats, hierarchy)
     return [Snapshot.of(card, computed_at_ns=now,
                         capacity=capacity.get(context_key(card.context), {}))
-            for card in score_levels(stats, profile, specs, list(hierarchy))]
+            for card in score_levels(stats, profile, specs, list(hierarchy),
+                                     only=None if symbols is None else {"symbol": symbols})]
 
 
 def capacities(stats: Stats, hierarchy: Sequence[str]

@@ -14,7 +14,7 @@ central ``interval`` quantiles, show how far the LP's own evidence could move it
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,13 +97,22 @@ def score_contexts(stats: Stats, profile: Profile, catalog: Mapping[str, KpiSpec
 
 
 def score_levels(stats: Stats, profile: Profile, catalog: Mapping[str, KpiSpec],
-                 context: Sequence[str]) -> list[Scorecard]:
+                 context: Sequence[str], *,
+                 only: Mapping[str, Collection[str]] | None = None) -> list[Scorecard]:
     """The scorecards of every level of the hierarchy at once: per LP (context ``{}``), per
-    LP x ``context[0]``, ... per LP x ``context``; each level shrunk once."""
+    LP x ``context[0]``, ... per LP x ``context``; each level shrunk once. ``only`` keeps the
+    cards of the contexts whose value of each given key is among those listed (levels
+    without that key are all kept): a stream re-scores what a poll touched."""
     weighted = [catalog[k] for k in profile.weights]
     levels = shrunk_levels(stats, expand(weighted, dict(catalog)), context, profile.shrinkage)
-    return [card for keys, estimates in levels
-            for card in _cards(estimates, keys, profile, weighted, stats.t_ref)]
+    cards = []
+    for keys, estimates in levels:
+        chosen = estimates
+        for key, values in (only or {}).items():
+            if key in keys:
+                chosen = chosen.filter(pl.col(key).cast(pl.String).is_in(list(values)))
+        cards += _cards(chosen, keys, profile, weighted, stats.t_ref)
+    return cards
 
 
 def _cards(estimates: pl.DataFrame, context: list[str], profile: Profile,

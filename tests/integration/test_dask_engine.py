@@ -1,0 +1,217 @@
+"""The Dask engine gives the local engine's numbers: KPI tables, side outputs and scores, on a
+multi-day, multi-symbol desk whose orders, fills and markouts cross midnight; and it still
+does when a worker dies mid-job (a real LocalCluster of two worker processes)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from distributed.diagnostics.plugin import WorkerPlugin
+from typer.testing import CliRunner
+
+from dask_data import make_dataset
+from lpscore.cli import app
+from lpscore.config import Config
+from lpscore.engine.dask import ClusterResult, cluster_stats, connect
+from lpscore.engine.plan import plan_tasks
+from lpscore.history import write_events, write_quotes
+from lpscore.kpi.aggregate import kpi_stats, summarize
+from lpscore.kpi.context import CONTEXT_KEYS
+from lpscore.kpi.engine import KpiResult, compute_kpis
+from lpscore.scoring import catalog, load_profile, score_contexts, score_result
+from lpscore.stats.table import Decay
+from realdata import AMZN_MESSAGES, DEMO_LOG
+
+ALL_KEYS = ["lp", *CONTEXT_KEYS]
+QUANTILE_REL = 0.02  # twice the sketch's relative error (alpha = 1%)
+
+
+@dataclass
+class Desk:
+    store: Path
+    events: pl.DataFrame
+    quotes: pl.DataFrame
+    local: KpiResult
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    with connect(None, n_workers=2, threads_per_worker=1, processes=True) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory: pytest.TempPathFactory) -> Desk:
+    events, quotes = make_dataset()
+    root = tmp_path_factory.mktemp("dask") / "history"
+    write_events(root, events)
+    write_quotes(root, quotes)
+    return Desk(root, events, quotes, compute_kpis(events, quotes, Config()))
+
+
+def close(a: object, b: object, rel: float = 1e-9) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return abs(a - b) <= rel * max(1.0, abs(a), abs(b))
+    return a == b
+
+
+def assert_same_table(local: pl.DataFrame, dask: pl.DataFrame) -> None:
+    assert local.columns == dask.columns
+    assert local.height == dask.height
+    for name in local.columns:
+        rel = QUANTILE_REL if name.endswith(("_p50", "_p95", "_p99")) else 1e-9
+        for a, b in zip(local[name].to_list(), dask[name].to_list(), strict=True):
+            if isinstance(a, list):  # reject reasons: (category, weight) structs
+                assert sorted(a, key=str) == sorted(b, key=str), name
+            else:
+                assert close(a, b, rel), (name, a, b)
+
+
+def assert_same_sides(local: KpiResult, run: ClusterResult) -> None:
+    assert run.data_quality == local.data_quality
+    assert run.clock_offsets.equals(local.clock_offsets)
+    assert run.orphan_rejects.equals(local.orphan_rejects)
+    assert run.unmatched_session_rejects.equals(local.unmatched_session_rejects)
+    assert run.n_orders == local.orders.height
+
+
+def test_the_desk_crosses_partitions(desk: Desk) -> None:
+    orders, fills = desk.local.orders, desk.local.fills
+    day = pl.col("t_send").dt.date()
+    later = fills.filter(pl.col("t_recv").dt.date() > day)
+    assert later.height >= 3  # filled after the midnight after they were sent
+    midnight = pl.col("t_exec").dt.truncate("1d") + pl.duration(days=1)
+    past = fills.filter((pl.col("t_exec") < midnight)
+                        & (pl.col("t_exec") + pl.duration(seconds=60) > midnight))
+    assert past["markout_bps_60s"].drop_nulls().len() >= 3  # read the next day's quotes
+    assert orders["session_rejected"].sum() >= 3
+    assert desk.local.unmatched_session_rejects["n_unmatched"].sum() == 1
+    assert orders["reject_cost_bps"].drop_nulls().len() >= 10
+    parents = orders.group_by("parent_id").agg(day.n_unique().alias("days"))
+    assert parents["days"].max() == 2  # a re-route after midnight: fused partitions
+    plan = plan_tasks(desk.store)
+    assert len(plan.tasks) < plan.n_keys
+    assert sum(len(t.seqs) for t in plan.tasks) == desk.events.height
+
+
+@pytest.mark.parametrize("keys", [["lp"], ALL_KEYS], ids=["lp", "all_context_keys"])
+def test_kpis_match_the_local_engine(desk: Desk, client: Any, keys: list[str]) -> None:
+    run = cluster_stats(desk.store, Config(), keys, client=client)
+    local = kpi_stats(desk.local, keys)
+    assert_same_table(summarize(local, desk.local.horizons, desk.local.unmatched_session_rejects),
+                      summarize(run.stats, run.horizons, run.unmatched_session_rejects))
+    assert_same_sides(desk.local, run)
+    assert run.n_tasks == len(plan_tasks(desk.store).tasks)
+
+
+@pytest.mark.parametrize("decay", [Decay(86_400e9), Decay(40.0, "orders")],
+                         ids=["time_clock", "orders_clock"])
+def test_scores_match_the_local_engine(desk: Desk, client: Any, decay: Decay) -> None:
+    specs = catalog(desk.local.horizons)
+    profile = replace(load_profile("block", specs), decay=decay)
+    run = cluster_stats(desk.store, Config(), ["lp", "symbol"], decay=decay, client=client)
+    local_stats = kpi_stats(desk.local, ["lp", "symbol"], decay=decay)
+    assert run.stats.t_ref == local_stats.t_ref
+    for context in ({}, {"symbol": "AAA"}):
+        keys = list(context)
+        mine = score_result(desk.local, profile, specs, context, CONTEXT_KEYS)
+        theirs = score_contexts(run.stats.rollup(["lp", *keys]), profile, specs, keys,
+                                where=context)[0]
+        assert_same_json(mine.to_json(), theirs.to_json())
+
+
+def assert_same_json(a: Any, b: Any, path: str = "") -> None:
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for key in a:
+            assert_same_json(a[key], b[key], f"{path}/{key}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same_json(x, y, f"{path}[{i}]")
+    else:
+        assert close(a, b), (path, a, b)
+
+
+def test_cli_engines_agree(client: Any, tmp_path: Path) -> None:
+    runner = CliRunner()
+    common = [str(DEMO_LOG), "--quotes", str(AMZN_MESSAGES), "--format", "json"]
+    dask = ["--engine", "dask", "--scheduler", client.scheduler.address]
+    payloads = []
+    for name, extra in (("local", []), ("dask", dask)):
+        done = runner.invoke(app, ["kpis", *common, "--out", str(tmp_path / name),
+                                   "--by", "symbol,vol_regime", *extra])
+        assert done.exit_code == 0, done.output
+        payload = json.loads(done.stdout)
+        payload.pop("seconds")
+        payloads.append(payload)
+    assert_same_json(*payloads)
+    assert not (tmp_path / "dask" / "orders.parquet").exists()
+    assert json.loads((tmp_path / "dask" / "kpis.json").read_text())["lps"] == payloads[1]["lps"]
+    scores = []
+    for extra in ([], dask):
+        done = runner.invoke(app, ["score", *common, "--out", str(tmp_path / "s"), *extra])
+        assert done.exit_code == 0, done.output
+        scores.append(json.loads(done.stdout))
+    assert_same_json(*scores)
+
+
+def test_scheduler_needs_the_dask_engine_and_a_shared_out() -> None:
+    runner = CliRunner()
+    done = runner.invoke(app, ["score", str(DEMO_LOG), "--scheduler", "tcp://nowhere:8786"])
+    assert done.exit_code == 2
+    assert "--scheduler needs --engine dask" in done.output
+    done = runner.invoke(app, ["score", str(DEMO_LOG), "--engine", "dask",
+                               "--scheduler", "tcp://nowhere:8786"])
+    assert done.exit_code == 2
+    assert "--out" in done.output
+
+
+def test_the_local_engine_never_imports_dask() -> None:
+    code = ("import sys, lpscore.cli, lpscore.engine.plan, lpscore.engine.partitions; "
+            "assert 'distributed' not in sys.modules and 'dask' not in sys.modules")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+
+
+class KillOnce(WorkerPlugin):
+    """Kills the worker process that starts the first partition task (a marker file says it
+    happened), so the scheduler must run the lost work again on a restarted or other worker."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
+        if finish == "executing" and "lpscore-part" in str(key) and not os.path.exists(
+                self.marker):
+            Path(self.marker).write_text(str(os.getpid()))
+            os._exit(1)
+
+
+def test_a_worker_killed_mid_job(desk: Desk, client: Any, tmp_path: Path) -> None:
+    marker = tmp_path / "killed"
+    client.register_plugin(KillOnce(str(marker)), name="kill-once")
+    try:
+        run = cluster_stats(desk.store, Config(), ["lp", "symbol"], client=client)
+    finally:
+        client.unregister_worker_plugin("kill-once")
+    pid = int(marker.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    local = kpi_stats(desk.local, ["lp", "symbol"])
+    assert_same_table(summarize(local, desk.local.horizons, desk.local.unmatched_session_rejects),
+                      summarize(run.stats, run.horizons, run.unmatched_session_rejects))
+    assert_same_sides(desk.local, run)
