@@ -117,17 +117,51 @@ def score_levels(stats: Stats, profile: Profile, catalog: Mapping[str, KpiSpec],
 
 def _cards(estimates: pl.DataFrame, context: list[str], profile: Profile,
            weighted: Sequence[KpiSpec], t_ref: int | None) -> list[Scorecard]:
-    groups = (estimates.partition_by(context, maintain_order=True, as_dict=True)
-              if context else {(): estimates} if estimates.height else {})
+    if not estimates.height:
+        return []
+    level = _Level(estimates)
+    groups = (estimates.with_row_index("_i").group_by(context, maintain_order=True)
+              .agg(pl.col("_i")).iter_rows() if context else [(list(range(estimates.height)),)])
     cards = []
-    for values, rows in groups.items():
+    for *values, index in groups:
         ctx = dict(zip(context, values, strict=True))
+        rows = _Rows(level, np.asarray(index, dtype=np.int64))
         cards.append(Scorecard(profile.name, ctx, _score(rows, profile, weighted, ctx),
                                profile.interval, t_ref))
     return cards
 
 
-def _score(rows: pl.DataFrame, profile: Profile, specs: Sequence[KpiSpec],
+class _Level:
+    """A level's estimates as numpy columns, converted once (not once per context)."""
+
+    def __init__(self, estimates: pl.DataFrame) -> None:
+        self.frame = estimates
+        self._columns: dict[str, Array] = {}
+        self.lp = estimates["lp"].cast(pl.String).to_list()
+
+    def column(self, name: str) -> Array:
+        if name not in self._columns:
+            self._columns[name] = (self.frame[name].cast(pl.Float64).fill_null(np.nan)
+                                   .to_numpy().astype(np.float64))
+        return self._columns[name]
+
+
+class _Rows:
+    """The LPs of one context: row ``index`` of a level."""
+
+    def __init__(self, level: _Level, index: npt.NDArray[np.int64]) -> None:
+        self.level = level
+        self.index = index
+
+    def column(self, name: str) -> Array:
+        return self.level.column(name)[self.index]
+
+    @property
+    def lps(self) -> list[str]:
+        return [self.level.lp[i] for i in self.index.tolist()]
+
+
+def _score(rows: _Rows, profile: Profile, specs: Sequence[KpiSpec],
            context: Mapping[str, Any]) -> list[LpScore]:
     rng = np.random.default_rng([profile.seed, zlib.crc32(repr(sorted(
         (k, str(v)) for k, v in context.items())).encode())])
@@ -145,13 +179,14 @@ def _score(rows: pl.DataFrame, profile: Profile, specs: Sequence[KpiSpec],
     rank = _ranks(score)
     stability = (_ranks(drawn) == rank).mean(axis=0)
     raw = {s.name: _values(rows, s, "raw") for s in specs}
+    n_eff, n_orders = rows.column("n_eff"), rows.column("n_orders")
     out = []
-    for i, row in enumerate(rows.iter_rows(named=True)):
+    for i, lp in enumerate(rows.lps):
         out.append(LpScore(
-            lp=str(row["lp"]), score=float(score[i]), ci_low=float(low[i]),
+            lp=lp, score=float(score[i]), ci_low=float(low[i]),
             ci_high=float(high[i]), rank=int(rank[i]), rank_stability=float(stability[i]),
-            provisional=bool(row["n_eff"] < profile.min_orders - 1e-9),
-            n_orders=int(row["n_orders"]), n_eff=float(row["n_eff"]),
+            provisional=bool(n_eff[i] < profile.min_orders - 1e-9),
+            n_orders=int(n_orders[i]), n_eff=float(n_eff[i]),
             contributions={s.name: float(contributions[i, j]) for j, s in enumerate(specs)},
             kpis={s.name: _num(points[i, j]) for j, s in enumerate(specs)},
             raw_kpis={s.name: _num(raw[s.name][i]) for s in specs},
@@ -180,35 +215,31 @@ def _ranks(score: Array) -> npt.NDArray[np.int64]:
     return np.asarray((score[..., None, :] > score[..., :, None]).sum(axis=-1) + 1)
 
 
-def _values(rows: pl.DataFrame, spec: KpiSpec, part: str) -> Array:
+def _values(rows: _Rows, spec: KpiSpec, part: str) -> Array:
     if spec.kind == "rate_diff":
         a, b = spec.parts
-        return _column(rows, f"{a}.{part}") - _column(rows, f"{b}.{part}")
-    return _column(rows, f"{spec.name}.{part}")
+        return rows.column(f"{a}.{part}") - rows.column(f"{b}.{part}")
+    return rows.column(f"{spec.name}.{part}")
 
 
-def _column(rows: pl.DataFrame, name: str) -> Array:
-    return rows[name].cast(pl.Float64).fill_null(np.nan).to_numpy().astype(np.float64)
-
-
-def _draw(rows: pl.DataFrame, spec: KpiSpec, rng: np.random.Generator, n: int) -> Array:
+def _draw(rows: _Rows, spec: KpiSpec, rng: np.random.Generator, n: int) -> Array:
     """``n`` posterior draws of the KPI per LP, shaped (n, lps); NaN where no estimate."""
     if spec.kind == "rate_diff":
         a, b = spec.parts
         return _draw_rate(rows, a, rng, n) - _draw_rate(rows, b, rng, n)
     if spec.kind == "rate":
         return _draw_rate(rows, spec.name, rng, n)
-    mean = _column(rows, f"{spec.name}.x")
-    strength = _column(rows, f"{spec.name}.N")
-    var = np.nan_to_num(_column(rows, f"{spec.name}.s2"))
+    mean = rows.column(f"{spec.name}.x")
+    strength = rows.column(f"{spec.name}.N")
+    var = np.nan_to_num(rows.column(f"{spec.name}.s2"))
     with np.errstate(divide="ignore", invalid="ignore"):
         sd = np.where(strength > 0, np.sqrt(var / strength), 0.0)
     return mean + sd * rng.standard_normal((n, mean.size))
 
 
-def _draw_rate(rows: pl.DataFrame, name: str, rng: np.random.Generator, n: int) -> Array:
-    rate = _column(rows, f"{name}.x")
-    strength = _column(rows, f"{name}.N")
+def _draw_rate(rows: _Rows, name: str, rng: np.random.Generator, n: int) -> Array:
+    rate = rows.column(f"{name}.x")
+    strength = rows.column(f"{name}.N")
     known = ~np.isnan(rate) & (strength > 0)
     p = np.clip(np.nan_to_num(rate), 0.0, 1.0)
     a = np.maximum(p * strength, TINY)
