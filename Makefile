@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml
 # tests/data/fix/generated/PROVENANCE.md) plus the real Moscow Exchange UAT logs (rejects,
 # session rejects, clock skew); KPIs per LP, files and an HTML report under $(DEMO_OUT); then
 # the four AMZN LPs ranked under the block profile (docs/scoring.md); then a 20,000-share buy
-# routed on those scores, split across the top three (docs/routing.md); then the ACME
+# routed on those scores, split across the top three (docs/routing.md); the same log through
+# the live pipeline, scored incrementally (docs/stream.md); then the ACME
 # scenario through the closed loop (router -> FIX -> simulated LPs -> scorecard -> router),
 # the scorecard of that simulated session, and routing policies compared on the same seeds
 # (docs/simulator.md).
@@ -31,6 +32,9 @@ demo: $(STAMP)
 	$(BIN)/lpscore score $(FIXDATA)/generated/demo-amzn-lps.log \
 		--quotes tests/data/quotes/AMZN_2012-06-21_34200000_57600000_message_1.csv \
 		--profile block --out $(DEMO_OUT)/score
+	$(BIN)/lpscore stream --source file://$(FIXDATA)/generated/demo-amzn-lps.log \
+		--quotes tests/data/quotes/AMZN_2012-06-21_34200000_57600000_message_1.csv \
+		--profile block --until-idle 1
 	$(BIN)/lpscore route $(FIXDATA)/generated/demo-amzn-lps.log \
 		--quotes tests/data/quotes/AMZN_2012-06-21_34200000_57600000_message_1.csv \
 		--symbol AMZN --side buy --qty 20000 --price 220 --profile block --policy spray
@@ -39,6 +43,8 @@ demo: $(STAMP)
 		--profile block
 	$(BIN)/lpscore bench-routing --scenario default --seeds 4
 	@echo "reports: $(DEMO_OUT)/report.html (the bundled logs), $(DEMO_OUT)/sim/kpis/report.html (the simulated session)"
+	@echo "console: $(BIN)/lpscore users add admin --role admin --data $(DEMO_OUT)   (asks for a password)"
+	@echo "         $(BIN)/lpscore serve --data $(DEMO_OUT) --port 8000   then open http://127.0.0.1:8000/ (docs/console.md)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks tools

@@ -31,6 +31,7 @@ from lpscore.cli_score import score
 from lpscore.cli_serve import serve_scores
 from lpscore.cli_sim import bench_routing_command, simulate
 from lpscore.cli_stream import replay, stream
+from lpscore.cli_users import users_app
 from lpscore.config import load_config
 from lpscore.errors import StrictModeError
 from lpscore.ingest import IngestResult
@@ -51,6 +52,7 @@ app.command("publish")(publish)
 app.command("scores")(scores)
 app.command("route")(route)
 app.command("serve")(serve_scores)
+app.add_typer(users_app, name="users")
 app.command("simulate")(simulate)
 app.command("bench-routing")(bench_routing_command)
 app.command("bench-allocation")(bench_allocation)

@@ -3,8 +3,8 @@
     with ScoreCache(store, ["block"]).start() as cache:
         uvicorn.run(create_app(cache))
 
-The review console (issue 9) grows here: its pages and routers are added to this app; the
-app holds no business logic, only reads what the cache (and later the stores) hold.
+The app holds no business logic, only reads what the cache holds. The review console
+(``lpscore.console.create_console_app``, docs/console.md) adds its pages and routers to it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,124 @@
+"""Request and response shapes of the console API, for validation and the OpenAPI spec."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from lpscore.console.db import Role
+
+__all__ = ["ERRORS", "AuditOut", "LimitParam", "LoginIn", "OffsetParam", "Page",
+           "PasswordIn", "PreviewIn", "RollbackIn", "SessionOut", "UserIn", "UserOut",
+           "UserPatch", "VersionOut", "WeightsIn"]
+
+T = TypeVar("T")
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=64,
+                                        pattern=r"^[A-Za-z0-9_.@-]+$")]
+Comment = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                           max_length=1000)]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+Weight = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+
+LimitParam = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
+OffsetParam = Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip.")]
+
+
+class Problem(BaseModel):
+    detail: str = Field(description="What is wrong and what to do.")
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "Not logged in: POST /api/login first."},
+    403: {"model": Problem, "description": "Missing or wrong X-CSRF-Token, or a role too "
+          "low for this action."},
+}
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list: ``items``, and ``total`` items matching the filters."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: Name
+    password: Password
+
+
+class SessionOut(BaseModel):
+    user: str
+    role: Role
+    csrf: str = Field(description="Send it in the X-CSRF-Token header with every change.")
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: Name
+    password: Password
+    role: Role
+
+
+class UserPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Role | None = None
+    password: Password | None = None
+
+
+class PasswordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    password: Password
+
+
+class UserOut(BaseModel):
+    username: str
+    role: Role
+    created_ns: int
+
+
+class WeightsIn(BaseModel):
+    """A new version of a profile: its weights (non-negative, known KPIs, summing to 1)."""
+
+    model_config = ConfigDict(extra="forbid")
+    weights: dict[str, Weight] = Field(min_length=1, max_length=200,
+                                       examples=[{"fill_rate": 0.5, "pi_bps": 0.5}])
+    comment: Comment = Field(description="Why: kept in the audit log.")
+
+
+class PreviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    weights: dict[str, Weight] = Field(min_length=1, max_length=200)
+    context: str = Field(default="*", max_length=500,
+                         description="symbol=AMZN,size_bucket=... or * (LP level).")
+
+
+class RollbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int = Field(ge=1, le=2**31)
+    comment: str = Field(default="", max_length=1000)
+
+
+class VersionOut(BaseModel):
+    profile: str
+    version: int
+    weights: dict[str, float]
+    author: str
+    comment: str
+    created_ns: int
+
+
+class AuditOut(BaseModel):
+    id: int
+    ts_ns: int
+    user: str
+    action: str
+    target: str
+    old: Any
+    new: Any
+    comment: str
