@@ -1,7 +1,7 @@
 """Live pipeline benchmarks (issue 8): sustained throughput of one worker, and latency from a
 fill on the bus to its score visible in the store at 5,000 fills/s.
 
-    python benchmarks/bench_stream.py --messages 200000 --write-results
+    python benchmarks/bench_stream.py --write-results
 
 Input: the synthetic FIX log of benchmarks/gen_fix_log.py (8 LPs, ~60% execution reports),
 without quotes (markouts null; the quote joins are measured in the KPI benchmark).
@@ -168,8 +168,8 @@ def latency(log: Path, bootstrap: str, fills_per_s: float) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--messages", type=int, default=200_000)
-    parser.add_argument("--latency-messages", type=int, default=60_000)
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--latency-messages", type=int, default=5_000)
     parser.add_argument("--seed", type=int, default=20261122)
     parser.add_argument("--write-results", action="store_true")
     args = parser.parse_args()
