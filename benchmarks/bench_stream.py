@@ -201,7 +201,8 @@ def main() -> int:
             f"Input: `benchmarks/gen_fix_log.py` (seed {args.seed}), {args.messages:,} messages "
             f"({n_execs:,} execution reports), no quotes. Bus: librdkafka's mock cluster, 3 "
             "brokers, a 4-partition topic keyed by symbol; one worker; profile block; every "
-            "poll publishes every context.", "",
+            "poll publishes (the `*` level and the symbols it touched; every context every "
+            "10 s).", "",
             "Reproduce: `python benchmarks/bench_stream.py --write-results`.", "",
             "| contender | execution reports/s | wall s |", "| --- | ---: | ---: |",
             f"| lpscore stream (incremental, polls of up to 50,000 records) | "

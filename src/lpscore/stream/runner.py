@@ -112,6 +112,8 @@ class Stream:
         self._rate_mark = (time.monotonic(), 0)
         self._started = False
         self._touched: set[str] = set()
+        self._first_record: float | None = None
+        self._last_record: float | None = None
         self._full_at = 0.0
 
     def step(self) -> int:
@@ -120,6 +122,7 @@ class Stream:
             self.source.start(self._resume, self._release)
             self._started = True
         polled = self.source.poll(self.settings.max_records, 0.2)
+        started = time.monotonic()
         n = 0
         for key, records in polled.items():
             lane = self.lanes.get(key)
@@ -137,6 +140,9 @@ class Stream:
             lane.dirty = True
             self.status.events += events.height
         self.status.records += n
+        if n:
+            self._first_record = self._first_record or started
+            self._last_record = time.monotonic()
         if n:
             full = time.monotonic() - self._full_at >= self.settings.full_publish_every_s
             self.publish(full=full)
@@ -162,7 +168,11 @@ class Stream:
             if self.status.records:
                 self.publish(full=True)
             self._checkpoint(force=True)
-        return self._refresh_status()
+        status = self._refresh_status()
+        busy = (self._last_record or 0.0) - (self._first_record or 0.0)
+        if busy > 0:
+            status.rate = status.records / busy  # the whole run's average, not the last 0.5 s
+        return status
 
     def publish(self, *, full: bool = True) -> None:
         """Publish the lanes' partials, then score the merge of every worker's partials:
