@@ -9,7 +9,6 @@ in a thread on a free port.
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
 import time
 import uuid
@@ -30,6 +29,7 @@ from lpscore.console.db import Role
 from lpscore.publish import open_store
 from lpscore.routing import ScoreCache
 from lpscore.scoring import BUILTIN
+from serving import free_port
 
 DATA = Path(__file__).parents[1] / "data"
 FIX_LOG = DATA / "fix" / "generated" / "demo-amzn-lps.log"
@@ -71,11 +71,6 @@ class Server:
     url: str
     console: Console
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from lpscore.api.scores import ContextsOut, HealthOut, ScoresOut, canonical_cont
 from lpscore.publish.snapshot import Snapshot
 from lpscore.publish.store import ScoreStore, open_store
 from lpscore.routing.cache import ScoreCache
+from serving import SERVE, free_port, lpscore_serve
 
 FINE = "symbol=ACME,size_bucket=adv<0.1%,vol_regime=high"
 
@@ -46,11 +46,6 @@ def store(store_uri: str) -> Iterator[ScoreStore]:
     with open_store(store_uri) as opened:
         yield opened
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -235,29 +230,14 @@ def test_stale_flips_when_the_store_goes_away() -> None:
             server.stop()
 
 
-SERVE = ("import typer; from lpscore.cli_serve import serve_scores; "
-         "app = typer.Typer(); app.command()(serve_scores); app()")
 
 
 def test_serve_answers_over_http(store: ScoreStore, store_uri: str) -> None:
     snap = snapshot("block", {"symbol": "ACME"}, 50.0)
     store.publish([snap])
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", SERVE, "--store", store_uri,
-                             "--profile", "block", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        started = time.monotonic()
-        while True:
-            assert proc.poll() is None, proc.communicate()[1]
-            try:
-                health = httpx.get(f"{base}/api/health", timeout=1.0)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() - started < 10.0, "lpscore serve did not start"
-                time.sleep(0.05)
-        assert health.json()["profiles"] == {"block": {"stale": False, "contexts": 1}}
+    with lpscore_serve("--store", store_uri, "--profile", "block") as served:
+        base = served.base
+        assert served.health["profiles"] == {"block": {"stale": False, "contexts": 1}}
         got = httpx.get(f"{base}/api/scores/block", params={"context": "symbol=ACME"})
         assert got.json() == expected(snap, 1, "symbol=ACME")
         spec = httpx.get(f"{base}/openapi.json").json()
@@ -266,11 +246,8 @@ def test_serve_answers_over_http(store: ScoreStore, store_uri: str) -> None:
         answers = spec["paths"]["/api/scores/{profile}"]["get"]["responses"]
         assert {"200", "404", "422", "503"} <= set(answers)
         assert "fallback" in spec["components"]["schemas"]["ScoresOut"]["properties"]
-    finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=10)
-    assert proc.returncode == 0, err  # a clean shutdown: cache stopped, store closed
-    assert "Shutting down" in err
+    assert served.returncode == 0, served.err  # a clean shutdown: cache stopped, store closed
+    assert "Shutting down" in served.err
 
 
 def test_serve_reports_a_bad_config(tmp_path) -> None:

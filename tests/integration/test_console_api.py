@@ -21,7 +21,6 @@ from typer.testing import CliRunner
 
 from e2e.console_data import (
     PASSWORD,
-    free_port,
     fresh_copy,
     running_console,
     shared_data_dir,
@@ -29,6 +28,7 @@ from e2e.console_data import (
 from lpscore.cli import app as cli_app
 from lpscore.console import DB_NAME, Console, ConsoleDB, create_console_app, hash_password
 from lpscore.console.auth import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
+from serving import SERVE, lpscore_serve
 
 BLOCK = {"ack_latency_ms_p50": 0.1, "fill_rate": 0.4, "pi_bps": 0.2, "impact_bps_5s": 0.3}
 GOOD = {"weights": {"fill_rate": 0.6, "pi_bps": 0.4}, "comment": "fills and price"}
@@ -331,29 +331,14 @@ def test_users_command(tmp_path: Path) -> None:
     assert "root" in listed.output and "admin" in listed.output
 
 
-SERVE = ("import typer; from lpscore.cli_serve import serve_scores; "
-         "app = typer.Typer(); app.command()(serve_scores); app()")
 
 
 def test_serve_data_starts_the_console(tmp_path_factory: pytest.TempPathFactory) -> None:
     data = fresh_copy(shared_data_dir(tmp_path_factory),
                       tmp_path_factory.mktemp("serve") / "data")
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", SERVE, "--data", str(data),
-                             "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        started = time.monotonic()
-        while True:
-            assert proc.poll() is None, proc.communicate()[1]
-            try:
-                health = httpx.get(f"{base}/api/health", timeout=1.0).json()
-                break
-            except httpx.TransportError:
-                assert time.monotonic() - started < 20.0, "lpscore serve --data did not start"
-                time.sleep(0.1)
-        assert set(health["profiles"]) == {"hft", "block", "best_price"}
+    with lpscore_serve("--data", str(data)) as served:
+        base = served.base
+        assert set(served.health["profiles"]) == {"hft", "block", "best_price"}
         assert httpx.get(f"{base}/api/scores/block").json()["scores"]  # published at start
         assert "lpscore console" in httpx.get(f"{base}/").text
         assert httpx.get(f"{base}/static/app.js").status_code == 200
@@ -361,11 +346,8 @@ def test_serve_data_starts_the_console(tmp_path_factory: pytest.TempPathFactory)
         spec = httpx.get(f"{base}/openapi.json").json()
         assert {"/api/login", "/api/profiles/{name}/versions", "/api/audit",
                 "/api/scores/{profile}"} <= set(spec["paths"])
-    finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=10)
-    assert proc.returncode == 0, err
-    assert f"console: http://127.0.0.1:{port}/" in err
+    assert served.returncode == 0, served.err
+    assert f"console: http://127.0.0.1:{served.port}/" in served.err
 
 
 def test_serve_needs_a_store_or_data() -> None:

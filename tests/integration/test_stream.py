@@ -4,6 +4,7 @@ through Kafka (librdkafka's mock cluster); crashes and rebalances lose and repea
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -198,8 +199,6 @@ def test_kill_9_mid_stream_then_restart_loses_and_repeats_nothing(
 
 def assert_same_fill_counts(ckpt: Path, log: Path, quotes: pl.DataFrame) -> None:
     """Fills and orders per LP x context from the checkpointed state equal the batch's."""
-    import pickle  # noqa: PLC0415
-
     total = None
     for state_file in ckpt.glob("*/state.pkl"):
         stats = pickle.loads(state_file.read_bytes())["processor"].stats()

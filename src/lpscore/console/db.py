@@ -17,7 +17,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -59,8 +59,7 @@ class ProfileVersion:
     created_ns: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"profile": self.profile, "version": self.version, "weights": self.weights,
-                "author": self.author, "comment": self.comment, "created_ns": self.created_ns}
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +74,7 @@ class AuditEntry:
     comment: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "ts_ns": self.ts_ns, "user": self.user, "action": self.action,
-                "target": self.target, "old": self.old, "new": self.new,
-                "comment": self.comment}
+        return asdict(self)
 
 
 class ConsoleDB:

@@ -37,7 +37,7 @@ from lpscore.ingest.pipeline import canonical_events, typed_messages
 from lpscore.ingest.records import split_messages
 from lpscore.quarantine import Quarantine
 
-__all__ = ["Record", "StreamDecoder"]
+__all__ = ["Record", "StreamDecoder", "capture_prefix"]
 
 _DEDUP_COLUMNS = (
     "sender", "target", "ts_recv", "file_index", "offset", "kind", "seq_num", "t141", "t45",
@@ -156,8 +156,11 @@ class StreamDecoder:
 def _line(record: Record) -> bytes:
     """The record as a log line: a capture prefix in front when the transport gave one."""
     data = record.data.rstrip(b"\r\n")
-    if record.capture_ns is None:
-        return data
-    seconds, ns = divmod(record.capture_ns, 10**9)
+    return data if record.capture_ns is None else capture_prefix(record.capture_ns) + data
+
+
+def capture_prefix(capture_ns: int) -> bytes:
+    """The QuickFIX capture prefix of a time: ``YYYYMMDD-HH:MM:SS.nnnnnnnnn : ``."""
+    seconds, ns = divmod(capture_ns, 10**9)
     stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y%m%d-%H:%M:%S")
-    return f"{stamp}.{ns:09d} : ".encode() + data
+    return f"{stamp}.{ns:09d} : ".encode()

@@ -19,7 +19,6 @@ the latest send time, which is the batch job's ``t_ref``.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import polars as pl
@@ -199,9 +198,6 @@ class Processor:
         total = parts[0] if len(parts) == 1 else parts[0].merge(parts[1])
         return total.decayed_to(self.t_ref) if self.profile.decay is not None else total
 
-    def status(self) -> Mapping[str, int]:
-        return {**self.counts, "live_units": len(self.open),
-                "live_events": 0 if self.events is None else self.events.height}
 
 
 def _replace_units(rows: Stats | None, units: set[str], new: Stats) -> Stats:

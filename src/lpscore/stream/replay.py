@@ -21,6 +21,7 @@ from pathlib import Path
 from lpscore.errors import InputError
 from lpscore.fix.tags import ADMIN_MSG_TYPES
 from lpscore.ingest.records import read_bytes
+from lpscore.stream.decode import capture_prefix
 
 __all__ = ["LogMessage", "log_messages", "replay_logs"]
 
@@ -90,11 +91,7 @@ def _to_file(paths: Sequence[Path], out: Path, speed: float) -> int:
     n = 0
     with out.open("ab") as handle:
         for message in _paced(log_messages(paths), speed):
-            stamp = b""
-            if message.capture_ns is not None:
-                seconds, ns = divmod(message.capture_ns, 10**9)
-                stamp = (datetime.fromtimestamp(seconds, UTC).strftime("%Y%m%d-%H:%M:%S")
-                         + f".{ns:09d} : ").encode()
+            stamp = b"" if message.capture_ns is None else capture_prefix(message.capture_ns)
             handle.write(stamp + message.value + b"\n")
             handle.flush()
             n += 1

@@ -165,7 +165,7 @@ class Stream:
                     on_status(self._refresh_status())
                     shown = time.monotonic()
         finally:
-            if self.status.records:
+            if self._touched:  # what the partial publishes left out
                 self.publish(full=True)
             self._checkpoint(force=True)
         status = self._refresh_status()

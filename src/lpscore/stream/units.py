@@ -72,7 +72,7 @@ class Units:
                  ref_epoch: int | None) -> str:
         if kind == "D" and outbound:
             unit = self._root(parent_id or f"~{session}#{cl}")
-            self._lend(session, cl, unit, replace_closed=True)
+            self._lend(session, cl, unit)
             return unit
         if kind == "3":
             found = self.seq.get((session, ref_epoch or 0, ref_seq or -1))
@@ -86,10 +86,8 @@ class Units:
             unit = self._live(found)
             if unit == CLOSED:
                 return CLOSED
-        if kind in ("F", "G"):
-            self._lend(session, cl, unit, replace_closed=True)
-        elif found is None:
-            self._lend(session, cl, unit, replace_closed=False)
+        if kind in ("F", "G") or found is None:
+            self._lend(session, cl, unit)
         return unit
 
     def _root(self, unit: str) -> str:
@@ -102,8 +100,9 @@ class Units:
         root = self.find(unit)
         return CLOSED if root in self.closed else root
 
-    def _lend(self, session: str, cl: str | None, unit: str, *, replace_closed: bool) -> None:
-        """(session, ``cl``) now names ``unit``; a live unit it named is merged with it."""
+    def _lend(self, session: str, cl: str | None, unit: str) -> None:
+        """(session, ``cl``) now names ``unit``; a live unit it named is merged with it (a
+        closed one is left as it is: a ClOrdID used again after its order closed)."""
         if cl is None:
             return
         key = (session, cl)
@@ -112,9 +111,7 @@ class Units:
         if before is None:
             return
         other = self.find(before)
-        if other == unit or (other in self.closed and replace_closed):
-            return
-        if other in self.closed:
+        if other == unit or other in self.closed:
             return
         self.parent[other] = unit
         self.merged.add(other)
