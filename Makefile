@@ -37,7 +37,8 @@ demo: $(STAMP)
 		--profile block --until-idle 1
 	$(BIN)/lpscore route $(FIXDATA)/generated/demo-amzn-lps.log \
 		--quotes tests/data/quotes/AMZN_2012-06-21_34200000_57600000_message_1.csv \
-		--symbol AMZN --side buy --qty 20000 --price 220 --profile block --policy spray
+		--symbol AMZN --side buy --qty 20000 --price 220 --profile block --policy spray \
+		--decisions $(DEMO_OUT)/decisions.jsonl
 	$(BIN)/lpscore simulate --scenario acme --out $(DEMO_OUT)/sim
 	$(BIN)/lpscore score $(DEMO_OUT)/sim/fix.log --quotes $(DEMO_OUT)/sim/quotes.parquet \
 		--profile block

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
@@ -28,7 +29,7 @@ from lpscore.model.enums import Side
 from lpscore.publish import ScoreStore, open_store
 from lpscore.publish.publisher import publish_result
 from lpscore.quarantine import Quarantine
-from lpscore.routing import Plan, Router, RouteRequest, ScoreCache
+from lpscore.routing import DecisionLog, Plan, Router, RouteRequest, ScoreCache
 from lpscore.routing.policies import policy_named
 from lpscore.scoring import catalog, load_profile
 
@@ -61,6 +62,11 @@ def route(
     config_path: ConfigOption = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")
                       ] = OutputFormat.TABLE,
+    decisions: Annotated[Path | None, typer.Option(
+        "--decisions", metavar="FILE", help="Also append the decision to this JSON-lines "
+        "journal (one record per decision: time, symbol, side, qty and the plan, as "
+        "--format json prints it); `lpscore serve --data DIR` shows DIR/decisions.jsonl.")
+    ] = None,
 ) -> None:
     """Which LPs an order goes to, how much each, and why (docs/routing.md)."""
     with exit_on_error():
@@ -74,6 +80,8 @@ def route(
             raise InputError("give FIX logs to score now or --store to read published scores, "
                              "not both")
         with ExitStack() as stack:
+            # opened first, so an unwritable FILE fails before any scoring work
+            journal = None if decisions is None else stack.enter_context(_journal(decisions))
             cache = None
             if fix_files:
                 store_uri = f"memory://route-{uuid.uuid4().hex}"
@@ -88,6 +96,9 @@ def route(
                     err.print(f"[yellow]warning:[/] {cache.last_error}; routing on the "
                               "configured static ranking, marked stale")
             plan = Router(cache, profile, config.routing).plan(request, policy)
+            if journal is not None:   # a plan that routed nothing is a decision too
+                journal.write(plan, ts_ns=time.time_ns(), symbol=request.symbol,
+                              side=_side_text(request.side), qty=request.qty)
         if output is OutputFormat.JSON:
             print(json.dumps(plan.to_json()))
         else:
@@ -104,6 +115,18 @@ def _publish_now(fix_files: list[Path], quote_files: list[Path], profile_spec: s
     profile = load_profile(profile_spec, specs)
     publish_result(result, profile, specs, store)
     return profile.name
+
+
+def _journal(path: Path) -> DecisionLog:
+    try:
+        return DecisionLog(path)
+    except OSError as exc:
+        raise InputError(f"--decisions {path}: cannot append to it ({exc.strerror or exc}); "
+                         "give a writable file") from exc
+
+
+def _side_text(side: Side) -> str:
+    return "buy" if side is Side.BUY else "sell"
 
 
 def _request(symbol: str, side: str, qty: float, price: float | None, context: str,
@@ -128,7 +151,7 @@ def _request(symbol: str, side: str, qty: float, price: float | None, context: s
 
 def _print(plan: Plan, request: RouteRequest) -> None:
     console = Console()
-    title = (f"{plan.policy}: {'buy' if request.side is Side.BUY else 'sell'} "
+    title = (f"{plan.policy}: {_side_text(request.side)} "
              f"{request.qty:,.0f} {request.symbol} under {plan.profile}, context {plan.context}"
              + (" [bold red](stale)[/]" if plan.stale else ""))
     table = Table(title=title)

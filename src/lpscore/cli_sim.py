@@ -57,12 +57,20 @@ def simulate(
         config = Config(context=ContextConfig(adv={scenario.market.symbol:
                                                    scenario.market.adv}))
         write_kpis([log], [quotes], config, out / "kpis", ["lp"], OutputFormat.JSON, html=True)
+        _write_decisions(result, out / "kpis" / "decisions.jsonl")
         payload = result.to_json(str(log))
         (out / "result.json").write_text(json.dumps(payload, indent=1), encoding="utf-8")
         if output is OutputFormat.JSON:
             print(json.dumps(payload))
             return
         _print(result, out)
+
+
+def _write_decisions(result: SimResult, path: Path) -> None:
+    """The routing decisions where ``lpscore serve --data`` finds them (replaced, not
+    appended: the directory holds one run)."""
+    path.write_text("".join(json.dumps(d, allow_nan=False) + "\n" for d in result.decisions),
+                    encoding="utf-8")
 
 
 def _timeline(result: SimResult) -> pl.DataFrame:

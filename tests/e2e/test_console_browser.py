@@ -1,9 +1,11 @@
 """The console in a real browser: log in, read the leaderboard, open an LP page, recalibrate
-a profile as a calibrator (preview, save, audit entry, new ranking), and be refused the same
-change as a viewer. A screenshot per step goes to the test's tmp dir (screens/)."""
+a profile as a calibrator (preview, save, audit entry, new ranking), see a routing decision
+appear while the decisions page is open, and be refused the same change as a viewer. A
+screenshot per step goes to the test's tmp dir (screens/)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +13,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from e2e.console_data import PASSWORD, Server, fresh_copy, serve_console, shared_data_dir
+from lpscore.config import RoutingConfig
+from lpscore.model.enums import Side
+from lpscore.routing import DecisionLog, Router, RouteRequest, Spray
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -138,6 +143,23 @@ def test_calibrator_recalibrates_and_viewer_is_refused(server: Server, browser: 
     expect(page.locator("#snapshot-meta")).to_contain_text("block version 2")
     assert ranking(page, "#leaderboard") == proposed
     steps.shot(page, "new-ranking")
+
+    # the decisions page: a decision journaled while it is open appears by itself
+    page.goto(server.url + "/#/decisions")
+    expect(page.locator("#decisions-empty")).to_be_visible()
+    plan = Router(server.console.cache, "block", RoutingConfig()).plan(
+        RouteRequest("AMZN", Side.SELL, 20_000), Spray(3))
+    assert plan.children
+    with DecisionLog(server.console.data.path / "decisions.jsonl") as journal:
+        journal.write(plan, ts_ns=time.time_ns(), symbol="AMZN", side="sell", qty=20_000)
+    row = page.locator("#decisions tbody tr")
+    expect(row).to_have_count(1)
+    for text in ("AMZN", "sell", "20,000", "spray", "block", "symbol=AMZN"):
+        expect(row).to_contain_text(text)
+    children = row.locator(".children li")
+    expect(children).to_have_count(len(plan.children))
+    expect(children.first).to_contain_text(plan.children[0].reason)
+    steps.shot(page, "decisions")
     assert not errors, errors
     context.close()
 
@@ -163,5 +185,5 @@ def test_calibrator_recalibrates_and_viewer_is_refused(server: Server, browser: 
     assert [p.name for p in steps.taken] == [
         "01-login.png", "02-leaderboard.png", "03-lp-page.png", "04-compare.png",
         "05-preview.png", "06-saved.png", "07-audit.png", "08-new-ranking.png",
-        "09-viewer-refused.png"]
+        "09-decisions.png", "10-viewer-refused.png"]
     assert all(p.stat().st_size > 5000 for p in steps.taken)

@@ -193,14 +193,22 @@ def test_kpi_views(clients: dict[str, TestClient]) -> None:
     both = vic.get("/api/compare", params={"lp": ["LP_B", "LP_A"]}).json()
     assert [r["lp"] for r in both["rows"]] == ["LP_B", "LP_A"]
     assert vic.get("/api/decisions").json() == {"items": [], "total": 0, "limit": 50,
-                                                "offset": 0}
+                                                "offset": 0, "malformed": 0}
+
+
+def test_a_version_number_past_what_sqlite_holds_is_a_422(clients: dict[str, TestClient]
+                                                          ) -> None:
+    vic = clients["vic"]
+    assert vic.get("/api/profiles/block/versions/1").json()["version"] == 1
+    for version in ("0", str(2**64)):   # schemathesis found 2**64 a 500 (SQLite overflow)
+        assert vic.get(f"/api/profiles/block/versions/{version}").status_code == 422
 
 
 def test_decisions_are_read_from_the_data_dir(tmp_path: Path) -> None:
     (tmp_path / "decisions.jsonl").write_text(
         '{"policy": "spray", "profile": "block", "children": [{"lp": "LP_A", "qty": 5}]}\n'
-        '{"policy": "primary", "profile": "hft", "children": [{"lp": "LP_B", "qty": 9}]}\n',
-        encoding="utf-8")
+        '{"policy": "primary", "profile": "hft", "children": [{"lp": "LP_B", "qty": 9}]}\n'
+        '{"policy": "cut short\n', encoding="utf-8")   # a malformed line: skipped, counted
     ConsoleDB(tmp_path / DB_NAME).add_user("vic", hash_password(PASSWORD), "viewer")
     with running_console(tmp_path) as console:  # no KPI tables: decisions, profiles, audit
         client = TestClient(create_console_app(console.cache, console))
@@ -209,7 +217,7 @@ def test_decisions_are_read_from_the_data_dir(tmp_path: Path) -> None:
         page = client.get("/api/decisions", params={"lp": "LP_B"}).json()
         assert client.get("/api/lps").json()["total"] == 0
         preview = client.post("/api/profiles/block/preview", json={"weights": BLOCK})
-    assert (page["total"], page["items"][0]["policy"]) == (1, "primary")
+    assert (page["total"], page["items"][0]["policy"], page["malformed"]) == (1, "primary", 1)
     assert preview.status_code == 409
     assert "lpscore kpis" in preview.json()["detail"]
 

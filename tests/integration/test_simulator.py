@@ -112,6 +112,20 @@ def test_acme_lp_a_degrades_the_router_moves_away_and_the_order_completes() -> N
     assert result.fill_share["LP_C"] + result.fill_share["LP_D"] > 0.6
 
 
+def test_every_decision_sees_every_message_received_before_it() -> None:
+    """Scores after every fill: before each decision of the router under test, the live
+    scorecard has taken every FIX message logged so far and published what changed."""
+    sim = Simulation(load_scenario(SMALL))
+    result = sim.run()
+    assert len(sim.freshness) == len(result.decisions) > 5
+    assert all(logged == taken for logged, taken in sim.freshness), sim.freshness
+    assert sim.card.rescores >= len(result.decisions) // 2   # unchanged data: no publish
+    first = result.decisions[0]
+    assert first["parent"] == "P1S0" and first["symbol"] == sim.symbol
+    assert first["qty"] == sum(c["qty"] for c in first["children"]) + first["unrouted"]
+    assert {d["side"] for d in result.decisions} == {"buy"}
+
+
 def test_simulate_command_writes_everything(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "lpscore.cli", "simulate", "--scenario",
                            str(SMALL), "--out", str(tmp_path), "--format", "json"],
@@ -134,6 +148,9 @@ def test_simulate_command_writes_everything(tmp_path: Path) -> None:
                  "kpis/report.html", "kpis/kpis.json"):
         assert (tmp_path / name).is_file(), name
     assert json.loads((tmp_path / "result.json").read_text()) == payload
+    decisions = [json.loads(line) for line in
+                 (tmp_path / "kpis" / "decisions.jsonl").read_text().splitlines()]
+    assert decisions and all(d["policy"] and d["children"] is not None for d in decisions)
 
 
 def test_scenario_errors_name_the_key(tmp_path: Path) -> None:

@@ -4,11 +4,13 @@
     data.result                     # a KpiResult rebuilt from fills/orders.parquet
     data.summary(["lp"])            # summary_json rows of kpi.aggregate, one per group
     data.series("LP_A", "5m")       # the same KPIs per LP and time bucket
+    data.decisions().items          # routing decisions appended so far, oldest first
 
 The KPIs are those of the KPI engine (kpi.aggregate.kpi_stats and summarize, undecayed, as
 ``lpscore kpis`` prints them); this module only groups and shapes them for the console.
-Routing decisions are read from ``DIR/decisions.jsonl`` when it exists (one
-``RoutingDecision.to_json()`` object per line, optionally with ``ts`` and ``symbol``).
+Routing decisions come from ``DIR/decisions.jsonl``, the journal of
+``lpscore.routing.journal`` (``data.decisions()``), followed while the console runs: see
+``console/decisions.py``.
 """
 
 from __future__ import annotations
@@ -23,25 +25,28 @@ from typing import Any, TypeVar, cast
 import numpy as np
 import polars as pl
 
+from lpscore.console.decisions import DecisionFile, Decisions
 from lpscore.errors import InputError
 from lpscore.kpi.aggregate import kpi_stats, summarize, summary_json
 from lpscore.kpi.engine import KpiResult
 
-__all__ = ["BUCKETS", "DataDir"]
+__all__ = ["BUCKETS", "DECISIONS", "DataDir"]
 
 BUCKETS = {"1d": "1d", "1h": "1h", "15m": "15m", "5m": "5m", "1m": "1m"}
 """Time-series bucket -> Polars truncation interval."""
 HISTOGRAM_BINS = 20
+DECISIONS = "decisions.jsonl"
 T = TypeVar("T")
 
 
 @dataclass
 class DataDir:
-    """A KPI output directory, loaded once; views computed on first use and kept."""
+    """A KPI output directory, loaded once; views computed on first use and kept. The
+    decision journal is the exception: it grows while the console runs."""
 
     path: Path
     result: KpiResult | None
-    decisions: list[dict[str, Any]]
+    journal: DecisionFile
     _memo: dict[tuple[str, ...], object] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -60,7 +65,11 @@ class DataDir:
                                orders=pl.read_parquet(tables[1]),
                                horizons=[str(h) for h in horizons],
                                clock_offsets=pl.DataFrame())
-        return cls(path, result, _decisions(path / "decisions.jsonl"))
+        return cls(path, result, DecisionFile(path / DECISIONS))
+
+    def decisions(self) -> Decisions:
+        """The routing decisions in DIR/decisions.jsonl now, oldest first."""
+        return self.journal.read()
 
     @property
     def horizons(self) -> list[str]:
@@ -123,19 +132,3 @@ class DataDir:
             return {"edges": [round(float(e), 4) for e in edges], "counts": counts}
         return dict(self._cached(("hist", metric), make))
 
-
-def _decisions(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{n}: not JSON ({exc}); one decision object per "
-                             "line") from exc
-        if isinstance(item, dict):
-            out.append(item)
-    return out

@@ -1,5 +1,6 @@
 """``/api/audit`` (who changed what, when, old -> new, why) and ``/api/events``, the live
-updates channel (Server-Sent Events)."""
+updates channel (Server-Sent Events): new score versions, console changes, and routing
+decisions appended to DIR/decisions.jsonl."""
 
 # No `from __future__ import annotations` here: FastAPI resolves the Annotated dependency
 # aliases defined inside the router factory from the live annotations.
@@ -43,12 +44,14 @@ def audit_router(console: Console) -> APIRouter:
         "content": {"text/event-stream": {}},
         "description": "`event: score` with `{profile, context, version}` for each new "
         "version the score cache receives from the store; `event: change` with `{changes}` "
-        "after every change made through the console; comments as keep-alives."}})
+        "after every change made through the console; `event: decision` with `{total, "
+        "malformed}` when DIR/decisions.jsonl changed; comments as keep-alives."}})
     async def events(request: Request, _: viewer,
                      max_s: Annotated[float, Query(gt=0, le=3600, description=(
                          "Close the stream after this many seconds (EventSource "
                          "reconnects by itself)."))] = 300.0) -> StreamingResponse:
-        """Live updates: new score versions and console changes, as Server-Sent Events."""
+        """Live updates: new score versions, console changes and new routing decisions, as
+        Server-Sent Events."""
         return StreamingResponse(_stream(console, request, max_s),
                                  media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store"})
@@ -68,9 +71,12 @@ def _versions(console: Console) -> dict[tuple[str, str], int]:
 
 
 async def _stream(console: Console, request: Request, max_s: float) -> AsyncIterator[str]:
-    """Polls the cache (which the store's notifications keep current) every ``TICK_S``."""
+    """Polls the cache (which the store's notifications keep current) and the decision
+    journal (a stat while it is unchanged) every ``TICK_S``."""
     seen = _versions(console)
     changes = console.changes
+    # in a thread: a replaced journal is read whole, which must not stall the event loop
+    decided = await asyncio.to_thread(console.data.decisions)
     started = last_sent = time.monotonic()
     yield "retry: 2000\n\n"
     while (time.monotonic() - started < max_s and not console.closing.is_set()
@@ -86,6 +92,12 @@ async def _stream(console: Console, request: Request, max_s: float) -> AsyncIter
         if console.changes != changes:
             changes = console.changes
             yield f"event: change\ndata: {json.dumps({'changes': changes})}\n\n"
+            last_sent = time.monotonic()
+        now_decided = await asyncio.to_thread(console.data.decisions)
+        if now_decided is not decided:     # the same object while the file is unchanged
+            decided = now_decided
+            body = json.dumps({"total": len(decided.items), "malformed": decided.malformed})
+            yield f"event: decision\ndata: {body}\n\n"
             last_sent = time.monotonic()
         if time.monotonic() - last_sent > KEEPALIVE_S:
             yield ": keep-alive\n\n"

@@ -13,7 +13,14 @@ from pydantic import BaseModel, Field
 
 from lpscore.console.auth import Session
 from lpscore.console.data import BUCKETS
-from lpscore.console.schemas import ERRORS, LimitParam, OffsetParam, Page, Problem
+from lpscore.console.schemas import (
+    ERRORS,
+    DecisionsPage,
+    LimitParam,
+    OffsetParam,
+    Page,
+    Problem,
+)
 from lpscore.console.state import Console
 from lpscore.publish.snapshot import ALL
 
@@ -136,20 +143,24 @@ def kpis_router(console: Console) -> APIRouter:
                           rows=[rows[name] for name in wanted],
                           scores={name: scores_of(name) for name in wanted})
 
-    @router.get("/decisions", response_model=Page[dict[str, Any]], responses=ERRORS)
-    async def list_decisions(_: viewer, limit: LimitParam = 50, offset: OffsetParam = 0,
-                             lp: Annotated[str | None, Query(
-                                 max_length=200, description="Decisions with a child order "
-                                 "to this LP.")] = None,
-                             profile: Annotated[str | None, Query(max_length=200)] = None
-                             ) -> Page[dict[str, Any]]:
-        """Routing decisions found in DIR/decisions.jsonl (empty when there is none), newest
-        last, each with its children and their reasons."""
-        rows = [d for d in data.decisions
+    @router.get("/decisions", response_model=DecisionsPage, responses=ERRORS)
+    def list_decisions(_: viewer, limit: LimitParam = 50, offset: OffsetParam = 0,
+                       lp: Annotated[str | None, Query(
+                           max_length=200, description="Decisions with a child order to "
+                           "this LP.")] = None,
+                       profile: Annotated[str | None, Query(max_length=200)] = None
+                       ) -> DecisionsPage:
+        """Routing decisions of DIR/decisions.jsonl (the decision journal, docs/routing.md),
+        newest first, each with its children and their reasons; re-read when the file
+        changes, so decisions appended while the console runs appear. Lines that are not a
+        JSON object are skipped and counted in ``malformed``."""
+        # a plain def: FastAPI runs it in a thread, so reading the file never blocks the loop
+        seen = data.decisions()
+        rows = [d for d in reversed(seen.items)
                 if (profile is None or d.get("profile") == profile)
                 and (lp is None or lp in _child_lps(d))]
-        return Page[dict[str, Any]](items=rows[offset:offset + limit], total=len(rows),
-                                    limit=limit, offset=offset)
+        return DecisionsPage(items=rows[offset:offset + limit], total=len(rows), limit=limit,
+                             offset=offset, malformed=seen.malformed)
 
     return router
 

@@ -6,7 +6,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Path
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
@@ -118,9 +118,11 @@ def profiles_router(console: Console) -> APIRouter:
                                        for v in found[offset:offset + limit]],
                                 total=len(found), limit=limit, offset=offset)
 
+    # version bounded as RollbackIn.version: past 2**63 SQLite cannot bind it (was a 500)
     @router.get("/profiles/{name}/versions/{version}", response_model=VersionOut,
                 responses={**ERRORS, **NOT_FOUND})
-    async def get_version(name: str, version: int, _: viewer) -> VersionOut:
+    async def get_version(name: str, _: viewer, version: Annotated[int, Path(
+            ge=1, le=2**31, description="A version number of the profile.")]) -> VersionOut:
         known(name)
         found = console.db.version(name, version)
         if found is None:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from lpscore.console.db import Role
 
-__all__ = ["ERRORS", "AuditOut", "LimitParam", "LoginIn", "OffsetParam", "Page",
+__all__ = ["ERRORS", "AuditOut", "DecisionsPage", "LimitParam", "LoginIn", "OffsetParam", "Page",
            "PasswordIn", "PreviewIn", "RollbackIn", "SessionOut", "UserIn", "UserOut",
            "UserPatch", "VersionOut", "WeightsIn"]
 
@@ -44,6 +44,13 @@ class Page(BaseModel, Generic[T]):
     total: int
     limit: int
     offset: int
+
+
+class DecisionsPage(Page[dict[str, Any]]):
+    """A page of routing decisions (``decision_record`` objects of the decision journal)."""
+
+    malformed: int = Field(description="Lines of DIR/decisions.jsonl skipped because they "
+                           "are not a JSON object (each is logged once by the server).")
 
 
 class LoginIn(BaseModel):

@@ -6,11 +6,17 @@
 Everything between the router and the LPs is FIX bytes on a simulated clock: the router's
 NewOrderSingle and cancel messages reach the LP after ``net_ms``; the LP's answers come back
 the same way. Every message we send or receive is written to a FIX log with a capture
-prefix (our clock), exactly as a FIX engine would log it. Every ``rescore_every_s`` the
-scorecard reads that log through the same ingest, KPI engine, scoring and publication as
-production (``lpscore kpis`` / ``publish``), the router's score cache takes the new
-snapshots, and later decisions use them. There is no shortcut from the simulator into the
-KPI tables.
+prefix (our clock), exactly as a FIX engine would log it. The scorecard reads those messages
+as the live pipeline does (lpscore.sim.live: the stream's decoder and incremental processor,
+which run the batch ingest and KPI engine on the orders a message touches). Before every
+decision of the router under test (each slice, each re-route after a reject or a partial
+fill), the scorecard takes every message logged since the last time, the changed contexts
+are scored and published to the store, and the router's score cache takes the new
+snapshots: every decision sees every fill and reject received before it, as if the scores
+had been published after each (nobody reads the store in between). Quotes reach the
+scorecard once final (``net_ms`` after their time); every ``rescore_every_s`` the desk's
+other flow and the markouts completed by new quotes are published too. There is no shortcut from the
+simulator into the KPI tables.
 
 Our fills move the market (square-root impact, plus the drift of LPs that leak).
 """
@@ -20,25 +26,29 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from lpscore.config import Config, ContextConfig, IngestConfig, MarketDataConfig
+from lpscore.config import (
+    Config,
+    ContextConfig,
+    IngestConfig,
+    MarketDataConfig,
+    RoutingConfig,
+)
 from lpscore.errors import ConfigError
 from lpscore.fix.codec import FixMessage, decode
-from lpscore.ingest import ingest_logs
 from lpscore.kpi.context import size_bucket_of
-from lpscore.kpi.engine import compute_kpis, horizon_label
+from lpscore.kpi.engine import horizon_label
 from lpscore.marketdata import load_quotes
 from lpscore.model.enums import Side
 from lpscore.publish import MemoryStore
-from lpscore.publish.publisher import publish_result
 from lpscore.quarantine import Quarantine
 from lpscore.routing import (
     FixOrderWriter,
@@ -46,12 +56,15 @@ from lpscore.routing import (
     Plan,
     Policy,
     Router,
+    RouteRequest,
     ScoreCache,
 )
 from lpscore.routing.fixout import fix_time
+from lpscore.routing.journal import decision_record
 from lpscore.routing.policies import lots, policy_named
 from lpscore.scoring import catalog, load_profile
 from lpscore.scoring.profiles import parse_duration
+from lpscore.sim.live import LiveScorecard
 from lpscore.sim.lps import SimulatedLp, renumber
 from lpscore.sim.market import Market, ReplayMarket, SyntheticMarket
 from lpscore.sim.policies import RandomOne
@@ -96,6 +109,8 @@ class SimResult:
     timeline: list[TimelineRow]
     fix_log: bytes
     quotes: pl.DataFrame
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    """The router under test's decisions, as ``decisions.jsonl`` records."""
 
     def to_json(self, fix_log_path: str | None = None) -> dict[str, Any]:
         return {"scenario": self.scenario, "seed": self.seed, "completed": self.completed,
@@ -165,6 +180,10 @@ class Simulation:
         if scenario.half_life is not None:
             self.profile = replace(self.profile, decay=Decay(parse_duration(scenario.half_life)))
         self.store = MemoryStore()
+        self.card = LiveScorecard(self._ingest, self._config, self.profile, self.store)
+        self._quotes_to = self.t0
+        """Quotes before this time went to the scorecard."""
+        self._rescored_ns = self.t0
         self.cache = ScoreCache(self.store, [self.profile.name],
                                 stale_after_s=3 * scenario.rescore_every_s, clock=self._now_s)
         routing = scenario.routing
@@ -172,10 +191,11 @@ class Simulation:
         if not routing.static_ranking:    # before any score, the desk's LPs in listed order
             routing = replace(routing, static_ranking=everyone)
         self._scoring = scoring
-        self.router = Router(self.cache if scoring else None, self.profile.name,
-                             routing if static_ranking is None
-                             else replace(routing, static_ranking=static_ranking),
-                             clock=self._now_s)
+        self.router: Router = _FreshRouter(
+            self.cache if scoring else None, self.profile.name,
+            routing if static_ranking is None
+            else replace(routing, static_ranking=static_ranking),
+            clock=self._now_s, before_plan=self._rescore if scoring else None)
         # the desk's other flow goes to every LP whatever the policy under test
         self._bg_router = Router(None, self.profile.name,
                                  replace(routing, static_ranking=everyone), clock=self._now_s)
@@ -192,6 +212,10 @@ class Simulation:
         self._slice_parent: dict[int, _Parent] = {}
         self.timeline: list[TimelineRow] = []
         self.scores: list[dict[str, Any]] = []
+        self.decisions: list[dict[str, Any]] = []
+        """The router under test's decisions as journal records (lpscore.routing.journal)."""
+        self.freshness: list[tuple[int, int]] = []
+        """At each of its decisions: (messages logged, messages the scorecard had taken)."""
         self.rejects = 0
         self._lp_seq: dict[str, int] = {}
         self._last_scores: dict[str, float] = {}
@@ -231,16 +255,14 @@ class Simulation:
             self._at(self.t0 + int(scenario.background.every_s * NS / 2), "background")
         if self._scoring:
             self._at(self.t0 + int(scenario.rescore_every_s * NS), "rescore")
-        with tempfile.TemporaryDirectory(prefix="lpscore-sim-") as tmp:
-            self._tmp = Path(tmp)
-            while self._queue:
-                t, _, kind, payload = heapq.heappop(self._queue)
-                if t > self._end_ns and kind in ("slice", "background", "rescore"):
-                    continue
-                self._now = t
-                getattr(self, f"_on_{kind}")(payload)
-                if self._progress is not None:
-                    self._progress(min(self._now_s() / scenario.duration_s, 1.0))
+        while self._queue:
+            t, _, kind, payload = heapq.heappop(self._queue)
+            if t > self._end_ns and kind in ("slice", "background", "rescore"):
+                continue
+            self._now = t
+            getattr(self, f"_on_{kind}")(payload)
+            if self._progress is not None:
+                self._progress(min(self._now_s() / scenario.duration_s, 1.0))
         return self._result()
 
     # -- events -------------------------------------------------------------------------------
@@ -266,11 +288,12 @@ class Simulation:
         deadline = min(self._now + int(parent.spec.slice_every_s * NS), parent.end_ns)
         policy = (self._make_policy(self) if self._make_policy is not None else
                   policy_named(parent.spec.policy, top_k=self.scenario.routing.spray_top_k))
+        name, side = f"P{len(self._parents)}S{k}", Side.BUY if parent.sign > 0 else Side.SELL
         order = ParentOrder(self.router, policy, self.writer,
-                            parent_id=f"P{len(self._parents)}S{k}", symbol=self.symbol,
-                            side=Side.BUY if parent.sign > 0 else Side.SELL, qty=qty,
+                            parent_id=name, symbol=self.symbol, side=side, qty=qty,
                             deadline_ns=deadline, time_in_force=parent.spec.time_in_force,
-                            context=self._context(qty), on_decision=self._decided)
+                            context=self._context(qty),
+                            on_decision=partial(self._decided, name, side))
         parent.slices.append(order)
         self._slice_parent[id(order)] = parent
         self._send(order, order.start(self._now))
@@ -305,7 +328,7 @@ class Simulation:
         lp, raw = payload
         seq = self._lp_seq[lp] = self._lp_seq.get(lp, 0) + 1
         raw = renumber(raw, seq)       # numbered as sent, not as the LP generated it
-        self._log.append(_line(self._now, raw))
+        self._write(raw)
         message = decode(raw)
         if message.msg_type != "8":
             order = None
@@ -327,19 +350,23 @@ class Simulation:
                 parent.completed_ns = self._now
 
     def _on_rescore(self, _: object) -> None:
-        log = self._tmp / "sim.log"
-        log.write_bytes(b"".join(self._log))
-        quarantine = Quarantine()
-        ingested = ingest_logs([log], self._ingest, quarantine)
-        quotes = self.market.quotes(self.t0, self._now)
-        if ingested.events.height:
-            result = compute_kpis(ingested.events, quotes, self._config, quarantine)
-            specs = catalog(result.horizons)
-            if result.orders.height:
-                publish_result(result, self.profile, specs, self.store)
-                self.cache.refresh()
-                self._record_scores()
-        self._at(self._now + int(self.scenario.rescore_every_s * NS), "rescore")
+        every = int(self.scenario.rescore_every_s * NS)
+        if self._now - self._rescored_ns >= every:     # else a decision just did it
+            self._rescore()
+        self._at(self._rescored_ns + every, "rescore")
+
+    def _rescore(self) -> None:
+        """The scorecard takes what was logged and the quotes that became final (those
+        older than the network delay: a later fill of ours still moves the mid after its
+        own time), and publishes; the router's cache takes the new snapshots."""
+        self._rescored_ns = self._now
+        final = max(self._now - self._net_ns, self._quotes_to)
+        if final > self._quotes_to:
+            self.card.quotes(self.market.quotes(self._quotes_to, final))
+            self._quotes_to = final
+        if self.card.rescore(self._now):
+            self.cache.refresh()
+            self._record_scores()
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -349,9 +376,16 @@ class Simulation:
             cl = (message.get(11) or b"").decode()
             self._owner[cl] = order
             self._sent_ns.setdefault(cl, self._now)
-            self._log.append(_line(self._now, raw))
+            self._write(raw)
             lp = (message.get(100) or b"").decode()
             self._at(self._now + self._net_ns, "to_lp", (lp, raw))
+
+    def _write(self, raw: bytes) -> None:
+        """Log a message we sent or received, and give it to the scorecard."""
+        line = _line(self._now, raw)
+        self._log.append(line)
+        if self._scoring:
+            self.card.log(self._now, raw, len(line))
 
     def _filled(self, lp: str, message: FixMessage, order: ParentOrder | None) -> None:
         qty = float(message.get(32) or 0.0)
@@ -372,7 +406,13 @@ class Simulation:
             self._row("fill", lp, qty, px, None if sent is None else (self._now - sent) / 1e6,
                       f"{parent.filled() + qty:,.0f} of {parent.spec.qty:,.0f}")
 
-    def _decided(self, t_ns: int, plan: Plan) -> None:
+    def _decided(self, parent: str, side: Side, t_ns: int, plan: Plan) -> None:
+        """A decision of the router under test: to the journal and the timeline."""
+        asked = plan.unrouted + sum(c.qty for c in plan.children)
+        self.decisions.append(decision_record(plan, ts_ns=t_ns, symbol=self.symbol,
+                                              side=side.name.lower(), qty=asked,
+                                              parent=parent))
+        self.freshness.append((len(self._log), self.card.taken))
         for child in plan.children:
             self._row("route", child.lp, child.qty, None, None,
                       child.reason + (" [stale]" if plan.stale else ""))
@@ -386,10 +426,12 @@ class Simulation:
             self.cache.entry(self.profile.name, "*")
         if entry is None:
             return
+        scored = [c for c in entry.candidates if c.score is not None]
+        if all(self._last_scores.get(c.lp) == c.score for c in scored):
+            return                 # another context changed; the symbol's scores did not
         changes = []
-        for c in entry.candidates:
-            if c.score is None:
-                continue
+        for c in scored:
+            assert c.score is not None
             self.scores.append({"t_s": round(self._now_s(), 3), "lp": c.lp, "score": c.score})
             before = self._last_scores.get(c.lp)
             delta = "" if before is None else f" ({c.score - before:+.1f})"
@@ -408,7 +450,7 @@ class Simulation:
         if parent is None:
             return SimResult(self.scenario.name, self.seed, True, None, 0.0, 0.0, None,
                              math.nan, None, {}, self.rejects, self.scores, self.timeline,
-                             b"".join(self._log), quotes)
+                             b"".join(self._log), quotes, self.decisions)
         filled = parent.filled()
         notional = sum(c.notional for s in parent.slices for c in s.children.values())
         vwap = notional / filled if filled else None
@@ -425,7 +467,22 @@ class Simulation:
             parent.spec.qty, filled, vwap, parent.arrival_mid, shortfall,
             {lp: q / filled for lp, q in sorted(parent.filled_by_lp().items())} if filled
             else {},
-            self.rejects, self.scores, self.timeline, b"".join(self._log), quotes)
+            self.rejects, self.scores, self.timeline, b"".join(self._log), quotes,
+            self.decisions)
+
+
+class _FreshRouter(Router):
+    """The router under test: brings the scorecard up to date before every decision."""
+
+    def __init__(self, cache: ScoreCache | None, profile: str, config: RoutingConfig, *,
+                 clock: Callable[[], float], before_plan: Callable[[], None] | None) -> None:
+        super().__init__(cache, profile, config, clock=clock)
+        self._before_plan = before_plan
+
+    def plan(self, request: RouteRequest, policy: Policy) -> Plan:
+        if self._before_plan is not None:
+            self._before_plan()
+        return super().plan(request, policy)
 
 
 def _market(scenario: Scenario, seed: int) -> Market:

@@ -14,6 +14,16 @@ rolled up, never a difference, so no rounding residue can appear where a count i
 
 Decay (time clock only): rows are weighed against a fixed anchor and the total is decayed to
 the latest send time, which is the batch job's ``t_ref``.
+
+Quotes are either complete from the start (files, ``lpscore stream --quotes``) or live
+(``live_quotes=True``: ``add_quotes`` appends them as they arrive, as the simulator does).
+With live quotes a unit is computed with the quotes known so far: a markout whose horizon
+lies past the last quote is null, exactly as the batch job leaves it when its data ends
+there, and the unit is *due* again at that time (``t_exec + h``, or ``t_send`` when the order
+went out after the last quote). The next ``add`` recomputes the units whose due time the new
+quotes reached, so markouts complete as their horizons' quotes arrive; a unit is not
+closed while anything in it is due. An order's volatility regime is that of the quotes known
+when its unit was last computed (the batch job ranks it against the whole day's quotes).
 """
 
 from __future__ import annotations
@@ -73,6 +83,13 @@ class Processor:
     watermark_ns: int = 0
     """The latest receipt time seen."""
     counts: Counter[str] = field(default_factory=Counter)
+    live_quotes: bool = False
+    """Quotes arrive with the events (``add_quotes``) instead of being complete up front."""
+    quotes_ns: int = -1
+    """With live quotes: the time of the latest quote (epoch ns; -1 before any)."""
+    due: dict[str, int] = field(default_factory=dict)
+    """With live quotes: unit -> the next time (epoch ns) at which a quote completes more of
+    its KPIs (see the module docstring)."""
     _book: QuoteBook | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -87,7 +104,8 @@ class Processor:
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
         state["_book"] = None  # rebuilt from the quotes
-        state["quotes"] = None  # the quote files are read again (Stream._open_lane)
+        if not self.live_quotes:
+            state["quotes"] = None  # the quote files are read again (Stream._resume)
         return state
 
     @property
@@ -96,10 +114,23 @@ class Processor:
             self._book = QuoteBook(self.quotes)
         return self._book
 
+    def add_quotes(self, quotes: pl.DataFrame) -> None:
+        """Take live quotes (QUOTE_SCHEMA, normally later than those held); the units they
+        make due are recomputed by the next ``add``."""
+        if not self.live_quotes:
+            raise ValueError("add_quotes needs Processor(live_quotes=True)")
+        if quotes.is_empty():
+            return
+        self.quotes = pl.concat([self.quotes, quotes], how="vertical_relaxed")
+        self._book = None
+        self.quotes_ns = max(self.quotes_ns, _max_ns(quotes["ts"]))
+
     def add(self, events: pl.DataFrame, quarantine: Quarantine) -> set[str]:
-        """Take one poll's events; returns the symbols whose statistics changed."""
+        """Take one poll's events (may be empty) and recompute the units they touch, with
+        the units new quotes made due; returns the symbols whose statistics changed."""
+        ready = {u for u, t in self.due.items() if t <= self.quotes_ns}
         if events.is_empty():
-            return set()
+            return self._recompute(ready, set()) if ready else set()
         self.counts["events"] += events.height
         self.watermark_ns = max(self.watermark_ns, _max_ns(events["ts_recv"]))
         assigned, touched = self.units.assign(events)
@@ -121,7 +152,8 @@ class Processor:
             live = live.with_columns(pl.col(_UNIT).replace(roots))
             touched |= {self.units.find(u) for u in merged}
         self.events = live
-        return self._recompute(touched, merged)
+        ready = {self.units.find(u) for u in ready} - merged
+        return self._recompute(touched | ready, merged)
 
     def _recompute(self, units: set[str], merged: set[str]) -> set[str]:
         """Rows of ``units`` from their events; rows of ``merged`` units dropped."""
@@ -146,9 +178,30 @@ class Processor:
         by_child = _records_by_unit(scratch, part)
         for unit in merged:
             self.open.pop(unit, None)
+            self.due.pop(unit, None)
         for unit, t in last.iter_rows():
             self.open[unit] = _Open(_ns(t), unit not in busy, by_child.get(unit, []))
+        if self.live_quotes:
+            self._set_due(units, orders, result.fills)
         return set(orders["symbol"].drop_nulls().unique().to_list())
+
+    def _set_due(self, units: set[str], orders: pl.DataFrame, fills: pl.DataFrame) -> None:
+        """The next time each of ``units`` needs a quote not yet here: an order's send time,
+        or a fill's ``t_exec + h`` for a horizon ``h``."""
+        for unit in units:
+            self.due.pop(unit, None)
+        times = [orders.select(_UNIT, pl.col("t_send").dt.epoch("ns").alias("t"))]
+        if fills.height:
+            unit_of = orders.select("child_id", _UNIT)
+            t_exec = fills.join(unit_of, on="child_id", how="inner").select(
+                _UNIT, pl.col("t_exec").dt.epoch("ns"))
+            times += [t_exec.select(_UNIT, (pl.col("t_exec") + h * 1_000_000).alias("t"))
+                      for h in self.config.kpi.horizons_ms]
+        waiting = (pl.concat(times).filter(pl.col("t") > self.quotes_ns)
+                   .group_by(_UNIT).agg(pl.col("t").min()))
+        for unit, t in waiting.iter_rows():
+            if unit is not None:
+                self.due[unit] = int(t)
 
     def _anchor(self) -> int | None:
         """The decay reference of rows: fixed once set, so rows of different polls merge
@@ -164,7 +217,8 @@ class Processor:
     def close_finished(self, quarantine: Quarantine) -> int:
         """Close the units done for ``final_after_s``; returns how many were closed."""
         cutoff = self.watermark_ns - int(self.final_after_s * 1e9)
-        done = {u for u, o in self.open.items() if o.done and o.last_ns <= cutoff}
+        done = {u for u, o in self.open.items()
+                if o.done and o.last_ns <= cutoff and u not in self.due}
         if done:
             self._close(done, quarantine)
         self.units.forget(cutoff - int(self.final_after_s * 1e9))
@@ -186,6 +240,7 @@ class Processor:
         self.events = self.events.filter(~pl.col(_UNIT).is_in(list(units)))
         for unit in units:
             quarantine.extend(self.open.pop(unit).records)
+            self.due.pop(unit, None)
         self.units.close(units, self.watermark_ns)
         self.counts["closed_units"] += len(units)
 

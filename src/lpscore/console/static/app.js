@@ -5,7 +5,7 @@ import { auditLog, decisions, users, weightsEditor } from "./pages_admin.js";
 
 const main = document.getElementById("main");
 const live = document.getElementById("live");
-let current = null;   // the page's refresh() for live updates, if any
+let current = null;   // the page's live updates, if any: { refresh(), on: [event names] }
 let routed = 0;       // only the latest navigation may fill the page
 
 function show(...nodes) { main.replaceChildren(...nodes); }
@@ -51,15 +51,19 @@ let source = null;
 function listen() {
   if (source) return;
   source = new EventSource("/api/events");
-  const refresh = (what) => {
+  const refresh = (kind, what) => {
     live.textContent = `${new Date().toLocaleTimeString()}: ${what}`;
-    if (current) current();
+    if (current && current.on.includes(kind)) current.refresh();
   };
   source.addEventListener("score", (ev) => {
     const d = JSON.parse(ev.data);
-    refresh(`new scores: ${d.profile} ${d.context} version ${d.version}`);
+    refresh("score", `new scores: ${d.profile} ${d.context} version ${d.version}`);
   });
-  source.addEventListener("change", () => refresh("a change was saved"));
+  source.addEventListener("change", () => refresh("change", "a change was saved"));
+  source.addEventListener("decision", (ev) => {
+    const d = JSON.parse(ev.data);
+    refresh("decision", `routing decisions: ${d.total}`);
+  });
 }
 
 async function route() {
@@ -81,7 +85,8 @@ async function route() {
                                   params.get("context") || "*");
     if (mine !== routed) return;
     show(page.node);
-    current = page.refresh || null;
+    // pages that say nothing follow new scores and changes (the leaderboard)
+    current = page.refresh ? { refresh: page.refresh, on: page.on || ["score", "change"] } : null;
   } catch (err) {
     if (mine !== routed) return;
     if (err instanceof ApiError && err.status === 401) {

@@ -161,18 +161,65 @@ export async function auditLog(params) {
   return { node, refresh: null };
 }
 
+// When a decision was made: its ISO time to the millisecond (the journal keeps nanoseconds).
+function decidedAt(d) {
+  if (typeof d.ts === "string") return d.ts.replace("T", " ").slice(0, 23);
+  return typeof d.ts_ns === "number" ? when(d.ts_ns) : "-";
+}
+
+// One journal record; hand-written lines may lack fields or shape them differently.
+function decisionRow(d) {
+  const children = Array.isArray(d.children) ? d.children : [];
+  const context = typeof d.context === "string" ? d.context : JSON.stringify(d.context ?? "");
+  return h("tr", { "data-symbol": d.symbol ?? "" },
+    h("td", { class: "text nowrap" }, decidedAt(d)), h("td", { class: "text" }, d.symbol ?? "-"),
+    h("td", { class: "text" }, d.side ?? "-"), h("td", {}, d.qty == null ? "-" : num(d.qty, 0)),
+    h("td", { class: "text" }, d.policy ?? ""), h("td", { class: "text" }, d.profile ?? ""),
+    h("td", { class: "text" }, context),
+    h("td", { class: "text" }, d.stale ? h("span", { class: "flag" }, "stale") : "no"),
+    h("td", { class: "text" },
+      children.length ? h("ul", { class: "children" }, children.map((c) => h("li", { "data-lp": c.lp },
+        h("strong", {}, c.lp), ` ${num(c.qty, 0)}: `, h("span", { class: "muted" }, c.reason))))
+        : h("span", { class: "muted" }, "nothing routed"),
+      d.unrouted > 0 ? h("div", { class: "muted" }, `unrouted ${num(d.unrouted, 0)}`) : null,
+      d.fallback ? h("div", { class: "muted" }, `fallback: ${d.fallback}`) : null));
+}
+
+// The decision journal (DIR/decisions.jsonl), newest first; new decisions arrive over the
+// events channel (`decision`) and redraw the page.
 export async function decisions(params) {
-  const q = new URLSearchParams({ limit: "50", offset: params.get("offset") || "0" });
-  const page = await api(`/api/decisions?${q}`);
-  const node = h("section", { id: "decisions-page" }, h("h1", {}, "Routing decisions"),
-    page.total === 0 ? h("p", { class: "muted" }, "No routing decisions in the data directory (DIR/decisions.jsonl).")
-      : h("table", {}, h("thead", {}, h("tr", {}, ["Policy", "Profile", "Context", "Children"].map((t) => h("th", { class: "text" }, t)))),
-        h("tbody", {}, page.items.map((d) => h("tr", {},
-          h("td", { class: "text" }, d.policy ?? ""), h("td", { class: "text" }, d.profile ?? ""),
-          h("td", { class: "text" }, JSON.stringify(d.context ?? {})),
-          h("td", { class: "text" }, (d.children || []).map((c) => `${c.lp} ${c.qty}: ${c.reason}`).join("; ")))))),
-    pager(q, page, "#/decisions"));
-  return { node };
+  const q = new URLSearchParams();
+  for (const k of ["lp", "profile", "offset"]) if (params.get(k)) q.set(k, params.get(k));
+  q.set("limit", "50");
+  const filter = (name) => h("label", {}, name, h("input", { name, value: params.get(name) || "", size: 14 }));
+  const form = h("form", { class: "controls" }, filter("lp"), filter("profile"),
+    h("button", { type: "submit" }, "Filter"));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const p = new URLSearchParams();
+    for (const [k, v] of new FormData(form)) if (v) p.set(k, v);
+    location.hash = `#/decisions?${p}`;
+  });
+  const body = h("div", {});
+  const node = h("section", { id: "decisions-page" }, h("h1", {}, "Routing decisions"), form, body);
+
+  async function load() {
+    const page = await api(`/api/decisions?${q}`);
+    body.replaceChildren(
+      page.malformed ? h("p", { class: "error", id: "decisions-malformed" },
+        `${page.malformed} malformed line(s) in decisions.jsonl skipped`) : "",
+      page.total === 0 ? h("p", { class: "muted", id: "decisions-empty" },
+        "No routing decisions yet: `lpscore route ... --decisions DIR/decisions.jsonl` appends them.")
+        : h("table", { id: "decisions" }, h("thead", {}, h("tr", {},
+          ["Time (UTC)", "Symbol", "Side", "Qty", "Policy", "Profile", "Context", "Stale",
+           "Children: LP, qty, reason"].map((t) => h("th", { class: t === "Qty" ? null : "text" }, t)))),
+          h("tbody", {}, page.items.map(decisionRow))),
+      pager(q, page, "#/decisions"));
+  }
+  // a live update that fails says so on the page (the first load's error goes to route())
+  const refresh = () => load().catch((err) => body.replaceChildren(h("p", { class: "error" }, err.message)));
+  await load();
+  return { node, refresh, on: ["decision"] };
 }
 
 export async function users() {
