@@ -11,7 +11,7 @@ import typer
 
 from lpscore.cli_common import ConfigOption, QuoteFiles, err, exit_on_error
 from lpscore.cli_publish import StoreOption
-from lpscore.config import load_config
+from lpscore.config import Config, load_config
 from lpscore.errors import InputError
 from lpscore.kpi.engine import horizon_label
 from lpscore.marketdata import load_quotes
@@ -20,6 +20,7 @@ from lpscore.publish import open_store
 from lpscore.quarantine import Quarantine
 from lpscore.scoring import catalog, load_profile
 from lpscore.stream.files import FollowFile
+from lpscore.stream.quotes import QuoteFeed
 from lpscore.stream.runner import Settings, Source, Status, Stream
 
 __all__ = ["replay", "stream"]
@@ -30,6 +31,10 @@ def stream(
         "--source", help="file://PATH (follow a log as it grows) or "
         "kafka://HOST:PORT/TOPIC (a topic of raw FIX messages).")],
     quotes: QuoteFiles = None,
+    quote_source: Annotated[str | None, typer.Option(
+        "--quote-source", help="file://PATH: a quote CSV (ts,symbol,bid,ask[,bid_size,"
+        "ask_size]) followed as it grows; markouts complete as their horizons' quotes "
+        "arrive.")] = None,
     store_uri: StoreOption = "memory://",
     profile_spec: Annotated[str, typer.Option(
         "--profile", help="hft, block, best_price, or a .toml/.yaml profile file.")] = "block",
@@ -51,7 +56,8 @@ def stream(
     """Score a live FIX stream incrementally and publish every change to the store.
 
     The same KPI and scoring functions as `lpscore score`: a log replayed through the stream
-    gives the same scores (docs/stream.md). Quotes are read once at start from --quotes."""
+    gives the same scores (docs/stream.md). Quotes are read once at start from --quotes,
+    and, with --quote-source, as they are written."""
     with exit_on_error():
         config = load_config(config_path)
         q = Quarantine()
@@ -62,15 +68,28 @@ def stream(
         settings = Settings(config, profile, specs, table, checkpoint_root=checkpoint,
                             final_after_s=final_after)
         feed = open_source(source, group, dead_letter)
+        live = open_quote_source(quote_source, config) if quote_source else None
         with open_store(store_uri) as store:
-            runner = Stream(feed, settings, store)
+            runner = Stream(feed, settings, store, quote_feed=live)
             try:
                 status = runner.run(until_idle_s=until_idle, on_status=_show)
             except KeyboardInterrupt:
                 status = runner.status
             finally:
                 runner.close()
+                if live is not None:
+                    live.close()
         err.print(f"\n{_line(status)}")
+        if live is not None and len(live.quarantine):
+            err.print(f"live quotes quarantined: {live.quarantine.by_reason()}")
+
+
+def open_quote_source(uri: str, config: Config) -> QuoteFeed:
+    """The feed named by ``--quote-source``."""
+    if uri.startswith("file://"):
+        return QuoteFeed(Path(uri.removeprefix("file://")), config.marketdata)
+    raise InputError(f"--quote-source {uri}: use file://PATH (a quote CSV that grows); a "
+                     "Kafka quote topic is not supported yet")
 
 
 def open_source(uri: str, group: str, dead_letter: str | None) -> Source:
@@ -107,6 +126,7 @@ def _show(status: Status) -> None:
 def _line(status: Status) -> str:
     publish = "-" if status.publish_ms is None else f"{status.publish_ms:.1f} ms"
     return (f"records {status.records:,} ({status.rate:,.0f}/s) | events {status.events:,} | "
-            f"lag {status.lag:,} | lanes {status.lanes} | live orders {status.live_units:,} | "
+            f"quotes {status.quotes:,} | lag {status.lag:,} | lanes {status.lanes} | "
+            f"live orders {status.live_units:,} | "
             f"quarantined {status.quarantined:,} | published {status.published:,} | "
             f"last publish {publish}")

@@ -11,7 +11,7 @@ its row, not the file. A size that is present but not a number becomes NaN (-> b
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -22,7 +22,7 @@ from lpscore.marketdata.files import LineIndex, Located, read_bytes
 from lpscore.marketdata.timestamps import parse_ts_text, ts_from_series
 from lpscore.marketdata.validate import ROW, ParsedFile
 
-__all__ = ["EXPECTED_HEADER", "read_csv", "read_parquet", "resolve_columns"]
+__all__ = ["EXPECTED_HEADER", "parse_csv", "read_csv", "read_parquet", "resolve_columns"]
 
 EXPECTED_HEADER = "ts,symbol,bid,ask,bid_size,ask_size"
 _REQUIRED = ("ts", "symbol", "bid", "ask")
@@ -73,6 +73,14 @@ def read_csv(path: Path, config: MarketDataConfig) -> ParsedFile:
     data, compressed = read_bytes(path)
     if not data.strip():
         raise InputError(f"{path}: empty file; expected a header {EXPECTED_HEADER} and rows")
+    return parse_csv(data, path, config, offsets=not compressed)
+
+
+def parse_csv(data: bytes, path: Path, config: MarketDataConfig, *, offsets: bool = True,
+              locate: Callable[[Sequence[int]], list[Located]] | None = None) -> ParsedFile:
+    """Parse quote CSV text (a header line, then rows) read from ``path``; ``locate``
+    places data rows for the quarantine when ``data`` is not the file itself (a followed
+    file's new lines: lpscore.stream.quotes)."""
     try:
         text = pl.read_csv(
             data,
@@ -100,16 +108,17 @@ def read_csv(path: Path, config: MarketDataConfig) -> ParsedFile:
             for name in _OPTIONAL
         ),
     )
-    index = LineIndex(data=data, first_line=2, rows=text.height, offsets=not compressed)
+    index = LineIndex(data=data, first_line=2, rows=text.height, offsets=offsets)
 
-    def locate(rows: Sequence[int]) -> list[Located]:
+    def in_file(rows: Sequence[int]) -> list[Located]:
         found = index.locate(rows)
         if all(place is not None for place in found):
             return [place for place in found if place is not None]
         # Lines and rows disagree (a quoted field spans lines): no line, values re-rendered.
         return [(-1, -1, raw) for raw in _render(text, rows)]
 
-    return ParsedFile(path, "csv", frame, locate, empty_rows=text.height - frame.height)
+    return ParsedFile(path, "csv", frame, locate or in_file,
+                      empty_rows=text.height - frame.height)
 
 
 def read_parquet(path: Path, config: MarketDataConfig) -> ParsedFile:

@@ -100,6 +100,8 @@ class Processor:
                               "(half_life = \"4h\") or none")
         if self.final_after_s < 0:
             raise ConfigError("stream final_after_s must be >= 0 seconds")
+        if self.live_quotes and self.quotes.height and self.quotes_ns < 0:
+            self.quotes_ns = _max_ns(self.quotes["ts"])   # the quotes it starts with
 
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)

@@ -8,6 +8,10 @@ Each lane has its own decoder, processor and checkpoint directory, so a lane can
 another worker (a consumer-group rebalance) with its state. Every worker publishes its
 lanes' statistics as *partials* in the store and scores the merge of every worker's
 partials, so the published scores cover all lanes wherever they run.
+
+With a quote feed (lpscore.stream.quotes), every lane's processor takes live quotes: each
+poll hands the new quotes to every lane, and lanes without new records are still
+recomputed where the quotes completed a markout.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from lpscore.stream.checkpoint import Checkpoint
 from lpscore.stream.decode import Record, StreamDecoder
 from lpscore.stream.partials import decode_stats, encode_stats
 from lpscore.stream.processor import Processor
+from lpscore.stream.quotes import QuoteFeed
 
 __all__ = ["Lane", "Settings", "Source", "Status", "Stream"]
 
@@ -83,6 +88,9 @@ class Lane:
     checkpoint: Checkpoint | None = None
     saved_at: float = 0.0
     dirty: bool = False
+    quote_mark: int | None = 0
+    """Chunks of the quote feed this lane's processor has taken; None for a lane restored
+    from a checkpoint, which takes the quotes later than those it holds."""
 
 
 @dataclass
@@ -91,6 +99,8 @@ class Status:
 
     records: int = 0
     events: int = 0
+    quotes: int = 0
+    """Live quotes read (``--quote-source``)."""
     rate: float = 0.0
     lag: int = 0
     lanes: int = 0
@@ -103,8 +113,10 @@ class Status:
 class Stream:
     """Runs a source into a store (see the module docstring)."""
 
-    def __init__(self, source: Source, settings: Settings, store: ScoreStore) -> None:
+    def __init__(self, source: Source, settings: Settings, store: ScoreStore,
+                 quote_feed: QuoteFeed | None = None) -> None:
         self.source = source
+        self.quote_feed = quote_feed
         self.settings = settings
         self.store = store
         self.lanes: dict[str, Lane] = {}
@@ -121,7 +133,8 @@ class Stream:
         if not self._started:
             self.source.start(self._resume, self._release)
             self._started = True
-        polled = self.source.poll(self.settings.max_records, 0.2)
+        quoted = self._take_quotes()
+        polled = self.source.poll(self.settings.max_records, 0.0 if quoted else 0.2)
         started = time.monotonic()
         n = 0
         for key, records in polled.items():
@@ -139,15 +152,37 @@ class Stream:
                 dead_letter(lane.quarantine.records[seen:])
             lane.dirty = True
             self.status.events += events.height
+        if quoted:   # markouts the new quotes completed, in lanes that had no records
+            for key, lane in self.lanes.items():
+                if key not in polled:
+                    changed = lane.processor.add(pl.DataFrame(), lane.quarantine)
+                    self._touched |= changed
+                    lane.dirty = lane.dirty or bool(changed)
         self.status.records += n
         if n:
             self._first_record = self._first_record or started
             self._last_record = time.monotonic()
-        if n:
+        if n or self._touched:
             full = time.monotonic() - self._full_at >= self.settings.full_publish_every_s
             self.publish(full=full)
         self._checkpoint(force=False)
-        return n
+        return n + quoted
+
+    def _take_quotes(self) -> int:
+        """Read the quote feed; every lane takes the quotes it has not taken yet."""
+        feed = self.quote_feed
+        if feed is None:
+            return 0
+        new = feed.poll()
+        self.status.quotes += new
+        for lane in self.lanes.values():
+            held = lane.processor
+            if lane.quote_mark is None:
+                held.add_quotes(feed.after(held.quotes, held.quotes_ns))
+            elif lane.quote_mark < len(feed.chunks):
+                held.add_quotes(feed.since(lane.quote_mark))
+            lane.quote_mark = len(feed.chunks)
+        return new
 
     def run(self, until_idle_s: float | None = None,
             on_status: Callable[[Status], None] | None = None,
@@ -207,8 +242,13 @@ class Stream:
     def _resume(self, key: str) -> Mapping[str, Any] | None:
         """Open lane ``key`` from its checkpoint; the position to resume from."""
         s = self.settings
-        processor = Processor(s.config, s.profile, s.quotes, final_after_s=s.final_after_s)
-        lane = Lane(key, StreamDecoder(s.config.ingest), processor)
+        feed = self.quote_feed
+        quotes = s.quotes if feed is None else pl.concat([s.quotes, feed.since(0)],
+                                                        how="vertical_relaxed")
+        processor = Processor(s.config, s.profile, quotes, final_after_s=s.final_after_s,
+                              live_quotes=feed is not None)
+        lane = Lane(key, StreamDecoder(s.config.ingest), processor,
+                    quote_mark=0 if feed is None else len(feed.chunks))
         self.lanes[key] = lane
         if s.checkpoint_root is None:
             return None
@@ -218,7 +258,12 @@ class Stream:
             return None
         lane.decoder = state["decoder"]
         lane.processor = state["processor"]
-        lane.processor.quotes = s.quotes
+        if feed is None or not lane.processor.live_quotes:
+            lane.processor.quotes = s.quotes     # not kept in the checkpoint: read again
+            lane.processor.live_quotes = False
+            lane.processor.due.clear()
+        else:       # it holds the quotes it had: the later ones come from the feed
+            lane.quote_mark = None
         position: Mapping[str, Any] = state["position"]
         return position
 
