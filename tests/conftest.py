@@ -27,3 +27,15 @@ def redis_url() -> Iterator[str]:
         yield f"redis://{server.host}:{server.port}/0"
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def kafka() -> Iterator[str]:
+    """Bootstrap servers of a mock cluster of 3 brokers, alive while this module runs (the
+    mock cluster lives in the client that created it; other processes reach it over TCP)."""
+    from confluent_kafka import Producer  # noqa: PLC0415
+
+    owner = Producer({"test.mock.num.brokers": 3})
+    brokers = owner.list_topics(timeout=10).brokers.values()
+    yield ",".join(f"{b.host}:{b.port}" for b in brokers)
+    del owner

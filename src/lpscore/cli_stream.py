@@ -11,7 +11,7 @@ import typer
 
 from lpscore.cli_common import ConfigOption, QuoteFiles, err, exit_on_error
 from lpscore.cli_publish import StoreOption
-from lpscore.config import Config, load_config
+from lpscore.config import load_config
 from lpscore.errors import InputError
 from lpscore.kpi.engine import horizon_label
 from lpscore.marketdata import load_quotes
@@ -33,8 +33,8 @@ def stream(
     quotes: QuoteFiles = None,
     quote_source: Annotated[str | None, typer.Option(
         "--quote-source", help="file://PATH: a quote CSV (ts,symbol,bid,ask[,bid_size,"
-        "ask_size]) followed as it grows; markouts complete as their horizons' quotes "
-        "arrive.")] = None,
+        "ask_size]) followed as it grows, or kafka://HOST:PORT/TOPIC: one quote row per "
+        "record; markouts complete as their horizons' quotes arrive.")] = None,
     store_uri: StoreOption = "memory://",
     profile_spec: Annotated[str, typer.Option(
         "--profile", help="hft, block, best_price, or a .toml/.yaml profile file.")] = "block",
@@ -68,7 +68,7 @@ def stream(
         settings = Settings(config, profile, specs, table, checkpoint_root=checkpoint,
                             final_after_s=final_after)
         feed = open_source(source, group, dead_letter)
-        live = open_quote_source(quote_source, config) if quote_source else None
+        live = QuoteFeed.open(quote_source, config.marketdata) if quote_source else None
         with open_store(store_uri) as store:
             runner = Stream(feed, settings, store, quote_feed=live)
             try:
@@ -84,12 +84,7 @@ def stream(
             err.print(f"live quotes quarantined: {live.quarantine.by_reason()}")
 
 
-def open_quote_source(uri: str, config: Config) -> QuoteFeed:
-    """The feed named by ``--quote-source``."""
-    if uri.startswith("file://"):
-        return QuoteFeed(Path(uri.removeprefix("file://")), config.marketdata)
-    raise InputError(f"--quote-source {uri}: use file://PATH (a quote CSV that grows); a "
-                     "Kafka quote topic is not supported yet")
+
 
 
 def open_source(uri: str, group: str, dead_letter: str | None) -> Source:

@@ -10,12 +10,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from kafkamock import fresh_topic
 from lpscore.config import Config, IngestConfig, load_config
 from lpscore.ingest import ingest_logs
 from lpscore.kpi.aggregate import kpi_stats
@@ -215,28 +215,6 @@ def assert_same_fill_counts(ckpt: Path, log: Path, quotes: pl.DataFrame) -> None
 
 
 # --- Kafka: librdkafka's mock cluster ---------------------------------------------------
-
-@pytest.fixture(scope="module")
-def kafka() -> Iterator[str]:
-    """Bootstrap servers of a mock cluster of 3 brokers, alive while this module runs (the
-    mock cluster lives in the client that created it; other processes reach it over TCP)."""
-    from confluent_kafka import Producer  # noqa: PLC0415
-
-    owner = Producer({"test.mock.num.brokers": 3})
-    brokers = owner.list_topics(timeout=10).brokers.values()
-    yield ",".join(f"{b.host}:{b.port}" for b in brokers)
-    del owner
-
-
-def fresh_topic(kafka: str, name: str) -> str:
-    """A new topic, created by asking for its metadata (the mock cluster auto-creates it,
-    4 partitions)."""
-    from confluent_kafka import Producer  # noqa: PLC0415
-
-    topic = f"{name}-{uuid.uuid4().hex[:6]}"
-    Producer({"bootstrap.servers": kafka}).list_topics(topic, timeout=10)
-    return topic
-
 
 def test_kafka_replay_gives_the_batch_scores(kafka: str, tmp_path: Path,
                                              amzn_quotes: pl.DataFrame) -> None:

@@ -1,9 +1,11 @@
-"""``lpscore stream --quote-source``: a quote CSV followed while the FIX log grows; bad quotes
-quarantined with their offsets; a restart from the checkpoint takes the quotes it lacks."""
+"""``lpscore stream --quote-source``: a quote CSV followed while the FIX log grows, or a Kafka
+topic of quote rows; bad quotes quarantined with their offsets; a restart from the
+checkpoint takes the quotes it lacks."""
 
 from __future__ import annotations
 
 import dataclasses
+import time
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +14,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from kafkamock import fresh_topic
 from lpscore.config import Config
 from lpscore.ingest import ingest_logs
 from lpscore.kpi.aggregate import kpi_stats
@@ -89,7 +92,7 @@ def feed_in_steps(tmp_path: Path, day: tuple[list[bytes], list[datetime], pl.Dat
         nbbo.write_bytes(b"ts,symbol,bid,ask,bid_size,ask_size\n")
     start, end = times[0], times[-1]
     cuts = [start + (end - start) * (i / STEPS) for i in range(1, STEPS)] + [None]
-    feed = QuoteFeed(nbbo, Config().marketdata)
+    feed = QuoteFeed.open(f"file://{nbbo}", Config().marketdata)
     stream = Stream(FollowFile(log), settings(checkpoint),
                     open_store(f"memory://{uuid.uuid4().hex}"), quote_feed=feed)
     q_ts = quotes["ts"].dt.replace_time_zone(None)
@@ -140,3 +143,38 @@ def test_a_restart_takes_the_quotes_it_lacks(
     assert lane.processor.quotes.height == day[2].height
     assert_same_as_batch(lane.processor.stats(), day[2])
     second.close()
+
+
+def test_a_kafka_quote_topic(kafka: str, tmp_path: Path,
+                             day: tuple[list[bytes], list[datetime], pl.DataFrame]) -> None:
+    """The day's quotes as one row per record on a 4-partition topic keyed by symbol (each
+    symbol's quotes in order in one partition), plus a crossed row and another symbol's
+    quotes in other partitions; the demo log followed from a file, all there from the
+    start, so units are computed before their quotes arrive and recomputed when they do."""
+    from confluent_kafka import Producer  # noqa: PLC0415
+
+    _, _, quotes = day
+    topic = fresh_topic(kafka, "nbbo")
+    producer = Producer({"bootstrap.servers": kafka})
+    others = quotes.head(300).with_columns(pl.lit("XYZ").alias("symbol"))
+    for row in csv_lines(others):                 # noise: another symbol, read first
+        producer.produce(topic, value=row, key=b"XYZ")
+    for row in [*csv_lines(quotes), CROSSED]:
+        producer.produce(topic, value=row, key=b"AMZN")
+    assert producer.flush(10) == 0
+    log = tmp_path / "fix.log"
+    log.write_bytes(DEMO_LOG.read_bytes())
+    feed = QuoteFeed.open(f"kafka://{kafka}/{topic}", Config().marketdata)
+    stream = Stream(FollowFile(log), settings(None),
+                    open_store(f"memory://{uuid.uuid4().hex}"), quote_feed=feed)
+    deadline = time.monotonic() + 30
+    while feed.counts["lines"] < quotes.height + 301 and time.monotonic() < deadline:
+        stream.step()
+    stream.run(until_idle_s=0.5)
+    assert feed.counts["quotes"] == quotes.height + 300 and feed.counts["quarantined"] == 1
+    (record,) = feed.quarantine.records
+    assert record.reason == "crossed_quote" and record.source.startswith(f"kafka:{topic}/")
+    assert record.raw == CROSSED.rstrip().decode()
+    assert_same_as_batch(stream.lanes[str(log)].processor.stats(), quotes)
+    stream.close()
+    feed.close()

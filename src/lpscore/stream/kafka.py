@@ -28,7 +28,7 @@ from lpscore.quarantine import QuarantinedRecord
 from lpscore.stream.decode import Record
 from lpscore.stream.replay import LogMessage
 
-__all__ = ["KafkaSource", "parse_kafka_uri", "produce_messages"]
+__all__ = ["KafkaLines", "KafkaSource", "parse_kafka_uri", "produce_messages"]
 
 
 def parse_kafka_uri(uri: str) -> tuple[str, str, dict[str, str]]:
@@ -178,3 +178,54 @@ def _partitions(producer: Producer, topic: str) -> int:
     if found is None or found.error is not None or not found.partitions:
         raise InputError(f"topic {topic} not found on the brokers; create it first")
     return len(found.partitions)
+
+
+class KafkaLines:
+    """Every partition of a topic read from its beginning, one record per line, without a
+    consumer group (each worker reads all of it; nothing is committed): the quote source of
+    lpscore.stream.quotes. Each partition is read in order; partitions are not ordered
+    against each other, which the processor allows for (it tracks quotes per symbol)."""
+
+    def __init__(self, bootstrap: str, topic: str,
+                 settings: Mapping[str, str] | None = None) -> None:
+        self.topic = topic
+        self._consumer = Consumer({
+            "bootstrap.servers": bootstrap, "group.id": "lpscore-quotes",
+            "enable.auto.commit": False, "enable.auto.offset.store": False,
+            **(settings or {})})
+        topics = self._consumer.list_topics(topic, timeout=10).topics
+        meta = topics.get(topic)
+        if meta is None or meta.error is not None or not meta.partitions:
+            raise InputError(f"kafka topic {topic}: not found ({meta.error if meta else ''})")
+        self._consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING)
+                               for p in sorted(meta.partitions)])
+        self.errors: list[str] = []
+
+    @classmethod
+    def from_uri(cls, uri: str) -> KafkaLines:
+        bootstrap, topic, settings = parse_kafka_uri(uri)
+        return cls(bootstrap, topic, settings)
+
+    def read(self, max_records: int = 100_000) -> list[Record]:
+        out: list[Record] = []
+        for msg in self._consumer.consume(num_messages=max_records, timeout=0.05):
+            error = msg.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    self.errors.append(str(error))
+                continue
+            value = msg.value() or b""
+            out.append(Record(f"kafka:{self.topic}/{msg.partition()}", msg.offset() or 0,
+                              value.rstrip(b"\r\n")))
+        return out
+
+    def lag(self) -> int:
+        """Records not read yet, over every partition."""
+        total = 0
+        for tp in self._consumer.position(self._consumer.assignment()):
+            _, high = self._consumer.get_watermark_offsets(tp, cached=True)
+            total += max(high - tp.offset, 0) if tp.offset >= 0 else high
+        return total
+
+    def close(self) -> None:
+        self._consumer.close()

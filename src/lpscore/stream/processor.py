@@ -19,11 +19,14 @@ Quotes are either complete from the start (files, ``lpscore stream --quotes``) o
 (``live_quotes=True``: ``add_quotes`` appends them as they arrive, as the simulator does).
 With live quotes a unit is computed with the quotes known so far: a markout whose horizon
 lies past the last quote is null, exactly as the batch job leaves it when its data ends
-there, and the unit is *due* again at that time (``t_exec + h``, or ``t_send`` when the order
-went out after the last quote). The next ``add`` recomputes the units whose due time the new
-quotes reached, so markouts complete as their horizons' quotes arrive; a unit is not
-closed while anything in it is due. An order's volatility regime is that of the quotes known
-when its unit was last computed (the batch job ranks it against the whole day's quotes).
+there, and the unit is *due* again at that time (``t_exec + h``, or ``t_send`` and
+``t_decision`` when they are past the last quote), per symbol: a symbol's own latest quote
+says how far its quotes are known (so several partitions may arrive out of step, as long
+as each symbol's quotes come in time order). The next ``add``
+recomputes the units whose due time the new quotes reached, so markouts complete as their
+horizons' quotes arrive; a unit is not closed while anything in it is due. An order's
+volatility regime is that of the quotes known when its unit was last computed (the batch
+job ranks it against the whole day's quotes).
 """
 
 from __future__ import annotations
@@ -85,11 +88,11 @@ class Processor:
     counts: Counter[str] = field(default_factory=Counter)
     live_quotes: bool = False
     """Quotes arrive with the events (``add_quotes``) instead of being complete up front."""
-    quotes_ns: int = -1
-    """With live quotes: the time of the latest quote (epoch ns; -1 before any)."""
-    due: dict[str, int] = field(default_factory=dict)
-    """With live quotes: unit -> the next time (epoch ns) at which a quote completes more of
-    its KPIs (see the module docstring)."""
+    symbol_ns: dict[str, int] = field(default_factory=dict)
+    """With live quotes: symbol -> the time of its latest quote (epoch ns)."""
+    due: dict[str, dict[str, int]] = field(default_factory=dict)
+    """With live quotes: unit -> symbol -> the next time (epoch ns) at which a quote of the
+    symbol completes more of the unit's KPIs (see the module docstring)."""
     _book: QuoteBook | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -100,8 +103,8 @@ class Processor:
                               "(half_life = \"4h\") or none")
         if self.final_after_s < 0:
             raise ConfigError("stream final_after_s must be >= 0 seconds")
-        if self.live_quotes and self.quotes.height and self.quotes_ns < 0:
-            self.quotes_ns = _max_ns(self.quotes["ts"])   # the quotes it starts with
+        if self.live_quotes and self.quotes.height and not self.symbol_ns:
+            self._advance(self.quotes)                   # the quotes it starts with
 
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
@@ -125,12 +128,24 @@ class Processor:
             return
         self.quotes = pl.concat([self.quotes, quotes], how="vertical_relaxed")
         self._book = None
-        self.quotes_ns = max(self.quotes_ns, _max_ns(quotes["ts"]))
+        self._advance(quotes)
+
+    def _advance(self, quotes: pl.DataFrame) -> None:
+        latest = quotes.group_by("symbol").agg(pl.col("ts").dt.epoch("ns").max())
+        for symbol, t in latest.iter_rows():
+            if symbol is not None and t is not None:
+                self.symbol_ns[symbol] = max(self.symbol_ns.get(symbol, -1), int(t))
+
+    def _ready(self) -> set[str]:
+        """The due units some symbol's quotes have reached."""
+        known = self.symbol_ns
+        return {u for u, times in self.due.items()
+                if any(t <= known.get(s, -1) for s, t in times.items())}
 
     def add(self, events: pl.DataFrame, quarantine: Quarantine) -> set[str]:
         """Take one poll's events (may be empty) and recompute the units they touch, with
         the units new quotes made due; returns the symbols whose statistics changed."""
-        ready = {u for u, t in self.due.items() if t <= self.quotes_ns}
+        ready = self._ready()
         if events.is_empty():
             return self._recompute(ready, set()) if ready else set()
         self.counts["events"] += events.height
@@ -188,22 +203,25 @@ class Processor:
         return set(orders["symbol"].drop_nulls().unique().to_list())
 
     def _set_due(self, units: set[str], orders: pl.DataFrame, fills: pl.DataFrame) -> None:
-        """The next time each of ``units`` needs a quote not yet here: an order's send time,
-        or a fill's ``t_exec + h`` for a horizon ``h``."""
+        """The next time each of ``units`` needs a quote not yet here: an order's send or
+        decision time (the engine's as-of lookups), or a fill's ``t_exec + h``."""
         for unit in units:
             self.due.pop(unit, None)
-        times = [orders.select(_UNIT, pl.col("t_send").dt.epoch("ns").alias("t"))]
+        times = [orders.select(_UNIT, "symbol", pl.col(name).dt.epoch("ns").alias("t"))
+                 for name in ("t_send", "t_decision")]
         if fills.height:
             unit_of = orders.select("child_id", _UNIT)
             t_exec = fills.join(unit_of, on="child_id", how="inner").select(
-                _UNIT, pl.col("t_exec").dt.epoch("ns"))
-            times += [t_exec.select(_UNIT, (pl.col("t_exec") + h * 1_000_000).alias("t"))
+                _UNIT, "symbol", pl.col("t_exec").dt.epoch("ns"))
+            times += [t_exec.select(_UNIT, "symbol",
+                                    (pl.col("t_exec") + h * 1_000_000).alias("t"))
                       for h in self.config.kpi.horizons_ms]
-        waiting = (pl.concat(times).filter(pl.col("t") > self.quotes_ns)
-                   .group_by(_UNIT).agg(pl.col("t").min()))
-        for unit, t in waiting.iter_rows():
-            if unit is not None:
-                self.due[unit] = int(t)
+        known = pl.col("symbol").replace_strict(self.symbol_ns, default=-1,
+                                                return_dtype=pl.Int64)
+        waiting = (pl.concat(times).drop_nulls([_UNIT, "symbol"]).filter(pl.col("t") > known)
+                   .group_by(_UNIT, "symbol").agg(pl.col("t").min()))
+        for unit, symbol, t in waiting.iter_rows():
+            self.due.setdefault(unit, {})[symbol] = int(t)
 
     def _anchor(self) -> int | None:
         """The decay reference of rows: fixed once set, so rows of different polls merge

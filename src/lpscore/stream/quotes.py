@@ -1,21 +1,24 @@
-"""Live quotes: a quote CSV followed as it grows, for ``lpscore stream --quote-source``.
+"""Live quotes for ``lpscore stream --quote-source``: a quote CSV followed as it grows, or a
+Kafka topic of quote rows.
 
-    feed = QuoteFeed(Path("nbbo.csv"), config.marketdata)
+    feed = QuoteFeed.open("file://nbbo.csv", config.marketdata)   # or kafka://host:9092/nbbo
     feed.poll()                  # new complete lines -> validated quotes; how many
     feed.since(mark)             # the quotes read after ``mark`` (a count of chunks)
+    feed.missing(held)           # the quotes read that a restored lane does not hold
 
 The file is a quote CSV as ``--quotes`` reads it (header ``ts,symbol,bid,ask[,bid_size,
 ask_size]``), appended to by a market-data handler. Lines are read with the same follower
 as a FIX log (complete lines only; rotation and truncation handled, lpscore.stream.files)
 and parsed and validated by the batch quote loader's functions, so a crossed or zero quote
 is quarantined here with the file's byte offset exactly as ``lpscore kpis`` would. A rotated
-file starts with its own header.
+file starts with its own header. A Kafka topic (lpscore.stream.kafka.KafkaLines) carries
+one row per record, without a header, in the order ``ts,symbol,bid,ask,bid_size,ask_size``;
+a quarantined row names its partition (``kafka:TOPIC/N``) and offset.
 
 The feed keeps every quote it read (the processors need the day's quotes: as-of lookups and
 volatility regimes), as chunks; each lane remembers how many chunks it has taken. A lane
-restored from a checkpoint holds the quotes it had then; ``QuoteFeed.after`` gives it the
-later ones (by time; rows equal to ones it holds at its last time are not taken twice). On
-a restart the feed reads the file from its start.
+restored from a checkpoint holds the quotes it had then; ``QuoteFeed.missing`` gives it the
+others. On a restart the feed reads its source from the start.
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import polars as pl
 
 from lpscore.config import MarketDataConfig
-from lpscore.marketdata.csvparquet import parse_csv
+from lpscore.errors import InputError
+from lpscore.marketdata.csvparquet import EXPECTED_HEADER, parse_csv
 from lpscore.marketdata.files import Located
 from lpscore.marketdata.validate import quote_schema, split
 from lpscore.quarantine import Quarantine
@@ -38,56 +43,87 @@ from lpscore.stream.files import FollowFile
 __all__ = ["QuoteFeed"]
 
 
+class Lines(Protocol):
+    """Where quote lines come from: lpscore.stream.files.FollowFile, or KafkaLines."""
+
+    def read(self, max_records: int = 100_000) -> list[Record]: ...
+
+    def lag(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass
 class QuoteFeed:
-    """A followed quote CSV (see the module docstring)."""
+    """Quote rows from a followed CSV or a topic (see the module docstring)."""
 
-    path: Path
+    name: str
+    """The file, or the topic's URI (what errors name)."""
     config: MarketDataConfig
+    lines: Lines
+    header: bytes | None = None
+    """The column names of a source without header lines (a topic). None for a file: its
+    first line (a rotated file's too) is its header."""
     quarantine: Quarantine = field(default_factory=Quarantine)
     max_lines: int = 200_000
     chunks: list[pl.DataFrame] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     """``lines``, ``quotes``, ``quarantined``, ``blank``."""
-    _header: bytes | None = None
 
     def __post_init__(self) -> None:
-        self._follow = FollowFile(self.path)
+        self._from_file = self.header is None
+
+    @classmethod
+    def open(cls, uri: str, config: MarketDataConfig) -> QuoteFeed:
+        """``file://PATH`` or ``kafka://HOST:PORT/TOPIC``; InputError for anything else."""
+        if uri.startswith("file://"):
+            path = Path(uri.removeprefix("file://"))
+            return cls(str(path), config, FollowFile(path))
+        if uri.startswith("kafka://"):
+            from lpscore.stream.kafka import KafkaLines  # noqa: PLC0415 - only Kafka needs it
+            return cls(uri, config, KafkaLines.from_uri(uri),
+                       header=EXPECTED_HEADER.encode())
+        raise InputError(f"--quote-source {uri}: use file://PATH (a quote CSV that grows) or "
+                         "kafka://HOST:PORT/TOPIC (one quote row per record)")
 
     def poll(self) -> int:
-        """Read the complete lines written since the last poll; the number of valid quotes."""
-        records = self._follow.read(self.max_lines)
+        """Read the lines written since the last poll; the number of valid quotes."""
+        records = self.lines.read(self.max_lines)
         if not records:
             return 0
         self.counts["lines"] += len(records)
         rows: list[Record] = []
         for record in records:
-            if record.offset == 0:          # a header: the file's first line (or a new file's)
-                self._header = record.data
+            if self._from_file and record.offset == 0:
+                self.header = record.data
             elif not record.data.strip():
                 self.counts["blank"] += 1
             else:
                 rows.append(record)
         if not rows:
             return 0
-        if self._header is None:
-            raise ValueError(f"{self.path}: quote lines before any header line; the file "
+        if self.header is None:
+            raise InputError(f"{self.name}: quote lines before any header line; the file "
                              "must start with a header like ts,symbol,bid,ask")
-        good = self._parse(rows)
+        by_source: dict[str, list[Record]] = {}
+        for record in rows:            # a topic's partitions each have their own offsets
+            by_source.setdefault(record.source, []).append(record)
+        good = _concat([self._parse(source, part) for source, part in by_source.items()])
         if good.height:
             self.chunks.append(good)
         self.counts["quotes"] += good.height
         self.counts["quarantined"] += len(rows) - good.height
         return good.height
 
-    def _parse(self, rows: Sequence[Record]) -> pl.DataFrame:
-        assert self._header is not None
-        data = b"\n".join([self._header, *(r.data for r in rows)]) + b"\n"
+    def _parse(self, source: str, rows: Sequence[Record]) -> pl.DataFrame:
+        """Valid quotes of ``rows`` (all from ``source``); the others quarantined there."""
+        assert self.header is not None
+        data = b"\n".join([self.header, *(r.data for r in rows)]) + b"\n"
 
         def locate(indexes: Sequence[int]) -> list[Located]:
             return [(rows[i].offset, -1, rows[i].data.rstrip(b"\r")) for i in indexes]
 
-        parsed = parse_csv(data, self.path, self.config, locate=locate)
+        parsed = parse_csv(data, Path(source), self.config, locate=locate)
         good, _ = split(parsed, self.quarantine)
         return good
 
@@ -95,22 +131,20 @@ class QuoteFeed:
         """The quotes of the chunks after the first ``mark``."""
         return _concat(self.chunks[mark:])
 
-    def after(self, held: pl.DataFrame, t_ns: int) -> pl.DataFrame:
-        """Every quote read at or after ``t_ns`` (epoch ns) that is not a row of ``held`` at
-        exactly ``t_ns``: what a lane restored with quotes up to ``t_ns`` lacks."""
+    def missing(self, held: pl.DataFrame) -> pl.DataFrame:
+        """Every quote read that is not a row of ``held``: what a lane restored from a
+        checkpoint lacks (a row repeated in the source and held once is not taken again)."""
         quotes = _concat(self.chunks)
-        later = quotes.filter(pl.col("ts").dt.epoch("ns") >= t_ns)
-        same = held.filter(pl.col("ts").dt.epoch("ns") == t_ns)
-        if same.height:
-            later = later.join(same.unique(), on=list(later.columns), how="anti",
-                               nulls_equal=True)
-        return later
+        if not held.height:
+            return quotes
+        return quotes.join(held.unique(), on=list(quotes.columns), how="anti",
+                           nulls_equal=True)
 
     def lag(self) -> int:
-        return self._follow.lag()
+        return self.lines.lag()
 
     def close(self) -> None:
-        self._follow.close()
+        self.lines.close()
 
 
 def _concat(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:

@@ -178,7 +178,7 @@ class Stream:
         for lane in self.lanes.values():
             held = lane.processor
             if lane.quote_mark is None:
-                held.add_quotes(feed.after(held.quotes, held.quotes_ns))
+                held.add_quotes(feed.missing(held.quotes))
             elif lane.quote_mark < len(feed.chunks):
                 held.add_quotes(feed.since(lane.quote_mark))
             lane.quote_mark = len(feed.chunks)
