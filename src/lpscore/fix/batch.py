@@ -1,39 +1,32 @@
 """Vectorised FIX scanning: many well-formed messages in one buffer, validated and split into
 string columns without a Python loop per message.
 
-The caller gives the buffer (padded with at least 8 zero bytes) and each message's
-``[start, end)``. A message passes the fast path when it has the standard frame: fields
-8, 9, 35 first, 10 last with three digits, a right BodyLength and a right CheckSum. Everything
-else is reported back (``ok`` False) for the precise codec (lpscore.fix.codec) to decode or
-quarantine with an exact reason, so both paths give the same events by construction.
+The caller gives the buffer and each message's ``[start, end)``. A message passes the fast
+path when it has the standard frame: fields 8, 9, 35 first, 10 last with three digits, a
+right BodyLength and a right CheckSum, and every field ``TAG=VALUE`` with a well-formed tag.
+Everything else is reported back (``ok`` False) for the precise codec (lpscore.fix.codec) to
+decode or quarantine with an exact reason, so both paths give the same events by
+construction.
 
-How a field's tag is read without parsing it: the 8 bytes at the field's start are loaded as
-one little-endian uint64; the first ``=`` byte is located with the zero-byte bit trick; the
-bytes before it, masked, form a key that is unique per tag string ("35" -> 0x3533). Wanted
-keys are found through a small perfect-hash table.
+The loops are compiled (lpscore.fix.kernels, loaded on first use); this module gives them
+typed arguments and turns their output into Arrow arrays.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-__all__ = ["PAD", "BatchScan", "byte_words", "pad_buffer", "scan_messages", "strings_from_ranges"]
+__all__ = ["PAD", "BatchScan", "lines_with_prefix", "pad_buffer", "parse_timestamps",
+           "scan_messages", "string_views"]
 
 PAD = 8
-_T = TypeVar("_T", bound=np.generic)
-_ONES = np.uint64(0x0101010101010101)
-_HIGHS = np.uint64(0x8080808080808080)
-_EQUALS = np.uint64(0x3D3D3D3D3D3D3D3D)
-_ABOVE_2F = np.uint64(0x5050505050505050)  # b + 0x50 has its high bit set iff b >= 0x30
-_ABOVE_39 = np.uint64(0x4646464646464646)  # b + 0x46 has its high bit set iff b > 0x39
-_HASH_BITS = 16
-_SOH = 1
 
 I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
@@ -41,232 +34,148 @@ U64 = npt.NDArray[np.uint64]
 Bool = npt.NDArray[np.bool_]
 
 
+@functools.cache
+def _kernels() -> ModuleType:
+    """The compiled loops, imported on first use: importing numba takes a moment."""
+    from lpscore.fix import kernels  # noqa: PLC0415
+
+    return kernels
+
+
 def pad_buffer(data: bytes) -> U8:
-    """The bytes as a uint8 array with PAD zero bytes after them (scans read 8 bytes ahead)."""
+    """The bytes as a uint8 array with PAD zero bytes after them (for callers that read
+    whole words past a value; the scanner itself never reads past ``end``)."""
     out = np.zeros(len(data) + PAD, dtype=np.uint8)
     out[: len(data)] = np.frombuffer(data, dtype=np.uint8)
     return out
-
-
-def _tag_key(tag: int) -> int:
-    return int.from_bytes(str(tag).encode(), "little")
-
-
-def byte_words(buf: U8) -> U64:
-    """A view giving, at every byte position, the 8 bytes starting there as a uint64."""
-    return np.ndarray(shape=(len(buf) - PAD + 1,), dtype="<u8", buffer=buf.data, strides=(1,))
-
-
-def _field_keys(words: U64, starts: I64) -> tuple[U64, Bool]:
-    """Masked tag bytes of the fields starting at ``starts`` (see the module docstring), and
-    whether each tag is well formed: 1 to 7 digits, no leading zero, then ``=``."""
-    w = words[starts]
-    x = w ^ _EQUALS
-    t = (x - _ONES) & ~x & _HIGHS
-    low = t & (~t + np.uint64(1))
-    region = (low >> np.uint64(7)) - np.uint64(1)
-    key = w & region
-    high = region & _HIGHS
-    digits = ((key & high) == 0) & (((key + _ABOVE_2F) & high) == high)
-    digits &= ((key + _ABOVE_39) & high) == 0
-    well_formed = (t != 0) & (low != np.uint64(0x80)) & digits & ((key & np.uint64(0xFF)) != 0x30)
-    return key, well_formed
-
-
-@dataclass(frozen=True)
-class _TagHash:
-    """A collision-free hash of the wanted tag keys into a 2**16 table."""
-
-    multiplier: np.uint64
-    slot_key: U64
-    slot_col: npt.NDArray[np.int16]
-
-    @classmethod
-    def build(cls, tags: Sequence[int]) -> _TagHash:
-        keys = [_tag_key(t) for t in tags]
-        size = 1 << _HASH_BITS
-        for seed in range(1, 10_000):
-            mult = np.uint64((0x9E3779B97F4A7C15 * seed) & 0xFFFFFFFFFFFFFFFF | 1)
-            slots = _slots(np.array(keys, dtype=np.uint64), mult)
-            if len(set(slots.tolist())) == len(keys) and 0 not in slots.tolist():
-                slot_key = np.zeros(size, dtype=np.uint64)
-                slot_col = np.full(size, -1, dtype=np.int16)
-                slot_key[slots] = keys
-                slot_col[slots] = np.arange(len(keys), dtype=np.int16)
-                return cls(mult, slot_key, slot_col)
-        raise AssertionError("no collision-free multiplier found")  # pragma: no cover
-
-    def columns(self, keys: U64) -> npt.NDArray[np.int16]:
-        slots = _slots(keys, self.multiplier)
-        cols = self.slot_col[slots]
-        return np.where(self.slot_key[slots] == keys, cols, np.int16(-1))
-
-
-def _slots(keys: U64, mult: np.uint64) -> I64:
-    with np.errstate(over="ignore"):
-        return ((keys * mult) >> np.uint64(64 - _HASH_BITS)).astype(np.int64)
 
 
 @dataclass(frozen=True)
 class BatchScan:
     """Result of a vectorised scan.
 
-    ``ok[i]`` says message i passed the fast path; ``values[tag]`` holds, for the ok messages in
-    order, the byte range ``[start, end)`` of the tag's first value (-1 where absent).
+    ``ok[i]`` says message i passed the fast path. For the ok messages in order, column by
+    column (``tags[c]``): ``views[c]`` holds the Arrow string view of the tag's first value
+    (offsets from ``base``; see ``string_views``) and ``present[c]`` whether there is one;
+    ``high`` names the tags with a byte >= 0x80 in one of those values (maybe not UTF-8).
     """
 
     ok: Bool
-    values: dict[int, tuple[I64, I64]]
+    tags: tuple[int, ...]
+    views: list[U64]
+    present: list[Bool]
+    base: int
+    high: frozenset[int]
+    scanned: tuple[U8, I64, I64]
+    """The buffer and message ranges, to find value positions again if asked."""
+
+    @property
+    def values(self) -> dict[int, tuple[I64, I64]]:
+        """Tag -> (value starts, value ends) in the buffer, -1 where absent."""
+        return self.values_of(self.tags)
+
+    def values_of(self, tags: Sequence[int]) -> dict[int, tuple[I64, I64]]:
+        """``values`` of some tags. The fast path needs none: they are found by scanning
+        again (with positions recorded, for these tags only)."""
+        if not tags:
+            return {}
+        again = _scan(*self.scanned, tuple(tags), positions=True)
+        return {tag: (again.value_start[c], again.value_end[c]) for c, tag in enumerate(tags)}
+
+    def string_columns(self, buf: U8) -> dict[int, pa.Array]:
+        """Tag -> its values as a string_view array (see ``string_views``); ``buf`` is the
+        scanned buffer. Each array keeps its own column of the scan's output alive."""
+        data = pa.py_buffer(buf[self.base :])
+        return {tag: _view_array(self.views[c], self.present[c], data)
+                for c, tag in enumerate(self.tags)}
 
 
 def scan_messages(buf: U8, starts: I64, ends: I64, tags: Sequence[int]) -> BatchScan:
     """Validate the frame of every message ``buf[starts[i]:ends[i]]`` and locate ``tags``.
 
-    Ranges must be ordered, non-overlapping and longer than 20 bytes (no valid message is
-    shorter; callers send shorter lines to the precise codec).
+    Ranges must be ordered and lie inside ``buf``; only their bytes are read. Working memory
+    is small and fixed (the compiled loop scans tiles of messages); the output is the
+    columns themselves (17 bytes per message and tag).
     """
-    n = len(starts)
-    if n == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return BatchScan(np.zeros(0, dtype=bool), dict.fromkeys(tags, (empty, empty)))
-    is_soh = buf == _SOH
-    bounds = np.empty(2 * n, dtype=np.int64)
-    bounds[0::2] = starts
-    bounds[1::2] = ends
-    # A uint32 accumulator: an int64 one converts the whole buffer first (GBs at scale).
-    counts = np.add.reduceat(is_soh.view(np.uint8), bounds, dtype=np.uint32).astype(np.int64)
-    # reduceat gives a[i] for an empty segment; gaps between messages may be empty.
-    counts[1::2] = np.where(np.diff(np.r_[bounds, len(buf)])[1::2] > 0, counts[1::2], 0)
-    # Segments cover [starts[0], end of buffer); SOHs before the first message are not ours.
-    soh_all = np.flatnonzero(is_soh[starts[0] :]) + starts[0]
-    del is_soh
-    segment = np.repeat(np.arange(2 * n, dtype=np.int64), counts)
-    in_msg = (segment & 1) == 0
-    soh = soh_all[in_msg]
-    msg_of = segment[in_msg] >> 1
-    del segment, in_msg, soh_all
-    n_fields = counts[0::2]
-
-    # Field starts: the message start, then one past each SOH but the message's last.
-    field_start = np.empty(len(soh), dtype=np.int64)
-    field_start[1:] = soh[:-1] + 1
-    first = np.ones(len(soh), dtype=bool)
-    first[1:] = msg_of[1:] != msg_of[:-1]
-    field_start[first] = starts[msg_of[first]]
-    first_idx = np.flatnonzero(first)
-
-    words = byte_words(buf)
-    keys, well_formed = _field_keys(words, field_start)
-
-    ok = n_fields >= 4
-    bad_field_msgs = msg_of[~well_formed]
-    ok[bad_field_msgs] = False
-    has = np.flatnonzero(n_fields > 0)
-    idx0 = np.zeros(n, dtype=np.int64)
-    idx0[has] = first_idx
-    last_idx = idx0 + np.maximum(n_fields, 1) - 1
-    safe0 = np.minimum(idx0, len(keys) - 1) if len(keys) else idx0
-    ok &= _at(keys, safe0, n) == _tag_key(8)
-    ok &= _at(keys, safe0 + 1, n) == _tag_key(9)
-    ok &= _at(keys, safe0 + 2, n) == _tag_key(35)
-    ok &= _at(keys, last_idx, n) == _tag_key(10)
-    ok &= _at(soh, last_idx, n) == ends - 1
-    begin = words[starts + 2]
-    ok &= np.isin(begin, _BEGIN_WORDS) | ((begin == _FIXT) & (buf[starts + 10] == _SOH))
-
-    # BodyLength: from the first byte of 35= to the first byte of 10=.
-    trailer = _at(field_start, last_idx, n)
-    body_start = _at(field_start, safe0 + 2, n)
-    bl_start = _at(field_start, safe0 + 1, n) + 2
-    bl_end = _at(soh, safe0 + 1, n)
-    declared, digits_ok = _parse_uint(buf, bl_start, bl_end, max_digits=7)
-    ok &= digits_ok & (declared == trailer - body_start)
-
-    # CheckSum: three digits, equal to the byte sum mod 256 of everything before 10=.
-    cs_declared, cs_ok = _parse_uint(buf, trailer + 3, trailer + 6, max_digits=3)
-    ok &= cs_ok & (trailer + 7 == ends)
-    sums = _checksums(buf, starts, np.where(ok, trailer, starts + 1))
-    ok &= sums == cs_declared
-
-    # Tag values: first occurrence per (message, tag), among ok messages only.
-    tag_hash = _TagHash.build(tags)
-    cols = tag_hash.columns(keys).astype(np.int64)
-    hit = np.flatnonzero((cols >= 0) & ok[msg_of])
-    n_tags = len(tags)
-    slot = msg_of[hit] * n_tags + cols[hit]
-    table = np.full(n * n_tags, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(table, slot, hit)
-    tag_len = np.array([len(str(t)) for t in tags], dtype=np.int64)
-    ok_rows = np.flatnonzero(ok)
-    values: dict[int, tuple[I64, I64]] = {}
-    grid = table.reshape(n, n_tags)[ok_rows]
-    for c, tag in enumerate(tags):
-        pos = grid[:, c]
-        present = pos != np.iinfo(np.int64).max
-        safe = np.where(present, pos, 0)
-        vstart = np.where(present, field_start[safe] + tag_len[c] + 1, -1)
-        vend = np.where(present, soh[safe], -1)
-        values[tag] = (vstart, vend)
-    return BatchScan(ok, values)
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    ends = np.ascontiguousarray(ends, dtype=np.int64)
+    found = _scan(buf, starts, ends, tuple(tags), positions=False)
+    return BatchScan(found.ok, tuple(tags), found.views, found.present,
+                     int(starts[0]) if len(starts) else 0, found.high, (buf, starts, ends))
 
 
-_BEGIN_WORDS = np.array(
-    [int.from_bytes(b"FIX.4.4\x01", "little"), int.from_bytes(b"FIX.4.2\x01", "little")],
-    dtype=np.uint64,
-)
-_FIXT = np.uint64(int.from_bytes(b"FIXT.1.1", "little"))
+@dataclass(frozen=True)
+class _Found:
+    """What the compiled scan returns (see lpscore.fix.kernels.scan), cut to the rows of the
+    passing messages; positions are empty unless asked for."""
+
+    ok: Bool
+    views: list[U64]
+    present: list[Bool]
+    value_start: I64
+    value_end: I64
+    high: frozenset[int]
 
 
-def _at(arr: npt.NDArray[_T], idx: I64, n: int) -> npt.NDArray[_T]:
-    """``arr[idx]`` with out-of-range indices clipped (their rows fail other checks)."""
-    if len(arr) == 0:
-        return np.zeros(n, dtype=arr.dtype)
-    return arr[np.clip(idx, 0, len(arr) - 1)]
+def _scan(buf: U8, starts: I64, ends: I64, tags: tuple[int, ...], *, positions: bool) -> _Found:
+    if not tags:  # numba types its lists by their items: scan for tag 0, which never is
+        found = _scan(buf, starts, ends, (0,), positions=positions)
+        return _Found(found.ok, [], [], found.value_start[:0], found.value_end[:0], frozenset())
+    n, n_tags = len(starts), len(tags)
+    column_of = np.full(max(tags, default=0) + 1, -1, dtype=np.int16)
+    column_of[np.asarray(tags, dtype=np.int64)] = np.arange(n_tags, dtype=np.int16)
+    shape = (n_tags, n) if positions else (0, 0)
+    value_start = np.empty(shape, dtype=np.int64)
+    value_end = np.empty(shape, dtype=np.int64)
+    # One array per column: each can be freed on its own once typed.
+    views = [np.empty((n, 2), dtype=np.uint64) for _ in tags]
+    present = [np.empty(n, dtype=np.bool_) for _ in tags]
+    high = np.zeros(n_tags, dtype=np.bool_)
+    ok = np.empty(n, dtype=np.bool_)
+    kernels = _kernels()
+    rows = int(kernels.scan(buf, starts, ends, column_of, positions, value_start, value_end,
+                            kernels.columns(views), kernels.columns(present), high, ok))
+    return _Found(ok, [v[:rows] for v in views], [p[:rows] for p in present],
+                  value_start[:, :rows], value_end[:, :rows],
+                  frozenset(t for c, t in enumerate(tags) if high[c]))
 
 
-def _checksums(buf: U8, starts: I64, stops: I64) -> I64:
-    """FIX CheckSum of ``buf[starts[i]:stops[i]]`` for each i (non-empty, ordered segments).
+def string_views(buf: U8, start: I64, end: I64) -> pa.Array:
+    """An Arrow string_view array of ``buf[start[i]:end[i]]``; null where start is -1.
 
-    A uint8 accumulator wraps modulo 256, which is the CheckSum itself, and reads the buffer
-    without widening it.
+    A view is 16 bytes: the length, then the value itself when it fits in 12 bytes, else its
+    first 4 bytes and its offset in the data buffer (``buf`` from the first start on). So no
+    value byte is copied, and Polars takes the array as it is. Bytes are not checked: the
+    caller sends values with bytes >= 0x80 elsewhere (see lpscore.ingest.records).
     """
-    bounds = np.empty(2 * len(starts), dtype=np.int64)
-    bounds[0::2] = starts
-    bounds[1::2] = stops
-    sums: I64 = np.add.reduceat(buf, bounds, dtype=np.uint8)[0::2].astype(np.int64)
-    return sums
+    used = start[start >= 0]
+    base = int(used.min()) if len(used) else 0
+    views = np.empty((len(start), 2), dtype=np.uint64)
+    present = np.empty(len(start), dtype=np.bool_)
+    _kernels().views(buf, base, np.ascontiguousarray(start), np.ascontiguousarray(end), views,
+                     present)
+    return _view_array(views, present, pa.py_buffer(buf[base:]))
 
 
-def _parse_uint(buf: U8, start: I64, end: I64, max_digits: int) -> tuple[I64, Bool]:
-    """Unsigned decimal numbers in ``buf[start:end]``; False where not 1..max_digits digits."""
-    length = end - start
-    ok = (length >= 1) & (length <= max_digits)
-    value = np.zeros(len(start), dtype=np.int64)
-    for k in range(max_digits):
-        inside = ok & (k < length)
-        digit = buf[np.where(inside, start + k, 0)].astype(np.int64) - 48
-        ok &= ~inside | ((digit >= 0) & (digit <= 9))
-        value = np.where(inside, value * 10 + digit, value)
-    return value, ok
+def _view_array(views: U64, present: Bool, data: pa.Buffer) -> pa.Array:
+    validity = pa.py_buffer(np.packbits(present, bitorder="little"))
+    return pa.Array.from_buffers(pa.string_view(), len(present),
+                                 [validity, pa.py_buffer(views), data])
 
 
-def strings_from_ranges(buf: U8, start: I64, end: I64) -> pa.Array:
-    """An Arrow string array of ``buf[start[i]:end[i]]``; null where start is -1.
+def lines_with_prefix(buf: U8, starts: I64, ends: I64, template: bytes) -> Bool:
+    """Lines longer than ``len(template) + 20`` bytes that start with ``template``'s layout (a
+    digit wherever it has a digit, the same byte elsewhere) followed by ``8=FIX``."""
+    pattern = np.frombuffer(template, dtype=np.uint8)
+    ok: Bool = _kernels().match_prefix(buf, starts, ends, pattern, len(template))
+    return ok
 
-    Bytes are taken as Latin-1-safe UTF-8: values with bytes >= 0x80 that are not valid UTF-8
-    are re-encoded from Latin-1 by the caller (see lpscore.ingest).
-    """
-    present = start >= 0
-    lengths = np.where(present, end - start, 0)
-    offsets = np.zeros(len(start) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    total = int(offsets[-1])
-    gather = np.repeat(start - offsets[:-1], lengths) + np.arange(total, dtype=np.int64)
-    data = buf[gather]
-    validity = np.packbits(present, bitorder="little")
-    return pa.LargeStringArray.from_buffers(
-        len(start),
-        pa.py_buffer(offsets),
-        pa.py_buffer(data),
-        pa.py_buffer(validity),
-    )
+
+def parse_timestamps(offsets: I64, data: U8, valid: Bool) -> tuple[I64, Bool]:
+    """Epoch ns of FIX UTCTimestamps ``YYYYMMDD-HH:MM:SS[.f{1,9}]``, the strings being
+    ``data[offsets[i]:offsets[i+1]]`` where ``valid``; and which were parsed. Only exact,
+    valid ones are (years 1900-2199, no leap second): callers parse the rest another way."""
+    out = np.empty(len(valid), dtype=np.int64)
+    parsed = np.empty(len(valid), dtype=np.bool_)
+    _kernels().parse_timestamps(offsets, data, valid, out, parsed)
+    return out, parsed

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
+import polars.selectors as cs
 
 from lpscore.config import IngestConfig
 from lpscore.errors import LpscoreError
 from lpscore.ingest.decode import attribute, classify, infer_own_comp_ids, typed_rows, wanted_tags
-from lpscore.ingest.dedup import mark_duplicates
-from lpscore.ingest.records import MessageRows, read_bytes, split_messages
+from lpscore.ingest.dedup import ARRIVAL_ORDER, in_arrival_order, mark_duplicates
+from lpscore.ingest.records import MessageRows, read_bytes, split_messages, tag_column
 from lpscore.model.enums import FILL_EXEC_TYPES
 from lpscore.model.schema import EVENT_SCHEMA, polars_schema
 from lpscore.quarantine import Quarantine
@@ -76,6 +77,44 @@ def ingest_logs(
     """Read, validate, decode and de-duplicate FIX logs into canonical events."""
     quarantine = Quarantine() if quarantine is None else quarantine
     first_record = len(quarantine)
+    reports, rows, raw_data = _read_logs(paths, config, quarantine, progress)
+    # Each stage lets go of what it no longer needs: at a million messages, a frame of raw
+    # or typed columns is most of a GB.
+    typed = typed_messages(rows, config)
+    del rows
+    bad = typed.filter(pl.col("reason").is_not_null())
+    # A clean log has no bad row: then filtering would only copy every column.
+    good = mark_duplicates(typed if bad.is_empty() else typed.filter(pl.col("reason").is_null()))
+    _quarantine_rows(bad, raw_data, quarantine)
+    order = {str(p): i for i, p in enumerate(paths)}
+    quarantine.records[first_record:] = sorted(
+        quarantine.records[first_record:], key=lambda r: (order[r.source], r.offset))
+    status = (
+        pl.when(pl.col("category") != "event").then(pl.col("category"))
+        .when(pl.col("duplicate")).then(pl.lit("duplicate"))
+        .otherwise(pl.lit("event"))
+    )
+    good = good.with_columns(status.alias("status"))
+    quality = _data_quality(typed, good)
+    del typed
+    _count(reports, bad, good)
+    kept = good.filter(pl.col("status") == "event")
+    del good
+    own = list(config.own_comp_ids) or infer_own_comp_ids(kept)
+    events = canonical_events(kept, own, config.lp_map)
+    for report in reports:
+        report.by_reason = quarantine.by_reason(report.path)
+        if not report.balanced:
+            raise LpscoreError(f"internal error: {report.path} does not reconcile: {report}")
+    return IngestResult(events, reports, quarantine, quality, own)
+
+
+def _read_logs(
+    paths: Sequence[Path], config: IngestConfig, quarantine: Quarantine,
+    progress: Callable[[Path, int], None] | None,
+) -> tuple[list[FileReport], pl.DataFrame, dict[str, bytes]]:
+    """Each file's first reconciliation counts, the message rows of all (with
+    ``file_index``) and each file's bytes by path (framing rejects are quarantined)."""
     tags = wanted_tags(config)
     reports: list[FileReport] = []
     frames: list[pl.DataFrame] = []
@@ -93,39 +132,24 @@ def ingest_logs(
         frames.append(rows.frame.with_columns(pl.lit(index, dtype=pl.Int64).alias("file_index")))
         if progress is not None:
             progress(path, len(data))
-    typed = typed_messages(pl.concat(frames, how="vertical"), config)
-    bad = typed.filter(pl.col("reason").is_not_null())
-    good = mark_duplicates(typed.filter(pl.col("reason").is_null()))
-    _quarantine_rows(bad, raw_data, quarantine)
-    order = {str(p): i for i, p in enumerate(paths)}
-    quarantine.records[first_record:] = sorted(
-        quarantine.records[first_record:], key=lambda r: (order[r.source], r.offset))
-    status = (
-        pl.when(pl.col("category") != "event").then(pl.col("category"))
-        .when(pl.col("duplicate")).then(pl.lit("duplicate"))
-        .otherwise(pl.lit("event"))
-    )
-    good = good.with_columns(status.alias("status"))
-    _count(reports, bad, good)
-    own = list(config.own_comp_ids) or infer_own_comp_ids(good.filter(pl.col("status") == "event"))
-    events = canonical_events(good.filter(pl.col("status") == "event"), own, config.lp_map)
-    quality = _data_quality(typed, good)
-    for report in reports:
-        report.by_reason = quarantine.by_reason(report.path)
-        if not report.balanced:
-            raise LpscoreError(f"internal error: {report.path} does not reconcile: {report}")
-    return IngestResult(events, reports, quarantine, quality, own)
+    return reports, pl.concat(frames, how="vertical"), raw_data
+
+
+_RAW_DONE = cs.matches(r"^t\d+$") - cs.by_name(tag_column(141), tag_column(45))
+"""Raw tag columns once typed: only de-duplication reads two of them again (and each filter
+of the rows would copy them all)."""
 
 
 def typed_messages(rows: pl.DataFrame, config: IngestConfig) -> pl.DataFrame:
     """Raw message rows (lpscore.ingest.records) typed, classified, with ``reason`` (null or
-    why the row cannot be an event) and the two timestamps ``ts_recv`` and ``ts_event``."""
+    why the row cannot be an event) and the two timestamps ``ts_recv`` and ``ts_event``; of
+    the raw tag columns only ``t141`` and ``t45`` remain (lpscore.ingest.dedup reads them)."""
     typed = typed_rows(classify(rows), config)
     return typed.with_columns(
         pl.coalesce("capture_time", "sending_time").alias("ts_recv"),
         pl.when(pl.col("kind") == "8").then(pl.coalesce("transact_time", "sending_time"))
         .otherwise(pl.col("sending_time")).alias("ts_event"),
-    )
+    ).drop(_RAW_DONE)
 
 
 def _quarantine_rows(bad: pl.DataFrame, raw_data: dict[str, bytes],
@@ -165,7 +189,7 @@ def _count(reports: list[FileReport], bad: pl.DataFrame, good: pl.DataFrame) -> 
 
 
 def _counts(frame: pl.DataFrame, column: str) -> dict[tuple[int, str], int]:
-    grouped = frame.group_by("file_index", column).len()
+    grouped = frame.select("file_index", column).group_by("file_index", column).len()
     return {(int(i), str(v)): int(n) for i, v, n in grouped.iter_rows()}
 
 
@@ -185,22 +209,23 @@ def canonical_events(frame: pl.DataFrame, own: Sequence[str],
         *(pl.col(typed).alias(name) for typed, name in _EVENT_NAMES.items()),
         pl.col("epoch").alias("seq_epoch"),
     )
+    if not in_arrival_order(out):  # usually they are: a log is written as it is received
+        out = out.sort(*ARRIVAL_ORDER)
     schema = polars_schema(EVENT_SCHEMA)
-    return (
-        out.sort("ts_recv", "file_index", "offset")
-        .select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
-    )
+    return out.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
 
 
 def _data_quality(typed: pl.DataFrame, good: pl.DataFrame) -> dict[str, int]:
-    counts: Counter[str] = Counter()
-    events = good.filter(pl.col("status") == "event")
-    counts["exec_id_reused"] = int(events["exec_id_reused"].sum())
-    counts["seq_num_reused"] = int(events["seq_num_reused"].sum())
-    counts["duplicates"] = good.filter(pl.col("status") == "duplicate").height
-    counts["capture_prefix_unparsed"] = typed.filter(
-        pl.col("capture").is_not_null() & pl.col("capture_time").is_null()).height
-    for warning, n in typed.group_by("frame_warning").len().iter_rows():
+    # Sums over a few columns: a filter or group-by of these wide frames would copy them all.
+    event = pl.col("status") == "event"
+    counts: Counter[str] = Counter(good.select(
+        (event & pl.col("exec_id_reused")).sum().alias("exec_id_reused"),
+        (event & pl.col("seq_num_reused")).sum().alias("seq_num_reused"),
+        (pl.col("status") == "duplicate").sum().alias("duplicates"),
+    ).row(0, named=True))
+    counts["capture_prefix_unparsed"] = typed.select(
+        (pl.col("capture").is_not_null() & pl.col("capture_time").is_null()).sum()).item()
+    for warning, n in typed.select("frame_warning").group_by("frame_warning").len().iter_rows():
         if warning is not None:
             counts[f"lenient_{warning}"] = int(n)
-    return dict(sorted(counts.items()))
+    return {name: int(n) for name, n in sorted(counts.items())}

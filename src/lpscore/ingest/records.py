@@ -23,7 +23,7 @@ import numpy.typing as npt
 import polars as pl
 
 from lpscore.errors import FixError, InputError
-from lpscore.fix.batch import byte_words, pad_buffer, scan_messages, strings_from_ranges
+from lpscore.fix.batch import lines_with_prefix, scan_messages, string_views
 from lpscore.fix.codec import SOH, FixStreamParser, decode
 from lpscore.quarantine import Quarantine
 
@@ -32,7 +32,6 @@ __all__ = ["MessageRows", "read_bytes", "split_messages", "tag_column"]
 _PREFIX = re.compile(rb"^(\d{8}-\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)\s?:\s?$")
 _PIPE_SPLIT = re.compile(rb"\|(?=\d{1,9}=)")
 _SPACE_SPLIT = re.compile(rb" (?=\d{1,9}=)")
-_BEGIN = int.from_bytes(b"8=FIX", "little")
 
 
 def tag_column(tag: int) -> str:
@@ -80,37 +79,18 @@ def split_messages(
     if b"\n" not in data and SOH in sample:
         return _raw_stream(data, source, tags, quarantine, lenient)
     delimiter = _delimiter(sample)
-    buf = pad_buffer(data)
-    payload = buf[: len(data)]
-    newlines = np.flatnonzero(payload == 10)
-    starts = np.r_[0, newlines + 1].astype(np.int64)
-    ends = np.r_[newlines, len(data)].astype(np.int64)
-    if len(data) and data.endswith(b"\n"):
-        starts, ends = starts[:-1], ends[:-1]
-    ends = ends - ((ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13))
+    buf = np.frombuffer(data, dtype=np.uint8)  # no copy: the rows' strings point into it
+    starts, ends = _line_bounds(buf)
     rows = MessageRows(pl.DataFrame(), records=len(starts))
     frames: list[pl.DataFrame] = []
     slow = np.ones(len(starts), dtype=bool)
     if delimiter == SOH:
         template, ts_len = _prefix_layout(data, starts, ends)
-        prefix_len = len(template)
-        fast = _fast_candidates(buf, starts, ends, template)
-        idx = np.flatnonzero(fast)
-        scan = scan_messages(buf, starts[idx] + prefix_len, ends[idx], tags)
-        passed = idx[scan.ok]
+        fast = np.flatnonzero(_fast_candidates(buf, starts, ends, template))
+        frame, passed = _scan_lines(buf, source, fast, starts, ends, (len(template), ts_len),
+                                    tags)
         slow[passed] = False
-        cols: dict[str, object] = {
-            "source": pl.repeat(source, len(passed), eager=True, dtype=pl.String),
-            "offset": starts[passed],
-            "length": ends[passed] - starts[passed],
-            "line": passed + 1,
-            "capture": _capture(buf, starts[passed], prefix_len, ts_len),
-            "frame_warning": pl.repeat(None, len(passed), eager=True, dtype=pl.String),
-        }
-        for tag in tags:
-            s, e = scan.values[tag]
-            cols[tag_column(tag)] = _text_series(buf, s, e)
-        frames.append(pl.DataFrame(cols))
+        frames.append(frame)
     slow_rows = []
     for i in np.flatnonzero(slow).tolist():
         line = data[int(starts[i]) : int(ends[i])]
@@ -118,9 +98,54 @@ def split_messages(
                          lenient)
         if row is not None:
             slow_rows.append(row)
-    frames.append(_rows_frame(slow_rows, tags))
-    rows.frame = pl.concat(frames, how="vertical").sort("offset")
+    if slow_rows or not frames:
+        frames.append(_rows_frame(slow_rows, tags))
+    frame = pl.concat(frames, how="vertical")
+    # The fast rows come in file order; only slow rows among them need a sort. Either way
+    # each column is one chunk: Polars would rechunk a frame whose columns are chunked
+    # differently on every later with_columns.
+    rows.frame = frame.rechunk() if frame["offset"].is_sorted() else frame.sort("offset")
     return rows
+
+
+def _line_bounds(buf: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.int64],
+                                                     npt.NDArray[np.int64]]:
+    """``[start, end)`` of every line, without its line end (LF or CRLF); a last line without
+    a newline counts, an empty one after the last newline does not."""
+    step = 1 << 24  # searched in slices: a whole-file comparison would be a file-sized array
+    newlines = np.concatenate([np.zeros(0, dtype=np.int64), *(
+        np.flatnonzero(buf[at : at + step] == 10) + at for at in range(0, len(buf), step))])
+    starts = np.r_[0, newlines + 1].astype(np.int64)
+    ends = np.r_[newlines, len(buf)].astype(np.int64)
+    if len(buf) and buf[-1] == 10:
+        starts, ends = starts[:-1], ends[:-1]
+    filled = np.flatnonzero(ends > starts)
+    ends[filled] -= buf[ends[filled] - 1] == 13
+    return starts, ends
+
+
+def _scan_lines(buf: npt.NDArray[np.uint8], source: str, lines: npt.NDArray[np.int64],
+                starts: npt.NDArray[np.int64], ends: npt.NDArray[np.int64],
+                prefix: tuple[int, int], tags: Sequence[int],
+                ) -> tuple[pl.DataFrame, npt.NDArray[np.int64]]:
+    """Rows of the ``lines`` the scanner passes, and those lines. ``prefix``: the capture
+    prefix's length and the length of the timestamp at its start."""
+    prefix_len, ts_len = prefix
+    scan = scan_messages(buf, starts[lines] + prefix_len, ends[lines], tags)
+    passed = lines[scan.ok]
+    cols: dict[str, pl.Series | npt.NDArray[np.int64]] = {
+        "source": pl.repeat(source, len(passed), eager=True, dtype=pl.String),
+        "offset": starts[passed],
+        "length": ends[passed] - starts[passed],
+        "line": passed + 1,
+        "capture": _capture(buf, starts[passed], prefix_len, ts_len),
+        "frame_warning": pl.repeat(None, len(passed), eager=True, dtype=pl.String),
+    }
+    high = scan.values_of(sorted(scan.high))
+    for tag, views in scan.string_columns(buf).items():
+        # Polars takes views unchecked: values with bytes >= 0x80 are decoded one by one.
+        cols[tag_column(tag)] = _decoded(buf, *high[tag]) if tag in high else pl.Series(views)
+    return pl.DataFrame(cols), passed
 
 
 def _delimiter(sample: bytes) -> bytes:
@@ -153,39 +178,25 @@ def _fast_candidates(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],
     """Lines whose prefix has exactly the first message line's layout (a digit wherever it has
     a digit, the same byte elsewhere) followed by ``8=FIX``; every other line takes the precise
     path, so both paths read the same capture times."""
-    words = byte_words(buf)
-    long_enough = ends - starts > len(template) + 20
-    at = np.where(long_enough, starts, 0)
-    ok = long_enough & (
-        (words[at + len(template)] & np.uint64(0xFFFFFFFFFF)) == np.uint64(_BEGIN))
-    for k, expected in enumerate(template):
-        byte = buf[at + k]
-        if 0x30 <= expected <= 0x39:
-            ok &= (byte >= 0x30) & (byte <= 0x39)
-        else:
-            ok &= byte == expected
-    result: npt.NDArray[np.bool_] = ok
-    return result
+    return lines_with_prefix(buf, starts, ends, template)
 
 
 def _capture(buf: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64], prefix_len: int,
              ts_len: int) -> pl.Series:
     if not prefix_len:
         return pl.repeat(None, len(starts), eager=True, dtype=pl.String)
-    return pl.Series(strings_from_ranges(buf, starts, starts + ts_len)).cast(pl.String)
+    # Fast lines match the first line's prefix byte for byte or digit for digit: ASCII.
+    return pl.Series(string_views(buf, starts, starts + ts_len))
 
 
-def _text_series(buf: npt.NDArray[np.uint8], start: npt.NDArray[np.int64],
-                 end: npt.NDArray[np.int64]) -> pl.Series:
+def _decoded(buf: npt.NDArray[np.uint8], start: npt.NDArray[np.int64],
+             end: npt.NDArray[np.int64]) -> pl.Series:
     """Values as strings: UTF-8 where valid, else decoded as Latin-1 (never lost)."""
-    arr = strings_from_ranges(buf, start, end)
-    if len(arr) and int(np.frombuffer(arr.buffers()[2], dtype=np.uint8).max(initial=0)) >= 0x80:
-        values = [
-            None if s < 0 else _text(bytes(buf[s:e]))
-            for s, e in zip(start.tolist(), end.tolist(), strict=True)
-        ]
-        return pl.Series(values, dtype=pl.String)
-    return pl.Series(arr).cast(pl.String)
+    values = [
+        None if s < 0 else _text(bytes(buf[s:e]))
+        for s, e in zip(start.tolist(), end.tolist(), strict=True)
+    ]
+    return pl.Series(values, dtype=pl.String)
 
 
 def _text(value: bytes) -> str:
