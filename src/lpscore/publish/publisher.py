@@ -18,6 +18,8 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Mapping, Sequence
 
+import polars as pl
+
 from lpscore.kpi.aggregate import kpi_stats
 from lpscore.kpi.engine import KpiResult
 from lpscore.publish.snapshot import Snapshot, context_key
@@ -67,9 +69,13 @@ def capacities(stats: Stats, hierarchy: Sequence[str]
                ) -> dict[str, dict[str, dict[str, float | None]]]:
     """Context key -> LP -> capacity (see the module docstring), for every level."""
     out: dict[str, dict[str, dict[str, float | None]]] = {}
+    needed = ["n_terminal", "ordered_qty_terminal", "filled_qty_terminal"]
     for depth in range(len(hierarchy) + 1):
         keys = list(hierarchy[:depth])
-        for row in stats.rollup(["lp", *keys]).sums.iter_rows(named=True):
+        # three sums per group: no need to roll the sketches and counts up (Stats.rollup)
+        level = (stats.sums.group_by(["lp", *keys]).agg(pl.col(needed).sum())
+                 .sort(["lp", *keys], nulls_last=True))
+        for row in level.iter_rows(named=True):
             terminal = float(row["n_terminal"] or 0.0)
             ordered = float(row["ordered_qty_terminal"] or 0.0)
             filled = float(row["filled_qty_terminal"] or 0.0)
