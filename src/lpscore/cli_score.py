@@ -30,13 +30,13 @@ from lpscore.config import Config, load_config
 from lpscore.engine import Engine
 from lpscore.errors import InputError
 from lpscore.kpi.context import CONTEXT_KEYS
-from lpscore.kpi.engine import horizon_label
 from lpscore.publish.snapshot import parse_context_key
 from lpscore.quarantine import Quarantine
 from lpscore.scoring import (
     Profile,
     Scorecard,
     catalog,
+    config_catalog,
     context_keys,
     load_profile,
     score_contexts,
@@ -76,7 +76,7 @@ def score(
         config = with_lenient(load_config(config_path), lenient)
         wanted = parse_context(context)
         quarantine = Quarantine()
-        specs = catalog([horizon_label(h) for h in config.kpi.horizons_ms])
+        specs = config_catalog(config.kpi)
         profile = load_profile(profile_spec, specs)
         if seed is not None:
             profile = replace(profile, seed=seed)

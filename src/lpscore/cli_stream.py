@@ -13,12 +13,11 @@ from lpscore.cli_common import ConfigOption, QuoteFiles, err, exit_on_error
 from lpscore.cli_publish import StoreOption
 from lpscore.config import load_config
 from lpscore.errors import InputError
-from lpscore.kpi.engine import horizon_label
 from lpscore.marketdata import load_quotes
 from lpscore.model.schema import QUOTE_SCHEMA, polars_schema
 from lpscore.publish import open_store
 from lpscore.quarantine import Quarantine
-from lpscore.scoring import catalog, load_profile
+from lpscore.scoring import config_catalog, load_profile
 from lpscore.stream.files import FollowFile
 from lpscore.stream.quotes import QuoteFeed
 from lpscore.stream.runner import Settings, Source, Status, Stream
@@ -63,7 +62,7 @@ def stream(
         q = Quarantine()
         table = (load_quotes(quotes, config.marketdata, q).quotes if quotes
                  else pl.DataFrame(schema=polars_schema(QUOTE_SCHEMA)))
-        specs = catalog([horizon_label(h) for h in config.kpi.horizons_ms])
+        specs = config_catalog(config.kpi)
         profile = load_profile(profile_spec, specs)
         settings = Settings(config, profile, specs, table, checkpoint_root=checkpoint,
                             final_after_s=final_after)

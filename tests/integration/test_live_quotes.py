@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
-import numpy as np
 import polars as pl
 import pytest
 
@@ -20,6 +19,7 @@ from lpscore.quarantine import Quarantine
 from lpscore.scoring import catalog, load_profile
 from lpscore.stats.table import Stats
 from lpscore.stream.processor import Processor
+from lpstats import assert_same_lp_sums
 from realdata import AMZN_MESSAGES, DEMO_LOG
 
 CHUNKS = 12
@@ -40,10 +40,6 @@ def live_processor(final_after_s: float = 1e9) -> Processor:
     profile = dataclasses.replace(load_profile("block", specs), decay=None)
     return Processor(config, profile, pl.DataFrame(schema=polars_schema(QUOTE_SCHEMA)),
                      final_after_s=final_after_s, live_quotes=True)
-
-
-def by_lp(stats: Stats) -> pl.DataFrame:
-    return stats.rollup(["lp"]).sums.sort("lp")
 
 
 def markout_n(stats: Stats, label: str) -> float:
@@ -87,15 +83,7 @@ def test_markouts_complete_as_quotes_arrive_and_end_as_the_batch(
     assert final is not None and midway_n is not None
     assert midway_n[0] < markout_n(final, "60s")
     assert midway_n[0] < midway_n[1]        # the 60 s horizon lags the 100 ms one
-    got, want = by_lp(final), by_lp(batch)
-    assert got["lp"].to_list() == want["lp"].to_list()
-    assert set(got.columns) == set(want.columns)
-    for column in want.columns:
-        if column == "lp":
-            continue
-        a = got[column].cast(pl.Float64).to_numpy()
-        b = want[column].cast(pl.Float64).to_numpy()
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9, err_msg=column)
+    assert_same_lp_sums(final, batch)
     counts = final.rollup(["lp"]).counts.sort("lp", "name", "category")
     assert counts.equals(batch.counts.sort("lp", "name", "category"))
 

@@ -16,11 +16,11 @@ from collections.abc import Mapping, Sequence
 from lpscore.errors import InputError
 from lpscore.kpi.aggregate import kpi_stats
 from lpscore.kpi.engine import KpiResult
-from lpscore.scoring.catalog import KpiSpec, catalog
+from lpscore.scoring.catalog import KpiSpec, catalog, config_catalog
 from lpscore.scoring.composite import LpScore, Scorecard, score_contexts, score_levels
 from lpscore.scoring.profiles import BUILTIN, Profile, load_profile
 
-__all__ = ["BUILTIN", "KpiSpec", "LpScore", "Profile", "Scorecard", "catalog",
+__all__ = ["BUILTIN", "KpiSpec", "LpScore", "Profile", "Scorecard", "catalog", "config_catalog",
            "context_keys", "load_profile", "score_contexts", "score_levels", "score_result"]
 
 

@@ -21,7 +21,9 @@ from typing import Literal
 
 import polars as pl
 
+from lpscore.config import KpiConfig
 from lpscore.kpi.aggregate import LATENCIES
+from lpscore.kpi.engine import horizon_label
 from lpscore.stats.table import effective_n
 
 __all__ = ["HIGHER", "LOWER", "KpiSpec", "catalog", "weighable"]
@@ -69,6 +71,11 @@ def _rate(name: str, better: int, num: str, den: str, count: str = "",
 
 def _mean(name: str, better: int, unit: str, floor: float, source: str = "") -> KpiSpec:
     return KpiSpec(name, "mean", better, unit, floor, source=source or name)
+
+
+def config_catalog(kpi: KpiConfig) -> dict[str, KpiSpec]:
+    """``catalog`` of the horizons a run with ``kpi`` computes (``kpi.horizons_ms``)."""
+    return catalog([horizon_label(h) for h in kpi.horizons_ms])
 
 
 def catalog(horizons: Sequence[str]) -> dict[str, KpiSpec]:

@@ -1,7 +1,7 @@
 """The simulator's scorecard: the live pipeline's incremental statistics, fed message by message.
 
-    card = LiveScorecard(ingest, config, profile, store, symbol="ACME")
-    card.log(t_ns, raw)                 # every FIX message we send or receive, as logged
+    card = LiveScorecard(ingest, config, profile, store)
+    card.log(t_ns, raw, line_length)    # every FIX message we send or receive, as logged
     card.quotes(market.quotes(...))     # quotes as they become final
     card.rescore(now_ns)                # decode what was logged, update, publish changes
 
@@ -19,12 +19,11 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from lpscore.config import Config, IngestConfig
-from lpscore.kpi.engine import horizon_label
 from lpscore.model.schema import QUOTE_SCHEMA, polars_schema
 from lpscore.publish.publisher import snapshots_of_stats
 from lpscore.publish.store import ScoreStore
 from lpscore.quarantine import Quarantine
-from lpscore.scoring import Profile, catalog
+from lpscore.scoring import Profile, config_catalog
 from lpscore.stream.decode import Record, StreamDecoder
 from lpscore.stream.processor import Processor
 
@@ -43,9 +42,8 @@ class LiveScorecard:
     store: ScoreStore
     final_after_s: float = 300.0
     quarantine: Quarantine = field(default_factory=Quarantine)
-    published: int = 0
-    """Snapshots whose content changed, over the run."""
     rescores: int = 0
+    """Rescores that published (some statistics had changed)."""
     taken: int = 0
     """Messages handed to the decoder so far."""
     _pending: list[Record] = field(default_factory=list)
@@ -57,7 +55,7 @@ class LiveScorecard:
         empty = pl.DataFrame(schema=polars_schema(QUOTE_SCHEMA))
         self._processor = Processor(self.config, self.profile, empty,
                                     final_after_s=self.final_after_s, live_quotes=True)
-        self._specs = catalog([horizon_label(h) for h in self.config.kpi.horizons_ms])
+        self._specs = config_catalog(self.config.kpi)
 
     def log(self, t_ns: int, raw: bytes, line_length: int) -> None:
         """A message we sent or received at ``t_ns`` (capture time), ``line_length`` bytes
@@ -88,7 +86,5 @@ class LiveScorecard:
             return False
         done = self.store.publish(snapshots_of_stats(stats, self.profile, self._specs,
                                                      now_ns=now_ns, symbols=symbols))
-        changed = sum(p.changed for p in done)
-        self.published += changed
         self.rescores += 1
-        return changed > 0
+        return any(p.changed for p in done)

@@ -45,7 +45,6 @@ from lpscore.config import (
 from lpscore.errors import ConfigError
 from lpscore.fix.codec import FixMessage, decode
 from lpscore.kpi.context import size_bucket_of
-from lpscore.kpi.engine import horizon_label
 from lpscore.marketdata import load_quotes
 from lpscore.model.enums import Side
 from lpscore.publish import MemoryStore
@@ -62,7 +61,7 @@ from lpscore.routing import (
 from lpscore.routing.fixout import fix_time
 from lpscore.routing.journal import decision_record
 from lpscore.routing.policies import lots, policy_named
-from lpscore.scoring import catalog, load_profile
+from lpscore.scoring import config_catalog, load_profile
 from lpscore.scoring.profiles import parse_duration
 from lpscore.sim.live import LiveScorecard
 from lpscore.sim.lps import SimulatedLp, renumber
@@ -174,8 +173,8 @@ class Simulation:
         self._config = Config(context=ContextConfig(adv={self.symbol: scenario.market.adv}))
         self._ingest = IngestConfig(own_comp_ids=(scenario.our_comp_id,), lp_map={
             p.fix_comp_id: p.name for p in scenario.lps if p.fix_comp_id != p.name})
-        self.profile = load_profile(scenario.profile, catalog(
-            [horizon_label(h) for h in self._config.kpi.horizons_ms]))
+        self.profile = load_profile(scenario.profile,
+                                    config_catalog(self._config.kpi))
         self.profile = replace(self.profile, draws=scenario.draws)
         if scenario.half_life is not None:
             self.profile = replace(self.profile, decay=Decay(parse_duration(scenario.half_life)))

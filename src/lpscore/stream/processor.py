@@ -19,14 +19,14 @@ Quotes are either complete from the start (files, ``lpscore stream --quotes``) o
 (``live_quotes=True``: ``add_quotes`` appends them as they arrive, as the simulator does).
 With live quotes a unit is computed with the quotes known so far: a markout whose horizon
 lies past the last quote is null, exactly as the batch job leaves it when its data ends
-there, and the unit is *due* again at that time (``t_exec + h``, or ``t_send`` and
-``t_decision`` when they are past the last quote), per symbol: a symbol's own latest quote
-says how far its quotes are known (so several partitions may arrive out of step, as long
-as each symbol's quotes come in time order). The next ``add``
-recomputes the units whose due time the new quotes reached, so markouts complete as their
-horizons' quotes arrive; a unit is not closed while anything in it is due. An order's
-volatility regime is that of the quotes known when its unit was last computed (the batch
-job ranks it against the whole day's quotes).
+there, and the unit is *due* again at that time (``t_exec + h``; or at the next quote, when
+a send or decision time is past the last quote: its as-of quote can still change), per
+symbol: a symbol's own latest quote says how far its quotes are known (so several
+partitions may arrive out of step, as long as each symbol's quotes come in time order). The
+next ``add`` recomputes the units whose due time the new quotes reached, so markouts
+complete as their horizons' quotes arrive; a unit is not closed while anything in it is
+due. An order's volatility regime is that of the quotes known when its unit was last
+computed (the batch job ranks it against the whole day's quotes).
 """
 
 from __future__ import annotations
@@ -203,11 +203,17 @@ class Processor:
         return set(orders["symbol"].drop_nulls().unique().to_list())
 
     def _set_due(self, units: set[str], orders: pl.DataFrame, fills: pl.DataFrame) -> None:
-        """The next time each of ``units`` needs a quote not yet here: an order's send or
-        decision time (the engine's as-of lookups), or a fill's ``t_exec + h``."""
+        """When each of ``units`` must be recomputed, per symbol. A horizon ``t_exec + h``
+        past the symbol's latest quote is null (past the end, as in batch) until a quote
+        reaches it: due at ``t_exec + h``. An as-of lookup at a send or decision time past
+        the latest quote takes that quote if fresh enough, so any newer quote can change it:
+        due at the next quote (latest + 1 ns)."""
         for unit in units:
             self.due.pop(unit, None)
+        known = pl.col("symbol").replace_strict(self.symbol_ns, default=-1,
+                                                return_dtype=pl.Int64)
         times = [orders.select(_UNIT, "symbol", pl.col(name).dt.epoch("ns").alias("t"))
+                 .filter(pl.col("t") > known).with_columns((known + 1).alias("t"))
                  for name in ("t_send", "t_decision")]
         if fills.height:
             unit_of = orders.select("child_id", _UNIT)
@@ -215,10 +221,9 @@ class Processor:
                 _UNIT, "symbol", pl.col("t_exec").dt.epoch("ns"))
             times += [t_exec.select(_UNIT, "symbol",
                                     (pl.col("t_exec") + h * 1_000_000).alias("t"))
+                      .filter(pl.col("t") > known)
                       for h in self.config.kpi.horizons_ms]
-        known = pl.col("symbol").replace_strict(self.symbol_ns, default=-1,
-                                                return_dtype=pl.Int64)
-        waiting = (pl.concat(times).drop_nulls([_UNIT, "symbol"]).filter(pl.col("t") > known)
+        waiting = (pl.concat(times).drop_nulls([_UNIT, "symbol"])
                    .group_by(_UNIT, "symbol").agg(pl.col("t").min()))
         for unit, symbol, t in waiting.iter_rows():
             self.due.setdefault(unit, {})[symbol] = int(t)
