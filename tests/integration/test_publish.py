@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import threading
@@ -216,3 +217,31 @@ def test_meta_counts_new_versions_and_the_newest_publish(store: ScoreStore) -> N
     assert set(got) == {"*", "symbol=ACME"}
     assert got["*"] == store.get("block", "*")
     assert got["*"].version == 2
+
+
+def test_snapshots_written_with_nan_by_earlier_versions_still_read() -> None:
+    """Before orjson, json.dumps wrote a NaN KPI as the bare token NaN (not JSON); orjson
+    writes null. Both read back."""
+    old = (b'{"profile":"block","context":{"symbol":"ACME"},"interval":0.95,"version":3,'
+           b'"computed_at_ns":1,"watermark_ns":null,"scores":[{"kpis":{"markout":NaN},'
+           b'"lp":"LP_A","rank":1,"score":50.0}]}')
+    read = Snapshot.decode(old)
+    assert (read.version, read.scores[0]["lp"]) == (3, "LP_A")
+    assert math.isnan(read.scores[0]["kpis"]["markout"])
+    fresh = Snapshot("block", {}, [{"lp": "LP_A", "kpis": {"markout": float("nan")}}],
+                     computed_at_ns=1, watermark_ns=None)
+    assert Snapshot.decode(fresh.encode()).scores[0]["kpis"]["markout"] is None
+    assert json.loads(fresh.encode())["scores"][0]["kpis"] == {"markout": None}   # valid JSON
+
+
+def test_a_single_snapshot_publish_reloads_a_flushed_script(redis_url: str) -> None:
+    """One snapshot goes without a pipeline; a server that lost the script (restart,
+    SCRIPT FLUSH) gets it loaded again and the publish goes through once."""
+    import redis  # noqa: PLC0415
+
+    with open_store(f"{redis_url}?prefix=t{uuid.uuid4().hex[:8]}") as store:
+        assert store.publish([snapshot("block", {}, 1.0)])[0].version == 1
+        redis.Redis.from_url(redis_url).script_flush()
+        (done,) = store.publish([snapshot("block", {}, 2.0)])
+        assert (done.version, done.changed) == (2, True)
+        assert store.get("block", {}) == snapshot("block", {}, 2.0).with_version(2)

@@ -269,3 +269,22 @@ def test_the_request_symbol_wins_over_a_symbol_in_its_context() -> None:
     odd = RouteRequest("ACME", Side.BUY, 1, context={"symbol": "XYZ", "size_bucket": ""})
     assert router.chain(odd) == ("symbol=ACME,size_bucket=", "symbol=ACME", "*")
     assert router.chain(request()) == ("symbol=ACME", "*")
+
+
+def test_spray_weights_follow_new_candidates_not_a_remembered_set() -> None:
+    """The spray remembers each set of candidates' weights; a new snapshot version of the
+    same LPs (new candidates) must be weighed afresh."""
+    spray = Spray(2)
+    before = snap(ACME, item("LP_C", 1, 80.0, fill_rate=1.0), item("LP_D", 2, 80.0,
+                                                                    fill_rate=1.0))
+    after = snap(ACME, item("LP_C", 1, 80.0, fill_rate=1.0), item("LP_D", 2, 80.0,
+                                                                   fill_rate=0.25))
+    router = Router(cache_with(before), "block", RoutingConfig(lot_size=100))
+    first = router.plan(request(100_000), spray)
+    assert [(c.lp, c.qty) for c in first.children] == [("LP_C", 50_000), ("LP_D", 50_000)]
+    assert router.plan(request(100_000), spray) == first      # same set: same answer
+    assert router.cache is not None
+    router.cache.install(after)
+    # weights 80 x 1 x 50k and 80 x .25 x 50k: 80% / 20%
+    assert [(c.lp, c.qty) for c in router.plan(request(100_000), spray).children] == [
+        ("LP_C", 80_000), ("LP_D", 20_000)]

@@ -18,12 +18,27 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import orjson
+
 from lpscore.kpi.context import CONTEXT_KEYS
 from lpscore.scoring import Scorecard
 
-__all__ = ["ALL", "Snapshot", "context_key", "parse_context_key"]
+__all__ = ["ALL", "Snapshot", "context_key", "loads", "parse_context_key"]
 
 ALL = "*"
+_SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def loads(raw: bytes | str) -> dict[str, Any]:
+    """A JSON object as the stores hold it; also reads the ``NaN`` that json.dumps wrote
+    before snapshots were encoded with orjson (which writes null)."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    return data
 
 
 def context_key(context: Mapping[str, Any], order: Sequence[str] = CONTEXT_KEYS) -> str:
@@ -93,15 +108,15 @@ class Snapshot:
 
     def encode_with_digest(self) -> tuple[bytes, str]:
         """``encode()`` and ``digest`` at the cost of one serialisation of the scores."""
-        scores = json.dumps(self.scores, sort_keys=True, separators=(",", ":"))
-        digest = hashlib.blake2b(json.dumps(
-            [self.profile, context_key(self.context), self.interval]).encode() + scores.encode(),
+        scores = orjson.dumps(self.scores, option=_SORTED)
+        digest = hashlib.blake2b(orjson.dumps(
+            [self.profile, context_key(self.context), self.interval]) + scores,
             digest_size=16).hexdigest()
-        head = json.dumps({"profile": self.profile, "context": self.context,
-                           "interval": self.interval, "version": self.version,
-                           "computed_at_ns": self.computed_at_ns,
-                           "watermark_ns": self.watermark_ns}, separators=(",", ":"))
-        return f'{head[:-1]},"scores":{scores}}}'.encode(), digest
+        head = orjson.dumps({"profile": self.profile, "context": self.context,
+                             "interval": self.interval, "version": self.version,
+                             "computed_at_ns": self.computed_at_ns,
+                             "watermark_ns": self.watermark_ns})
+        return b"".join((head[:-1], b',"scores":', scores, b"}")), digest
 
     def with_version(self, version: int) -> Snapshot:
         return replace(self, version=version)
@@ -113,12 +128,13 @@ class Snapshot:
                 "watermark_ns": self.watermark_ns, "scores": self.scores}
 
     def encode(self) -> bytes:
-        """``to_json()`` as compact JSON (the scores with sorted keys)."""
+        """``to_json()`` as compact UTF-8 JSON, the scores with sorted keys (a NaN is written
+        as null: JSON has no NaN)."""
         return self.encode_with_digest()[0]
 
     @classmethod
     def decode(cls, raw: bytes | str) -> Snapshot:
-        data = json.loads(raw)
+        data = loads(raw)
         return cls(profile=data["profile"], context=dict(data["context"]),
                    scores=list(data["scores"]), computed_at_ns=int(data["computed_at_ns"]),
                    watermark_ns=data["watermark_ns"], version=int(data["version"]),

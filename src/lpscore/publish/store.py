@@ -21,7 +21,8 @@ docs/publish.md:
 - ``{prefix}:meta:{profile}``: a hash ``generation`` (up by one with every new version of any
   context of the profile) and ``published_at_ns`` (the newest publish run, changed or not):
   what a router's cache polls, one round trip, when notifications may have been lost;
-- channel ``{prefix}:updates``: ``{"profile", "context", "version"}`` after each new version;
+- channel ``{prefix}:updates``: after each new version, ``{"profile", "context", "version",
+  "generation"}``, a newline and the snapshot's body (readers need no round trip);
 - ``{prefix}:partials:{profile}``: a hash, lane -> that lane's encoded statistics, written by
   the stream workers (lpscore.stream) so that each can score the merge of all lanes.
 
@@ -32,7 +33,6 @@ writes nothing; otherwise the version goes up by one.
 from __future__ import annotations
 
 import contextlib
-import json
 import queue
 import threading
 import time
@@ -45,7 +45,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 import redis
 
 from lpscore.errors import ConfigError, StoreUnavailable
-from lpscore.publish.snapshot import Snapshot, context_key
+from lpscore.publish.snapshot import Snapshot, context_key, loads
 
 __all__ = ["MemoryStore", "ProfileMeta", "Published", "RedisStore", "ScoreStore", "Subscription",
            "Update", "open_store"]
@@ -278,7 +278,7 @@ class _RedisSubscription(Subscription):
                 raise _unavailable(self._name, exc) from exc
             if message is not None and message.get("type") == "message":
                 head, _, body = bytes(message["data"]).partition(b"\n")
-                data = json.loads(head)
+                data = loads(head)
                 version = int(data["version"])
                 return Update(str(data["profile"]), str(data["context"]), version,
                               int(data.get("generation", 0)),
@@ -335,7 +335,10 @@ class RedisStore(ScoreStore):
         return out
 
     def _run_scripts(self, calls: Sequence[Sequence[str | bytes]]) -> list[list[int]]:
-        """One pipelined EVALSHA per call: one round trip, no SCRIPT EXISTS first."""
+        """One pipelined EVALSHA per call: one round trip, no SCRIPT EXISTS first (a single
+        snapshot, as a stream publishes after a fill, skips the pipeline's own overhead)."""
+        if len(calls) == 1:
+            return [self._client.evalsha(self._script.sha, 3, *calls[0])]
         with self._client.pipeline(transaction=False) as pipe:
             for call in calls:
                 pipe.evalsha(self._script.sha, 3, *call)

@@ -10,16 +10,14 @@ the same on every run; ``tied`` names the LPs that share the rank.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from lpscore.publish.snapshot import Snapshot
 
 __all__ = ["Candidate", "candidates_of", "static_candidates"]
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(NamedTuple):
     """One LP as the router sees it in one context."""
 
     lp: str
@@ -34,6 +32,9 @@ class Candidate:
     """Filled / ordered quantity of terminal orders (decayed); None when unknown."""
     filled_qty_per_order: float | None
     """Typical filled quantity per order (decayed); None when unknown."""
+    label: str
+    """How a reason names it: ``LP_C: rank 1 under block, score 88.2 +/- 3.1`` (ties and a
+    provisional score said); formatted once per snapshot, not at every decision."""
     tied: tuple[str, ...] = ()
     """Other LPs with the same rank."""
 
@@ -49,25 +50,33 @@ def candidates_of(snapshot: Snapshot) -> tuple[Candidate, ...]:
     by_rank: dict[int, list[str]] = {}
     for item in items:
         by_rank.setdefault(int(item["rank"]), []).append(str(item["lp"]))
-    return tuple(_candidate(item, by_rank[int(item["rank"])]) for item in items)
+    return tuple(_candidate(item, by_rank[int(item["rank"])], snapshot.profile)
+                 for item in items)
 
 
-def _candidate(item: dict[str, Any], same_rank: list[str]) -> Candidate:
+def _candidate(item: dict[str, Any], same_rank: list[str], profile: str) -> Candidate:
     capacity = item.get("capacity") or {}
+    lp, rank, score = str(item["lp"]), int(item["rank"]), float(item["score"])
+    half_width = (float(item["ci_high"]) - float(item["ci_low"])) / 2.0
+    provisional, n_orders = bool(item["provisional"]), int(item["n_orders"])
+    tied = tuple(other for other in same_rank if other != lp)
+    label = f"{lp}: rank {rank} under {profile}, score {score:.1f} +/- {half_width:.1f}"
+    if tied:
+        label += f", tied with {', '.join(tied)}"
+    if provisional:
+        label += f", provisional (n={n_orders})"
     return Candidate(
-        lp=str(item["lp"]), rank=int(item["rank"]), score=float(item["score"]),
-        half_width=(float(item["ci_high"]) - float(item["ci_low"])) / 2.0,
-        provisional=bool(item["provisional"]), n_orders=int(item["n_orders"]),
-        fill_rate=_opt(capacity.get("fill_rate")),
-        filled_qty_per_order=_opt(capacity.get("filled_qty_per_order")),
-        tied=tuple(lp for lp in same_rank if lp != item["lp"]),
-    )
+        lp=lp, rank=rank, score=score, half_width=half_width, provisional=provisional,
+        n_orders=n_orders, fill_rate=_opt(capacity.get("fill_rate")),
+        filled_qty_per_order=_opt(capacity.get("filled_qty_per_order")), label=label,
+        tied=tied)
 
 
 def static_candidates(ranking: Sequence[str]) -> tuple[Candidate, ...]:
     """The configured ranking as candidates without scores."""
     return tuple(Candidate(lp=lp, rank=i, score=None, half_width=0.0, provisional=False,
-                           n_orders=0, fill_rate=None, filled_qty_per_order=None)
+                           n_orders=0, fill_rate=None, filled_qty_per_order=None,
+                           label=f"{lp}: static rank {i} (no published scores)")
                  for i, lp in enumerate(ranking, start=1))
 
 

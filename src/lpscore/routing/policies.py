@@ -21,10 +21,11 @@ every child order.
 from __future__ import annotations
 
 import math
+import operator
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from lpscore.routing.candidates import Candidate
 
@@ -47,8 +48,7 @@ __all__ = [
 EPS = 1e-9
 
 
-@dataclass(frozen=True, slots=True)
-class Option:
+class Option(NamedTuple):
     """An eligible LP and the size limits of a child order to it."""
 
     candidate: Candidate
@@ -57,8 +57,7 @@ class Option:
     """``inf`` when unlimited."""
 
 
-@dataclass(frozen=True, slots=True)
-class Allocation:
+class Allocation(NamedTuple):
     candidate: Candidate
     qty: float
     note: str = ""
@@ -126,16 +125,62 @@ class Spray(Policy):
 
     def __init__(self, top_k: int = 3) -> None:
         self.top_k = top_k
+        self._shapes: dict[tuple[int, ...], _Shape] = {}
 
     def allocate(self, qty: float, options: Iterable[Option], lot: float) -> list[Allocation]:
+        shape = _NO_SHAPE
+
         def weights(chosen: list[Option]) -> list[float]:
-            return [a * b * c for a, b, c in _factors([o.candidate for o in chosen])]
+            nonlocal shape
+            shape = self._shape([o.candidate for o in chosen])     # kept for the notes
+            return shape.weights
 
         chosen, sizes = _split(qty, _top(options, self.top_k, lot), lot, weights)
+        if not chosen:
+            return []
         of_total = f"of {qty_text(qty)} by"
-        factors = _factors([o.candidate for o in chosen])
-        return [Allocation(o.candidate, s, _note(o, s, qty, of_total, f))
-                for o, s, f in zip(chosen, sizes, factors, strict=True) if s > 0]
+        out = []
+        for o, size, basis in zip(chosen, sizes, shape.basis, strict=True):
+            if size > 0:
+                note = f"{size / qty:.0%} {of_total} {basis}"
+                if size >= o.max_qty - EPS:
+                    note += f", at its maximum {qty_text(o.max_qty)}"
+                out.append(Allocation(o.candidate, size, note))
+        return out
+
+    def _shape(self, candidates: list[Candidate]) -> _Shape:
+        """The weights and notes of a set of LPs, worked out once per set of candidates
+        (a snapshot's candidates live until the next version replaces them)."""
+        key = tuple(map(id, candidates))
+        found = self._shapes.get(key)
+        if found is not None and all(map(operator.is_, found.candidates, candidates)):
+            return found
+        if len(self._shapes) >= SHAPES:
+            self._shapes.clear()
+        factors = _factors(candidates)
+        shape = self._shapes[key] = _Shape(
+            tuple(candidates), [a * b * c for a, b, c in factors],
+            [_basis(c, *f) for c, f in zip(candidates, factors, strict=True)])
+        return shape
+
+
+SHAPES = 4096
+"""Sets of candidates whose spray weights a policy remembers."""
+
+
+class _Shape(NamedTuple):
+    candidates: tuple[Candidate, ...]
+    weights: list[float]
+    basis: list[str]
+    """Per LP, why its share: ``score 87.6 x fill rate 0.72 x typical fill 40,250``."""
+
+
+_NO_SHAPE = _Shape((), [], [])
+
+
+def _basis(c: Candidate, score: float, rate: float, per_order: float) -> str:
+    basis = f"score {score:.1f}" if c.score is not None else f"static rank {c.rank}"
+    return f"{basis} x fill rate {rate:.2f} x typical fill {per_order:,.0f}"
 
 
 def _top(options: Iterable[Option], k: float, lot: float) -> list[Option]:
@@ -172,13 +217,15 @@ def _sizes(qty: float, chosen: Sequence[Option], weights: Sequence[float],
     top = max(weights, default=0.0)
     weights = [w / top for w in weights] if top > 0 else weights  # no subnormal shares
     mass = sum(weights)
-    if mass > 0 and all(c == math.inf for c in caps):      # nothing to cap: one pass
+    if mass > 0 and math.inf == min(caps):                 # nothing to cap: one pass
         sizes, left = [min(qty * w / mass, qty) for w in weights], 0.0
     else:
         sizes, left = waterfill(qty, weights, caps)
-    whole = [lots(s, lot) for s in sizes]
+    whole = [s if s == math.inf else math.floor(s / lot + EPS) * lot for s in sizes]  # lots()
     target = lots(qty if left <= EPS * max(qty, 1.0) else sum(sizes), lot)
     residual = round((target - sum(whole)) / lot) * lot     # whole lots, float noise out
+    if residual < lot - EPS:
+        return whole
     for i in sorted(range(len(chosen)), key=weights.__getitem__, reverse=True):
         if residual < lot - EPS:                            # leftover lots, largest first
             break
@@ -190,35 +237,26 @@ def _sizes(qty: float, chosen: Sequence[Option], weights: Sequence[float],
 
 def _factors(candidates: Sequence[Candidate]) -> list[tuple[float, float, float]]:
     """Per LP: (score or 1/rank, fill rate, typical fill); unknowns take the others' median."""
-    known = [(c.score, c.fill_rate, c.filled_qty_per_order) for c in candidates]
-    if all(a is not None and b is not None and c for a, b, c in known):  # the usual case
-        return [(max(a, 1.0), b, c) for a, b, c in known]  # type: ignore[type-var,misc]
-
-    def median(values: list[float]) -> float:
-        known = sorted(v for v in values if not math.isnan(v))
-        if not known:
-            return 1.0
-        mid = len(known) // 2
-        return known[mid] if len(known) % 2 else (known[mid - 1] + known[mid]) / 2.0
-
-    rate = [c.fill_rate if c.fill_rate is not None else math.nan for c in candidates]
-    size = [c.filled_qty_per_order if c.filled_qty_per_order else math.nan for c in candidates]
-    rate_fill, size_fill = median(rate), median(size)
+    rate = [c.fill_rate for c in candidates]
+    size = [c.filled_qty_per_order for c in candidates]
+    if None not in rate and all(size) and all(c.score is not None for c in candidates):
+        return [(max(c.score, 1.0), r, s)  # type: ignore[type-var,misc]  # the usual case
+                for c, r, s in zip(candidates, rate, size, strict=True)]
+    rate_fill = _median([r for r in rate if r is not None and not math.isnan(r)])
+    size_fill = _median([s for s in size if s and not math.isnan(s)])
     return [(max(c.score, 1.0) if c.score is not None else 1.0 / c.rank,
-             r if not math.isnan(r) else rate_fill, s if not math.isnan(s) else size_fill)
+             r if r is not None and not math.isnan(r) else rate_fill,
+             s if s and not math.isnan(s) else size_fill)
             for c, r, s in zip(candidates, rate, size, strict=True)]
 
 
-def _note(option: Option, size: float, qty: float, of_total: str,
-          factors: tuple[float, float, float]) -> str:
-    score, rate, per_order = factors
-    c = option.candidate
-    basis = (f"score {score:.1f}" if c.score is not None else f"static rank {c.rank}")
-    note = (f"{size / qty:.0%} {of_total} {basis} x fill rate {rate:.2f} x "
-            f"typical fill {per_order:,.0f}")
-    if size >= option.max_qty - EPS:
-        note += f", at its maximum {qty_text(option.max_qty)}"
-    return note
+def _median(values: list[float]) -> float:
+    """The median of ``values`` (1.0 when there are none)."""
+    if not values:
+        return 1.0
+    values.sort()
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2.0
 
 
 def waterfill(total: float, weights: Sequence[float], caps: Sequence[float]

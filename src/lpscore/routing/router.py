@@ -23,7 +23,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from lpscore.config import RoutingConfig
 from lpscore.model.enums import Side
@@ -54,21 +54,18 @@ class RouteRequest:
     """Why this request (``re-route after LP_A rejected``), added to every child's reason."""
 
 
-@dataclass(frozen=True, slots=True)
-class Child:
+class Child(NamedTuple):
     lp: str
     qty: float
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class Skipped:
+class Skipped(NamedTuple):
     lp: str
     why: str
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(NamedTuple):
     """A routing decision and everything needed to explain it."""
 
     policy: str
@@ -105,6 +102,7 @@ class Router:
         self.profile = profile
         self.config = config
         self._hierarchy = tuple(hierarchy)
+        self._finer = self._hierarchy[1:]
         self._clock = clock
         self._killed = set(config.killed)
         self._cooldown: dict[tuple[str, str], float] = {}
@@ -136,8 +134,9 @@ class Router:
         skipped: list[Skipped] = []
         options: Iterator[Option] = iter(())
         used = STATIC
+        lookup = self.cache.entry if self.cache is not None else None
         for key in chain:
-            entry = self.cache.entry(self.profile, key) if self.cache is not None else None
+            entry = lookup(self.profile, key) if lookup is not None else None
             if entry is None:
                 tried.append(f"no scores at {key}")
                 continue
@@ -150,24 +149,28 @@ class Router:
                 break
             skipped = skipped or screened      # explain the finest level that had LPs
             tried.append(f"no eligible LP at {key}")
-        last = f"used {used}"
         if used == STATIC:     # screened as the policy takes them, explained with the rest
             options = self._screen(self._static, self._static_options, request, skipped)
-            last = ("used the static ranking" if self._static else
-                    "no static ranking configured (routing.static_ranking)")
         allocations = policy.allocate(request.qty, options, self.config.lot_size)
-        children = tuple(Child(a.candidate.lp, a.qty, self._reason(a.candidate, a.note,
-                                                                    request.why))
-                         for a in allocations)
+        why = request.why
+        children = tuple([Child(a.candidate.lp, a.qty, _reason(a.candidate.label, a.note, why))
+                          for a in allocations])
         stale = self.cache.stale(self.profile) if self.cache is not None else True
-        return Plan(policy.name, self.profile, stale, used,
-                    "" if used == chain[0] else "; ".join([*tried, last]),
-                    children, tuple(dict.fromkeys(skipped)),
-                    max(request.qty - sum(c.qty for c in children), 0.0))
+        if used == chain[0]:
+            fallback = ""
+        elif used != STATIC:
+            fallback = "; ".join([*tried, f"used {used}"])
+        else:
+            fallback = "; ".join([*tried, "used the static ranking" if self._static else
+                                  "no static ranking configured (routing.static_ranking)"])
+        routed = sum([c.qty for c in children]) if len(children) != 1 else children[0].qty
+        return Plan(policy.name, self.profile, stale, used, fallback, children,
+                    tuple(dict.fromkeys(skipped)) if skipped else (),
+                    max(request.qty - routed, 0.0))
 
     def chain(self, request: RouteRequest) -> tuple[str, ...]:
         """The context keys to look up, finest first, ending with ``*``."""
-        values = (request.symbol, *(request.context.get(k) for k in self._hierarchy[1:]))
+        values = (request.symbol, *map(request.context.get, self._finer))
         found = self._chains.get(values)
         if found is None:
             found = self._chains[values] = tuple(
@@ -215,21 +218,12 @@ class Router:
                 top = min(top, rule.max_notional / request.price)
             yield Option(c, rule.min_qty, top)
 
-    def _reason(self, c: Candidate, note: str, why: str) -> str:
-        if c.score is None:
-            text = f"{c.lp}: static rank {c.rank} (no published scores)"
-        else:
-            text = (f"{c.lp}: rank {c.rank} under {self.profile}, score {c.score:.1f} "
-                    f"+/- {c.half_width:.1f}")
-            if c.tied:
-                text += f", tied with {', '.join(c.tied)}"
-            if c.provisional:
-                text += f", provisional (n={c.n_orders})"
-        if note:
-            text += f"; {note}"
-        if why:
-            text += f"; {why}"
-        return text
+def _reason(label: str, note: str, why: str) -> str:
+    """A child's reason: the LP as ranked (``Candidate.label``), then why this size, then
+    why this request."""
+    if note:
+        label = f"{label}; {note}"
+    return f"{label}; {why}" if why else label
 
 
 def _num(x: float) -> float | int:

@@ -21,7 +21,6 @@ tailed, so no normal assumption).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -111,13 +110,13 @@ class Oracle(Policy):
         ranked = []
         for option in options:
             value, fill = self.value(option.candidate.lp, qty)
-            truth = dataclasses.replace(option.candidate, score=max(value, 0.0) * 10.0,
-                                        fill_rate=fill, filled_qty_per_order=None)
-            ranked.append((value, dataclasses.replace(option, candidate=truth)))
+            truth = option.candidate._replace(
+                score=max(value, 0.0) * 10.0, fill_rate=fill, filled_qty_per_order=None,
+                label=f"{option.candidate.lp}: oracle rank by true value")
+            ranked.append((value, option._replace(candidate=truth)))
         ranked.sort(key=lambda item: -item[0])
         values = {o.candidate.lp: v for v, o in ranked}
-        return [dataclasses.replace(a, note=f"true value {values[a.candidate.lp]:.2f} "
-                                    "bps per share routed")
+        return [a._replace(note=f"true value {values[a.candidate.lp]:.2f} bps per share routed")
                 for a in self._spray.allocate(qty, [o for _, o in ranked], lot)]
 
 
