@@ -22,6 +22,7 @@ import polars as pl
 
 from lpscore.config import ContextConfig
 from lpscore.errors import ConfigError
+from lpscore.kpi.sweep import QuoteSweep
 from lpscore.marketdata.nbbo import QuoteBook
 
 __all__ = ["CONTEXT_KEYS", "add_context", "load_adv", "size_bucket_labels", "size_bucket_of",
@@ -74,7 +75,7 @@ def size_bucket_of(qty: float, price: float | None, adv: float | None,
     return size_bucket_labels(edges, pct=pct)[bisect.bisect_right(edges, value)]
 
 
-def add_context(orders: pl.DataFrame, book: QuoteBook, config: ContextConfig,
+def add_context(orders: pl.DataFrame, book: QuoteBook | QuoteSweep, config: ContextConfig,
                 adv: dict[str, float]) -> pl.DataFrame:
     """``orders`` (with symbol, order_qty, price, m0, t_send) plus the context columns."""
     notional = pl.col("order_qty") * pl.coalesce("m0", "price")
@@ -115,15 +116,19 @@ def _pct(x: float) -> str:
 _REGIMES = pl.Series("vol_regime", ["unknown", "low", "mid", "high"], dtype=pl.String)
 
 
-def _vol_regime(orders: pl.DataFrame, book: QuoteBook, config: ContextConfig) -> pl.Series:
-    """Each order's volatility regime (see the module docstring): the orders are grouped by
-    symbol with one stable sort, and each symbol's quotes are read once."""
+def _vol_regime(orders: pl.DataFrame, book: QuoteBook | QuoteSweep,
+                config: ContextConfig) -> pl.Series:
+    """Each order's volatility regime (see the module docstring): from a ``QuoteSweep`` in
+    a few passes over the quotes; from a ``QuoteBook``, the orders are grouped by symbol with
+    one stable sort, and each symbol's quotes are read once."""
     regime = np.zeros(orders.height, dtype=np.int8)  # an index into _REGIMES
     if orders.height and len(book):
         codes = book.codes(orders["symbol"])
         t_send = orders["t_send"].dt.epoch("ns").to_numpy().astype(np.int64)
         window = int(config.vol_window_s * 1e9)
         step = int(config.vol_sample_s * 1e9)
+        if isinstance(book, QuoteSweep):
+            return _REGIMES.gather(book.regimes(codes, t_send, window, step))
         by_symbol = np.argsort(codes, kind="stable")
         sorted_codes = codes[by_symbol]
         starts = np.flatnonzero(np.diff(sorted_codes, prepend=-2))  # codes are >= -1

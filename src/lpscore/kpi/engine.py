@@ -27,12 +27,15 @@ from lpscore.ingest.orders import effective_fills, link_child_orders
 from lpscore.kpi import formulas as f
 from lpscore.kpi.context import add_context, load_adv
 from lpscore.kpi.lifecycle import (
+    KEY,
+    child_keys,
     child_orders,
     is_reject,
     match_session_rejects,
     reject_reason,
     sent_orders,
 )
+from lpscore.kpi.sweep import QuoteSweep
 from lpscore.marketdata.nbbo import QuoteBook
 from lpscore.quarantine import Quarantine
 
@@ -74,18 +77,23 @@ def compute_kpis(events: pl.DataFrame, quotes: pl.DataFrame, config: Config,
     kpi = config.kpi
     ordered = _in_receipt_order(events)
     quality: Counter[str] = Counter()
-    linked = link_child_orders(ordered)
+    linked = child_keys(link_child_orders(ordered))
     sent = sent_orders(linked)
     session_rejects = match_session_rejects(linked, sent)
     linked = _unlink_after_session_reject(linked, session_rejects, quality)
     fills = effective_fills(linked)
     orders = child_orders(sent, linked, fills, session_rejects)
-    book = QuoteBook(quotes) if book is None else book
-    orders = _order_benchmarks(orders, book, kpi.max_quote_age_ms)
+    quoted: QuoteBook | QuoteSweep | None = book
+    if quoted is None:  # a feed in time order is swept, never sorted (lpscore.kpi.sweep)
+        quoted = QuoteSweep.of(quotes)
+    if quoted is None:
+        quoted = QuoteBook(quotes)
+    orders = _order_benchmarks(orders, quoted, kpi.max_quote_age_ms)
     orders = _quarantine_negative_latency(orders, linked, quarantine, quality)
-    orders = add_context(orders, book, config.context, load_adv(config.context))
+    orders = add_context(orders, quoted, config.context, load_adv(config.context))
     orders = _reject_costs(orders, fills)
-    fill_table, labels = _fill_kpis(fills, orders, book, kpi.horizons_ms, kpi.max_quote_age_ms)
+    fill_table, labels = _fill_kpis(fills, orders, quoted, kpi.horizons_ms,
+                                    kpi.max_quote_age_ms)
     quality["fills_no_benchmark"] = int((~fill_table["has_benchmark"]).sum())
     for label in labels:
         quality[f"markout_null_{label}"] = int(fill_table[f"mid_{label}"].is_null().sum())
@@ -96,7 +104,7 @@ def compute_kpis(events: pl.DataFrame, quotes: pl.DataFrame, config: Config,
     quality["orders_no_benchmark"] = int(orders["m0"].is_null().sum())
     return KpiResult(
         fills=fill_table,
-        orders=orders,
+        orders=orders.drop(KEY),
         horizons=labels,
         clock_offsets=clock_offsets(linked),
         data_quality=dict(sorted(quality.items())),
@@ -197,22 +205,28 @@ def _unlink_after_session_reject(linked: pl.DataFrame, session_rejects: pl.DataF
     report with its ClOrdID answers something else (often a malformed order that was
     quarantined): it is left unlinked and counted, not credited to the refused order."""
     refused = session_rejects.filter(
-        pl.col("child_id").is_not_null()).group_by("child_id").agg(
+        pl.col(KEY).is_not_null()).group_by(KEY).agg(
         pl.col("ts_recv").min().alias("_refused_at"))
-    out = linked.select("child_id", "kind", "ts_recv").join(
-        refused, on="child_id", how="left", maintain_order="left")
+    if refused.is_empty():
+        quality["reports_after_session_reject"] = 0
+        return linked
+    out = linked.select(KEY, "kind", "ts_recv").join(
+        refused, on=KEY, how="left", maintain_order="left")
     late = (pl.col("kind").is_in(["8", "9"]) & (pl.col("ts_recv") > pl.col("_refused_at"))
             ).fill_null(False)
     quality["reports_after_session_reject"] = int(out.select(late.sum()).item())
-    return linked.with_columns(out.select(
-        pl.when(late).then(None).otherwise(pl.col("child_id")).alias("child_id")).to_series())
+    unlinked = out.select(late.alias("_late"))["_late"]
+    return linked.with_columns(
+        pl.when(unlinked).then(None).otherwise(pl.col(name)).alias(name)
+        for name in ("child_id", KEY))
 
 
 def _epoch(column: pl.Series) -> I64:
     return column.dt.epoch("ns").fill_null(0).to_numpy().astype(np.int64)
 
 
-def _order_benchmarks(orders: pl.DataFrame, book: QuoteBook, max_age_ms: int) -> pl.DataFrame:
+def _order_benchmarks(orders: pl.DataFrame, book: QuoteBook | QuoteSweep,
+                      max_age_ms: int) -> pl.DataFrame:
     codes = book.codes(orders["symbol"])
     t_send = _epoch(orders["t_send"])
     at_send = book.asof(codes, t_send)
@@ -245,11 +259,16 @@ def _quarantine_negative_latency(orders: pl.DataFrame, linked: pl.DataFrame,
                                  quarantine: Quarantine, quality: Counter[str]) -> pl.DataFrame:
     """KPIS.md: a negative latency is quarantined for that order, not clipped."""
     latencies = ("ack_latency_ms", "fill_latency_ms", "hold_time_ms")
-    sent = linked.lazy().filter(pl.col("kind") == "D").select(
-        "child_id", "source", "offset", "line").collect()
+    sent: pl.DataFrame | None = None  # read only when some latency is negative
     for name in latencies:
-        bad = orders.lazy().filter(pl.col(name) < 0).select("child_id", name).collect().join(
-            sent, on="child_id", how="left")
+        bad = orders.lazy().filter(pl.col(name) < 0).select("child_id", name).collect()
+        quality[f"negative_{name}"] = bad.height
+        if bad.is_empty():
+            continue
+        if sent is None:
+            sent = linked.lazy().filter(pl.col("kind") == "D").select(
+                "child_id", "source", "offset", "line").collect()
+        bad = bad.join(sent, on="child_id", how="left")
         quality[f"negative_{name}"] = bad.height
         for child, source, offset, line, value in bad.select(
                 "child_id", "source", "offset", "line", name).iter_rows():
@@ -264,42 +283,41 @@ def _quarantine_negative_latency(orders: pl.DataFrame, linked: pl.DataFrame,
 def _reject_costs(orders: pl.DataFrame, fills: pl.DataFrame) -> pl.DataFrame:
     """For a rejected child re-routed within its parent: the VWAP of the next child of the
     same parent sent at or after the reject, against the rejected child's far touch."""
-    vwap = fills.group_by("child_id").agg(
+    vwap = fills.group_by(KEY).agg(
         ((pl.col("last_qty") * pl.col("last_px")).sum() / pl.col("last_qty").sum())
         .alias("p_refill"))
-    refills = orders.select("child_id", "parent_id", "t_send").join(vwap, on="child_id").select(
+    refills = orders.select(KEY, "parent_id", "t_send").join(vwap, on=KEY).select(
         "parent_id", pl.col("t_send").alias("t_refill"), "p_refill",
-        pl.col("child_id").alias("refill_child")).sort("t_refill")
+        pl.col(KEY).alias("refill_child")).sort("t_refill")
     rejected = orders.lazy().filter(pl.col("rejected") & pl.col("t_decision").is_not_null()
-                                    ).select("child_id", "parent_id",
+                                    ).select(KEY, "parent_id",
                                              pl.col("t_decision").alias("t_refill")).collect()
     rejected = rejected.sort("t_refill")
     matched = rejected.join_asof(refills, on="t_refill", by="parent_id", strategy="forward",
                                  check_sortedness=False)
-    matched = matched.filter(pl.col("refill_child") != pl.col("child_id")).select(
-        "child_id", "p_refill")
-    p_refill = orders.select("child_id").join(matched, on="child_id", how="left",
-                                               maintain_order="left")["p_refill"]
+    matched = matched.filter(pl.col("refill_child") != pl.col(KEY)).select(KEY, "p_refill")
+    p_refill = orders.select(KEY).join(matched, on=KEY, how="left",
+                                       maintain_order="left")["p_refill"]
     if len(p_refill) == orders.height:  # no copy of the orders table for one column
         out = orders.with_columns(p_refill)
     else:  # two orders share a child_id (same session, ClOrdID and ns): rows multiply
-        out = orders.join(matched, on="child_id", how="left", maintain_order="left")
+        out = orders.join(matched, on=KEY, how="left", maintain_order="left")
     cost = f.reject_cost_bps(*(out[c].cast(pl.Float64).to_numpy()
                                for c in ("s", "p_refill", "far0", "m0")))
     return out.with_columns(_col("reject_cost_bps", cost))
 
 
-def _fill_kpis(fills: pl.DataFrame, orders: pl.DataFrame, book: QuoteBook,
+def _fill_kpis(fills: pl.DataFrame, orders: pl.DataFrame, book: QuoteBook | QuoteSweep,
                horizons_ms: tuple[int, ...], max_age_ms: int) -> tuple[pl.DataFrame, list[str]]:
     table = fills.select(
-        "child_id", "exec_id", pl.col("last_qty").alias("q"), pl.col("last_px").alias("p"),
+        KEY, "child_id", "exec_id", pl.col("last_qty").alias("q"), pl.col("last_px").alias("p"),
         "corrected", pl.col("ts_recv").alias("t_recv"),
         pl.when(pl.col("transact_time_subsecond").fill_null(False))
         .then(pl.col("transact_time")).otherwise(pl.col("ts_recv")).alias("t_exec"),
     ).join(orders.select(
-        "child_id", "parent_id", "lp", "session", "symbol", "s", "t_send", "bid0", "ask0",
+        KEY, "parent_id", "lp", "session", "symbol", "s", "t_send", "bid0", "ask0",
         "quote_age0_ms", "m0", "far0", "size_bucket", "vol_regime", "tod_bucket"),
-        on="child_id", how="inner")
+        on=KEY, how="inner").drop(KEY)
     codes = book.codes(table["symbol"])
     s = table["s"].to_numpy().astype(np.float64)
     p = table["p"].to_numpy().astype(np.float64)

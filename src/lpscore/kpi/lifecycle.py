@@ -16,12 +16,17 @@ of the 35=D (else its SendingTime), report times are ``ts_recv``.
 
 from __future__ import annotations
 
+from typing import Any
+
+import numba
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from lpscore.model.enums import FILL_EXEC_TYPES
 
-__all__ = ["TERMINAL_STATES", "child_orders", "is_reject", "match_session_rejects",
-           "reject_reason", "sent_orders"]
+__all__ = ["KEY", "TERMINAL_STATES", "child_keys", "child_orders", "is_reject",
+           "match_session_rejects", "reject_reason", "sent_orders"]
 
 TERMINAL_STATES = ("filled", "canceled", "expired", "rejected", "done_for_day")
 """States whose orders count in fill rates (KPIS.md)."""
@@ -49,26 +54,53 @@ _REJECT_NAMES = {
 def child_orders(sent: pl.DataFrame, linked: pl.DataFrame, fills: pl.DataFrame,
                  session_rejects: pl.DataFrame) -> pl.DataFrame:
     """One row per child order with its lifecycle (see docs/kpi-outputs.md), from its
-    ``sent_orders`` row and the ``match_session_rejects`` that name it."""
-    reports = linked.select(_REPORT_COLUMNS).filter(
-        (pl.col("kind") == "8") & pl.col("child_id").is_not_null())
+    ``sent_orders`` row and the ``match_session_rejects`` that name it.
+
+    The facts are joined on ``_cid`` when every frame has it (the engine's integer key of a
+    child order, ``child_keys``: one per distinct ``child_id``, so the joins pair the same
+    rows as on the 35-character strings, faster), else on ``child_id``."""
+    key = KEY if KEY in sent.columns else "child_id"
+    reports = linked.select(list(dict.fromkeys([key, *_REPORT_COLUMNS]))).filter(
+        (pl.col("kind") == "8") & pl.col(key).is_not_null())
+    if key == KEY:  # the facts in the order of ``sent``, without a join
+        with_facts = pl.concat([sent, _report_facts_of(reports, sent[KEY])], how="horizontal")
+    else:
+        with_facts = sent.join(_report_facts(reports, key), on=key, how="left")
     return (
-        sent.join(_report_facts(reports), on="child_id", how="left")
-        .join(_fill_facts(fills), on="child_id", how="left")
-        .join(_request_facts(linked), on="child_id", how="left")
-        .join(session_rejects.filter(pl.col("child_id").is_not_null()).select(
-            "child_id", pl.lit(True).alias("session_rejected")).unique("child_id"),
-            on="child_id", how="left")
+        with_facts
+        .join(_fill_facts(fills, key), on=key, how="left")
+        .join(_request_facts(linked, key), on=key, how="left")
+        .join(session_rejects.filter(pl.col(key).is_not_null()).select(
+            key, pl.lit(True).alias("session_rejected")).unique(key),
+            on=key, how="left")
         .with_columns(_finish())
         .drop("sent_qty", "replaced_qty", "last_status", "seq_num", "seq_epoch", "outbound",
               "_pos", "t_first_fill_report", "ack_pos", "decision_pos")
     )
 
 
+KEY = "_cid"
+"""The engine's integer key of a child order (``child_keys``)."""
+
+
+def child_keys(linked: pl.DataFrame) -> pl.DataFrame:
+    """``linked`` with ``_cid``: an integer per distinct ``child_id`` (null where it is
+    null), the row of the first NewOrderSingle holding it in ``sent_orders``."""
+    sent = linked.lazy().filter(pl.col("kind") == "D").select("child_id").with_row_index(
+        KEY).select("child_id", pl.col(KEY).cast(pl.Int64))
+    keys = linked.lazy().select("child_id").join(
+        sent, on="child_id", how="left", maintain_order="left").collect()
+    if keys.height != linked.height:  # two orders share a child_id: the first one's key
+        keys = linked.lazy().select("child_id").join(
+            sent.unique("child_id", keep="first", maintain_order=True), on="child_id",
+            how="left", maintain_order="left").collect()
+    return linked.with_columns(keys[KEY])
+
+
 def sent_orders(linked: pl.DataFrame) -> pl.DataFrame:
     """The 35=D events as child orders (before anything happened to them)."""
     return linked.lazy().filter(pl.col("kind") == "D").select(
-        "child_id",
+        "child_id", *([KEY] if KEY in linked.columns else []),
         pl.coalesce("parent_id", "child_id").alias("parent_id"),
         "lp", "session", "cl_ord_id", "symbol",
         pl.col("side").alias("s"),
@@ -82,7 +114,7 @@ _REPORT_COLUMNS = ("child_id", "_pos", "kind", "session", "seq_epoch", "seq_num"
 """The columns of the execution reports that ``_report_facts`` reads."""
 
 
-def _report_facts(reports: pl.DataFrame) -> pl.DataFrame:
+def _report_facts(reports: pl.DataFrame, key: str = "child_id") -> pl.DataFrame:
     """Per child order, from its execution reports in receipt order (``_pos``): the first
     (the ack), the first fill, the decision (first fill or reject), whether and why it was
     rejected, its last state, a confirmed replace's quantity, busts, corrections, the count.
@@ -91,9 +123,9 @@ def _report_facts(reports: pl.DataFrame) -> pl.DataFrame:
     last) in one ``group_by``, and the reject reason is formatted once per order."""
     if not reports["_pos"].is_sorted():
         reports = reports.sort("_pos")
-    rows = _report_rows(reports)
+    rows = _report_rows(reports, key)
     decides = pl.col("_fill") | pl.col("_reject")
-    facts = rows.group_by("child_id").agg(
+    facts = rows.group_by(key).agg(
         pl.col("ts_recv").first().alias("t_ack"),
         pl.col("_pos").first().alias("ack_pos"),
         pl.col("ts_recv").filter("_fill").first().alias("t_first_fill_report"),
@@ -108,13 +140,109 @@ def _report_facts(reports: pl.DataFrame) -> pl.DataFrame:
         pl.len().alias("n_reports"),
     )
     return facts.select(
-        "child_id", "t_ack", "ack_pos", "t_first_fill_report", "t_decision", "decision_pos",
+        key, "t_ack", "ack_pos", "t_first_fill_report", "t_decision", "decision_pos",
         "rejected", pl.when("rejected").then(reject_reason()).alias("reject_reason"),
         "last_status", "replaced_qty", "busted", "corrected", "n_reports",
     )
 
 
-def _report_rows(reports: pl.DataFrame) -> pl.DataFrame:
+_STATES = pl.Enum(sorted({*_BY_ORD_STATUS.values(), *_BY_EXEC_TYPE.values()}))
+_FACTS = ("t_ack", "ack_pos", "t_first_fill_report", "t_decision", "decision_pos", "rejected",
+          "reject_reason", "last_status", "replaced_qty", "busted", "corrected", "n_reports")
+
+
+def _report_facts_of(reports: pl.DataFrame, keys: pl.Series) -> pl.DataFrame:
+    """``_report_facts`` of the reports keyed ``_cid``, row-aligned with ``keys`` (the
+    ``_cid`` of each sent order; null facts for an order without reports), without the key.
+
+    The facts are a first, any or last per order over its reports in receipt order: one
+    compiled pass over the reports (``_fact_rows``) finds each order's rows, and the facts
+    are gathered from them. When resends put MsgSeqNums out of receipt order (the last state
+    then needs a sort per order), the Polars aggregation is joined instead."""
+    if not reports["_pos"].is_sorted():
+        reports = reports.sort("_pos")
+    rows = _report_rows(reports, KEY)
+    if not _in_sequence_order(rows):
+        return keys.to_frame().join(_report_facts(reports, KEY), on=KEY, how="left",
+                                    maintain_order="left").drop(KEY)
+    flags = rows.select(
+        pl.col(KEY), "_fill", "_reject", "_busted", "_corrected",
+        pl.col("_status").cast(_STATES).to_physical().cast(pl.Int16).fill_null(-1),
+        pl.col("_replaced_qty").is_not_null().alias("_replaced"))
+    n = keys.len()  # keys are rows of sent_orders (child_keys)
+    found = _fact_rows_jit(n, *(flags[c].to_numpy() for c in flags.columns))
+    at = keys.to_numpy()
+    first, fill, decision, reject, replaced, status, busted, corrected, count = (
+        a[at] for a in found)
+    answered = count > 0
+
+    def gather(column: str, index: npt.NDArray[np.int64]) -> pl.Series:
+        return rows[column].gather(pl.Series(index).set(pl.Series(index < 0), None))
+
+    facts = pl.DataFrame([
+        gather("ts_recv", first).alias("t_ack"),
+        gather("_pos", first).alias("ack_pos"),
+        gather("ts_recv", fill).alias("t_first_fill_report"),
+        gather("ts_recv", decision).alias("t_decision"),
+        gather("_pos", decision).alias("decision_pos"),
+        _nullable("rejected", reject >= 0, answered),
+        gather("ord_rej_reason", reject), gather("text", reject),
+        _STATES.categories.gather(pl.Series(status.astype(np.int64)).set(
+            pl.Series(status < 0), None)).alias("last_status"),
+        gather("_replaced_qty", replaced).alias("replaced_qty"),
+        _nullable("busted", busted, answered), _nullable("corrected", corrected, answered),
+        pl.Series("n_reports", count, dtype=pl.UInt32).set(pl.Series(~answered), None),
+    ])
+    return facts.select(*_FACTS[:6], pl.when("rejected").then(reject_reason())
+                        .alias("reject_reason"), *_FACTS[7:])
+
+
+def _nullable(name: str, values: npt.NDArray[np.bool_],
+              present: npt.NDArray[np.bool_]) -> pl.Series:
+    return pl.Series(name, values).set(pl.Series(~present), None)
+
+
+def _fact_rows(n: int, key: npt.NDArray[np.int64], fill: npt.NDArray[np.bool_],
+               reject: npt.NDArray[np.bool_], busted: npt.NDArray[np.bool_],
+               corrected: npt.NDArray[np.bool_], status: npt.NDArray[np.int16],
+               replaced: npt.NDArray[np.bool_]) -> tuple[Any, ...]:
+    """Per order key (0..n-1), over report rows in receipt order: the row of its first
+    report, first fill, first fill or reject, first reject, last confirmed replace (-1 when
+    none), its last state code (-1 when none), whether a row busts or corrects, the count."""
+    first = np.full(n, -1, dtype=np.int64)
+    first_fill = np.full(n, -1, dtype=np.int64)
+    decision = np.full(n, -1, dtype=np.int64)
+    first_reject = np.full(n, -1, dtype=np.int64)
+    last_replaced = np.full(n, -1, dtype=np.int64)
+    last_status = np.full(n, -1, dtype=np.int16)
+    any_bust = np.zeros(n, dtype=np.bool_)
+    any_correct = np.zeros(n, dtype=np.bool_)
+    count = np.zeros(n, dtype=np.int64)
+    for i in range(len(key)):
+        c = key[i]
+        if first[c] < 0:
+            first[c] = i
+        if fill[i] and first_fill[c] < 0:
+            first_fill[c] = i
+        if (fill[i] or reject[i]) and decision[c] < 0:
+            decision[c] = i
+        if reject[i] and first_reject[c] < 0:
+            first_reject[c] = i
+        if replaced[i]:
+            last_replaced[c] = i
+        if status[i] >= 0:
+            last_status[c] = status[i]
+        any_bust[c] |= busted[i]
+        any_correct[c] |= corrected[i]
+        count[c] += 1
+    return (first, first_fill, decision, first_reject, last_replaced, last_status, any_bust,
+            any_correct, count)
+
+
+_fact_rows_jit: Any = numba.njit(cache=True, nogil=True)(_fact_rows)
+
+
+def _report_rows(reports: pl.DataFrame, key: str) -> pl.DataFrame:
     """The reports with their row-level facts: fill, reject, the state they name (OrdStatus,
     else ExecType, else filled / partially filled for a fill), a confirmed replace's
     quantity, bust, correction."""
@@ -126,7 +254,7 @@ def _report_rows(reports: pl.DataFrame) -> pl.DataFrame:
         pl.when(is_fill).then(pl.lit("partially_filled")),
     )
     return reports.select(
-        "child_id", "_pos", "session", "seq_epoch", "seq_num", "ts_recv", "ord_rej_reason",
+        key, "_pos", "session", "seq_epoch", "seq_num", "ts_recv", "ord_rej_reason",
         "text",
         is_fill.alias("_fill"),
         is_reject().fill_null(False).alias("_reject"),
@@ -175,17 +303,17 @@ def is_reject() -> pl.Expr:
     return (pl.col("kind") == "8") & ((pl.col("exec_type") == "8") | (pl.col("ord_status") == "8"))
 
 
-def _fill_facts(fills: pl.DataFrame) -> pl.DataFrame:
-    return fills.filter(pl.col("child_id").is_not_null()).group_by("child_id").agg(
+def _fill_facts(fills: pl.DataFrame, key: str) -> pl.DataFrame:
+    return fills.filter(pl.col(key).is_not_null()).group_by(key).agg(
         pl.col("last_qty").sum().alias("filled_qty"),
         pl.len().alias("n_fills"),
     )
 
 
-def _request_facts(linked: pl.DataFrame) -> pl.DataFrame:
-    return linked.select("child_id", "kind").filter(
-        pl.col("kind").is_in(["F", "G", "9"]) & pl.col("child_id").is_not_null()
-    ).group_by("child_id").agg(
+def _request_facts(linked: pl.DataFrame, key: str) -> pl.DataFrame:
+    return linked.select(key, "kind").filter(
+        pl.col("kind").is_in(["F", "G", "9"]) & pl.col(key).is_not_null()
+    ).group_by(key).agg(
         pl.col("kind").is_in(["F", "G"]).sum().alias("n_cancel_requests"),
         (pl.col("kind") == "9").sum().alias("n_cancel_rejects"),
     )
@@ -199,7 +327,8 @@ def match_session_rejects(linked: pl.DataFrame, sent: pl.DataFrame) -> pl.DataFr
                             & pl.col("ref_seq_num").is_not_null()).select(
         "lp", "session", "ref_msg_type", pl.col("ref_seq_num").alias("seq_num"),
         pl.col("ref_epoch").fill_null(0).alias("seq_epoch"), "ts_recv")
-    orders = sent.select("child_id", "session", "seq_num", pl.col("seq_epoch").fill_null(0),
+    orders = sent.select("child_id", *([KEY] if KEY in sent.columns else []), "session",
+                         "seq_num", pl.col("seq_epoch").fill_null(0),
                          pl.col("t_send").alias("ts_recv"))
     return rejects.sort("ts_recv").join_asof(
         orders.sort("ts_recv"), on="ts_recv", by=["session", "seq_epoch", "seq_num"],

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-__all__ = ["AsOf", "QuoteBook"]
+__all__ = ["AsOf", "QuoteBook", "symbol_codes"]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -84,10 +84,7 @@ class QuoteBook:
 
     def codes(self, symbols: pl.Series | Sequence[str | None]) -> I64:
         """Index of each symbol in ``self.symbols``; -1 for a symbol without quotes."""
-        series = (symbols if isinstance(symbols, pl.Series)
-                  else pl.Series(symbols, dtype=pl.String)).cast(pl.String)
-        coded = series.cast(self._enum, strict=False).to_physical().cast(pl.Int64)
-        return coded.fill_null(-1).to_numpy().astype(np.int64, copy=False)
+        return symbol_codes(self._enum, symbols)
 
     def series(self, code: int) -> tuple[I64, F64]:
         """Times and mids of one symbol's quotes."""
@@ -139,6 +136,14 @@ class QuoteBook:
         index = np.empty_like(hits)
         index[order] = hits
         return index
+
+
+def symbol_codes(enum: pl.Enum, symbols: pl.Series | Sequence[str | None]) -> I64:
+    """Index of each symbol among ``enum``'s categories; -1 for one not among them."""
+    series = (symbols if isinstance(symbols, pl.Series)
+              else pl.Series(symbols, dtype=pl.String)).cast(pl.String)
+    coded = series.cast(enum, strict=False).to_physical().cast(pl.Int64)
+    return coded.fill_null(-1).to_numpy().astype(np.int64, copy=False)
 
 
 def _by_symbol_then_time(codes: npt.NDArray[np.unsignedinteger[Any]], ts: I64) -> I64:

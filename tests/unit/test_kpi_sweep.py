@@ -1,0 +1,140 @@
+"""The engine's fast paths give the answers of the paths they replace, bit for bit: the quote
+sweep (kpi.sweep) those of QuoteBook and symbol_regimes, the compiled report facts those of
+the Polars aggregation, and compute_kpis the same tables with or without a sweep."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from kpi_builders import T0, Tape, quotes
+from lpscore.config import Config, ContextConfig
+from lpscore.ingest.orders import link_child_orders
+from lpscore.kpi.context import _vol_regime
+from lpscore.kpi.engine import _in_receipt_order, compute_kpis
+from lpscore.kpi.lifecycle import (
+    _REPORT_COLUMNS,
+    KEY,
+    _report_facts,
+    _report_facts_of,
+    child_keys,
+)
+from lpscore.kpi.sweep import QuoteSweep
+from lpscore.marketdata.nbbo import QuoteBook
+
+MS = 1_000_000
+
+
+def _feed(seed: int, n: int = 400) -> pl.DataFrame:
+    """Quotes in time order with ties in time, a symbol quoted once, and a wide range."""
+    rng = random.Random(seed)
+    rows, t = [], 0.0
+    for _ in range(n):
+        t += rng.choice([0.0, 0.0, 1.0, 7.5, 250.0])
+        symbol = rng.choice(["ABC", "XYZ", "XYZ", "QQQ"])
+        bid = 100 + rng.randint(-50, 50) / 100
+        rows.append((t, symbol, bid, bid + rng.choice([0.0, 0.01, 0.02])))
+    rows.append((t / 2, "ONCE", 10.0, 10.01))
+    rows.sort(key=lambda r: r[0])  # stable: ties keep their order
+    return quotes(rows)
+
+
+def _assert_same_asof(book: QuoteBook, sweep: QuoteSweep, codes: np.ndarray,
+                      times: np.ndarray) -> None:
+    want, got = book.asof(codes, times), sweep.asof(codes, times)
+    for name in ("bid", "ask", "ts", "found", "past_end"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_sweep_answers_as_the_quote_book(seed: int) -> None:
+    feed = _feed(seed)
+    book, sweep = QuoteBook(feed), QuoteSweep.of(feed)
+    assert sweep is not None and sweep.symbols == book.symbols and len(sweep) == len(book)
+    rng = np.random.default_rng(seed)
+    symbols = pl.Series(rng.choice(["ABC", "XYZ", "QQQ", "ONCE", "NOPE"], 300))
+    np.testing.assert_array_equal(sweep.codes(symbols), book.codes(symbols))
+    codes = book.codes(symbols)
+    t0 = int(feed["ts"].dt.epoch("ns")[0])
+    times = t0 + rng.integers(-5 * MS, 200_000 * MS, 300)
+    exact = feed["ts"].dt.epoch("ns").to_numpy()[rng.integers(0, feed.height, 300)]
+    for query in (times, np.sort(times), exact, np.sort(exact)):
+        _assert_same_asof(book, sweep, codes, query)
+    _assert_same_asof(book, sweep, codes[:0], times[:0])
+
+
+def test_sweep_needs_quotes_in_time_order() -> None:
+    feed = _feed(1)
+    assert QuoteSweep.of(feed.reverse()) is None
+    empty = QuoteSweep.of(feed.head(0))
+    assert empty is not None and len(empty) == 0
+    hit = empty.asof(empty.codes(["ABC", None]), np.array([1, 2], dtype=np.int64))
+    assert not hit.found.any() and np.isnan(hit.bid).all()
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_sweep_regimes_are_those_of_the_quote_book(seed: int) -> None:
+    rng = random.Random(seed)
+    rows = [(t * rng.choice([50.0, 100.0]), sym, 100 + rng.randint(-20, 20) / 100, 0.0)
+            for t in range(600) for sym in ("XYZ", "ABC")]
+    rows.append((30_000.0, "SHORT", 10.0, 0.0))
+    rows.sort(key=lambda r: r[0])
+    feed = quotes([(t, s, b, b + 0.02) for t, s, b, _ in rows])
+    orders = pl.DataFrame({
+        "symbol": [rng.choice(["XYZ", "ABC", "SHORT", "NOPE", None]) for _ in range(300)],
+        "t_send": [T0 + timedelta(milliseconds=rng.randint(-5_000, 70_000))
+                   for _ in range(300)],
+    })
+    sweep = QuoteSweep.of(feed)
+    assert sweep is not None
+    for config in (ContextConfig(vol_window_s=2.0, vol_sample_s=1.0), ContextConfig()):
+        want = _vol_regime(orders, QuoteBook(feed), config)
+        assert _vol_regime(orders, sweep, config).to_list() == want.to_list()
+
+
+def _tape(seed: int) -> Tape:
+    rng = random.Random(seed)
+    tape, t = Tape(), 0.0
+    for _ in range(40):
+        t += rng.choice([0, 1, 3])
+        lp, cl = rng.choice(["LP_A", "LP_B"]), rng.choice(["C0", "C1", "C2"])
+        step = rng.random()
+        if step < 0.3:
+            tape.order(lp, cl, "XYZ", rng.choice([1, -1]), 100, t)
+        elif step < 0.45:
+            tape.ack(lp, cl, t)
+        elif step < 0.7:
+            tape.fill(lp, cl, t, 50, 100.02, leaves=rng.choice([0, 50]))
+        else:
+            tape.reject(lp, rng.choice([cl, "NOBODY"]), t, reason=rng.choice([3, 99, None]))
+        if rng.random() < 0.1:  # a resend: MsgSeqNums go back
+            tape.rows[-1].update(seq_num=1, poss_dup=True)
+    return tape
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_compiled_report_facts_are_the_polars_ones(seed: int) -> None:
+    events = _tape(seed).events()
+    linked = child_keys(link_child_orders(_in_receipt_order(events)))
+    reports = linked.select(KEY, *_REPORT_COLUMNS).filter(
+        (pl.col("kind") == "8") & pl.col(KEY).is_not_null())
+    keys = linked.filter(pl.col("kind") == "D")[KEY]
+    want = keys.to_frame().join(_report_facts(reports, KEY), on=KEY, how="left",
+                                maintain_order="left").drop(KEY)
+    assert_frame_equal(_report_facts_of(reports, keys), want)
+    assert_frame_equal(_report_facts_of(reports.reverse(), keys), want)
+
+
+def test_compute_kpis_is_the_same_with_a_quote_book() -> None:
+    tape = _tape(3)
+    feed = _feed(3, 200)
+    with_sweep = compute_kpis(tape.events(), feed, Config())
+    with_book = compute_kpis(tape.events(), feed, Config(), book=QuoteBook(feed))
+    assert_frame_equal(with_sweep.orders, with_book.orders)
+    assert_frame_equal(with_sweep.fills, with_book.fills)
+    assert with_sweep.data_quality == with_book.data_quality
