@@ -50,6 +50,9 @@ def stream(
         "closed and its events dropped from memory.")] = 300.0,
     dead_letter: Annotated[str | None, typer.Option(
         "--dead-letter", help="Kafka topic for quarantined records (Kafka sources).")] = None,
+    publish_every: Annotated[float, typer.Option(
+        "--publish-every", min=0.0, help="Publish at most once per this many milliseconds; "
+        "each publish covers every record received before it (0: after every poll).")] = 0.0,
     config_path: ConfigOption = None,
 ) -> None:
     """Score a live FIX stream incrementally and publish every change to the store.
@@ -65,7 +68,7 @@ def stream(
         specs = config_catalog(config.kpi)
         profile = load_profile(profile_spec, specs)
         settings = Settings(config, profile, specs, table, checkpoint_root=checkpoint,
-                            final_after_s=final_after)
+                            final_after_s=final_after, publish_every_s=publish_every / 1e3)
         feed = open_source(source, group, dead_letter)
         live = QuoteFeed.open(quote_source, config.marketdata) if quote_source else None
         with open_store(store_uri) as store:

@@ -3,6 +3,7 @@ through Kafka (librdkafka's mock cluster); crashes and rebalances lose and repea
 
 from __future__ import annotations
 
+import itertools
 import os
 import pickle
 import signal
@@ -14,8 +15,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from typer.testing import CliRunner
 
 from kafkamock import fresh_topic
+from lpscore.cli import app
 from lpscore.config import Config, IngestConfig, load_config
 from lpscore.ingest import ingest_logs
 from lpscore.kpi.aggregate import kpi_stats
@@ -26,7 +29,7 @@ from lpscore.publish.publisher import snapshots_of
 from lpscore.publish.snapshot import Snapshot, context_key
 from lpscore.publish.store import ScoreStore, open_store
 from lpscore.quarantine import Quarantine
-from lpscore.scoring import catalog, load_profile
+from lpscore.scoring import catalog, config_catalog, load_profile
 from lpscore.sim.loop import Simulation
 from lpscore.sim.scenario import load_scenario
 from lpscore.stream.files import FollowFile
@@ -109,6 +112,78 @@ def test_followed_log_gives_the_batch_scores(tmp_path: Path, amzn_quotes: pl.Dat
     assert lane.quarantine.by_reason() == {"bad_checksum": 1}
     if final_after_s < 10:
         assert lane.processor.counts["closed_units"] > 500  # memory follows open orders
+
+
+def test_publish_every_coalesces_polls_and_each_publish_covers_what_came_before(
+        tmp_path: Path, amzn_quotes: pl.DataFrame) -> None:
+    """``publish_every_s`` (``--publish-every``): polls in between only update the
+    statistics; an idle poll waits no longer than the interval, so the pending records are
+    published about one interval after the last publish; the stop publishes everything."""
+    lines = DEMO_LOG.read_bytes().splitlines(keepends=True)
+    log = tmp_path / "fix.log"
+    half = tmp_path / "half.log"
+    half.write_bytes(b"".join(lines[:len(lines) // 2]))
+    log.write_bytes(half.read_bytes())
+    config = Config()
+    specs = config_catalog(config.kpi)
+    every = 0.4
+    settings = Settings(config, load_profile("block", specs), specs, amzn_quotes,
+                        max_records=150, publish_every_s=every)
+    store = open_store(f"memory://{uuid.uuid4().hex}")
+    stream = Stream(FollowFile(log), settings, store)
+    publishes: list[tuple[float, int]] = []
+    publish = stream.publish
+
+    def counted(*, full: bool = True) -> None:
+        publishes.append((time.monotonic(), stream.status.records))
+        publish(full=full)
+
+    stream.publish = counted  # type: ignore[method-assign]
+    polls = 0
+    while stream.source.lag() or not stream.lanes:
+        polls += bool(stream.step())
+    assert polls > len(publishes) >= 1                        # polls were coalesced
+    starts = [t for t, _ in publishes]
+    assert all(b - a >= every for a, b in itertools.pairwise(starts))
+    read = stream.status.records
+    if publishes[-1][1] < read:                               # records wait: an idle poll
+        before = len(publishes)                               # publishes them in time
+        waited = time.monotonic()
+        while len(publishes) == before:
+            assert not stream.step()
+            assert time.monotonic() - waited < every + 5.0
+    assert publishes[-1][1] == read
+    want = batch_snapshots(half, amzn_quotes, config)["*"]   # the `*` level is always fresh
+    got = store.get("block", "*")
+    assert got is not None
+    assert [(s["lp"], s["n_orders"]) for s in got.scores] == \
+        [(s["lp"], s["n_orders"]) for s in want.scores]
+    for a, b in zip(got.scores, want.scores, strict=True):
+        assert a["score"] == pytest.approx(b["score"], rel=1e-9, abs=1e-9)
+    with log.open("ab") as f:                                 # the rest, then stop
+        f.write(b"".join(lines[len(lines) // 2:]))
+    stream.run(until_idle_s=0.3)
+    stream.close()
+    assert_same_scores(store, batch_snapshots(log, amzn_quotes, config))
+
+
+def test_publish_every_option(tmp_path: Path, amzn_quotes: pl.DataFrame) -> None:
+    """``lpscore stream --publish-every MS`` runs to the batch's scores; a negative
+    interval is refused."""
+    log = tmp_path / "fix.log"
+    log.write_bytes(DEMO_LOG.read_bytes())
+    name = uuid.uuid4().hex
+    runner = CliRunner()
+    done = runner.invoke(app, ["stream", "--source", f"file://{log}", "--quotes",
+                               str(AMZN_MESSAGES), "--store", f"memory://{name}",
+                               "--publish-every", "250", "--until-idle", "0.5"])
+    assert done.exit_code == 0, done.output
+    assert_same_scores(open_store(f"memory://{name}"),
+                       batch_snapshots(log, amzn_quotes, Config()))
+    refused = runner.invoke(app, ["stream", "--source", f"file://{log}",
+                                  "--publish-every", "-1"])
+    assert refused.exit_code == 2
+    assert "--publish-every" in refused.output
 
 
 def test_real_moex_logs_replayed_to_a_file_give_the_batch_scores(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from lpscore.kpi.engine import KpiResult
 from lpscore.publish.snapshot import Snapshot, context_key
 from lpscore.publish.store import Published, ScoreStore
 from lpscore.scoring import KpiSpec, Profile, score_levels
+from lpscore.scoring.estimate import near
 from lpscore.stats.table import Stats
 
 __all__ = ["HIERARCHY", "capacities", "levels", "publish_result", "snapshots_of",
@@ -53,33 +54,44 @@ def snapshots_of(result: KpiResult, profile: Profile, specs: Mapping[str, KpiSpe
 
 def snapshots_of_stats(stats: Stats, profile: Profile, specs: Mapping[str, KpiSpec],
                        hierarchy: Sequence[str] = HIERARCHY, now_ns: int | None = None, *,
-                       symbols: Collection[str] | None = None) -> list[Snapshot]:
+                       only: Collection[tuple[str | None, ...]] | None = None
+                       ) -> list[Snapshot]:
     """``snapshots_of`` from statistics keyed ``["lp", *hierarchy]`` (decayed under
-    ``profile``), as a stream or a cluster holds them; with ``symbols``, only the ``*``
-    level and the contexts of those symbols."""
+    ``profile``), as a stream or a cluster holds them. With ``only`` (tuples of leading
+    hierarchy values: ``("ACME",)`` for every context of a symbol, ``("ACME", "adv<0.1%",
+    "high")`` for one finest context and the levels above it), only the ``*`` level and
+    the contexts on the path to one of them or under one (``score_levels``)."""
     now = time.time_ns() if now_ns is None else now_ns
-    capacity = capacities(stats, hierarchy)
+    capacity = capacities(stats, hierarchy, only=only)
     return [Snapshot.of(card, computed_at_ns=now,
                         capacity=capacity.get(context_key(card.context), {}))
-            for card in score_levels(stats, profile, specs, list(hierarchy),
-                                     only=None if symbols is None else {"symbol": symbols})]
+            for card in score_levels(stats, profile, specs, list(hierarchy), only=only)]
 
 
-def capacities(stats: Stats, hierarchy: Sequence[str]
+def capacities(stats: Stats, hierarchy: Sequence[str], *,
+               only: Collection[tuple[str | None, ...]] | None = None
                ) -> dict[str, dict[str, dict[str, float | None]]]:
-    """Context key -> LP -> capacity (see the module docstring), for every level."""
+    """Context key -> LP -> capacity (see the module docstring), for every level (with
+    ``only``: for the contexts ``score_levels`` keeps)."""
     out: dict[str, dict[str, dict[str, float | None]]] = {}
     needed = ["n_terminal", "ordered_qty_terminal", "filled_qty_terminal"]
+    rows = stats
     for depth in range(len(hierarchy) + 1):
         keys = list(hierarchy[:depth])
+        if only is not None and depth:      # each level's rows lie within the coarser's
+            rows = near(rows, keys, only)
         # three sums per group: no need to roll the sketches and counts up (Stats.rollup)
-        level = (stats.sums.group_by(["lp", *keys]).agg(pl.col(needed).sum())
+        level = (rows.sums.group_by(["lp", *keys]).agg(pl.col(needed).sum())
                  .sort(["lp", *keys], nulls_last=True))
+        names: dict[tuple[object, ...], str] = {}
         for row in level.iter_rows(named=True):
             terminal = float(row["n_terminal"] or 0.0)
             ordered = float(row["ordered_qty_terminal"] or 0.0)
             filled = float(row["filled_qty_terminal"] or 0.0)
-            ctx = context_key({k: str(row[k]) for k in keys})
+            values = tuple(row[k] for k in keys)
+            ctx = names.get(values)
+            if ctx is None:
+                ctx = names[values] = context_key({k: str(row[k]) for k in keys})
             out.setdefault(ctx, {})[str(row["lp"])] = {
                 "fill_rate": filled / ordered if ordered > 0 else None,
                 "filled_qty_per_order": filled / terminal if terminal > 0 else None,

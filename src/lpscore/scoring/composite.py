@@ -98,46 +98,68 @@ def score_contexts(stats: Stats, profile: Profile, catalog: Mapping[str, KpiSpec
 
 def score_levels(stats: Stats, profile: Profile, catalog: Mapping[str, KpiSpec],
                  context: Sequence[str], *,
-                 only: Mapping[str, Collection[str]] | None = None) -> list[Scorecard]:
+                 only: Collection[tuple[Any, ...]] | None = None) -> list[Scorecard]:
     """The scorecards of every level of the hierarchy at once: per LP (context ``{}``), per
-    LP x ``context[0]``, ... per LP x ``context``; each level shrunk once. ``only`` keeps the
-    cards of the contexts whose value of each given key is among those listed (levels
-    without that key are all kept): a stream re-scores what a poll touched."""
+    LP x ``context[0]``, ... per LP x ``context``; each level shrunk once. ``only`` (tuples
+    of values of ``context``'s leading keys, ``("ACME",)`` or ``("ACME", "adv<0.1%",
+    "high")``) keeps the LP level and the contexts on the path to one of them or under one
+    (a stream re-scores what a poll touched); the others are not computed, and those kept
+    score as without ``only``."""
     weighted = [catalog[k] for k in profile.weights]
-    levels = shrunk_levels(stats, expand(weighted, dict(catalog)), context, profile.shrinkage)
+    levels = shrunk_levels(stats, expand(weighted, dict(catalog)), context, profile.shrinkage,
+                           only=only)
     cards = []
     for keys, estimates in levels:
-        chosen = estimates
-        for key, values in (only or {}).items():
-            if key in keys:
-                chosen = chosen.filter(pl.col(key).cast(pl.String).is_in(list(values)))
-        cards += _cards(chosen, keys, profile, weighted, stats.t_ref)
+        cards += _cards(estimates, keys, profile, weighted, stats.t_ref)
     return cards
 
 
 def _cards(estimates: pl.DataFrame, context: list[str], profile: Profile,
            weighted: Sequence[KpiSpec], t_ref: int | None) -> list[Scorecard]:
+    """Every context of one level, scored in vectorised passes over chunks of contexts."""
     if not estimates.height:
         return []
-    level = _Level(estimates)
-    groups = (estimates.with_row_index("_i").group_by(context, maintain_order=True)
-              .agg(pl.col("_i")).iter_rows() if context else [(list(range(estimates.height)),)])
+    level = _Level(estimates, weighted)
+    if context:
+        groups = (estimates.with_row_index("_i").group_by(context, maintain_order=True)
+                  .agg(pl.col("_i")))
+        values = groups.select(context).rows()
+        index = groups["_i"].to_list()
+    else:
+        values, index = [()], [list(range(estimates.height))]
+    widest = max(len(i) for i in index)
+    per_context = max(profile.draws, 1) * widest * max(len(weighted), widest)
+    chunk = max(1, _CHUNK_ELEMENTS // per_context)
     cards = []
-    for *values, index in groups:
-        ctx = dict(zip(context, values, strict=True))
-        rows = _Rows(level, np.asarray(index, dtype=np.int64))
-        cards.append(Scorecard(profile.name, ctx, _score(rows, profile, weighted, ctx),
-                               profile.interval, t_ref))
+    for start in range(0, len(index), chunk):
+        contexts = [dict(zip(context, v, strict=True)) for v in values[start:start + chunk]]
+        block = _Block(level, index[start:start + chunk])
+        for ctx, scores in zip(contexts, _score(block, profile, weighted, contexts),
+                               strict=True):
+            cards.append(Scorecard(profile.name, ctx, scores, profile.interval, t_ref))
     return cards
 
 
-class _Level:
-    """A level's estimates as numpy columns, converted once (not once per context)."""
+_CHUNK_ELEMENTS = 4_000_000
+"""Contexts are scored together in chunks of about this many floats of draws (x KPIs)."""
 
-    def __init__(self, estimates: pl.DataFrame) -> None:
+
+class _Level:
+    """A level's estimates as numpy columns, converted once (not once per context), the
+    columns scoring reads in one conversion."""
+
+    def __init__(self, estimates: pl.DataFrame, specs: Sequence[KpiSpec]) -> None:
         self.frame = estimates
-        self._columns: dict[str, Array] = {}
         self.lp = estimates["lp"].cast(pl.String).to_list()
+        names = ["n_eff", "n_orders"]
+        for spec in specs:
+            for part in (spec.parts if spec.kind == "rate_diff" else (spec.name,)):
+                names += [f"{part}.{k}" for k in ("x", "raw", "N", "s2")
+                          if f"{part}.{k}" in estimates.columns and f"{part}.{k}" not in names]
+        table = estimates.select(pl.col(names).cast(pl.Float64).fill_null(np.nan)).to_numpy()
+        self._columns: dict[str, Array] = {
+            name: np.ascontiguousarray(table[:, i], dtype=np.float64)
+            for i, name in enumerate(names)}
 
     def column(self, name: str) -> Array:
         if name not in self._columns:
@@ -146,52 +168,65 @@ class _Level:
         return self._columns[name]
 
 
-class _Rows:
-    """The LPs of one context: row ``index`` of a level."""
+class _Block:
+    """The LPs of several contexts of a level, padded to one width: ``(contexts, lps)``
+    arrays; a padding slot (``~mask``) holds NaN."""
 
-    def __init__(self, level: _Level, index: npt.NDArray[np.int64]) -> None:
+    def __init__(self, level: _Level, index: Sequence[Sequence[int]]) -> None:
         self.level = level
-        self.index = index
+        self.sizes = [len(i) for i in index]
+        width = max(self.sizes)
+        self.rows = np.zeros((len(index), width), dtype=np.int64)
+        self.mask = np.zeros((len(index), width), dtype=bool)
+        for c, rows in enumerate(index):
+            self.rows[c, :len(rows)] = rows
+            self.mask[c, :len(rows)] = True
 
     def column(self, name: str) -> Array:
-        return self.level.column(name)[self.index]
+        return np.where(self.mask, self.level.column(name)[self.rows], np.nan)
 
-    @property
-    def lps(self) -> list[str]:
-        return [self.level.lp[i] for i in self.index.tolist()]
+    def lps(self, c: int) -> list[str]:
+        return [self.level.lp[i] for i in self.rows[c, :self.sizes[c]].tolist()]
 
 
-def _score(rows: _Rows, profile: Profile, specs: Sequence[KpiSpec],
-           context: Mapping[str, Any]) -> list[LpScore]:
-    rng = np.random.default_rng([profile.seed, zlib.crc32(repr(sorted(
-        (k, str(v)) for k, v in context.items())).encode())])
+def _score(block: _Block, profile: Profile, specs: Sequence[KpiSpec],
+           contexts: Sequence[Mapping[str, Any]]) -> list[list[LpScore]]:
+    """The scores of each context of ``block``; each context exactly as scored alone (its
+    own seeded draws, normalised among its own LPs), the arithmetic done for all at once."""
     weights = np.array([profile.weights[s.name] for s in specs])
-    points = np.stack([_values(rows, s, "x") for s in specs], axis=-1)      # (lps, kpis)
-    draws = np.stack([_draw(rows, s, rng, profile.draws) for s in specs], axis=-1)
+    points = np.stack([_values(block, s, "x") for s in specs], axis=-1)  # (ctx, lps, kpis)
+    draws = _draws(block, specs, profile, contexts)                      # (k, draws, ctx, lps)
     better = [s.better for s in specs]
     floors = [profile.mad_floor.get(s.name, s.mad_floor) for s in specs]
     contributions = composite(points, weights, better, profile.normalization, floors)
     score = contributions.sum(axis=-1)
-    drawn = composite(draws, weights, better, profile.normalization, floors,
-                      reference=points).sum(axis=-1)                        # (draws, lps)
+    drawn = _total(draws, weights, better, profile.normalization, floors,
+                   reference=points)                                     # (draws, ctx, lps)
     tail = (1.0 - profile.interval) / 2.0
-    low, high = np.quantile(drawn, [tail, 1.0 - tail], axis=0)
-    rank = _ranks(score)
-    stability = (_ranks(drawn) == rank).mean(axis=0)
-    raw = {s.name: _values(rows, s, "raw") for s in specs}
-    n_eff, n_orders = rows.column("n_eff"), rows.column("n_orders")
+    # each LP's column of draws made contiguous: the same quantiles, partitioned faster
+    columns = np.ascontiguousarray(drawn.reshape(drawn.shape[0], -1).T)
+    low, high = np.quantile(columns, [tail, 1.0 - tail], axis=-1).reshape(2, *score.shape)
+    rank = _ranks(np.where(block.mask, score, -np.inf))    # padding ranks below every LP
+    stability = (_ranks(np.where(block.mask, drawn, -np.inf)) == rank).mean(axis=0)
+    raw = np.stack([_values(block, s, "raw") for s in specs], axis=-1)
+    n_eff, n_orders = block.column("n_eff"), block.column("n_orders")
+    names = [s.name for s in specs]
     out = []
-    for i, lp in enumerate(rows.lps):
-        out.append(LpScore(
-            lp=lp, score=float(score[i]), ci_low=float(low[i]),
-            ci_high=float(high[i]), rank=int(rank[i]), rank_stability=float(stability[i]),
-            provisional=bool(n_eff[i] < profile.min_orders - 1e-9),
-            n_orders=int(n_orders[i]), n_eff=float(n_eff[i]),
-            contributions={s.name: float(contributions[i, j]) for j, s in enumerate(specs)},
-            kpis={s.name: _num(points[i, j]) for j, s in enumerate(specs)},
-            raw_kpis={s.name: _num(raw[s.name][i]) for s in specs},
-        ))
-    return sorted(out, key=lambda s: (s.rank, s.lp))
+    for c in range(len(contexts)):
+        scores = []
+        for i, lp in enumerate(block.lps(c)):
+            scores.append(LpScore(
+                lp=lp, score=float(score[c, i]), ci_low=float(low[c, i]),
+                ci_high=float(high[c, i]), rank=int(rank[c, i]),
+                rank_stability=float(stability[c, i]),
+                provisional=bool(n_eff[c, i] < profile.min_orders - 1e-9),
+                n_orders=int(n_orders[c, i]), n_eff=float(n_eff[c, i]),
+                contributions=dict(zip(names, contributions[c, i].tolist(), strict=True)),
+                kpis={k: _num(v) for k, v in zip(names, points[c, i].tolist(), strict=True)},
+                raw_kpis={k: _num(v) for k, v in zip(names, raw[c, i].tolist(), strict=True)},
+            ))
+        out.append(sorted(scores, key=lambda s: (s.rank, s.lp)))
+    return out
 
 
 def composite(values: npt.ArrayLike, weights: npt.ArrayLike, better: Sequence[int],
@@ -210,42 +245,110 @@ def composite(values: npt.ArrayLike, weights: npt.ArrayLike, better: Sequence[in
     return np.stack(norms, axis=-1) * w
 
 
+def _total(values: Array, weights: npt.ArrayLike, better: Sequence[int], method: str,
+           floors: Sequence[float], reference: Array) -> Array:
+    """``composite(np.moveaxis(values, 0, -1), ...).sum(axis=-1)`` for values shaped
+    ``(kpis, ...)``, the same numbers, without holding every KPI's points at once: a sum
+    over fewer than 8 terms adds them in order, as numpy does."""
+    w = np.asarray(weights, dtype=np.float64)
+    if values.shape[0] >= 8:       # numpy sums 8 or more pairwise
+        summed: Array = composite(np.moveaxis(values, 0, -1), w, better, method, floors,
+                                  reference=reference).sum(axis=-1)
+        return summed
+    total: Array | None = None
+    for j in range(values.shape[0]):
+        points = normalize(values[j], better[j], method, floors[j],
+                           reference=reference[..., j])
+        np.multiply(points, w[j], out=points)
+        if total is None:
+            total = points
+        else:
+            np.add(total, points, out=total)
+    assert total is not None
+    return total
+
+
 def _ranks(score: Array) -> npt.NDArray[np.int64]:
     """Competition ranks along the last axis: 1 for the highest, ties share the better rank."""
-    return np.asarray((score[..., None, :] > score[..., :, None]).sum(axis=-1) + 1)
+    rank = np.ones(score.shape, dtype=np.int64)
+    for j in range(score.shape[-1]):
+        rank += score[..., j:j + 1] > score
+    return rank
 
 
-def _values(rows: _Rows, spec: KpiSpec, part: str) -> Array:
+def _values(block: _Block, spec: KpiSpec, part: str) -> Array:
     if spec.kind == "rate_diff":
         a, b = spec.parts
-        return rows.column(f"{a}.{part}") - rows.column(f"{b}.{part}")
-    return rows.column(f"{spec.name}.{part}")
+        return block.column(f"{a}.{part}") - block.column(f"{b}.{part}")
+    return block.column(f"{spec.name}.{part}")
 
 
-def _draw(rows: _Rows, spec: KpiSpec, rng: np.random.Generator, n: int) -> Array:
-    """``n`` posterior draws of the KPI per LP, shaped (n, lps); NaN where no estimate."""
-    if spec.kind == "rate_diff":
-        a, b = spec.parts
-        return _draw_rate(rows, a, rng, n) - _draw_rate(rows, b, rng, n)
-    if spec.kind == "rate":
-        return _draw_rate(rows, spec.name, rng, n)
-    mean = rows.column(f"{spec.name}.x")
-    strength = rows.column(f"{spec.name}.N")
-    var = np.nan_to_num(rows.column(f"{spec.name}.s2"))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sd = np.where(strength > 0, np.sqrt(var / strength), 0.0)
-    return mean + sd * rng.standard_normal((n, mean.size))
+def _draws(block: _Block, specs: Sequence[KpiSpec], profile: Profile,
+           contexts: Sequence[Mapping[str, Any]]) -> Array:
+    """Posterior draws of every KPI, shaped (kpis, draws, contexts, lps); NaN where no
+    estimate and in padding. Each context draws from its own generator, seeded by the
+    profile's seed and the context, in KPI order (a difference: its first rate, then its
+    second), so its draws do not depend on the other contexts scored with it."""
+    n = profile.draws
+    calls: list[tuple[str, str]] = []         # (kind, estimate name), in drawing order
+    for spec in specs:
+        if spec.kind == "rate_diff":
+            calls += [("rate", spec.parts[0]), ("rate", spec.parts[1])]
+        else:
+            calls.append(("rate" if spec.kind == "rate" else "normal", spec.name))
+    params = [_rate_params(block, name) if kind == "rate" else None for kind, name in calls]
+    shape = block.mask.shape
+    drawn = np.full((len(calls), n, *shape), np.nan)
+    for c, context in enumerate(contexts):
+        rng = np.random.default_rng([profile.seed, zlib.crc32(repr(sorted(
+            (k, str(v)) for k, v in context.items())).encode())])
+        size = block.sizes[c]
+        for j, param in enumerate(params):
+            if param is None:
+                drawn[j, :, c, :size] = rng.standard_normal((n, size))
+            else:
+                a, b = param[0][c, :size], param[1][c, :size]
+                drawn[j, :, c, :size] = rng.beta(a, b, size=(n, size))
+    out: list[Array] = []     # NaN stays NaN: padding needs no mask
+    for j, (kind, name) in enumerate(calls):
+        if kind == "normal":
+            mean = block.column(f"{name}.x")
+            strength = block.column(f"{name}.N")
+            var = np.nan_to_num(block.column(f"{name}.s2"))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                sd = np.where(strength > 0, np.sqrt(var / strength), 0.0)
+            out.append(mean + sd * drawn[j])
+        else:
+            rate, known = _rate_known(block, name)
+            out.append(np.where(known, drawn[j], rate))
+    by_spec = []
+    k = 0
+    for spec in specs:
+        if spec.kind == "rate_diff":
+            by_spec.append(out[k] - out[k + 1])
+            k += 2
+        else:
+            by_spec.append(out[k])
+            k += 1
+    return np.stack(by_spec)
 
 
-def _draw_rate(rows: _Rows, name: str, rng: np.random.Generator, n: int) -> Array:
-    rate = rows.column(f"{name}.x")
-    strength = rows.column(f"{name}.N")
-    known = ~np.isnan(rate) & (strength > 0)
+def _rate_known(block: _Block, name: str) -> tuple[Array, npt.NDArray[np.bool_]]:
+    rate = block.column(f"{name}.x")
+    strength = block.column(f"{name}.N")
+    return rate, ~np.isnan(rate) & (strength > 0)
+
+
+def _rate_params(block: _Block, name: str) -> tuple[Array, Array]:
+    """The Beta parameters a rate is drawn from; ``Beta(1, 1)`` (drawn, then replaced by
+    the estimate) where it has no evidence."""
+    rate, known = _rate_known(block, name)
+    strength = block.column(f"{name}.N")
     p = np.clip(np.nan_to_num(rate), 0.0, 1.0)
-    a = np.maximum(p * strength, TINY)
-    b = np.maximum((1.0 - p) * strength, TINY)
-    drawn = rng.beta(np.where(known, a, 1.0), np.where(known, b, 1.0), size=(n, rate.size))
-    return np.where(known, drawn, rate)
+    with np.errstate(invalid="ignore"):
+        a = np.maximum(p * strength, TINY)
+        b = np.maximum((1.0 - p) * strength, TINY)
+    return np.where(known, a, 1.0), np.where(known, b, 1.0)
 
 
 def _num(value: float) -> float | None:

@@ -13,7 +13,9 @@ orders after decay) and ``t_last``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import replace
+from typing import Any
 
 import polars as pl
 
@@ -22,8 +24,7 @@ from lpscore.stats.shrink import shrink, unshrunk
 from lpscore.stats.sketch import quantile_names, sketch_quantiles
 from lpscore.stats.table import Stats, effective_n
 
-__all__ = ["expand", "shrunk_estimates", "shrunk_levels"]
-
+__all__ = ["expand", "near", "shrunk_estimates", "shrunk_levels"]
 
 
 def expand(specs: Sequence[KpiSpec], catalog: dict[str, KpiSpec]) -> list[KpiSpec]:
@@ -36,21 +37,62 @@ def expand(specs: Sequence[KpiSpec], catalog: dict[str, KpiSpec]) -> list[KpiSpe
 
 
 def shrunk_levels(stats: Stats, specs: Sequence[KpiSpec], context: Sequence[str],
-                  m: float) -> Iterator[tuple[list[str], pl.DataFrame]]:
+                  m: float, *, only: Collection[tuple[Any, ...]] | None = None
+                  ) -> Iterator[tuple[list[str], pl.DataFrame]]:
     """Each level's shrunk estimates, coarse to fine: ``([], per LP)``, ``(context[:1], per
-    LP x first key)``, ... ``(context, per LP x context)`` (specs already expanded)."""
+    LP x first key)``, ... ``(context, per LP x context)`` (specs already expanded).
+
+    ``only`` (tuples of values of ``context``'s leading keys) keeps, below the LP level,
+    the contexts on the path to one of them or under one (``near``): each is estimated from
+    its own groups' rows only, so the others cost nothing, and its estimates are those of
+    a run without ``only``."""
     if list(stats.keys) != ["lp", *context]:
         raise ValueError(f"stats keyed by {stats.keys}, expected {('lp', *context)}")
     rates = [s.name for s in specs if s.kind == "rate"]
     means = [s.name for s in specs if s.kind in ("mean", "quantile")]
     level = unshrunk(_estimates(stats.rollup([]), specs), [*rates, *means])
     parent_keys: list[str] = []
+    rows = stats
     for depth in range(len(context) + 1):
         keys = ["lp", *context[:depth]]
-        level = shrink(_estimates(stats.rollup(keys), specs), level, parent_keys, rates,
+        if only is not None and depth:      # each level's rows lie within the coarser's
+            rows = near(rows, context[:depth], only)
+        level = shrink(_estimates(rows.rollup(keys), specs), level, parent_keys, rates,
                        means, m)
         parent_keys = keys
         yield keys[1:], level.sort(keys, nulls_last=True)
+
+
+def near(stats: Stats, keys: Sequence[str], only: Collection[tuple[Any, ...]]) -> Stats:
+    """The rows of ``stats`` whose context at level ``keys`` (a leading part of the
+    context) is on the path to one of ``only`` or under one: its values agree with the
+    tuple's over their common length. Null matches null."""
+    depth = len(keys)
+    frames = []
+    for length in sorted({min(depth, len(t)) for t in only}):
+        if not length:
+            return stats              # the empty context: every context is under it
+        wanted = sorted({tuple(t[:length]) for t in only if min(depth, len(t)) == length},
+                        key=repr)
+        frames.append((list(keys[:length]), pl.DataFrame(
+            [pl.Series(k, [t[i] for t in wanted], dtype=stats.sums.schema[k])
+             for i, k in enumerate(keys[:length])])))
+    if not frames:
+        return replace(stats, sums=stats.sums.clear(), sketches=stats.sketches.clear(),
+                       counts=stats.counts.clear())
+
+    def pick(frame: pl.DataFrame) -> pl.DataFrame:
+        if len(frames) == 1:
+            on, wanted = frames[0]
+            return frame.join(wanted.cast(frame.select(on).schema), on=on, how="semi",
+                              nulls_equal=True, maintain_order="left")
+        rows = frame.with_row_index("_r")
+        index = pl.concat([rows.join(w.cast(frame.select(on).schema), on=on, how="semi",
+                                     nulls_equal=True)["_r"] for on, w in frames])
+        return rows.filter(pl.col("_r").is_in(index.unique())).drop("_r")
+
+    return replace(stats, sums=pick(stats.sums), sketches=pick(stats.sketches),
+                   counts=pick(stats.counts))
 
 
 def shrunk_estimates(stats: Stats, specs: Sequence[KpiSpec], context: Sequence[str],

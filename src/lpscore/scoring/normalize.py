@@ -32,10 +32,11 @@ Z_CLIP = 50.0
 def normalize(values: npt.ArrayLike, better: int, method: str, floor: float,
               reference: npt.ArrayLike | None = None) -> Array:
     """``values`` normalised along the last axis into 0..100 (see the module docstring)."""
-    x = np.asarray(values, dtype=np.float64) * better
+    x = np.multiply(np.asarray(values, dtype=np.float64), better)   # a new array, ours
     ref = x if reference is None else np.asarray(reference, dtype=np.float64) * better
-    valid, known = ~np.isnan(x), ~np.isnan(ref)
-    x, ref = np.where(valid, x, 0.0), np.where(known, ref, 0.0)
+    invalid, known = np.isnan(x), ~np.isnan(ref)
+    ref = np.where(known, ref, 0.0)
+    np.copyto(x, 0.0, where=invalid)
     if method == "robust_z":
         out = _robust_z(x, ref, known, floor)
     elif method == "minmax":
@@ -44,15 +45,22 @@ def normalize(values: npt.ArrayLike, better: int, method: str, floor: float,
         out = _rank(x, ref, known)
     else:
         raise ValueError(f"unknown normalization {method!r}: use robust_z, minmax or rank")
-    return np.where(valid, out, 50.0)
+    np.copyto(out, 50.0, where=invalid)
+    return out
 
 
 def _robust_z(x: Array, ref: Array, known: npt.NDArray[np.bool_], floor: float) -> Array:
+    """In place in ``x``: ``100 / (1 + exp(-clip((x - median) / scale)))``."""
     median = _masked_median(ref, known)
     mad = _masked_median(np.abs(ref - median), known)
     scale = np.maximum(MAD_TO_SIGMA * mad, floor)
-    z = np.clip((x - median) / scale, -Z_CLIP, Z_CLIP)
-    return 100.0 / (1.0 + np.exp(-z))
+    np.subtract(x, median, out=x)
+    np.divide(x, scale, out=x)
+    np.clip(x, -Z_CLIP, Z_CLIP, out=x)
+    np.negative(x, out=x)
+    np.exp(x, out=x)
+    np.add(1.0, x, out=x)
+    return np.divide(100.0, x, out=x)
 
 
 def _masked_median(x: Array, valid: npt.NDArray[np.bool_]) -> Array:

@@ -76,7 +76,8 @@ class LiveScorecard:
         self.taken += len(records)
         events = (self._decoder.decode(records, self.quarantine) if records
                   else pl.DataFrame())
-        self._touched |= self._processor.add(events, self.quarantine)
+        self._touched |= {symbol for symbol, *_ in self._processor.add(events, self.quarantine)
+                          if symbol is not None}
         self._processor.close_finished(self.quarantine)
         if not self._touched:
             return False
@@ -85,6 +86,7 @@ class LiveScorecard:
         if stats is None or stats.sums.is_empty():
             return False
         done = self.store.publish(snapshots_of_stats(stats, self.profile, self._specs,
-                                                     now_ns=now_ns, symbols=symbols))
+                                                     now_ns=now_ns,
+                                                     only={(s,) for s in symbols}))
         self.rescores += 1
         return any(p.changed for p in done)

@@ -23,6 +23,7 @@ duplicate) or quarantined, counted in ``counts``.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -162,5 +163,10 @@ def _line(record: Record) -> bytes:
 def capture_prefix(capture_ns: int) -> bytes:
     """The QuickFIX capture prefix of a time: ``YYYYMMDD-HH:MM:SS.nnnnnnnnn : ``."""
     seconds, ns = divmod(capture_ns, 10**9)
-    stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y%m%d-%H:%M:%S")
-    return f"{stamp}.{ns:09d} : ".encode()
+    return _second(seconds) + f".{ns:09d} : ".encode()
+
+
+@functools.lru_cache(maxsize=1024)
+def _second(seconds: int) -> bytes:
+    """``YYYYMMDD-HH:MM:SS`` of a second since the epoch (records come many a second)."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y%m%d-%H:%M:%S").encode()

@@ -90,8 +90,16 @@ class KafkaSource:
         consumer.unassign()
 
     def poll(self, max_records: int, timeout_s: float) -> dict[str, list[Record]]:
+        """Up to ``max_records`` records, returned as soon as there are any: what the
+        consumer holds now, else the first to come within ``timeout_s`` and what came with
+        it (``consume(n, timeout)`` alone would wait for all ``n`` or the whole timeout)."""
         out: dict[str, list[Record]] = {}
-        for message in self._consumer.consume(max_records, timeout_s):
+        messages = self._consumer.consume(max_records, 0)
+        if not messages and timeout_s > 0:
+            messages = self._consumer.consume(1, timeout_s)
+            if messages and max_records > 1:
+                messages += self._consumer.consume(max_records - 1, 0)
+        for message in messages:
             error = message.error()
             if error is not None:
                 if error.code() != KafkaError._PARTITION_EOF:

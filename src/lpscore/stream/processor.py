@@ -47,10 +47,12 @@ from lpscore.scoring import Profile
 from lpscore.stats.table import Stats
 from lpscore.stream.units import CLOSED, Units
 
-__all__ = ["FINEST", "Processor"]
+__all__ = ["FINEST", "Context", "Processor"]
 
 FINEST = ("lp", *HIERARCHY)
 """The keys of the statistics a stream keeps: every published level rolls up from them."""
+Context = tuple[str | None, ...]
+"""A finest context: its values of HIERARCHY (symbol, size bucket, volatility regime)."""
 _UNIT = "_unit"
 
 
@@ -142,9 +144,10 @@ class Processor:
         return {u for u, times in self.due.items()
                 if any(t <= known.get(s, -1) for s, t in times.items())}
 
-    def add(self, events: pl.DataFrame, quarantine: Quarantine) -> set[str]:
+    def add(self, events: pl.DataFrame, quarantine: Quarantine) -> set[Context]:
         """Take one poll's events (may be empty) and recompute the units they touch, with
-        the units new quotes made due; returns the symbols whose statistics changed."""
+        the units new quotes made due; returns the finest contexts (values of HIERARCHY)
+        whose statistics changed."""
         ready = self._ready()
         if events.is_empty():
             return self._recompute(ready, set()) if ready else set()
@@ -172,8 +175,9 @@ class Processor:
         ready = {self.units.find(u) for u in ready} - merged
         return self._recompute(touched | ready, merged)
 
-    def _recompute(self, units: set[str], merged: set[str]) -> set[str]:
-        """Rows of ``units`` from their events; rows of ``merged`` units dropped."""
+    def _recompute(self, units: set[str], merged: set[str]) -> set[Context]:
+        """Rows of ``units`` from their events; rows of ``merged`` units dropped; the
+        contexts of the rows replaced and of the new ones."""
         assert self.events is not None
         part = self.events.filter(pl.col(_UNIT).is_in(list(units)))
         scratch = Quarantine()
@@ -188,8 +192,11 @@ class Processor:
             self.t_ref = max(self.t_ref or 0, _max_ns(orders["t_send"]))
         new = kpi_stats(replace(result, orders=orders), [*FINEST, _UNIT],
                         decay=self.profile.decay, t_ref=self._anchor())
+        changed = _contexts(new.sums)
+        if self.rows is not None:
+            changed |= _contexts(self.rows.sums.filter(pl.col(_UNIT).is_in(list(units | merged))))
         self.rows = _replace_units(self.rows, units | merged, new)
-        last = part.group_by(_UNIT).agg(pl.col("ts_recv").max())
+        last = part.group_by(_UNIT).agg(pl.col("ts_recv").max().dt.epoch("ns"))
         working = orders.filter(~pl.col("terminal") & (pl.col("state") != "session_rejected"))
         busy = set(working[_UNIT].drop_nulls().to_list())
         by_child = _records_by_unit(scratch, part)
@@ -197,10 +204,10 @@ class Processor:
             self.open.pop(unit, None)
             self.due.pop(unit, None)
         for unit, t in last.iter_rows():
-            self.open[unit] = _Open(_ns(t), unit not in busy, by_child.get(unit, []))
+            self.open[unit] = _Open(int(t), unit not in busy, by_child.get(unit, []))
         if self.live_quotes:
             self._set_due(units, orders, result.fills)
-        return set(orders["symbol"].drop_nulls().unique().to_list())
+        return changed
 
     def _set_due(self, units: set[str], orders: pl.DataFrame, fills: pl.DataFrame) -> None:
         """When each of ``units`` must be recomputed, per symbol. A horizon ``t_exec + h``
@@ -292,6 +299,10 @@ def _replace_units(rows: Stats | None, units: set[str], new: Stats) -> Stats:
     )
 
 
+def _contexts(sums: pl.DataFrame) -> set[Context]:
+    return set(sums.select(HIERARCHY).unique().iter_rows())
+
+
 def _select_units(rows: Stats, units: set[str], *, keep: bool) -> Stats:
     chosen = pl.col(_UNIT).is_in(list(units))
     where = chosen if keep else ~chosen
@@ -314,6 +325,3 @@ def _max_ns(column: pl.Series) -> int:
     value = column.dt.epoch("ns").max()
     return int(value) if value is not None else 0  # type: ignore[arg-type]
 
-
-def _ns(value: object) -> int:
-    return int(pl.Series([value]).dt.epoch("ns")[0])

@@ -34,7 +34,7 @@ from lpscore.stats.table import Stats
 from lpscore.stream.checkpoint import Checkpoint
 from lpscore.stream.decode import Record, StreamDecoder
 from lpscore.stream.partials import decode_stats, encode_stats
-from lpscore.stream.processor import Processor
+from lpscore.stream.processor import Context, Processor
 from lpscore.stream.quotes import QuoteFeed
 
 __all__ = ["Lane", "Settings", "Source", "Status", "Stream"]
@@ -73,8 +73,13 @@ class Settings:
     checkpoint_every_s: float = 1.0
     max_records: int = 20_000
     full_publish_every_s: float = 10.0
-    """Between full publishes a poll re-scores the ``*`` level and the symbols it touched;
-    the others' shrinkage targets move a little meanwhile (docs/stream.md)."""
+    """Between full publishes a publish re-scores the ``*`` level and the contexts whose
+    statistics changed since the last publish, with the levels above them; the others'
+    shrinkage targets move a little meanwhile (docs/stream.md)."""
+    publish_every_s: float = 0.0
+    """At most one publish per this many seconds: the polls in between only update the
+    statistics, and the next publish covers every record received before it. 0: every
+    poll that brought records publishes."""
 
 
 @dataclass
@@ -91,6 +96,8 @@ class Lane:
     quote_mark: int | None = 0
     """Chunks of the quote feed this lane's processor has taken; None for a lane restored
     from a checkpoint, which takes the quotes later than those it holds."""
+    stats: Stats | None = None
+    """The processor's statistics as last published (None: to be computed)."""
 
 
 @dataclass
@@ -107,6 +114,9 @@ class Status:
     live_units: int = 0
     quarantined: int = 0
     published: int = 0
+    """Snapshots that got a new version."""
+    publishes: int = 0
+    """Publish runs."""
     publish_ms: float | None = None
 
 
@@ -123,10 +133,17 @@ class Stream:
         self.status = Status()
         self._rate_mark = (time.monotonic(), 0)
         self._started = False
-        self._touched: set[str] = set()
+        self._touched: set[Context] = set()
+        self._pending = False
+        """Records or quotes taken since the last publish."""
+        self._partial = False
+        """A publish since the last full one left contexts out."""
         self._first_record: float | None = None
         self._last_record: float | None = None
         self._full_at = 0.0
+        self._published_at = -float("inf")
+        self._others: dict[str, tuple[bytes, Stats]] = {}
+        """Other workers' partials, decoded once per content."""
 
     def step(self) -> int:
         """One poll: every lane with records is updated, then scores are published."""
@@ -134,7 +151,11 @@ class Stream:
             self.source.start(self._resume, self._release)
             self._started = True
         quoted = self._take_quotes()
-        polled = self.source.poll(self.settings.max_records, 0.0 if quoted else 0.2)
+        wait = 0.0 if quoted else 0.2
+        if self._pending:   # wake up in time for the next publish
+            wait = min(wait, max(0.0, self._published_at + self.settings.publish_every_s
+                                 - time.monotonic()))
+        polled = self.source.poll(self.settings.max_records, wait)
         started = time.monotonic()
         n = 0
         for key, records in polled.items():
@@ -147,6 +168,7 @@ class Stream:
             events = lane.decoder.decode(records, lane.quarantine)
             self._touched |= lane.processor.add(events, lane.quarantine)
             lane.processor.close_finished(lane.quarantine)
+            lane.stats = None
             dead_letter = getattr(self.source, "dead_letter", None)
             if dead_letter is not None and len(lane.quarantine) > seen:
                 dead_letter(lane.quarantine.records[seen:])
@@ -158,13 +180,16 @@ class Stream:
                     changed = lane.processor.add(pl.DataFrame(), lane.quarantine)
                     self._touched |= changed
                     lane.dirty = lane.dirty or bool(changed)
+                    if changed:
+                        lane.stats = None
         self.status.records += n
         if n:
             self._first_record = self._first_record or started
             self._last_record = time.monotonic()
-        if n or self._touched:
-            full = time.monotonic() - self._full_at >= self.settings.full_publish_every_s
-            self.publish(full=full)
+        self._pending = self._pending or bool(n) or bool(self._touched)
+        now = time.monotonic()
+        if self._pending and now - self._published_at >= self.settings.publish_every_s:
+            self.publish(full=now - self._full_at >= self.settings.full_publish_every_s)
         self._checkpoint(force=False)
         return n + quoted
 
@@ -200,7 +225,7 @@ class Stream:
                     on_status(self._refresh_status())
                     shown = time.monotonic()
         finally:
-            if self._touched:  # what the partial publishes left out
+            if self._pending or self._partial:  # what the partial publishes left out
                 self.publish(full=True)
             self._checkpoint(force=True)
         status = self._refresh_status()
@@ -211,26 +236,45 @@ class Stream:
 
     def publish(self, *, full: bool = True) -> None:
         """Publish the lanes' partials, then score the merge of every worker's partials:
-        every context (``full``) or the ``*`` level and the symbols touched since the last
-        full publish."""
+        every context (``full``) or the ``*`` level and the contexts whose statistics
+        changed since the last publish, with the levels above them."""
         start = time.perf_counter()
         profile = self.settings.profile
         for lane in self.lanes.values():
-            stats = lane.processor.stats()
-            if stats is not None and lane.dirty:
-                self.store.put_partial(profile.name, lane.key, encode_stats(stats))
-        total = _merge([decode_stats(b) for b in self.store.partials(profile.name).values()])
+            if lane.stats is None:
+                lane.stats = lane.processor.stats()
+                if lane.stats is not None:
+                    self.store.put_partial(profile.name, lane.key, encode_stats(lane.stats))
+        parts = []
+        for key, data in self.store.partials(profile.name).items():
+            own = self.lanes.get(key)
+            if own is not None and own.stats is not None:
+                parts.append(own.stats)         # our own: as encoded, without decoding
+                continue
+            known = self._others.get(key)
+            if known is None or known[0] != data:
+                known = self._others[key] = (data, decode_stats(data))
+            parts.append(known[1])
+        total = _merge(parts)
         if total is not None:
-            symbols = None if full else set(self._touched)
+            only = None if full else set(self._touched)
             done = self.store.publish(snapshots_of_stats(total, profile, self.settings.specs,
-                                                         symbols=symbols))
+                                                         only=only))
             self.status.published += sum(p.changed for p in done)
-            if full:
-                self._touched.clear()
-                self._full_at = time.monotonic()
+            self._partial = not full
+        self._touched.clear()
+        self._pending = False
+        self._published_at = time.monotonic()
+        if full:
+            self._full_at = self._published_at
+        self.status.publishes += 1
         self.status.publish_ms = (time.perf_counter() - start) * 1e3
 
     def close(self) -> None:
+        """Publish what is pending (every context, if publishes left some out), save the
+        checkpoints, close the source."""
+        if self._pending or self._partial:
+            self.publish(full=True)
         self._checkpoint(force=True)
         self.source.close()
 
