@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -187,9 +188,13 @@ def _print_bench(name: str, seeds: int, results: list[PolicyResult]) -> None:
         table.add_row(r.name, cell(r.shortfall_bps), cell(r.regret_bps), cell(r.completion_s, 0),
                       cell(r.fill_pct, 1), cell(r.rejects, 1))
     console.print(table)
-    worst = max((r.shortfall_bps.mean for r in results), default=0.0)
-    low = min((r.shortfall_bps.mean for r in results), default=0.0)
+    means = [r.shortfall_bps.mean for r in results if math.isfinite(r.shortfall_bps.mean)]
+    worst = max(means, default=0.0)
+    low = min([0.0, *means])          # bars from zero, unless a shortfall is negative
+    names = max((len(r.name) for r in results), default=0)
     console.print("shortfall (bps), lower is better:")
     for r in results:
-        width = 0 if worst == low else round(40 * (r.shortfall_bps.mean - low) / (worst - low))
-        console.print(f"  {r.name:>8} {'█' * (width + 1)} {r.shortfall_bps.mean:.2f}")
+        mean = r.shortfall_bps.mean
+        width = (0 if worst == low or not math.isfinite(mean)
+                 else round(40 * (mean - low) / (worst - low)))
+        console.print(f"  {r.name:>{names}} {'█' * (width + 1)} {mean:.2f}")

@@ -154,6 +154,32 @@ def test_decay_weights_by_hand():
     assert model.survival("LP", 5) == 0.0
 
 
+def test_prior_by_hand():
+    # prior a = 1: one pseudo-observation censored at infinity joins every risk set.
+    #   u = 0: 1 event of 5 at risk + 1 -> P(V > 0) = 5/6
+    #   u = 3: 1 event of 4 + 1           -> 5/6 * 4/5 = 2/3
+    #   u = 7: 1 event of 2 + 1 (>=5 left) -> 2/3 * 2/3 = 4/9, flat from there
+    model = fitted(EXAMPLE, prior=1.0)
+    for v, p in {0: 5 / 6, 2: 5 / 6, 3: 2 / 3, 6: 2 / 3, 7: 4 / 9, 50: 4 / 9}.items():
+        assert model.survival("LP", v) == pytest.approx(p, abs=1e-12), v
+    assert model.n("LP") == 5                          # the prior is not evidence
+    assert model.expected_fill("LP", 8) == pytest.approx(3 * 5 / 6 + 4 * 2 / 3 + 4 / 9)
+    # a key seen once at zero is not written off: P(V > 0) = a / (1 + a)
+    assert fitted([(10, 0)], prior=1.0).survival("LP", 0) == pytest.approx(0.5)
+    assert fitted([(10, 0)], prior=0.5).survival("LP", 0) == pytest.approx(1 / 3)
+    assert fitted([(10, 0)]).survival("LP", 0) == 0.0
+
+
+def test_prior_is_not_discounted():
+    # decay 0.5: V = 0 twice (weights 0.5 and 1), the prior keeps weight 1:
+    # P(V > 0) = 1 - 1.5 / (1.5 + 1) = 0.4, however long ago the first observation was
+    model = fitted([(10, 0), (10, 0)], decay=0.5, prior=1.0)
+    assert model.survival("LP", 0) == pytest.approx(0.4)
+    long = fitted([(10, 0)] * 5_000, decay=0.5, prior=1.0)   # past a rescale
+    assert long.n("LP") == pytest.approx(2.0)
+    assert long.survival("LP", 0) == pytest.approx(1 / 3)     # 1 - 2 / (2 + 1)
+
+
 def test_decay_rescales_without_overflow():
     model = fitted([(10, i % 7) for i in range(20_000)], decay=0.5)
     assert model.n("LP") == pytest.approx(2.0)        # 1 + 1/2 + 1/4 + ...
@@ -201,6 +227,7 @@ def test_bad_observations(sent, filled, match):
 @pytest.mark.parametrize("kwargs", [
     {"unit": 0}, {"unit": -1}, {"unit": math.inf}, {"decay": 0}, {"decay": 1.5},
     {"decay": math.nan}, {"unseen": -0.1}, {"unseen": 1.1}, {"unseen": math.nan},
+    {"prior": -1}, {"prior": math.inf}, {"prior": math.nan},
 ])
 def test_bad_parameters(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
@@ -214,9 +241,11 @@ observations = st.lists(
 
 
 @settings(max_examples=200, deadline=None)
-@given(observations, st.sampled_from([1.0, 0.9, 0.5]), st.sampled_from([1.0, 3.0]))
-def test_survival_is_a_tail_probability(pairs, decay, unit):
-    model = fitted(pairs, decay=decay, unit=unit)
+@given(observations, st.sampled_from([1.0, 0.9, 0.5]), st.sampled_from([1.0, 3.0]),
+       st.sampled_from([0.0, 0.5, 2.0]))
+def test_survival_is_a_tail_probability(pairs, decay, unit, prior):
+    model = fitted(pairs, decay=decay, unit=unit, prior=prior)
+    plain = fitted(pairs, decay=decay, unit=unit)
     previous = 1.0
     for v in range(-1, 45):
         s, a = model.survival("LP", v), model.at_least("LP", v)
@@ -224,5 +253,6 @@ def test_survival_is_a_tail_probability(pairs, decay, unit):
         assert 0.0 <= a <= 1.0
         assert s <= previous + 1e-12
         assert a >= s - 1e-12
+        assert s >= plain.survival("LP", v) - 1e-12     # the prior only adds optimism
         previous = s
     assert model.expected_fill("LP", 40) <= 40 + 1e-9

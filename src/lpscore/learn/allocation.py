@@ -12,15 +12,16 @@ Each allocator splits ``total`` in whole ``unit`` s and learns from what each ve
 - ``UniformSplit``: the same share to every venue, learning nothing.
 - ``Ucb``: a simple bandit: everything to the venue with the best upper confidence bound on
   the share of an order it fills (UCB1).
-- ``GreedyKM``: greedy on each venue's discounted Kaplan-Meier estimate (CensoredLiquidity),
-  optimistic where it has no evidence (an unseen venue, or sizes beyond the largest
-  partial fill, keep their last estimate), plus ``explore``: in that share of the
-  allocations one unit goes to a venue drawn at random first, so no venue is starved of data
-  forever whatever its estimate.
+- ``GreedyKM``: greedy on each venue's discounted Kaplan-Meier estimate (CensoredLiquidity)
+  with ``prior`` optimistic pseudo-observations (default 1: a venue seen once at zero is
+  not written off), optimistic where it has no evidence (an unseen venue, or sizes beyond
+  the largest partial fill, keep their last estimate), plus probes: before the split each
+  venue gets its first unit with probability ``explore``, so no venue is starved of data
+  and a runner-up that becomes the best is noticed.
 - ``ThompsonKM``: greedy on one draw of each venue's survival curve from the posterior of
-  its Kaplan-Meier hazards (Beta per event size, Jeffreys prior), so exploration follows
-  the uncertainty; plus the same forced ``explore`` floor (default 2%), because a venue's
-  evidence only fades when it is sent something.
+  its Kaplan-Meier hazards (Beta per event size, Jeffreys prior, ``prior`` default 0), so
+  exploration follows the uncertainty; plus the same probes (default 2%), because a
+  venue's evidence only changes when it is sent something.
 
 With ``decay < 1`` the learned allocators track a venue whose behaviour changes.
 """
@@ -41,16 +42,18 @@ __all__ = ["Allocator", "GreedyKM", "Ideal", "ThompsonKM", "Ucb", "UniformSplit"
 
 def greedy(total: float, unit: float, venues: Sequence[str],
            at_least: Callable[[str, float], float],
-           caps: Sequence[float] | None = None) -> dict[str, float]:
+           caps: Sequence[float] | None = None,
+           start: Sequence[float] | None = None) -> dict[str, float]:
     """``total`` in whole ``unit`` s, each unit to the venue whose next unit is likeliest to
     fill (``at_least(venue, size)``: P(V >= size)); ties to the earlier venue. ``caps``
-    bound each venue's size."""
-    alloc = dict.fromkeys(venues, 0.0)
+    bound each venue's size; ``start``: units already given (part of ``total``)."""
+    alloc = dict(zip(venues, start, strict=True)) if start is not None else dict.fromkeys(
+        venues, 0.0)
     limit = dict(zip(venues, caps, strict=True)) if caps is not None else {}
-    heap = [(-at_least(v, unit), i, v) for i, v in enumerate(venues)
-            if limit.get(v, math.inf) >= unit]
+    heap = [(-at_least(v, alloc[v] + unit), i, v) for i, v in enumerate(venues)
+            if limit.get(v, math.inf) >= alloc[v] + unit - 1e-9]
     heapq.heapify(heap)
-    for _ in range(math.floor(total / unit + 1e-9)):
+    for _ in range(math.floor((total - sum(alloc.values())) / unit + 1e-9)):
         if not heap:
             break
         _, i, v = heapq.heappop(heap)
@@ -125,32 +128,36 @@ class Ucb(Allocator):
 
 
 class _Learner(Allocator):
-    """What the censored learners share: the model, the forced exploration and the caps."""
+    """What the censored learners share: the model, the probes and the caps."""
 
-    def __init__(self, unit: float, *, decay: float, explore: float, seed: int) -> None:
+    def __init__(self, unit: float, *, decay: float, explore: float, prior: float,
+                 seed: int) -> None:
         if not 0 <= explore <= 1:
-            raise ValueError(f"explore = {explore!r}: a share of allocations in [0, 1]")
+            raise ValueError(f"explore = {explore!r}: a probability in [0, 1] (each venue's "
+                             "chance of a one-unit probe per allocation)")
         self.unit = unit
         self.explore = explore
-        self.model = CensoredLiquidity(unit=unit, decay=decay, unseen=1.0)
+        self.model = CensoredLiquidity(unit=unit, decay=decay, unseen=1.0, prior=prior)
         self._rng = np.random.default_rng(seed)
 
     def allocate(self, total: float, venues: Sequence[str],
-                 caps: Sequence[float] | None = None) -> dict[str, float]:
-        """Greedy on ``_at_least`` within ``caps``; in ``explore`` of the calls one unit goes
-        first to a venue drawn at random (a venue's evidence only fades when it is sent
-        something: a model sure of "nothing there" would never look again after a change)."""
+                 caps: Sequence[float] | None = None,
+                 value: Callable[[str, float], float] | None = None) -> dict[str, float]:
+        """Greedy on ``_at_least`` (or on ``value(venue, size)``, the worth of a venue's unit
+        ending at ``size``, non-increasing in ``size``) within ``caps``, after the probes:
+        each venue gets its first unit up front with probability ``explore`` (as many as
+        ``total`` allows, in venue order). A venue's evidence only changes when it is sent
+        something, so the runners-up are looked at regularly and a venue that improved is
+        noticed; a probe of a venue greedy would have used anyway costs nothing."""
         limit = list(caps) if caps is not None else [math.inf] * len(venues)
-        pick = None
-        if self.explore and self._rng.random() < self.explore and total >= self.unit:
-            i = int(self._rng.integers(len(venues)))
-            if limit[i] >= self.unit:
-                pick, limit[i] = venues[i], limit[i] - self.unit
-        alloc = greedy(total - (self.unit if pick else 0.0), self.unit, venues,
-                       self._at_least(venues), limit)
-        if pick is not None:
-            alloc[pick] += self.unit
-        return alloc
+        start = [0.0] * len(venues)
+        room = math.floor(total / self.unit + 1e-9)
+        if self.explore:
+            draws = self._rng.random(len(venues))
+            for i in range(len(venues)):
+                if draws[i] < self.explore and room > 0 and limit[i] >= self.unit:
+                    start[i], room = self.unit, room - 1
+        return greedy(total, self.unit, venues, value or self._at_least(venues), limit, start)
 
     def _at_least(self, venues: Sequence[str]) -> Callable[[str, float], float]:
         return self.model.at_least
@@ -164,16 +171,16 @@ class GreedyKM(_Learner):
     name = "greedy_km"
 
     def __init__(self, unit: float, *, decay: float = 1.0, explore: float = 0.05,
-                 seed: int = 0) -> None:
-        super().__init__(unit, decay=decay, explore=explore, seed=seed)
+                 prior: float = 1.0, seed: int = 0) -> None:
+        super().__init__(unit, decay=decay, explore=explore, prior=prior, seed=seed)
 
 
 class ThompsonKM(_Learner):
     name = "thompson_km"
 
     def __init__(self, unit: float, *, decay: float = 1.0, explore: float = 0.02,
-                 seed: int = 0) -> None:
-        super().__init__(unit, decay=decay, explore=explore, seed=seed)
+                 prior: float = 0.0, seed: int = 0) -> None:
+        super().__init__(unit, decay=decay, explore=explore, prior=prior, seed=seed)
 
     def _at_least(self, venues: Sequence[str]) -> Callable[[str, float], float]:
         """``P(V >= size)`` on one posterior draw of each venue's curve."""
@@ -195,6 +202,6 @@ class ThompsonKM(_Learner):
             return [], []
         values = [v for v, _, _ in hazards]
         d = np.array([e for _, e, _ in hazards])
-        n = np.array([r for _, _, r in hazards])
+        n = np.array([r for _, _, r in hazards]) + self.model.prior
         h = self._rng.beta(d + 0.5, np.maximum(n - d, 0.0) + 0.5)
         return values, list(np.cumprod(1.0 - h))

@@ -23,6 +23,11 @@ Nevmyvaka and Vaughan, "Censored exploration and the dark pool problem" (UAI 200
   and a censoring fall on the same grid value.
 - Beyond the largest observation the estimate stays flat (no one at risk, no hazard), so
   a key seen only as full fills stays optimistic beyond its largest order.
+- Prior: ``prior = a`` adds ``a`` pseudo-observations censored at infinity to every risk
+  set, so each hazard is ``d(u) / (n(u) + a)``: a key seen once at zero reads
+  ``P(V > 0) = a / (1 + a)``, not 0, and the estimate is optimistic by about ``a / n``
+  (the pseudo-observations are never discounted, so they keep that weight against the
+  ``1 / (1 - decay)`` real ones). ``a = 0`` is plain Kaplan-Meier.
 - Discounting: each observation of a key multiplies the weight of every earlier observation
   of that key by ``decay`` (lazily: new observations get a growing weight, rescaled now and
   then), so ``decay = 1`` is plain Kaplan-Meier and ``decay < 1`` has an effective memory
@@ -76,10 +81,13 @@ class CensoredLiquidity:
     ``unit``: the grid, in shares (1 = whole shares; 100 = round lots). ``decay``: in
     (0, 1], the factor every earlier observation of a key is multiplied by at each new one.
     ``unseen``: ``P(V >= v)`` for every ``v > 0`` of a key without observations; 1.0
-    (default) is optimistic, so an unseen LP gets tried.
+    (default) is optimistic, so an unseen LP gets tried. ``prior``: the weight of the
+    optimistic pseudo-observations (censored at infinity) in every hazard's risk set; 0
+    (default) is plain Kaplan-Meier.
     """
 
-    def __init__(self, *, unit: float = 1.0, decay: float = 1.0, unseen: float = 1.0) -> None:
+    def __init__(self, *, unit: float = 1.0, decay: float = 1.0, unseen: float = 1.0,
+                 prior: float = 0.0) -> None:
         if not (math.isfinite(unit) and unit > 0):
             raise ValueError(f"unit = {unit!r}: give the grid step in shares, a finite "
                              "number > 0 (1 = whole shares, 100 = round lots)")
@@ -89,9 +97,13 @@ class CensoredLiquidity:
         if not 0 <= unseen <= 1:
             raise ValueError(f"unseen = {unseen!r}: give P(V >= v) for a key without data, "
                              "a probability in [0, 1] (1.0 = optimistic)")
+        if not (math.isfinite(prior) and prior >= 0):
+            raise ValueError(f"prior = {prior!r}: give a pseudo-count >= 0 (0 = plain "
+                             "Kaplan-Meier, 1 = one optimistic observation)")
         self.unit = float(unit)
         self.decay = float(decay)
         self.unseen = float(unseen)
+        self.prior = float(prior)
         self._keys: dict[Hashable, _Key] = {}
 
     # -- evidence -----------------------------------------------------------------------
@@ -220,13 +232,17 @@ class CensoredLiquidity:
         if state is None or state.total <= 0:
             return None
         if state.curve is None:
-            state.curve = _km(state.exact, state.censored, state.total)
+            # the prior in stored units: actual weights are stored / scale
+            state.curve = _km(state.exact, state.censored, state.total,
+                              self.prior * state.scale)
         return state.curve
 
 
-def _km(exact: dict[int, float], censored: dict[int, float], total: float) -> _Curve:
+def _km(exact: dict[int, float], censored: dict[int, float], total: float,
+        prior: float = 0.0) -> _Curve:
     """Kaplan-Meier over the grid values, ascending: the censorings at ``u`` leave the risk
-    set before the hazard at ``u`` (module docstring, Ties), the events at ``u`` after it."""
+    set before the hazard at ``u`` (module docstring, Ties), the events at ``u`` after it;
+    ``prior`` (pseudo-observations censored at infinity) stays in every risk set."""
     values: list[int] = []
     after: list[float] = []
     cum: list[float] = []
@@ -239,7 +255,7 @@ def _km(exact: dict[int, float], censored: dict[int, float], total: float) -> _C
             continue
         area += (u - last) * s
         last = u
-        hazard = min(1.0, d / at_risk) if at_risk > 0 else 1.0
+        hazard = min(1.0, d / (at_risk + prior)) if at_risk + prior > 0 else 1.0
         s *= 1.0 - hazard
         values.append(u)
         after.append(s)

@@ -28,17 +28,23 @@ from typing import Any
 
 import numpy as np
 
-from lpscore.learn.policy import CensoredGreedy, CensoredThompson
+from lpscore.learn.policy import (
+    CensoredGreedy,
+    CensoredThompson,
+    CostAwareGreedy,
+    snapshot_costs,
+)
 from lpscore.routing import Primary, Spray, Uniform
 from lpscore.routing.policies import Allocation, Option, Policy
 from lpscore.sim.loop import SimResult, Simulation, leak_drift_bps
 from lpscore.sim.lps import expected_fill_rate
 from lpscore.sim.scenario import Scenario
 
-__all__ = ["POLICY_NAMES", "Interval", "Oracle", "PolicyResult", "bench_routing", "interval"]
+__all__ = ["POLICY_NAMES", "Interval", "Oracle", "PolicyResult", "bench_routing", "interval",
+           "policy_variant", "scorecard_costs"]
 
 POLICY_NAMES = ("static", "uniform", "primary", "spray", "censored_greedy",
-                "censored_thompson", "oracle")
+                "censored_thompson", "cost_greedy", "oracle")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +126,8 @@ class Oracle(Policy):
                 for a in self._spray.allocate(qty, [o for _, o in ranked], lot)]
 
 
-def _variant(name: str, scenario: Scenario
-             ) -> tuple[Callable[[Simulation], Policy], bool, tuple[str, ...] | None]:
+def policy_variant(name: str, scenario: Scenario
+                   ) -> tuple[Callable[[Simulation], Policy], bool, tuple[str, ...] | None]:
     """(policy factory, scores on, static ranking) of each benchmarked policy."""
     k = scenario.routing.spray_top_k
     lot = scenario.routing.lot_size
@@ -132,14 +138,16 @@ def _variant(name: str, scenario: Scenario
         "uniform": (lambda sim: Uniform(), False, everyone),
         "primary": (lambda sim: Primary(), True, None),
         "spray": (lambda sim: Spray(k), True, None),
-        "censored_greedy": (_once(lambda: CensoredGreedy(lot)), False, everyone),
-        "censored_thompson": (_once(lambda: CensoredThompson(lot)), False, everyone),
+        "censored_greedy": (_once(lambda sim: CensoredGreedy(lot)), False, everyone),
+        "censored_thompson": (_once(lambda sim: CensoredThompson(lot)), False, everyone),
+        "cost_greedy": (_once(lambda sim: CostAwareGreedy(lot, scorecard_costs(sim))), True,
+                        None),
         "oracle": (lambda sim: Oracle(sim, k), False, everyone),
     }
     return variants[name]
 
 
-def _once(make: Callable[[], Policy]) -> Callable[[Simulation], Policy]:
+def _once(make: Callable[[Simulation], Policy]) -> Callable[[Simulation], Policy]:
     """One policy instance per simulation, so a learning policy keeps what it learned from
     slice to slice."""
     made: dict[int, Policy] = {}
@@ -147,10 +155,21 @@ def _once(make: Callable[[], Policy]) -> Callable[[Simulation], Policy]:
     def factory(sim: Simulation) -> Policy:
         if id(sim) not in made:
             made.clear()          # one simulation at a time: forget the previous one
-            made[id(sim)] = make()
+            made[id(sim)] = make(sim)
         return made[id(sim)]
 
     return factory
+
+
+def scorecard_costs(sim: Simulation) -> Callable[[str], float | None]:
+    """Each LP's cost per filled share (bps, ``snapshot_costs``) in the scorecard the
+    simulation publishes, as of the call: the symbol's context, else the LP level."""
+    def cost(lp: str) -> float | None:
+        entry = (sim.cache.entry(sim.profile.name, f"symbol={sim.symbol}")
+                 or sim.cache.entry(sim.profile.name, "*"))
+        return snapshot_costs(entry.snapshot if entry else None).get(lp)
+
+    return cost
 
 
 def bench_routing(scenario: Scenario, seeds: Iterable[int],
@@ -162,7 +181,7 @@ def bench_routing(scenario: Scenario, seeds: Iterable[int],
         raise ValueError(f"scenario {scenario.name} has no [[orders]] to benchmark")
     runs: dict[str, list[SimResult]] = {}
     for name in policies:
-        factory, scoring, ranking = _variant(name, scenario)
+        factory, scoring, ranking = policy_variant(name, scenario)
         runs[name] = []
         for seed in seeds:
             sim = Simulation(scenario, seed=seed, policy=factory, scoring=scoring,
