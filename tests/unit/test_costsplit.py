@@ -6,6 +6,8 @@ import functools
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lpscore.learn import CensoredLiquidity
 from lpscore.learn.costsplit import (
@@ -137,6 +139,21 @@ def test_projection_is_the_nearest_feasible_point(k, cap) -> None:
         assert np.allclose(x, np.clip(y - mu, 0.0, p.upper()), atol=1e-7) or not free.any()
         if x.sum() < p.cap - 1e-7:
             assert mu == pytest.approx(0.0, abs=1e-7)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 5), st.one_of(st.none(), st.floats(S, 60.0)),
+       st.lists(st.floats(-50.0, 50.0), min_size=6, max_size=6), st.integers(0, 2**32 - 1))
+def test_projection_is_exact_on_any_input(k: int, cap: float | None, raw: list[float],
+                                          seed: int) -> None:
+    """Feasible, and no feasible point is nearer (Hypothesis draws the point and the set)."""
+    p = params(rebates=(0.1,) * k, max_total=cap)
+    y = np.array(raw[:k + 1])
+    x = project(y, p)
+    assert feasible(x, p)
+    others = random_feasible(np.random.default_rng(seed), p, 50)
+    assert np.linalg.norm(y - x) <= np.min(np.linalg.norm(others - y, axis=1)) + 1e-9
+    assert np.max((others - x) @ (y - x)) <= 1e-7     # the variational inequality
 
 
 def test_clip_then_rescale_is_feasible_but_not_nearest() -> None:
