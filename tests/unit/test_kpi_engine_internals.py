@@ -14,8 +14,8 @@ from kpi_builders import T0, Tape, quotes
 from lpscore.config import Config, ContextConfig
 from lpscore.kpi.context import _vol_regime
 from lpscore.kpi.engine import (
-    _COLUMNS,
     _RECEIPT_ORDER,
+    EVENT_COLUMNS,
     _in_receipt_order,
     compute_kpis,
 )
@@ -43,7 +43,7 @@ def _events(seed: int) -> pl.DataFrame:
 def test_receipt_order_is_a_stable_sort_on_the_keys(seed: int) -> None:
     events = _events(seed)
     want = events.sort(list(_RECEIPT_ORDER), descending=list(_RECEIPT_ORDER.values()),
-                       nulls_last=True, maintain_order=True).select(_COLUMNS)
+                       nulls_last=True, maintain_order=True).select(EVENT_COLUMNS)
     got = _in_receipt_order(events)
     assert_frame_equal(got.drop("_pos"), want)
     assert got["_pos"].to_list() == list(range(events.height))

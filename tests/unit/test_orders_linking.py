@@ -10,7 +10,8 @@ from typing import Any
 import polars as pl
 import pytest
 
-from lpscore.ingest.orders import link_child_orders
+from lpscore.ingest.orders import link_child_keys, link_child_orders
+from lpscore.kpi.lifecycle import child_keys
 from lpscore.model.schema import EVENT_SCHEMA, polars_schema
 
 T0 = datetime(2024, 1, 2, tzinfo=UTC)
@@ -83,10 +84,21 @@ def test_links_like_the_row_by_row_reference(seed: int) -> None:
     assert linked["child_id"].to_list() == reference(rows)
 
 
+@pytest.mark.parametrize("seed", range(300))
+def test_integer_keys_are_those_of_a_join_on_child_id(seed: int) -> None:
+    """``link_child_keys`` finds the integer key by the as-of join itself: the same as
+    joining the ``child_id`` strings afterwards (``child_keys``), also for orders that share
+    a ``child_id`` (same session, ClOrdID and time) and for ClOrdIDs lent by F and G."""
+    events = pl.DataFrame(session(seed), schema=polars_schema(EVENT_SCHEMA))
+    assert link_child_keys(events, "_cid").equals(child_keys(link_child_orders(events)))
+
+
 def test_no_events() -> None:
     events = pl.DataFrame(schema=polars_schema(EVENT_SCHEMA))
     linked = link_child_orders(events)
     assert linked.height == 0 and linked.schema["child_id"] == pl.String
+    keyed = link_child_keys(events, "_cid")
+    assert keyed.height == 0 and keyed.schema["_cid"] == pl.Int64
 
 
 def test_a_replace_lends_its_clordid_from_its_own_nanosecond() -> None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import bisect
 
+import numpy as np
 import polars as pl
 
 from lpscore.model.enums import FILL_EXEC_TYPES
 
-__all__ = ["effective_fills", "link_child_orders"]
+__all__ = ["effective_fills", "link_child_keys", "link_child_orders"]
 
 
 _KEYS = ("kind", "session", "cl_ord_id", "orig_cl_ord_id", "ts_recv")
@@ -25,12 +26,44 @@ _KEYS = ("kind", "session", "cl_ord_id", "orig_cl_ord_id", "ts_recv")
 def link_child_orders(events: pl.DataFrame) -> pl.DataFrame:
     """``events`` with ``child_id`` (null when no child order matches: counted as orphans)."""
     keys = events.select(_KEYS)
-    return events.with_columns(_child_ids(keys, _aliases(keys)))
+    return events.with_columns(_child_ids(keys, _aliases(keys))["child_id"])
 
 
-def _child_ids(keys: pl.DataFrame, aliases: pl.DataFrame) -> pl.Series:
-    """The child order of each row of ``keys``: by its ClOrdID, else by its OrigClOrdID; a
-    cancel or replace request always by its OrigClOrdID (its own ClOrdID is an alias)."""
+def link_child_keys(events: pl.DataFrame, key: str) -> pl.DataFrame:
+    """``link_child_orders``, plus ``key``: an integer per child order, the index of its
+    NewOrderSingle among the rows of kind D of ``events`` (the first of them holding that
+    ``child_id``, should two share it); null where ``child_id`` is. Found by the same
+    as-of join as ``child_id``, so no join of the ``child_id`` strings is needed."""
+    keys = events.select(_KEYS)
+    linked = _child_ids(keys, _aliases(keys))
+    return events.with_columns(linked["child_id"], _first_holders(
+        linked["_cid"], (keys["kind"] == "D").fill_null(False)).alias(key))
+
+
+def _first_holders(cid: pl.Series, sent: pl.Series) -> pl.Series:
+    """``cid`` (the NewOrderSingle each row's ``child_id`` was named after) as the index of
+    the first NewOrderSingle row *linked* to that ``child_id``, null when none is.
+
+    They differ only when a NewOrderSingle is not linked to itself: a replace lent its
+    ClOrdID away in the same nanosecond, or a second order shares its ``child_id``."""
+    held = cid.filter(sent).fill_null(-1).to_numpy()
+    own = np.arange(len(held))
+    if bool((held == own).all()):  # every NewOrderSingle linked to itself
+        return cid
+    first = np.full(len(held), len(held), dtype=np.int64)
+    linked = held >= 0
+    np.minimum.at(first, held[linked], own[linked])
+    first[first == len(held)] = -1  # a child_id that no NewOrderSingle is linked to
+    values = cid.fill_null(0).to_numpy()
+    mapped = first[values] if len(first) else values
+    return pl.Series(cid.name, mapped, dtype=pl.Int64).set(
+        cid.is_null() | pl.Series(mapped < 0), None)
+
+
+def _child_ids(keys: pl.DataFrame, aliases: pl.DataFrame) -> pl.DataFrame:
+    """The child order of each row of ``keys`` (``child_id`` and ``_cid``, see
+    ``link_child_keys``): by its ClOrdID, else by its OrigClOrdID; a cancel or replace
+    request always by its OrigClOrdID (its own ClOrdID is an alias)."""
     keyed = keys.with_row_index("_row")
     in_time_order = keyed["ts_recv"].null_count() == 0 and keyed["ts_recv"].is_sorted()
     if not in_time_order:  # compute_kpis passes rows in receipt order: no sort there
@@ -38,17 +71,21 @@ def _child_ids(keys: pl.DataFrame, aliases: pl.DataFrame) -> pl.Series:
     by_id = keyed.join_asof(aliases, on="ts_recv", by=["session", "cl_ord_id"],
                             strategy="backward", check_sortedness=False)
     by_orig = keyed.filter(pl.col("orig_cl_ord_id").is_not_null()).join_asof(
-        aliases.rename({"cl_ord_id": "orig_cl_ord_id", "child_id": "_orig_child"}),
+        aliases.rename({"cl_ord_id": "orig_cl_ord_id", "child_id": "_orig_child",
+                        "_cid": "_orig_cid"}),
         on="ts_recv", by=["session", "orig_cl_ord_id"], strategy="backward",
         check_sortedness=False,
-    ).select("_row", "_orig_child")
-    linked = by_id.select("_row", "kind", "child_id").join(
+    ).select("_row", "_orig_child", "_orig_cid")
+    linked = by_id.select("_row", "kind", "child_id", "_cid").join(
         by_orig, on="_row", how="left", maintain_order="left")
     if not in_time_order:
         linked = linked.sort("_row")
-    own = pl.when(pl.col("kind").is_in(["F", "G"])).then(pl.col("_orig_child"))
+    # child_id and _cid come from the same alias row: null together, chosen together
+    by_orig_only = pl.col("kind").is_in(["F", "G"]) | pl.col("child_id").is_null()
     return linked.select(
-        own.otherwise(pl.coalesce("child_id", "_orig_child")).alias("child_id"))["child_id"]
+        pl.when(by_orig_only).then(pl.col("_orig_child")).otherwise(pl.col("child_id"))
+        .alias("child_id"),
+        pl.when(by_orig_only).then(pl.col("_orig_cid")).otherwise(pl.col("_cid")).alias("_cid"))
 
 
 def _aliases(events: pl.DataFrame) -> pl.DataFrame:
@@ -60,8 +97,9 @@ def _aliases(events: pl.DataFrame) -> pl.DataFrame:
     the new order. A NewOrderSingle is its own child order, ``session#ClOrdID#ts_recv_ns``;
     the few cancels and replaces are resolved one by one (``_owners``).
     """
+    sent_index = ((pl.col("kind") == "D").cum_sum() - 1).cast(pl.Int64)  # in row order
     requests = events.filter(pl.col("kind").is_in(["D", "F", "G"])).select(
-        "kind", "session", "cl_ord_id", "orig_cl_ord_id", "ts_recv",
+        "kind", "session", "cl_ord_id", "orig_cl_ord_id", "ts_recv", sent_index.alias("_cid"),
     ).sort("ts_recv", maintain_order=True).rechunk().with_row_index("_at")
     # One chunk: Polars 2.1's pl.format panics on columns split in chunks of which one is
     # empty, which the filter can leave. A missing part reads ``None``, as Python formats it
@@ -69,7 +107,9 @@ def _aliases(events: pl.DataFrame) -> pl.DataFrame:
     parts = (pl.col("session"), pl.col("cl_ord_id"), pl.col("ts_recv").dt.epoch("ns"))
     child = pl.format("{}#{}#{}", *(part.cast(pl.String).fill_null("None") for part in parts))
     sent = requests.filter(pl.col("kind") == "D").select(
-        "_at", "session", "cl_ord_id", "ts_recv", child.alias("child_id"))
+        "_at", "session", "cl_ord_id", "ts_recv", child.alias("child_id"), "_cid")
+    if sent["child_id"].n_unique() < sent.height:  # two orders share a child_id: the first's
+        sent = sent.with_columns(pl.col("_cid").min().over("child_id"))
     changes = requests.filter(pl.col("kind") != "D")
     if not changes.is_empty():
         lent = changes.select("_at", "session", "cl_ord_id", "ts_recv").join(
@@ -85,12 +125,12 @@ def _owners(changes: pl.DataFrame, sent: pl.DataFrame) -> pl.DataFrame:
     replaces that used that ClOrdID. A request naming no known ClOrdID lends nothing."""
     named = sent.join(changes.select("session", pl.col("orig_cl_ord_id").alias("cl_ord_id")),
                       on=["session", "cl_ord_id"], how="semi", nulls_equal=True)
-    orders: dict[tuple[str, str], list[tuple[int, str]]] = {}
-    for at, session, cl_ord_id, child in named.select(
-            "_at", "session", "cl_ord_id", "child_id").iter_rows():
-        orders.setdefault((session, cl_ord_id), []).append((at, child))
-    lent: dict[tuple[str, str], tuple[int, str]] = {}  # the latest per (session, ClOrdID)
-    owners: list[tuple[int, str]] = []
+    orders: dict[tuple[str, str], list[tuple[int, str, int]]] = {}
+    for at, session, cl_ord_id, child, cid in named.select(
+            "_at", "session", "cl_ord_id", "child_id", "_cid").iter_rows():
+        orders.setdefault((session, cl_ord_id), []).append((at, child, cid))
+    lent: dict[tuple[str, str], tuple[int, str, int]] = {}  # the latest per (session, ClOrdID)
+    owners: list[tuple[int, str, int]] = []
     for at, session, cl_ord_id, orig in changes.select(
             "_at", "session", "cl_ord_id", "orig_cl_ord_id").iter_rows():
         if orig is None:
@@ -98,16 +138,19 @@ def _owners(changes: pl.DataFrame, sent: pl.DataFrame) -> pl.DataFrame:
         latest = [lent.get((session, orig)), _last_before(orders.get((session, orig)), at)]
         known = [entry for entry in latest if entry is not None]
         if known:
-            lent[(session, cl_ord_id)] = (at, max(known)[1])
+            _, child, cid = max(known)
+            lent[(session, cl_ord_id)] = (at, child, cid)
             owners.append(lent[(session, cl_ord_id)])
-    return pl.DataFrame(owners, schema={"_at": pl.UInt32, "child_id": pl.String}, orient="row")
+    return pl.DataFrame(owners, schema={"_at": pl.UInt32, "child_id": pl.String,
+                                        "_cid": pl.Int64}, orient="row")
 
 
-def _last_before(entries: list[tuple[int, str]] | None, at: int) -> tuple[int, str] | None:
+def _last_before(entries: list[tuple[int, str, int]] | None,
+                 at: int) -> tuple[int, str, int] | None:
     """The last of ``entries`` (in ``_at`` order) placed before ``at``."""
     if not entries:
         return None
-    i = bisect.bisect_left(entries, (at, ""))
+    i = bisect.bisect_left(entries, (at,))
     return entries[i - 1] if i else None
 
 

@@ -80,7 +80,8 @@ def child_orders(sent: pl.DataFrame, linked: pl.DataFrame, fills: pl.DataFrame,
 
 
 KEY = "_cid"
-"""The engine's integer key of a child order (``child_keys``)."""
+"""The engine's integer key of a child order (``child_keys``; the engine gets the same keys
+from ``lpscore.ingest.orders.link_child_keys``, without a join of the ``child_id`` strings)."""
 
 
 def child_keys(linked: pl.DataFrame) -> pl.DataFrame:
