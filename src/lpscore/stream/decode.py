@@ -128,10 +128,12 @@ class StreamDecoder:
         return pl.concat(frames, how="diagonal_relaxed")
 
     def _mark(self, good: pl.DataFrame) -> pl.DataFrame:
-        """``mark_duplicates`` over the history and the new rows; history rows keep ``_old``."""
+        """``mark_duplicates`` over the history the new rows can depend on (``linked``) and
+        the new rows; history rows keep ``_old``."""
         if self.history is None or self.history.is_empty():
             return mark_duplicates(good)
-        both = pl.concat([self.history, good.select(*_DEDUP_COLUMNS, pl.lit(False).alias("_old"))
+        both = pl.concat([linked(self.history, good),
+                          good.select(*_DEDUP_COLUMNS, pl.lit(False).alias("_old"))
                           .with_columns(pl.lit(True).alias("_new"))], how="diagonal_relaxed")
         flags = mark_duplicates(both.with_row_index("_i")).filter(pl.col("_new")).sort("_i")
         return good.with_columns(
@@ -152,6 +154,38 @@ class StreamDecoder:
         last_reset = reset & (pl.col("ts_recv") == pl.col("ts_recv").filter(reset).max()
                               .over("sender", "target"))
         self.history = rows.filter((pl.col("ts_recv") >= cutoff) | last_reset.fill_null(False))
+
+
+_LINKS = (
+    pl.struct("sender", "target", "seq_num").hash(),
+    pl.when(pl.col("exec_id").is_not_null())
+    .then(pl.struct("sender", "target", "exec_id").hash()),
+    pl.struct("sender", "target", "kind", "cl_ord_id").hash(),
+)
+"""Hashes of the keys through which the duplicate rules (lpscore.ingest.dedup) relate two
+messages: every rule is a "first of its key" test on a session's MsgSeqNum, on its ExecID
+(execution reports with one), or on a message's identity, which holds its type and ClOrdID
+(either possibly missing). Equal keys hash equal; a collision only links a row too many."""
+
+
+def linked(history: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``history`` that can bear on the duplicate flags of ``new``: those sharing
+    a key of ``_LINKS`` with a new row, or with such a row (a history row's own flags, which
+    the rules read, depend on the rows it shares keys with), and every sequence reset (they
+    set the epochs). Marking these with the new rows gives the new rows the flags the whole
+    history would, at the cost of hashing the history's keys, not of marking all of it."""
+    names = [f"_link{i}" for i in range(len(_LINKS))]
+    reset = (pl.col("kind") == "A") & ((pl.col("seq_num") == 1) | (pl.col("t141") == "Y"))
+    rows = history.with_columns(*(e.alias(n) for e, n in zip(_LINKS, names, strict=True)),
+                                reset.fill_null(False).alias("_keep"))
+    frontier = new.select(*(e.alias(n) for e, n in zip(_LINKS, names, strict=True)))
+    while not frontier.is_empty():
+        near = pl.any_horizontal(pl.col(n).is_in(frontier.get_column(n).drop_nulls().implode())
+                                 for n in names)
+        rows = rows.with_columns(near.fill_null(False).alias("_near"))
+        frontier = rows.filter(pl.col("_near") & ~pl.col("_keep")).select(names)
+        rows = rows.with_columns(pl.col("_keep") | pl.col("_near"))
+    return rows.filter(pl.col("_keep")).drop(*names, "_keep", "_near", strict=False)
 
 
 def _line(record: Record) -> bytes:

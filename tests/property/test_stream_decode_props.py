@@ -1,0 +1,82 @@
+"""The stream decoder marks duplicates against only the history a poll can depend on
+(lpscore.stream.decode.linked): the same flags and events as against the whole history,
+and the batch ingest's counts, however a noisy log is cut into polls."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from unittest import mock
+
+import polars as pl
+from fix_strategies import (
+    NoisyFills,
+    Spec,
+    capture_prefix,
+    examples,
+    fill_logs,
+    noisy_fill_logs,
+    with_fields,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lpscore.config import IngestConfig
+from lpscore.ingest.pipeline import ingest_logs
+from lpscore.quarantine import Quarantine
+from lpscore.stream import decode as stream_decode
+from lpscore.stream.decode import Record, StreamDecoder
+
+SETTINGS = settings(deadline=None, max_examples=examples(30), suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])
+
+
+def decode_in_polls(lines: list[bytes], cuts: list[int]) -> tuple[pl.DataFrame, StreamDecoder]:
+    decoder = StreamDecoder(IngestConfig())
+    frames = []
+    bounds = [0, *sorted(cuts), len(lines)]
+    for start, end in itertools.pairwise(bounds):
+        records = [Record("log", i, lines[i]) for i in range(start, end)]
+        events = decoder.decode(records, Quarantine())
+        if events.height:
+            frames.append(events)
+    return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame(), decoder
+
+
+@SETTINGS
+@given(noisy_fill_logs(), st.lists(st.integers(0, 60), max_size=4))
+def test_linked_history_gives_the_whole_historys_flags(tmp_path: Path, log: NoisyFills,
+                                                       cuts: list[int]) -> None:
+    lines = [capture_prefix(c) + s.raw for s, c in zip(log.specs, log.captures, strict=True)]
+    cuts = [min(c, len(lines)) for c in cuts]
+    linked, decoder = decode_in_polls(lines, cuts)
+    with mock.patch.object(stream_decode, "linked", lambda history, new: history):
+        whole, whole_decoder = decode_in_polls(lines, cuts)
+    assert linked.equals(whole)
+    assert decoder.counts == whole_decoder.counts
+    assert decoder.history is not None and whole_decoder.history is not None
+    assert decoder.history.equals(whole_decoder.history)
+    # and the batch ingest's counts (KPIS.md: duplicates once, reused ExecIDs new events)
+    path = tmp_path / "f.log"
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+    batch = ingest_logs([path], IngestConfig())
+    assert linked.height == batch.events.height == log.events
+    assert decoder.counts["duplicate"] == batch.data_quality["duplicates"] == log.duplicates
+    assert linked.filter(pl.col("exec_id_reused")).height == log.exec_id_reused
+
+
+@SETTINGS
+@given(fill_logs(), st.data())
+def test_an_exec_id_reused_on_another_order_in_a_later_poll_is_flagged(
+        log: tuple[list[Spec], list[str]], data: st.DataObject) -> None:
+    """Linked through its ExecID alone: new MsgSeqNum, new ClOrdID, same ExecID."""
+    specs, captures = log
+    k = data.draw(st.integers(0, len(specs) - 1), label="reused")
+    reuse = with_fields(specs[k], {34: str(len(specs) + 1).encode(), 11: b"ANOTHER-ORDER",
+                                   32: b"7"})
+    lines = [capture_prefix(c) + s.raw for s, c in
+             zip([*specs, reuse], [*captures, captures[-1][:-3] + "999"], strict=True)]
+    events, decoder = decode_in_polls(lines, [len(specs)])
+    assert events.height == len(specs) + 1
+    assert events.filter(pl.col("exec_id_reused"))["seq_num"].to_list() == [len(specs) + 1]
+    assert decoder.counts["duplicate"] == 0
