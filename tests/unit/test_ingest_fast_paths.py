@@ -67,6 +67,24 @@ def test_fix_timestamps_of_sliced_and_empty_series() -> None:
         assert_series_equal(fix_timestamps(part), polars_timestamps(part, "UTC"))
 
 
+def test_fix_timestamps_read_through_views_of_any_buffers() -> None:
+    """As the scan hands them over (views into one buffer, the file's bytes), and as Polars
+    builds them (several data buffers, chunks, slices): the same times as Polars' parser."""
+    texts = timestamp_strings(random.Random(11), 5_000)
+    data, start, end = b"", [], []
+    for text in texts:
+        data += b"\x01"
+        start.append(len(data) if text is not None else -1)
+        data += (text or "").encode()
+        end.append(len(data) if text is not None else -1)
+    buf = np.frombuffer(data, dtype=np.uint8)
+    scanned = pl.Series("t", string_views(buf, np.array(start), np.array(end)))
+    built = pl.Series("t", texts, dtype=pl.String)
+    chunked = pl.concat([built.slice(0, 1_000), scanned.slice(1_000, 4_000)], rechunk=False)
+    for values in (scanned, built, chunked, scanned.slice(17, 2_000), chunked.slice(900, 300)):
+        assert_series_equal(fix_timestamps(values), polars_timestamps(values, "UTC"))
+
+
 def test_string_views_hold_the_bytes() -> None:
     rng = random.Random(3)
     values = [bytes(rng.choice(b"abcXYZ019|= ") for _ in range(rng.choice([0, 1, 4, 11, 12, 13,

@@ -171,11 +171,14 @@ def lines_with_prefix(buf: U8, starts: I64, ends: I64, template: bytes) -> Bool:
     return ok
 
 
-def parse_timestamps(offsets: I64, data: U8, valid: Bool) -> tuple[I64, Bool]:
-    """Epoch ns of FIX UTCTimestamps ``YYYYMMDD-HH:MM:SS[.f{1,9}]``, the strings being
-    ``data[offsets[i]:offsets[i+1]]`` where ``valid``; and which were parsed. Only exact,
-    valid ones are (years 1900-2199, no leap second): callers parse the rest another way."""
+def parse_timestamps(views: U64, data: U8, bases: I64, valid: Bool) -> tuple[I64, Bool]:
+    """Epoch ns of FIX UTCTimestamps ``YYYYMMDD-HH:MM:SS[.f{1,9}]`` among Arrow string views
+    (``views``: n x 2, see ``string_views``) where ``valid``, and which were parsed. The
+    views' data buffers lie end to end in ``data``, buffer ``b`` from ``bases[b]`` (a column of
+    the scan has one, the file's bytes: its strings are read where they are, not copied).
+    Only exact, valid ones are parsed (years 1900-2199, no leap second): callers parse the
+    rest another way."""
     out = np.empty(len(valid), dtype=np.int64)
     parsed = np.empty(len(valid), dtype=np.bool_)
-    _kernels().parse_timestamps(offsets, data, valid, out, parsed)
+    _kernels().parse_timestamps(views, data, bases, valid, out, parsed)
     return out, parsed

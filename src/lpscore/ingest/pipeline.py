@@ -98,7 +98,8 @@ def ingest_logs(
     quality = _data_quality(typed, good)
     del typed
     _count(reports, bad, good)
-    kept = good.filter(pl.col("status") == "event")
+    # Only the columns the events are made of: a filter copies every column it is given.
+    kept = good.select(_EVENT_INPUTS).filter(good["status"] == "event")
     del good
     own = list(config.own_comp_ids) or infer_own_comp_ids(kept)
     events = canonical_events(kept, own, config.lp_map)
@@ -199,6 +200,14 @@ _EVENT_NAMES = {
     "i45": "ref_seq_num", "i371": "ref_tag_id", "i373": "session_reject_reason",
 }
 """Typed tag columns of lpscore.ingest.decode -> their names in EVENT_SCHEMA."""
+
+
+_EVENT_INPUTS = cs.by_name(
+    *sorted(set(EVENT_SCHEMA.names) - {"session", "outbound", "lp", "seq_epoch",
+                                       *_EVENT_NAMES.values()}),
+    *_EVENT_NAMES, "epoch", *ARRIVAL_ORDER)
+"""The columns ``canonical_events`` reads (its ``attribute`` reads sender, target, kind and
+ex_destination, all in EVENT_SCHEMA)."""
 
 
 def canonical_events(frame: pl.DataFrame, own: Sequence[str],
