@@ -103,8 +103,9 @@ def routing_lines(routing: list[dict[str, Any]]) -> tuple[list[str], str]:
     lines = ["", "Default routing scenario (`lpscore.sim` scenario `default`, seeds "
              f"1..{len(seeds)}, the scorecard updated before every decision): implementation "
              "shortfall in bps (positive = cost), mean [95% bootstrap interval] across "
-             "seeds; the difference is paired by seed. `cost_greedy` is not yet a "
-             "`bench-routing` policy (docs/learn.md, \"Cost-aware routing policy\").", "",
+             "seeds; the difference is paired by seed. The policies are `lpscore "
+             "bench-routing`'s `primary` and `cost_greedy` (lpscore.sim.bench.policy_variant; "
+             "docs/learn.md, \"Cost-aware routing policy\").", "",
              "| policy | shortfall bps | vs primary, paired | dark pool share of the fills |",
              "| --- | ---: | ---: | ---: |"]
     diff = interval([by["cost_greedy", s]["shortfall_bps"] - by["primary", s]["shortfall_bps"]
