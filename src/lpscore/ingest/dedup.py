@@ -22,7 +22,7 @@ import polars as pl
 
 from lpscore.ingest.records import tag_column
 
-__all__ = ["ARRIVAL_ORDER", "in_arrival_order", "mark_duplicates"]
+__all__ = ["ARRIVAL_ORDER", "SEQUENCE_RESET", "in_arrival_order", "mark_duplicates"]
 
 ARRIVAL_ORDER = ("ts_recv", "file_index", "offset")
 _PAIR = ("sender", "target")
@@ -33,6 +33,9 @@ _KEYS = (*_PAIR, *ARRIVAL_ORDER, "sending_time", "seq_num", "poss_dup", tag_colu
          *_IDENTITY)
 """The columns the rules read: they work on these alone, never on a full-width copy."""
 _FLAGS = ("epoch", "duplicate", "exec_id_reused", "seq_num_reused", "ref_epoch")
+SEQUENCE_RESET = (pl.col("kind") == "A") & (
+    (pl.col("seq_num") == 1) | (pl.col(tag_column(141)) == "Y"))
+"""A Logon starting a sequence epoch: MsgSeqNum 1 or ResetSeqNumFlag (141=Y)."""
 
 
 def in_arrival_order(frame: pl.DataFrame) -> bool:
@@ -66,11 +69,8 @@ def _first(*columns: str | pl.Expr) -> pl.Expr:
 
 def _flags(keys: pl.DataFrame) -> pl.DataFrame:
     """``_row`` and the flag columns of ``keys`` (in arrival order)."""
-    reset = (pl.col("kind") == "A") & (
-        (pl.col("seq_num") == 1) | (pl.col(tag_column(141)) == "Y")
-    )
     marked = keys.with_columns(
-        pl.when(reset).then(pl.col("sending_time").dt.epoch("ns")).otherwise(None)
+        pl.when(SEQUENCE_RESET).then(pl.col("sending_time").dt.epoch("ns")).otherwise(None)
         .forward_fill().over(_PAIR).fill_null(0).alias("epoch"),
     )
     is_exec = (pl.col("kind") == "8") & pl.col("exec_id").is_not_null()
@@ -83,7 +83,7 @@ def _flags(keys: pl.DataFrame) -> pl.DataFrame:
         )
     else:
         marked = _resent_flags(marked, is_exec)
-    return _ref_epochs(marked, marked.filter(reset)).select("_row", *_FLAGS)
+    return _ref_epochs(marked, marked.filter(SEQUENCE_RESET)).select("_row", *_FLAGS)
 
 
 def _no_resends(marked: pl.DataFrame) -> bool:

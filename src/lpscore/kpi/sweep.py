@@ -153,16 +153,14 @@ class QuoteSweep:
 
     def asof(self, codes: I64, times_ns: I64) -> AsOf:
         """The quote as of each (symbol code, time), as ``QuoteBook.asof``."""
-        n = len(codes)
-        nan = np.float64(np.nan)
         if len(self._ts) == 0:  # no symbol has quotes, so every code is -1
-            return AsOf(np.full(n, nan), np.full(n, nan), np.full(n, -1, dtype=np.int64),
-                        np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.bool_))
+            return AsOf.none(len(codes))
+        nan = np.float64(np.nan)
         order = _in_time_order(times_ns)
         if order is None:
             row = _asof_rows_jit(self._ts, self._code, len(self.symbols), times_ns, codes)
         else:
-            row = np.empty(n, dtype=np.int64)
+            row = np.empty(len(codes), dtype=np.int64)
             row[order] = _asof_rows_jit(self._ts, self._code, len(self.symbols),
                                         times_ns[order], codes[order])
         known = codes >= 0

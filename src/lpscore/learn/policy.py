@@ -37,18 +37,19 @@ class _Learned(Policy):
         chosen = chosen[:self.top_k] if self.top_k else chosen
         if not chosen:
             return []
-        plan = self._plan(qty, [o.candidate.lp for o in chosen], [o.max_qty for o in chosen])
+        plan, note = self._plan(qty, [o.candidate.lp for o in chosen],
+                                [o.max_qty for o in chosen])
         return [Allocation(o.candidate, plan[o.candidate.lp],
-                           self._note(o.candidate.lp, plan[o.candidate.lp]))
+                           note(o.candidate.lp, plan[o.candidate.lp]))
                 for o in chosen
                 if plan[o.candidate.lp] >= max(o.min_qty, lot)]
 
-    def _plan(self, qty: float, venues: list[str], caps: list[float]) -> dict[str, float]:
-        """Quantity per venue (LP)."""
-        return self.allocator.allocate(qty, venues, caps)
+    def _plan(self, qty: float, venues: list[str], caps: list[float]
+              ) -> tuple[dict[str, float], Callable[[str, float], str]]:
+        """Quantity per venue (LP), and why each size (for the child's reason)."""
+        return self.allocator.allocate(qty, venues, caps), self._fill_note
 
-    def _note(self, lp: str, size: float) -> str:
-        """Why ``size`` to ``lp``, for the child's reason."""
+    def _fill_note(self, lp: str, size: float) -> str:
         model = self.allocator.model
         return (f"{qty_text(size)} by expected fill: P(available >= {qty_text(size)}) = "
                 f"{model.at_least(lp, size):.2f} (n={model.n(lp):.0f})")
@@ -101,7 +102,6 @@ class CostAwareGreedy(_Learned):
         self.sure = sure
         self._rejects: dict[str, tuple[float, float]] = {}
         self._decay = decay
-        self._costs: tuple[dict[str, float], float] = ({}, 0.0)
 
     def fill_prob(self, lp: str, size: float) -> float:
         """P(a child of ``size`` to ``lp`` fills its last unit): not declined, times the
@@ -111,23 +111,22 @@ class CostAwareGreedy(_Learned):
         kept = 1.0 - rejected / weight if weight > 0 else 1.0
         return kept * self.allocator.model.at_least(lp, size)
 
-    def _plan(self, qty: float, venues: list[str], caps: list[float]) -> dict[str, float]:
+    def _plan(self, qty: float, venues: list[str], caps: list[float]
+              ) -> tuple[dict[str, float], Callable[[str, float], str]]:
         known = {lp: c for lp in venues if (c := self.cost_bps(lp)) is not None}
         worst = max(known.values(), default=0.0)
         cost = {lp: known.get(lp, worst) for lp in venues}
         sure = [cost[lp] for lp in venues if self.fill_prob(lp, qty) >= self.sure]
         unfilled = (min(sure) if sure else worst) + self.reroute_bps
-        self._costs = cost, unfilled         # for the notes of this decision
 
         def saving(lp: str, size: float) -> float:
             return self.fill_prob(lp, size) * (unfilled - cost[lp])
 
-        return self.allocator.allocate(qty, venues, caps, saving)
+        def note(lp: str, size: float) -> str:
+            return (f"{qty_text(size)} by expected saving: cost {cost[lp]:+.2f} bps vs "
+                    f"{unfilled:+.2f} unfilled, P(fill) {self.fill_prob(lp, size):.2f}")
 
-    def _note(self, lp: str, size: float) -> str:
-        cost, unfilled = self._costs
-        return (f"{qty_text(size)} by expected saving: cost {cost[lp]:+.2f} bps vs "
-                f"{unfilled:+.2f} unfilled, P(fill) {self.fill_prob(lp, size):.2f}")
+        return self.allocator.allocate(qty, venues, caps, saving), note
 
     def observe(self, outcome: Outcome) -> None:
         rejected, seen = self._rejects.get(outcome.lp, (0.0, 0.0))

@@ -43,6 +43,13 @@ class AsOf:
     past_end: npt.NDArray[np.bool_]
     """The time is after the symbol's last quote (the data ended before it)."""
 
+    @classmethod
+    def none(cls, n: int) -> AsOf:
+        """``n`` times without a quote (a book with no quotes at all)."""
+        nan = np.float64(np.nan)
+        return cls(np.full(n, nan), np.full(n, nan), np.full(n, -1, dtype=np.int64),
+                   np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.bool_))
+
     @property
     def mid(self) -> F64:
         return (self.bid + self.ask) / 2.0
@@ -94,11 +101,9 @@ class QuoteBook:
 
     def asof(self, codes: I64, times_ns: I64) -> AsOf:
         """The quote as of each (symbol code, time)."""
-        n = len(codes)
-        nan = np.float64(np.nan)
         if len(self._ts) == 0:  # no symbol has quotes, so every code is -1
-            return AsOf(np.full(n, nan), np.full(n, nan), np.full(n, -1, dtype=np.int64),
-                        np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.bool_))
+            return AsOf.none(len(codes))
+        nan = np.float64(np.nan)
         known = codes >= 0
         code = np.where(known, codes, 0)
         index = self._search(codes, times_ns)

@@ -164,10 +164,15 @@ def _once(make: Callable[[Simulation], Policy]) -> Callable[[Simulation], Policy
 def scorecard_costs(sim: Simulation) -> Callable[[str], float | None]:
     """Each LP's cost per filled share (bps, ``snapshot_costs``) in the scorecard the
     simulation publishes, as of the call: the symbol's context, else the LP level."""
+    last: list[tuple[object, dict[str, float]]] = []      # (snapshot read, its costs)
+
     def cost(lp: str) -> float | None:
         entry = (sim.cache.entry(sim.profile.name, f"symbol={sim.symbol}")
                  or sim.cache.entry(sim.profile.name, "*"))
-        return snapshot_costs(entry.snapshot if entry else None).get(lp)
+        snapshot = entry.snapshot if entry else None
+        if not last or last[0][0] is not snapshot:     # once per snapshot, not per LP
+            last[:] = [(snapshot, snapshot_costs(snapshot))]
+        return last[0][1].get(lp)
 
     return cost
 

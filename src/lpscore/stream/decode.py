@@ -33,7 +33,7 @@ import polars as pl
 
 from lpscore.config import IngestConfig
 from lpscore.ingest.decode import infer_own_comp_ids, wanted_tags
-from lpscore.ingest.dedup import mark_duplicates
+from lpscore.ingest.dedup import SEQUENCE_RESET, mark_duplicates
 from lpscore.ingest.pipeline import canonical_events, typed_messages
 from lpscore.ingest.records import split_messages
 from lpscore.quarantine import Quarantine
@@ -150,9 +150,9 @@ class StreamDecoder:
             self.history = rows
             return
         cutoff = pl.col("ts_recv").max() - pl.duration(nanoseconds=self.dedup_window_ns)
-        reset = (pl.col("kind") == "A") & ((pl.col("seq_num") == 1) | (pl.col("t141") == "Y"))
-        last_reset = reset & (pl.col("ts_recv") == pl.col("ts_recv").filter(reset).max()
-                              .over("sender", "target"))
+        last_reset = SEQUENCE_RESET & (
+            pl.col("ts_recv") == pl.col("ts_recv").filter(SEQUENCE_RESET).max()
+            .over("sender", "target"))
         self.history = rows.filter((pl.col("ts_recv") >= cutoff) | last_reset.fill_null(False))
 
 
@@ -175,9 +175,8 @@ def linked(history: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
     set the epochs). Marking these with the new rows gives the new rows the flags the whole
     history would, at the cost of hashing the history's keys, not of marking all of it."""
     names = [f"_link{i}" for i in range(len(_LINKS))]
-    reset = (pl.col("kind") == "A") & ((pl.col("seq_num") == 1) | (pl.col("t141") == "Y"))
     rows = history.with_columns(*(e.alias(n) for e, n in zip(_LINKS, names, strict=True)),
-                                reset.fill_null(False).alias("_keep"))
+                                SEQUENCE_RESET.fill_null(False).alias("_keep"))
     frontier = new.select(*(e.alias(n) for e, n in zip(_LINKS, names, strict=True)))
     while not frontier.is_empty():
         near = pl.any_horizontal(pl.col(n).is_in(frontier.get_column(n).drop_nulls().implode())
