@@ -21,7 +21,6 @@ every child order.
 from __future__ import annotations
 
 import math
-import operator
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -128,14 +127,7 @@ class Spray(Policy):
         self._shapes: dict[tuple[int, ...], _Shape] = {}
 
     def allocate(self, qty: float, options: Iterable[Option], lot: float) -> list[Allocation]:
-        shape = _NO_SHAPE
-
-        def weights(chosen: list[Option]) -> list[float]:
-            nonlocal shape
-            shape = self._shape([o.candidate for o in chosen])     # kept for the notes
-            return shape.weights
-
-        chosen, sizes = _split(qty, _top(options, self.top_k, lot), lot, weights)
+        chosen, sizes, shape = _split(qty, _top(options, self.top_k, lot), lot, self._shape)
         if not chosen:
             return []
         of_total = f"of {qty_text(qty)} by"
@@ -148,18 +140,21 @@ class Spray(Policy):
                 out.append(Allocation(o.candidate, size, note))
         return out
 
-    def _shape(self, candidates: list[Candidate]) -> _Shape:
+    def _shape(self, chosen: list[Option]) -> _Shape:
         """The weights and notes of a set of LPs, worked out once per set of candidates
-        (a snapshot's candidates live until the next version replaces them)."""
-        key = tuple(map(id, candidates))
+        (a snapshot's candidates live until the next version replaces them). Keyed by the
+        candidates' identities: a remembered shape holds its candidates, so while it is
+        remembered no other object can have their ids."""
+        key = tuple([id(o.candidate) for o in chosen])
         found = self._shapes.get(key)
-        if found is not None and all(map(operator.is_, found.candidates, candidates)):
+        if found is not None:
             return found
         if len(self._shapes) >= SHAPES:
             self._shapes.clear()
+        candidates = [o.candidate for o in chosen]
         factors = _factors(candidates)
-        shape = self._shapes[key] = _Shape(
-            tuple(candidates), [a * b * c for a, b, c in factors],
+        shape = self._shapes[key] = _Shape.of(
+            candidates, [a * b * c for a, b, c in factors],
             [_basis(c, *f) for c, f in zip(candidates, factors, strict=True)])
         return shape
 
@@ -169,13 +164,25 @@ SHAPES = 4096
 
 
 class _Shape(NamedTuple):
+    """What a split needs of its set of LPs, worked out before any quantity is known."""
+
     candidates: tuple[Candidate, ...]
     weights: list[float]
+    """Relative shares, the largest scaled to 1 (no subnormal shares)."""
+    mass: float
+    """Their sum."""
+    order: list[int]
+    """Positions by weight, largest first: who gets leftover lots first."""
     basis: list[str]
     """Per LP, why its share: ``score 87.6 x fill rate 0.72 x typical fill 40,250``."""
 
-
-_NO_SHAPE = _Shape((), [], [])
+    @classmethod
+    def of(cls, candidates: Sequence[Candidate], weights: list[float],
+           basis: list[str]) -> _Shape:
+        top = max(weights, default=0.0)
+        weights = [w / top for w in weights] if top > 0 else weights
+        order = sorted(range(len(weights)), key=weights.__getitem__, reverse=True)
+        return cls(tuple(candidates), weights, sum(weights), order, basis)
 
 
 def _basis(c: Candidate, score: float, rate: float, per_order: float) -> str:
@@ -196,38 +203,37 @@ def _top(options: Iterable[Option], k: float, lot: float) -> list[Option]:
 
 
 def _split(qty: float, chosen: list[Option], lot: float,
-           weights: Callable[[list[Option]], list[float]]
-           ) -> tuple[list[Option], list[float]]:
-    """``qty`` over ``chosen`` in proportion to ``weights``, in whole lots within each
-    option's maximum; while a slice falls under its LP's minimum, the lowest-ranked such LP
-    is dropped and the split redone. The options kept and their sizes."""
+           shape_of: Callable[[list[Option]], _Shape]
+           ) -> tuple[list[Option], list[float], _Shape]:
+    """``qty`` over ``chosen`` in proportion to their shape's weights, in whole lots within
+    each option's maximum; while a slice falls under its LP's minimum, the lowest-ranked
+    such LP is dropped and the split redone. The options kept, their sizes and shape."""
     while chosen:
-        sizes = _sizes(qty, chosen, weights(chosen), lot)
+        shape = shape_of(chosen)
+        sizes = _sizes(qty, chosen, shape, lot)
         small = [i for i, (o, s) in enumerate(zip(chosen, sizes, strict=True))
-                 if s < max(o.min_qty, lot) - EPS]
+                 if s < lot - EPS or s < o.min_qty - EPS]
         if not small:
-            return chosen, sizes
+            return chosen, sizes, shape
         del chosen[max(small, key=lambda i: (chosen[i].candidate.rank, i))]
-    return [], []
+    return [], [], _NO_SHAPE
 
 
-def _sizes(qty: float, chosen: Sequence[Option], weights: Sequence[float],
-           lot: float) -> list[float]:
+def _sizes(qty: float, chosen: Sequence[Option], shape: _Shape, lot: float) -> list[float]:
     caps = [o.max_qty for o in chosen]
-    top = max(weights, default=0.0)
-    weights = [w / top for w in weights] if top > 0 else weights  # no subnormal shares
-    mass = sum(weights)
+    weights, mass = shape.weights, shape.mass
     if mass > 0 and math.inf == min(caps):                 # nothing to cap: one pass
-        sizes, left = [min(qty * w / mass, qty) for w in weights], 0.0
+        whole = [math.floor(min(qty * w / mass, qty) / lot + EPS) * lot for w in weights]
+        target = lots(qty, lot)                             # (lots(), qty finite here)
     else:
         sizes, left = waterfill(qty, weights, caps)
-    whole = [s if s == math.inf else math.floor(s / lot + EPS) * lot for s in sizes]  # lots()
-    target = lots(qty if left <= EPS * max(qty, 1.0) else sum(sizes), lot)
+        whole = [s if s == math.inf else math.floor(s / lot + EPS) * lot for s in sizes]
+        target = lots(qty if left <= EPS * max(qty, 1.0) else sum(sizes), lot)
     residual = round((target - sum(whole)) / lot) * lot     # whole lots, float noise out
     if residual < lot - EPS:
         return whole
-    for i in sorted(range(len(chosen)), key=weights.__getitem__, reverse=True):
-        if residual < lot - EPS:                            # leftover lots, largest first
+    for i in shape.order:                                   # leftover lots, largest first
+        if residual < lot - EPS:
             break
         take = min(lots(caps[i] - whole[i], lot), residual)
         whole[i] += take
@@ -257,6 +263,9 @@ def _median(values: list[float]) -> float:
     values.sort()
     mid = len(values) // 2
     return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2.0
+
+
+_NO_SHAPE = _Shape((), [], 0.0, [], [])
 
 
 def waterfill(total: float, weights: Sequence[float], caps: Sequence[float]
@@ -297,10 +306,14 @@ class Uniform(Policy):
         self.top_k = top_k
 
     def allocate(self, qty: float, options: Iterable[Option], lot: float) -> list[Allocation]:
-        chosen, sizes = _split(qty, _top(options, self.top_k or math.inf, lot), lot,
-                               lambda chosen: [1.0] * len(chosen))
+        chosen, sizes, _ = _split(qty, _top(options, self.top_k or math.inf, lot), lot,
+                                  _equal)
         return [Allocation(o.candidate, s, f"1/{len(chosen)} of {qty_text(qty)}")
                 for o, s in zip(chosen, sizes, strict=True) if s > 0]
+
+
+def _equal(chosen: list[Option]) -> _Shape:
+    return _Shape.of([o.candidate for o in chosen], [1.0] * len(chosen), [])
 
 
 POLICIES: dict[str, type[Policy]] = {"primary": Primary, "spray": Spray, "uniform": Uniform}
