@@ -134,9 +134,9 @@ def test_publish_every_coalesces_polls_and_each_publish_covers_what_came_before(
     publishes: list[tuple[float, int]] = []
     publish = stream.publish
 
-    def counted(*, full: bool = True) -> None:
+    def counted(*, full: bool = True, final: bool = False) -> None:
         publishes.append((time.monotonic(), stream.status.records))
-        publish(full=full)
+        publish(full=full, final=final)
 
     stream.publish = counted  # type: ignore[method-assign]
     polls = 0
@@ -164,6 +164,35 @@ def test_publish_every_coalesces_polls_and_each_publish_covers_what_came_before(
         f.write(b"".join(lines[len(lines) // 2:]))
     stream.run(until_idle_s=0.3)
     stream.close()
+    assert_same_scores(store, batch_snapshots(log, amzn_quotes, config))
+
+
+def test_publishes_carry_intervals_and_the_last_one_draws_them(
+        tmp_path: Path, amzn_quotes: pl.DataFrame) -> None:
+    """Publishes between the first and the last carry a context's intervals from its last
+    draws (``intervals_at_ns`` earlier than ``computed_at_ns``); the last publish draws
+    every context, and the store then holds the batch's scores and intervals."""
+    log = tmp_path / "fix.log"
+    log.write_bytes(DEMO_LOG.read_bytes())
+    config = Config()
+    specs = config_catalog(config.kpi)
+    settings = Settings(config, load_profile("block", specs), specs, amzn_quotes,
+                        max_records=400, intervals_per_publish=0)
+    store = open_store(f"memory://{uuid.uuid4().hex}")
+    stream = Stream(FollowFile(log), settings, store)
+    carried = 0
+    while stream.source.lag() or not stream.lanes:
+        stream.step()
+        for key in store.contexts("block"):
+            snap = store.get("block", key)
+            assert snap is not None and snap.intervals_at_ns is not None
+            assert snap.intervals_at_ns <= snap.computed_at_ns
+            carried += snap.intervals_at_ns < snap.computed_at_ns
+    assert stream.status.publishes >= 3 and carried
+    stream.close()
+    for key in store.contexts("block"):
+        snap = store.get("block", key)
+        assert snap is not None and snap.intervals_at_ns == snap.computed_at_ns
     assert_same_scores(store, batch_snapshots(log, amzn_quotes, config))
 
 

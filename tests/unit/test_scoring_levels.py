@@ -85,3 +85,33 @@ def test_total_is_the_composite_summed(kpis: int) -> None:
         got = _total(np.moveaxis(draws, -1, 0), weights, better, method, floors,
                      reference=points)
         assert np.array_equal(got, want), method
+
+
+def test_contexts_left_without_draws_keep_every_number_but_the_intervals(stats: Stats) -> None:
+    """``draw`` False: the same scores, contributions, ranks and KPI values, intervals and
+    rank stabilities NaN; the contexts drawn score to the bit as in a run that draws all."""
+    specs = catalog(["1s", "5s"])
+    profile = BUILTIN["block"]
+    full = {repr(sorted(c.context.items())): c for c in score_levels(stats, profile, specs,
+                                                                      KEYS)}
+    asked: list[tuple[dict[str, object], list[str]]] = []
+
+    def draw(context: object, lps: object) -> bool:
+        asked.append((dict(context), list(lps)))  # type: ignore[call-overload]
+        return context.get("symbol") == "BETA"  # type: ignore[attr-defined, no-any-return]
+
+    cards = score_levels(stats, profile, specs, KEYS, draw=draw)
+    assert len(asked) == len(cards) == len(full)
+    assert [repr(sorted(c.context.items())) for c in cards] == list(full)  # same order
+    for card in cards:
+        want = full[repr(sorted(card.context.items()))]
+        assert card.drawn == (card.context.get("symbol") == "BETA")
+        if card.drawn:
+            assert card.to_json() == want.to_json()
+            continue
+        for got, exp in zip(card.scores, want.scores, strict=True):
+            assert (got.lp, got.score, got.rank, got.contributions, got.kpis, got.n_eff) == \
+                (exp.lp, exp.score, exp.rank, exp.contributions, exp.kpis, exp.n_eff)
+            assert np.isnan(got.ci_low) and np.isnan(got.ci_high)
+            assert np.isnan(got.rank_stability)
+    assert {tuple(lps) for _, lps in asked} >= {("A", "B", "C"), ("A", "B")}

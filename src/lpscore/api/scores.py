@@ -78,6 +78,9 @@ class ScoresOut(BaseModel):
     version: int = Field(description="Goes up by one with every changed publish.")
     computed_at_ns: int = Field(description="When the scores were computed (Unix ns).")
     watermark_ns: int | None = Field(description="Time of the newest evidence (Unix ns).")
+    intervals_at_ns: int | None = Field(
+        default=None, description="When ci_low, ci_high and rank_stability were drawn (Unix "
+        "ns): computed_at_ns, or earlier when a stream carried them from earlier draws.")
     scores: list[ScoreItem] = Field(description="Ranked, best first.")
     stale: bool = Field(description="The score store has not been reached for longer than "
                         "routing.stale_after_s (or the newest publish is older than "

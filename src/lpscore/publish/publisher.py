@@ -22,6 +22,7 @@ import polars as pl
 
 from lpscore.kpi.aggregate import kpi_stats
 from lpscore.kpi.engine import KpiResult
+from lpscore.publish.intervals import Intervals
 from lpscore.publish.snapshot import Snapshot, context_key
 from lpscore.publish.store import Published, ScoreStore
 from lpscore.scoring import KpiSpec, Profile, score_levels
@@ -54,18 +55,35 @@ def snapshots_of(result: KpiResult, profile: Profile, specs: Mapping[str, KpiSpe
 
 def snapshots_of_stats(stats: Stats, profile: Profile, specs: Mapping[str, KpiSpec],
                        hierarchy: Sequence[str] = HIERARCHY, now_ns: int | None = None, *,
-                       only: Collection[tuple[str | None, ...]] | None = None
+                       only: Collection[tuple[str | None, ...]] | None = None,
+                       intervals: Intervals | None = None, carry: bool = False
                        ) -> list[Snapshot]:
     """``snapshots_of`` from statistics keyed ``["lp", *hierarchy]`` (decayed under
     ``profile``), as a stream or a cluster holds them. With ``only`` (tuples of leading
     hierarchy values: ``("ACME",)`` for every context of a symbol, ``("ACME", "adv<0.1%",
     "high")`` for one finest context and the levels above it), only the ``*`` level and
-    the contexts on the path to one of them or under one (``score_levels``)."""
+    the contexts on the path to one of them or under one (``score_levels``).
+
+    ``intervals`` remembers the intervals drawn; with ``carry`` the contexts it does not
+    say to draw are scored without draws and get its intervals
+    (lpscore.publish.intervals)."""
     now = time.time_ns() if now_ns is None else now_ns
     capacity = capacities(stats, hierarchy, only=only)
-    return [Snapshot.of(card, computed_at_ns=now,
-                        capacity=capacity.get(context_key(card.context), {}))
-            for card in score_levels(stats, profile, specs, list(hierarchy), only=only)]
+    draw = None
+    if intervals is not None and carry:
+        intervals.begin(now)
+        draw = intervals.needs_draws
+    out = []
+    for scored in score_levels(stats, profile, specs, list(hierarchy), only=only, draw=draw):
+        card, drawn_at = scored, now
+        if intervals is not None:
+            if card.drawn:
+                intervals.remember(card, now)
+            else:
+                card, drawn_at = intervals.carry(card)
+        out.append(Snapshot.of(card, computed_at_ns=now, intervals_at_ns=drawn_at,
+                               capacity=capacity.get(context_key(card.context), {})))
+    return out
 
 
 def capacities(stats: Stats, hierarchy: Sequence[str], *,

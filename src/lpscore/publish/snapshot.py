@@ -85,13 +85,18 @@ class Snapshot:
     """The time of the newest evidence behind the scores (decay reference)."""
     version: int = 0
     interval: float = 0.95
+    intervals_at_ns: int | None = None
+    """When the scores' intervals and rank stabilities were drawn: ``computed_at_ns``, or
+    earlier when a stream's partial publish carried them (lpscore.publish.intervals)."""
 
     @classmethod
     def of(cls, card: Scorecard, *, computed_at_ns: int, watermark_ns: int | None = None,
-           capacity: Mapping[str, Mapping[str, float | None]] | None = None) -> Snapshot:
+           capacity: Mapping[str, Mapping[str, float | None]] | None = None,
+           intervals_at_ns: int | None = None) -> Snapshot:
         """The snapshot of a scorecard (version 0 until published). ``capacity`` (per LP:
         ``fill_rate``, ``filled_qty_per_order``, ``n_terminal``) goes into each score item,
-        for routers that size child orders."""
+        for routers that size child orders. ``intervals_at_ns`` defaults to
+        ``computed_at_ns`` (drawn with the scores)."""
         items = [s.to_json() for s in card.scores]
         if capacity is not None:
             for item in items:
@@ -99,7 +104,8 @@ class Snapshot:
         return cls(profile=card.profile, context={k: str(v) for k, v in card.context.items()},
                    scores=items, computed_at_ns=computed_at_ns,
                    watermark_ns=card.t_ref if watermark_ns is None else watermark_ns,
-                   interval=card.interval)
+                   interval=card.interval,
+                   intervals_at_ns=computed_at_ns if intervals_at_ns is None else intervals_at_ns)
 
     @property
     def digest(self) -> str:
@@ -115,7 +121,8 @@ class Snapshot:
         head = orjson.dumps({"profile": self.profile, "context": self.context,
                              "interval": self.interval, "version": self.version,
                              "computed_at_ns": self.computed_at_ns,
-                             "watermark_ns": self.watermark_ns})
+                             "watermark_ns": self.watermark_ns,
+                             "intervals_at_ns": self.intervals_at_ns})
         return b"".join((head[:-1], b',"scores":', scores, b"}")), digest
 
     def with_version(self, version: int) -> Snapshot:
@@ -125,7 +132,8 @@ class Snapshot:
         """``lpscore scores --format json``: the shape of ``lpscore score`` plus version."""
         return {"profile": self.profile, "context": self.context, "interval": self.interval,
                 "version": self.version, "computed_at_ns": self.computed_at_ns,
-                "watermark_ns": self.watermark_ns, "scores": self.scores}
+                "watermark_ns": self.watermark_ns, "intervals_at_ns": self.intervals_at_ns,
+                "scores": self.scores}
 
     def encode(self) -> bytes:
         """``to_json()`` as compact UTF-8 JSON, the scores with sorted keys (a NaN is written
@@ -138,4 +146,5 @@ class Snapshot:
         return cls(profile=data["profile"], context=dict(data["context"]),
                    scores=list(data["scores"]), computed_at_ns=int(data["computed_at_ns"]),
                    watermark_ns=data["watermark_ns"], version=int(data["version"]),
-                   interval=float(data["interval"]))
+                   interval=float(data["interval"]),
+                   intervals_at_ns=data.get("intervals_at_ns", data["computed_at_ns"]))

@@ -14,7 +14,7 @@ central ``interval`` quantiles, show how far the LP's own evidence could move it
 from __future__ import annotations
 
 import zlib
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +73,9 @@ class Scorecard:
     scores: list[LpScore]
     interval: float
     t_ref: int | None
+    drawn: bool = True
+    """False when scored without posterior draws: intervals and rank stabilities are NaN
+    (``score_levels(draw=...)``)."""
 
     def to_json(self) -> dict[str, Any]:
         """The object ``lpscore score --format json`` prints (docs/scoring.md)."""
@@ -98,25 +101,34 @@ def score_contexts(stats: Stats, profile: Profile, catalog: Mapping[str, KpiSpec
 
 def score_levels(stats: Stats, profile: Profile, catalog: Mapping[str, KpiSpec],
                  context: Sequence[str], *,
-                 only: Collection[tuple[Any, ...]] | None = None) -> list[Scorecard]:
+                 only: Collection[tuple[Any, ...]] | None = None,
+                 draw: DrawWhen | None = None) -> list[Scorecard]:
     """The scorecards of every level of the hierarchy at once: per LP (context ``{}``), per
     LP x ``context[0]``, ... per LP x ``context``; each level shrunk once. ``only`` (tuples
     of values of ``context``'s leading keys, ``("ACME",)`` or ``("ACME", "adv<0.1%",
     "high")``) keeps the LP level and the contexts on the path to one of them or under one
     (a stream re-scores what a poll touched); the others are not computed, and those kept
-    score as without ``only``."""
+    score as without ``only``. ``draw(context, lps)`` False skips a context's posterior
+    draws: its point scores, contributions and ranks are the same, its ``ci_low``,
+    ``ci_high`` and ``rank_stability`` NaN (a stream carries them from earlier draws)."""
     weighted = [catalog[k] for k in profile.weights]
     levels = shrunk_levels(stats, expand(weighted, dict(catalog)), context, profile.shrinkage,
                            only=only)
     cards = []
     for keys, estimates in levels:
-        cards += _cards(estimates, keys, profile, weighted, stats.t_ref)
+        cards += _cards(estimates, keys, profile, weighted, stats.t_ref, draw)
     return cards
 
 
+DrawWhen = Callable[[Mapping[str, Any], Sequence[str]], bool]
+"""Whether a context (with these LPs) gets its posterior draws (``score_levels``)."""
+
+
 def _cards(estimates: pl.DataFrame, context: list[str], profile: Profile,
-           weighted: Sequence[KpiSpec], t_ref: int | None) -> list[Scorecard]:
-    """Every context of one level, scored in vectorised passes over chunks of contexts."""
+           weighted: Sequence[KpiSpec], t_ref: int | None,
+           draw: DrawWhen | None = None) -> list[Scorecard]:
+    """Every context of one level, scored in vectorised passes over chunks of contexts
+    (those ``draw`` leaves without draws in their own chunks, in the same order)."""
     if not estimates.height:
         return []
     level = _Level(estimates, weighted)
@@ -127,17 +139,28 @@ def _cards(estimates: pl.DataFrame, context: list[str], profile: Profile,
         index = groups["_i"].to_list()
     else:
         values, index = [()], [list(range(estimates.height))]
-    widest = max(len(i) for i in index)
-    per_context = max(profile.draws, 1) * widest * max(len(weighted), widest)
-    chunk = max(1, _CHUNK_ELEMENTS // per_context)
-    cards = []
-    for start in range(0, len(index), chunk):
-        contexts = [dict(zip(context, v, strict=True)) for v in values[start:start + chunk]]
-        block = _Block(level, index[start:start + chunk])
-        for ctx, scores in zip(contexts, _score(block, profile, weighted, contexts),
-                               strict=True):
-            cards.append(Scorecard(profile.name, ctx, scores, profile.interval, t_ref))
-    return cards
+    contexts = [dict(zip(context, v, strict=True)) for v in values]
+    drawn = [True] * len(index) if draw is None else [
+        draw(ctx, [level.lp[i] for i in rows]) for ctx, rows in zip(contexts, index,
+                                                                  strict=True)]
+    cards: list[Scorecard | None] = [None] * len(index)
+    for with_draws in (True, False):
+        at = [c for c, d in enumerate(drawn) if d == with_draws]
+        if not at:
+            continue
+        widest = max(len(index[c]) for c in at)
+        per_context = (max(profile.draws, 1) if with_draws else 1) * widest * max(
+            len(weighted), widest)
+        chunk = max(1, _CHUNK_ELEMENTS // per_context)
+        for start in range(0, len(at), chunk):
+            part = at[start:start + chunk]
+            block = _Block(level, [index[c] for c in part])
+            chosen = [contexts[c] for c in part]
+            for c, scores in zip(part, _score(block, profile, weighted, chosen, with_draws),
+                                 strict=True):
+                cards[c] = Scorecard(profile.name, contexts[c], scores, profile.interval, t_ref,
+                                     with_draws)
+    return [card for card in cards if card is not None]
 
 
 _CHUNK_ELEMENTS = 4_000_000
@@ -190,24 +213,29 @@ class _Block:
 
 
 def _score(block: _Block, profile: Profile, specs: Sequence[KpiSpec],
-           contexts: Sequence[Mapping[str, Any]]) -> list[list[LpScore]]:
+           contexts: Sequence[Mapping[str, Any]], with_draws: bool = True
+           ) -> list[list[LpScore]]:
     """The scores of each context of ``block``; each context exactly as scored alone (its
-    own seeded draws, normalised among its own LPs), the arithmetic done for all at once."""
+    own seeded draws, normalised among its own LPs), the arithmetic done for all at once.
+    Without draws, intervals and rank stabilities are NaN."""
     weights = np.array([profile.weights[s.name] for s in specs])
     points = np.stack([_values(block, s, "x") for s in specs], axis=-1)  # (ctx, lps, kpis)
-    draws = _draws(block, specs, profile, contexts)                      # (k, draws, ctx, lps)
     better = [s.better for s in specs]
     floors = [profile.mad_floor.get(s.name, s.mad_floor) for s in specs]
     contributions = composite(points, weights, better, profile.normalization, floors)
     score = contributions.sum(axis=-1)
-    drawn = _total(draws, weights, better, profile.normalization, floors,
-                   reference=points)                                     # (draws, ctx, lps)
-    tail = (1.0 - profile.interval) / 2.0
-    # each LP's column of draws made contiguous: the same quantiles, partitioned faster
-    columns = np.ascontiguousarray(drawn.reshape(drawn.shape[0], -1).T)
-    low, high = np.quantile(columns, [tail, 1.0 - tail], axis=-1).reshape(2, *score.shape)
     rank = _ranks(np.where(block.mask, score, -np.inf))    # padding ranks below every LP
-    stability = (_ranks(np.where(block.mask, drawn, -np.inf)) == rank).mean(axis=0)
+    if with_draws:
+        draws = _draws(block, specs, profile, contexts)                  # (k, draws, ctx, lps)
+        drawn = _total(draws, weights, better, profile.normalization, floors,
+                       reference=points)                                 # (draws, ctx, lps)
+        tail = (1.0 - profile.interval) / 2.0
+        # each LP's column of draws made contiguous: the same quantiles, partitioned faster
+        columns = np.ascontiguousarray(drawn.reshape(drawn.shape[0], -1).T)
+        low, high = np.quantile(columns, [tail, 1.0 - tail], axis=-1).reshape(2, *score.shape)
+        stability = (_ranks(np.where(block.mask, drawn, -np.inf)) == rank).mean(axis=0)
+    else:
+        low = high = stability = np.full(score.shape, np.nan)
     raw = np.stack([_values(block, s, "raw") for s in specs], axis=-1)
     n_eff, n_orders = block.column("n_eff"), block.column("n_orders")
     names = [s.name for s in specs]

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import polars as pl
 
 from lpscore.config import Config
+from lpscore.publish.intervals import Intervals
 from lpscore.publish.publisher import snapshots_of_stats
 from lpscore.publish.store import ScoreStore
 from lpscore.quarantine import Quarantine
@@ -80,6 +81,12 @@ class Settings:
     """At most one publish per this many seconds: the polls in between only update the
     statistics, and the next publish covers every record received before it. 0: every
     poll that brought records publishes."""
+    intervals_max_age_s: float = 60.0
+    """Publishes carry each context's score intervals from its last posterior draws
+    (lpscore.publish.intervals) and draw a context again once its draws are older than
+    this; the stream's last publish draws every context."""
+    intervals_per_publish: int = 32
+    """Contexts whose draws are too old that one publish draws again, at most."""
 
 
 @dataclass
@@ -144,6 +151,10 @@ class Stream:
         self._published_at = -float("inf")
         self._others: dict[str, tuple[bytes, Stats]] = {}
         """Other workers' partials, decoded once per content."""
+        self._intervals = Intervals(settings.intervals_max_age_s,
+                                    settings.intervals_per_publish)
+        self._carried = False
+        """A publish since the last one that drew every context carried intervals."""
 
     def step(self) -> int:
         """One poll: every lane with records is updated, then scores are published."""
@@ -225,8 +236,8 @@ class Stream:
                     on_status(self._refresh_status())
                     shown = time.monotonic()
         finally:
-            if self._pending or self._partial:  # what the partial publishes left out
-                self.publish(full=True)
+            if self._pending or self._partial or self._carried:   # what publishes left out
+                self.publish(final=True)
             self._checkpoint(force=True)
         status = self._refresh_status()
         busy = (self._last_record or 0.0) - (self._first_record or 0.0)
@@ -234,10 +245,13 @@ class Stream:
             status.rate = status.records / busy  # the whole run's average, not the last 0.5 s
         return status
 
-    def publish(self, *, full: bool = True) -> None:
+    def publish(self, *, full: bool = True, final: bool = False) -> None:
         """Publish the lanes' partials, then score the merge of every worker's partials:
         every context (``full``) or the ``*`` level and the contexts whose statistics
-        changed since the last publish, with the levels above them."""
+        changed since the last publish, with the levels above them. Intervals are carried
+        where they are recent enough, except in the ``final`` publish (every context,
+        every interval drawn: what the batch job publishes)."""
+        full = full or final
         start = time.perf_counter()
         profile = self.settings.profile
         for lane in self.lanes.values():
@@ -258,10 +272,13 @@ class Stream:
         total = _merge(parts)
         if total is not None:
             only = None if full else set(self._touched)
-            done = self.store.publish(snapshots_of_stats(total, profile, self.settings.specs,
-                                                         only=only))
+            snapshots = snapshots_of_stats(total, profile, self.settings.specs, only=only,
+                                           intervals=self._intervals, carry=not final)
+            done = self.store.publish(snapshots)
             self.status.published += sum(p.changed for p in done)
             self._partial = not full
+            self._carried = not final and (self._carried or any(
+                s.intervals_at_ns != s.computed_at_ns for s in snapshots))
         self._touched.clear()
         self._pending = False
         self._published_at = time.monotonic()
@@ -273,8 +290,8 @@ class Stream:
     def close(self) -> None:
         """Publish what is pending (every context, if publishes left some out), save the
         checkpoints, close the source."""
-        if self._pending or self._partial:
-            self.publish(full=True)
+        if self._pending or self._partial or self._carried:
+            self.publish(final=True)
         self._checkpoint(force=True)
         self.source.close()
 
