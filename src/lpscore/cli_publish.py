@@ -104,6 +104,7 @@ def scores(
             table.add_column(name, justify="left" if name == "lp" else "right")
         for s in snap.scores:
             table.add_row(str(s["rank"]), s["lp"], f"{s['score']:.1f}",
-                          f"{s['ci_low']:.1f} - {s['ci_high']:.1f}",
+                          "pending" if s["ci_low"] is None or s["ci_high"] is None
+                          else f"{s['ci_low']:.1f} - {s['ci_high']:.1f}",
                           "yes" if s["provisional"] else "no", f"{s['n_orders']:,}")
         Console().print(table)

@@ -13,6 +13,7 @@ from lpscore.kpi.aggregate import kpi_stats
 from lpscore.kpi.engine import compute_kpis
 from lpscore.publish.intervals import Intervals
 from lpscore.publish.publisher import snapshots_of_stats
+from lpscore.publish.snapshot import Snapshot
 from lpscore.quarantine import Quarantine
 from lpscore.scoring import BUILTIN, LpScore, Scorecard, catalog
 from lpscore.stats.table import Stats
@@ -30,7 +31,7 @@ def card(scores: dict[str, tuple[float, float, float]], drawn: bool = True,
 
 
 def test_unknown_contexts_and_lps_are_drawn_known_ones_carried() -> None:
-    memory = Intervals(max_age_s=60.0, per_publish=0)
+    memory = Intervals(max_age_s=60.0, per_publish=10)
     memory.begin(10 * S)
     ctx = {"symbol": "ACME"}
     assert memory.needs_draws(ctx, ["A", "B"])
@@ -49,25 +50,43 @@ def test_unknown_contexts_and_lps_are_drawn_known_ones_carried() -> None:
     assert (a.score, a.rank, b.score) == (90.0, 1, 3.0)  # never carried
 
 
-def test_old_draws_are_renewed_a_budget_at_a_time() -> None:
+def test_what_has_nothing_to_carry_stays_pending() -> None:
+    memory = Intervals(per_publish=10)
+    memory.remember(card({"A": (80.0, 75.0, 83.0)}), 10 * S)
+    nan = (50.0, math.nan, math.nan)
+    undrawn = card({"A": nan, "C": nan}, drawn=False)
+    carried, at = memory.carry(undrawn)
+    a, c = carried.scores
+    assert at == 10 * S and (a.ci_low, a.ci_high) == (45.0, 53.0)
+    assert c is undrawn.scores[1] and math.isnan(c.ci_low)     # as scored: pending
+    unknown = card({"A": nan}, drawn=False, context={"symbol": "BETA"})
+    assert memory.carry(unknown) == (unknown, None)
+
+
+def test_a_publish_draws_no_more_than_its_budget() -> None:
+    """New contexts and old draws share the budget, first come first drawn; a new publish
+    has a new budget."""
     memory = Intervals(max_age_s=5.0, per_publish=2)
-    contexts = [{"symbol": f"S{i}"} for i in range(5)]
-    for ctx in contexts:
+    old = [{"symbol": f"S{i}"} for i in range(5)]
+    for ctx in old:
         memory.remember(card({"A": (50.0, 40.0, 60.0)}, context=ctx), 0)
     memory.begin(5 * S)                                   # not older than 5 s yet
-    assert not any(memory.needs_draws(ctx, ["A"]) for ctx in contexts)
+    assert not any(memory.needs_draws(ctx, ["A"]) for ctx in old)
     memory.begin(6 * S)
-    assert [memory.needs_draws(ctx, ["A"]) for ctx in contexts] == [True, True] + [False] * 3
-    memory.begin(7 * S)                                   # a new publish, a new budget
-    assert sum(memory.needs_draws(ctx, ["A"]) for ctx in contexts) == 2
+    assert [memory.needs_draws(ctx, ["A"]) for ctx in old] == [True, True] + [False] * 3
+    memory.begin(7 * S)
+    assert memory.needs_draws({"symbol": "NEW"}, ["A"])   # a new context takes a draw
+    assert sum(memory.needs_draws(ctx, ["A"]) for ctx in old) == 1
+    assert not memory.needs_draws({"symbol": "NEW2"}, ["A"])   # budget spent: pending
     with pytest.raises(ValueError, match="max_age_s"):
         Intervals(max_age_s=0.0)
 
 
 def test_a_publish_that_carries_scores_as_one_that_draws(stats: Stats) -> None:
     """snapshots_of_stats with ``carry``: the contexts drawn before keep their intervals'
-    distances and say when they were drawn; every other number is what a full draw
-    publishes."""
+    distances and say when they were drawn; a memory that knows nothing and may draw
+    nothing publishes the same scores with intervals pending (null); every other number is
+    what a full draw publishes."""
     specs = catalog(["1s", "5s"])
     profile = BUILTIN["block"]
     memory = Intervals(max_age_s=3600.0, per_publish=0)
@@ -80,6 +99,15 @@ def test_a_publish_that_carries_scores_as_one_that_draws(stats: Stats) -> None:
         assert (got.intervals_at_ns, got.computed_at_ns, want.intervals_at_ns) == (S, 2 * S,
                                                                                    2 * S)
         assert got.scores == before.scores == want.scores   # same stats: nothing moved
+    pending = snapshots_of_stats(stats, profile, specs, now_ns=3 * S, intervals=Intervals(
+        per_publish=0), carry=True)
+    for got, want in zip(pending, drawn, strict=True):
+        assert got.intervals_at_ns is None
+        decoded = Snapshot.decode(got.encode())
+        for a, b in zip(decoded.scores, want.scores, strict=True):
+            assert a["ci_low"] is None and a["ci_high"] is None
+            assert a["rank_stability"] is None
+            assert (a["lp"], a["score"], a["rank"]) == (b["lp"], b["score"], b["rank"])
     snapshots_of_stats(stats, profile, specs, now_ns=3 * S, intervals=memory)  # draws all
     assert all(s.intervals_at_ns == 3 * S for s in snapshots_of_stats(
         stats, profile, specs, now_ns=4 * S, intervals=memory, carry=True))

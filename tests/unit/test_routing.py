@@ -271,6 +271,17 @@ def test_the_request_symbol_wins_over_a_symbol_in_its_context() -> None:
     assert router.chain(request()) == ("symbol=ACME", "*")
 
 
+def test_a_pending_interval_routes_on_the_score_and_says_so() -> None:
+    """A stream's snapshot whose intervals are not drawn yet (null, docs/stream.md) routes
+    as any other; the reason says the interval is pending."""
+    pending = item("LP_C", 1, 88.2)
+    pending["ci_low"] = pending["ci_high"] = None
+    cache = cache_with(snap(ACME, pending, item("LP_D", 2, 70.0)))
+    plan = Router(cache, "block", RoutingConfig()).plan(request(), Primary())
+    assert [(c.lp, c.qty) for c in plan.children] == [("LP_C", 10_000)]
+    assert plan.children[0].reason == "LP_C: rank 1 under block, score 88.2 (interval pending)"
+
+
 def test_spray_weights_follow_new_candidates_not_a_remembered_set() -> None:
     """The spray remembers each set of candidates' weights; a new snapshot version of the
     same LPs (new candidates) must be weighed afresh."""

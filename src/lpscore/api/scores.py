@@ -53,8 +53,9 @@ class ScoreItem(BaseModel):
 
     lp: str
     score: float = Field(description="Composite score, 0..100.")
-    ci_low: float
-    ci_high: float
+    ci_low: float | None = Field(description="Interval, low end; null while a stream has not "
+                                 "drawn it yet (intervals_at_ns null).")
+    ci_high: float | None = Field(description="Interval, high end; null while pending.")
     rank: int = Field(description="1 is best; LPs whose intervals overlap may share a rank.")
     rank_stability: float | None = None
     provisional: bool = Field(description="Too little evidence for the score to be trusted.")
@@ -80,7 +81,8 @@ class ScoresOut(BaseModel):
     watermark_ns: int | None = Field(description="Time of the newest evidence (Unix ns).")
     intervals_at_ns: int | None = Field(
         default=None, description="When ci_low, ci_high and rank_stability were drawn (Unix "
-        "ns): computed_at_ns, or earlier when a stream carried them from earlier draws.")
+        "ns): computed_at_ns, or earlier when a stream carried them from earlier draws; null "
+        "while a stream has not drawn them yet.")
     scores: list[ScoreItem] = Field(description="Ranked, best first.")
     stale: bool = Field(description="The score store has not been reached for longer than "
                         "routing.stale_after_s (or the newest publish is older than "

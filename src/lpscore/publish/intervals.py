@@ -6,14 +6,17 @@
 
 A score's interval and rank stability come from 1,000 posterior draws per LP and KPI, about
 a millisecond per context; its point score, contributions and rank need none. A stream's
-publishes (docs/stream.md) score the contexts at once and carry each LP's interval from the
-context's last draws: the same distances below and above the score (``score - ci_low`` and
-``ci_high - score``, kept within 0..100) and the same rank stability. A context is drawn
-afresh when the memory does not know it or one of its LPs, and, at most ``per_publish``
-contexts a publish, when its draws are older than ``max_age_s``: so the intervals are
-renewed a few contexts at a time, never all in one publish. The snapshot's
-``intervals_at_ns`` says when they were drawn. Scores, contributions, ranks and KPI values
-are never carried; the stream's last publish draws every context, as the batch job does.
+publishes (docs/stream.md) score contexts without draws and carry each LP's interval from
+the context's last draws: the same distances below and above the score (``score - ci_low``
+and ``ci_high - score``, kept within 0..100) and the same rank stability. A publish draws
+at most ``per_publish`` contexts: those it does not know (or one of whose LPs it does not
+know) first come, then those whose draws are older than ``max_age_s``, in the order they
+are scored (coarse levels first). An LP with nothing to carry has its interval and rank
+stability *pending* (NaN; null in JSON) until a later publish draws its context. So a
+publish never draws more than its budget, however many contexts are new or old, and the
+intervals follow within a few publishes. The snapshot's ``intervals_at_ns`` says when they
+were drawn (None while pending). Scores, contributions, ranks and KPI values are never
+carried; the stream's last publish draws every context, as the batch job does.
 """
 
 from __future__ import annotations
@@ -49,12 +52,13 @@ class Intervals:
         self._left = self.per_publish
 
     def needs_draws(self, context: Mapping[str, Any], lps: Sequence[str]) -> bool:
-        """True when ``context`` must be drawn now: unknown, an LP unknown, or (within
-        this publish's budget) drawn more than ``max_age_s`` ago."""
+        """True when ``context`` is to be drawn now: unknown, an LP unknown, or drawn more
+        than ``max_age_s`` ago, while this publish's budget lasts."""
+        if self._left <= 0:
+            return False
         known = self._known.get(context_key(context))
-        if known is None or any(lp not in known[1] for lp in lps):
-            return True
-        if self._left > 0 and self._now_ns - known[0] > self.max_age_ns:
+        if (known is None or any(lp not in known[1] for lp in lps)
+                or self._now_ns - known[0] > self.max_age_ns):
             self._left -= 1
             return True
         return False
@@ -65,13 +69,21 @@ class Intervals:
             s.lp: (s.score - s.ci_low, s.ci_high - s.score, s.rank_stability)
             for s in card.scores})
 
-    def carry(self, card: Scorecard) -> tuple[Scorecard, int]:
+    def carry(self, card: Scorecard) -> tuple[Scorecard, int | None]:
         """``card`` (scored without draws) with its remembered intervals, and when they
-        were drawn. KeyError for a context or LP ``needs_draws`` would have drawn."""
-        drawn_at, by_lp = self._known[context_key(card.context)]
+        were drawn; an LP without any keeps NaN (pending), and a context without any gets
+        None for the time."""
+        known = self._known.get(context_key(card.context))
+        if known is None:
+            return card, None
+        drawn_at, by_lp = known
         scores = []
         for s in card.scores:
-            below, above, stability = by_lp[s.lp]
+            found = by_lp.get(s.lp)
+            if found is None:
+                scores.append(s)
+                continue
+            below, above, stability = found
             scores.append(replace(s, ci_low=max(s.score - below, 0.0),
                                   ci_high=min(s.score + above, 100.0),
                                   rank_stability=stability))

@@ -75,13 +75,13 @@ def snapshots_of_stats(stats: Stats, profile: Profile, specs: Mapping[str, KpiSp
         draw = intervals.needs_draws
     out = []
     for scored in score_levels(stats, profile, specs, list(hierarchy), only=only, draw=draw):
-        card, drawn_at = scored, now
+        card, drawn_at = scored, None
         if intervals is not None:
             if card.drawn:
                 intervals.remember(card, now)
             else:
                 card, drawn_at = intervals.carry(card)
-        out.append(Snapshot.of(card, computed_at_ns=now, intervals_at_ns=drawn_at,
+        out.append(Snapshot.of(card, computed_at_ns=now, carried_from_ns=drawn_at,
                                capacity=capacity.get(context_key(card.context), {})))
     return out
 

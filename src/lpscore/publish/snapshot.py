@@ -87,16 +87,17 @@ class Snapshot:
     interval: float = 0.95
     intervals_at_ns: int | None = None
     """When the scores' intervals and rank stabilities were drawn: ``computed_at_ns``, or
-    earlier when a stream's partial publish carried them (lpscore.publish.intervals)."""
+    earlier when a stream's publish carried them, None while pending (a stream's context
+    not drawn yet: intervals null; lpscore.publish.intervals)."""
 
     @classmethod
     def of(cls, card: Scorecard, *, computed_at_ns: int, watermark_ns: int | None = None,
            capacity: Mapping[str, Mapping[str, float | None]] | None = None,
-           intervals_at_ns: int | None = None) -> Snapshot:
+           carried_from_ns: int | None = None) -> Snapshot:
         """The snapshot of a scorecard (version 0 until published). ``capacity`` (per LP:
         ``fill_rate``, ``filled_qty_per_order``, ``n_terminal``) goes into each score item,
-        for routers that size child orders. ``intervals_at_ns`` defaults to
-        ``computed_at_ns`` (drawn with the scores)."""
+        for routers that size child orders. Its ``intervals_at_ns`` is ``computed_at_ns``
+        for a card drawn with its scores, else ``carried_from_ns`` (None: pending)."""
         items = [s.to_json() for s in card.scores]
         if capacity is not None:
             for item in items:
@@ -105,7 +106,7 @@ class Snapshot:
                    scores=items, computed_at_ns=computed_at_ns,
                    watermark_ns=card.t_ref if watermark_ns is None else watermark_ns,
                    interval=card.interval,
-                   intervals_at_ns=computed_at_ns if intervals_at_ns is None else intervals_at_ns)
+                   intervals_at_ns=computed_at_ns if card.drawn else carried_from_ns)
 
     @property
     def digest(self) -> str:

@@ -9,6 +9,7 @@ the same on every run; ``tied`` names the LPs that share the rank.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -25,7 +26,8 @@ class Candidate(NamedTuple):
     score: float | None
     """Composite score 0..100; None under a static ranking."""
     half_width: float
-    """Half the score's interval (``+/-`` in reasons)."""
+    """Half the score's interval (``+/-`` in reasons); NaN while a stream has not drawn it
+    yet (docs/stream.md)."""
     provisional: bool
     n_orders: int
     fill_rate: float | None
@@ -57,10 +59,12 @@ def candidates_of(snapshot: Snapshot) -> tuple[Candidate, ...]:
 def _candidate(item: dict[str, Any], same_rank: list[str], profile: str) -> Candidate:
     capacity = item.get("capacity") or {}
     lp, rank, score = str(item["lp"]), int(item["rank"]), float(item["score"])
-    half_width = (float(item["ci_high"]) - float(item["ci_low"])) / 2.0
+    low, high = item.get("ci_low"), item.get("ci_high")
+    half_width = math.nan if low is None or high is None else (float(high) - float(low)) / 2.0
     provisional, n_orders = bool(item["provisional"]), int(item["n_orders"])
     tied = tuple(other for other in same_rank if other != lp)
-    label = f"{lp}: rank {rank} under {profile}, score {score:.1f} +/- {half_width:.1f}"
+    label = f"{lp}: rank {rank} under {profile}, score {score:.1f} " + (
+        "(interval pending)" if math.isnan(half_width) else f"+/- {half_width:.1f}")
     if tied:
         label += f", tied with {', '.join(tied)}"
     if provisional:

@@ -55,10 +55,12 @@ class LpScore:
     """The LP's own values in the context, before shrinkage (decayed)."""
 
     def to_json(self) -> dict[str, Any]:
-        """The ``scores[]`` item of ``lpscore score --format json``."""
+        """The ``scores[]`` item of ``lpscore score --format json`` (an interval or rank
+        stability not drawn, NaN here, is null there)."""
         return {
-            "lp": self.lp, "score": self.score, "ci_low": self.ci_low, "ci_high": self.ci_high,
-            "rank": self.rank, "rank_stability": self.rank_stability,
+            "lp": self.lp, "score": self.score, "ci_low": _num(self.ci_low),
+            "ci_high": _num(self.ci_high), "rank": self.rank,
+            "rank_stability": _num(self.rank_stability),
             "provisional": self.provisional, "n_orders": self.n_orders, "n_eff": self.n_eff,
             "contributions": self.contributions, "kpis": self.kpis, "raw_kpis": self.raw_kpis,
         }

@@ -86,7 +86,8 @@ class Settings:
     (lpscore.publish.intervals) and draw a context again once its draws are older than
     this; the stream's last publish draws every context."""
     intervals_per_publish: int = 32
-    """Contexts whose draws are too old that one publish draws again, at most."""
+    """Contexts one publish draws at most (new ones and those with old draws, first come);
+    a context not drawn yet publishes its intervals pending (null)."""
 
 
 @dataclass

@@ -81,11 +81,13 @@ export function barChart(labels, series, { fmt = (v) => num(v, 2), title = "" } 
 // A 0..100 scale with the interval as a band and the score as a tick.
 export function intervalBar(score, lo, hi) {
   const x = (v) => 2 + 1.16 * Math.max(0, Math.min(100, v));
+  const pending = lo === null || lo === undefined || hi === null || hi === undefined;
   return s("svg", { width: 120, height: 14, viewBox: "0 0 120 14", role: "img",
-                    "aria-label": `interval ${num(lo, 1)} to ${num(hi, 1)}` },
+                    "aria-label": pending ? "interval pending"
+                                          : `interval ${num(lo, 1)} to ${num(hi, 1)}` },
     s("rect", { x: 2, y: 6, width: 116, height: 2, fill: "#e4e7ec" }),
-    s("rect", { x: x(lo), y: 3, width: Math.max(x(hi) - x(lo), 1), height: 8,
-                fill: "#9db7ef" }),
+    ...(pending ? [] : [s("rect", { x: x(lo), y: 3, width: Math.max(x(hi) - x(lo), 1),
+                                    height: 8, fill: "#9db7ef" })]),
     s("rect", { x: x(score) - 1, y: 1, width: 2, height: 12, fill: "#1d2330" }));
 }
 

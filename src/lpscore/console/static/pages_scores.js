@@ -35,7 +35,8 @@ export async function leaderboard(profile, context) {
       h("td", { class: "text" }, h("a", { href: `#/lp/${encodeURIComponent(sc.lp)}` }, sc.lp),
         sc.provisional ? h("span", { class: "flag" }, "provisional") : null),
       h("td", { class: "score" }, num(sc.score, 1)),
-      h("td", {}, `${num(sc.ci_low, 1)} - ${num(sc.ci_high, 1)}`),
+      h("td", {}, sc.ci_low === null || sc.ci_high === null ? "pending"
+                                                           : `${num(sc.ci_low, 1)} - ${num(sc.ci_high, 1)}`),
       h("td", {}, intervalBar(sc.score, sc.ci_low, sc.ci_high)),
       h("td", {}, sc.n_orders.toLocaleString("en-US")),
       h("td", {}, num(sc.n_eff, 1)),
