@@ -117,6 +117,8 @@ class Stats:
             return replace(self, t_ref=t_ref if self.t_ref is None else self.t_ref)
         if t_ref < self.t_ref:
             raise ValueError("stats can only be decayed forward in time")
+        if t_ref == self.t_ref:      # a factor of 1: every weight as it is
+            return self
         factor = 0.5 ** ((t_ref - self.t_ref) / self.decay.half_life)
         scaled = [pl.col(c) * (factor * factor if c.endswith("__w2") else factor)
                   for c in self.sums.columns
