@@ -32,6 +32,7 @@ from lpscore.quarantine import Quarantine
 from lpscore.scoring import catalog, config_catalog, load_profile
 from lpscore.sim.loop import Simulation
 from lpscore.sim.scenario import load_scenario
+from lpscore.stats.table import Stats
 from lpscore.stream.files import FollowFile
 from lpscore.stream.processor import FINEST
 from lpscore.stream.replay import replay_logs
@@ -202,6 +203,31 @@ def test_publishes_carry_intervals_and_the_last_one_draws_them(
         snap = store.get("block", key)
         assert snap is not None and snap.intervals_at_ns == snap.computed_at_ns
     assert_same_scores(store, batch_snapshots(log, amzn_quotes, config))
+
+
+def test_every_symbol_is_rescored_in_turn_within_the_period(
+        tmp_path: Path, amzn_quotes: pl.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the first publish no publish re-scores every context; each takes the share of
+    the symbols its time since the last publish is of ``full_publish_every_s``, where the
+    last share ended, so every symbol comes round once a period."""
+    config = Config()
+    specs = config_catalog(config.kpi)
+    settings = Settings(config, load_profile("block", specs), specs, amzn_quotes,
+                        full_publish_every_s=4.0)
+    stream = Stream(FollowFile(tmp_path / "none.log"), settings,
+                    open_store(f"memory://{uuid.uuid4().hex}"))
+    symbols = [f"S{i}" for i in range(10)]
+    total = Stats(("lp", "symbol"), pl.DataFrame({"lp": ["A"] * 10, "symbol": symbols}),
+                  pl.DataFrame(), pl.DataFrame())
+    now = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    stream._turn_at = now[0]
+    turns = []
+    for step in (1.0, 1.0, 0.4, 1.6, 4.0):          # 25%, 25%, 10%, 40%, then a period
+        now[0] += step
+        turns.append({s for (s,) in stream._in_turn(total)})
+    assert turns == [{"S0", "S1", "S2"}, {"S3", "S4", "S5"}, {"S6"},   # shares rounded up
+                     {"S7", "S8", "S9", "S0"}, set(symbols)]
 
 
 def test_publish_every_option(tmp_path: Path, amzn_quotes: pl.DataFrame) -> None:

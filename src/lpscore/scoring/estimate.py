@@ -89,7 +89,7 @@ def near(stats: Stats, keys: Sequence[str], only: Collection[tuple[Any, ...]]) -
         rows = frame.with_row_index("_r")
         index = pl.concat([rows.join(w.cast(frame.select(on).schema), on=on, how="semi",
                                      nulls_equal=True)["_r"] for on, w in frames])
-        return rows.filter(pl.col("_r").is_in(index.unique())).drop("_r")
+        return rows.filter(pl.col("_r").is_in(index.unique().implode())).drop("_r")
 
     return replace(stats, sums=pick(stats.sums), sketches=pick(stats.sketches),
                    counts=pick(stats.counts))

@@ -16,6 +16,7 @@ recomputed where the quotes completed a markout.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -74,9 +75,11 @@ class Settings:
     checkpoint_every_s: float = 1.0
     max_records: int = 20_000
     full_publish_every_s: float = 10.0
-    """Between full publishes a publish re-scores the ``*`` level and the contexts whose
-    statistics changed since the last publish, with the levels above them; the others'
-    shrinkage targets move a little meanwhile (docs/stream.md)."""
+    """Every context is re-scored at least this often: a publish re-scores the ``*`` level
+    and the contexts whose statistics changed since the last publish, with the levels
+    above them, and, in turn, the symbols whose share of this period has come (all of a
+    symbol's contexts); the others' shrinkage targets move a little meanwhile
+    (docs/stream.md)."""
     publish_every_s: float = 0.0
     """At most one publish per this many seconds: the polls in between only update the
     statistics, and the next publish covers every record received before it. 0: every
@@ -149,6 +152,9 @@ class Stream:
         self._first_record: float | None = None
         self._last_record: float | None = None
         self._full_at = 0.0
+        self._turn = 0
+        """Where the next publish's share of the symbols starts (``_in_turn``)."""
+        self._turn_at = 0.0
         self._published_at = -float("inf")
         self._others: dict[str, tuple[bytes, Stats]] = {}
         """Other workers' partials, decoded once per content."""
@@ -201,7 +207,7 @@ class Stream:
         self._pending = self._pending or bool(n) or bool(self._touched)
         now = time.monotonic()
         if self._pending and now - self._published_at >= self.settings.publish_every_s:
-            self.publish(full=now - self._full_at >= self.settings.full_publish_every_s)
+            self.publish(full=not self._full_at)
         self._checkpoint(force=False)
         return n + quoted
 
@@ -272,7 +278,7 @@ class Stream:
             parts.append(known[1])
         total = _merge(parts)
         if total is not None:
-            only = None if full else set(self._touched)
+            only = None if full else self._touched | self._in_turn(total)
             snapshots = snapshots_of_stats(total, profile, self.settings.specs, only=only,
                                            intervals=self._intervals, carry=not final)
             done = self.store.publish(snapshots)
@@ -284,9 +290,26 @@ class Stream:
         self._pending = False
         self._published_at = time.monotonic()
         if full:
-            self._full_at = self._published_at
+            self._full_at = self._turn_at = self._published_at
         self.status.publishes += 1
         self.status.publish_ms = (time.perf_counter() - start) * 1e3
+
+    def _in_turn(self, total: Stats) -> set[Context]:
+        """The symbols this publish re-scores in turn (as ``(symbol,)``: all their
+        contexts): the share of the symbols that the time since the last publish is of
+        ``full_publish_every_s``, continuing where the last share ended, so that every
+        context is re-scored at least that often, a little at every publish rather than
+        all at once."""
+        now = time.monotonic()
+        symbols = sorted(total.sums.get_column("symbol").unique().to_list(), key=str)
+        share = (now - self._turn_at) / max(self.settings.full_publish_every_s, 1e-9)
+        count = min(len(symbols), math.ceil(len(symbols) * share - 1e-9))  # float noise
+        self._turn_at = now
+        if not count:
+            return set()
+        start = self._turn % len(symbols)
+        self._turn = start + count
+        return {(symbol,) for symbol in (symbols[start:] + symbols[:start])[:count]}
 
     def close(self) -> None:
         """Publish what is pending (every context, if publishes left some out), save the
