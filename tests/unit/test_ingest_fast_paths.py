@@ -184,3 +184,21 @@ def test_no_resend_shortcut_equals_the_full_rules(seed: int) -> None:
     shortcut = dedup._flags(keys).select("duplicate", "exec_id_reused", "seq_num_reused")
     assert_frame_equal(shortcut, full)
     assert shortcut["exec_id_reused"].any()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_distinct_exec_id_shortcut_equals_the_full_rules(seed: int) -> None:
+    """No ExecID shared by two execution reports (as in a clean log): none is reused, by the
+    count of distinct ExecIDs, as by the rules in full."""
+    keys = session_rows(random.Random(seed), 3000).with_row_index("_row")
+    keys = keys.with_columns(pl.when(pl.col("exec_id").is_not_null())
+                             .then(pl.format("E{}", pl.col("_row"))).alias("exec_id"))
+    marked = keys.with_columns(pl.lit(0).alias("epoch"))
+    is_exec = (pl.col("kind") == "8") & pl.col("exec_id").is_not_null()
+    assert dedup._distinct_exec_ids(marked, is_exec)
+    assert not dedup._distinct_exec_ids(session_rows(random.Random(seed), 3000), is_exec)
+    full = dedup._resent_flags(marked, is_exec).select(
+        "duplicate", "exec_id_reused", "seq_num_reused")
+    shortcut = dedup._flags(keys).select("duplicate", "exec_id_reused", "seq_num_reused")
+    assert_frame_equal(shortcut, full)
+    assert not shortcut["exec_id_reused"].any()

@@ -19,7 +19,14 @@ from lpscore.config import IngestConfig
 from lpscore.errors import LpscoreError
 from lpscore.ingest.decode import attribute, classify, infer_own_comp_ids, typed_rows, wanted_tags
 from lpscore.ingest.dedup import ARRIVAL_ORDER, in_arrival_order, mark_duplicates
-from lpscore.ingest.records import MessageRows, read_bytes, split_messages, tag_column
+from lpscore.ingest.records import (
+    TIME_TAGS,
+    MessageRows,
+    read_bytes,
+    split_messages,
+    tag_column,
+    time_column,
+)
 from lpscore.model.enums import FILL_EXEC_TYPES
 from lpscore.model.schema import EVENT_SCHEMA, polars_schema
 from lpscore.quarantine import Quarantine
@@ -136,9 +143,11 @@ def _read_logs(
     return reports, pl.concat(frames, how="vertical"), raw_data
 
 
-_RAW_DONE = cs.matches(r"^t\d+$") - cs.by_name(tag_column(141), tag_column(45))
-"""Raw tag columns once typed: only de-duplication reads two of them again (and each filter
-of the rows would copy them all)."""
+_RAW_DONE = (cs.matches(r"^t\d+$") - cs.by_name(tag_column(141), tag_column(45))
+             | cs.by_name(time_column("capture"), *map(time_column, map(tag_column, TIME_TAGS)),
+                          require_all=False))
+"""Raw tag columns once typed, and the parsed times beside them: only de-duplication reads
+two of them again (and each filter of the rows would copy them all)."""
 
 
 def typed_messages(rows: pl.DataFrame, config: IngestConfig) -> pl.DataFrame:
