@@ -37,7 +37,10 @@ _REQUIRED: dict[str, tuple[int, ...]] = {
     "3": (45,),
 }
 _FLOATS = (38, 44, 32, 31, 14, 151, 6)
-_INTS = (103, 102, 45, 371, 373)
+_INTS: dict[int, type[pl.DataType]] = {103: pl.Int32, 102: pl.Int32, 45: pl.Int64,
+                                        371: pl.Int32, 373: pl.Int32}
+"""Integer tags and the width of their event column: a value that does not fit is a
+bad_value, not an error when the events are built."""
 
 
 _CATEGORIES = (dict.fromkeys(MSG_TYPES, "not_used") | dict.fromkeys(ADMIN_MSG_TYPES, "admin")
@@ -64,7 +67,8 @@ def classify(frame: pl.DataFrame) -> pl.DataFrame:
 def fix_timestamps(values: pl.Series, tz: str = "UTC",
                    exact: pl.Series | None = None) -> pl.Series:
     """FIX UTCTimestamps (``YYYYMMDD-HH:MM:SS[.fff...]``) read in time zone ``tz``, as
-    Datetime(ns, UTC); null where ``values`` is null or not such a time.
+    Datetime(ns, UTC); null where ``values`` is null or not such a time, or not one
+    instant in ``tz`` (a daylight-saving change skipped it or repeats it).
 
     Polars' parser takes ~0.3 us a value, most of the typing of a large log. Strings of
     exactly that layout with a valid date and time (nearly all) are parsed by a compiled
@@ -83,7 +87,10 @@ def fix_timestamps(values: pl.Series, tz: str = "UTC",
         ns[rest] = other.dt.epoch("ns").fill_null(0).to_numpy()
         known[rest] = other.is_not_null().to_numpy()
     naive = pl.Series(values.name, pa.array(ns, mask=~known)).cast(pl.Datetime("ns"))
-    return naive.dt.replace_time_zone(tz).dt.convert_time_zone("UTC")
+    # a local time the clocks skipped, or showed twice, names no single instant: null, and
+    # counted (capture_prefix_unparsed) like any other capture time that cannot be read
+    return naive.dt.replace_time_zone(tz, ambiguous="null", non_existent="null") \
+        .dt.convert_time_zone("UTC")
 
 
 def _exact(frame: pl.DataFrame, column: str) -> pl.Series | None:
@@ -133,7 +140,7 @@ def typed_rows(frame: pl.DataFrame, config: IngestConfig) -> pl.DataFrame:
         _t(372).alias("ref_msg_type"),
         _t(58).alias("text"),
         *[_t(tag).cast(pl.Float64, strict=False).alias(f"f{tag}") for tag in _FLOATS],
-        *[_t(tag).cast(pl.Int64, strict=False).alias(f"i{tag}") for tag in _INTS],
+        *[_t(tag).cast(dtype, strict=False).alias(f"i{tag}") for tag, dtype in _INTS.items()],
     )
     return typed.with_columns(**_SHARED).with_columns(_reason().alias("reason")).drop(*_SHARED)
 
