@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -19,7 +20,14 @@ from lpscore.kpi.engine import (
     _in_receipt_order,
     compute_kpis,
 )
-from lpscore.kpi.lifecycle import _REPORT_COLUMNS, _report_facts
+from lpscore.kpi.lifecycle import (
+    _REPORT_COLUMNS,
+    KEY,
+    _fill_facts,
+    _fill_facts_of,
+    _in_sequence_order,
+    _report_facts,
+)
 from lpscore.marketdata.nbbo import QuoteBook
 from lpscore.model.schema import EVENT_SCHEMA, polars_schema
 
@@ -174,3 +182,52 @@ def test_two_orders_sharing_a_child_id_keep_their_reject_costs() -> None:
     orders = compute_kpis(tape.events(), BOOK, Config()).orders
     assert orders["cl_ord_id"].to_list() == ["X"] * 4 + ["Y"]
     assert orders["reject_cost_bps"].to_list()[:4] == [pytest.approx(0.03 / 100.01 * 1e4)] * 4
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_aligned_fill_facts_equal_the_polars_group_by(seed: int) -> None:
+    """``_fill_facts_of`` (compiled, row-aligned with the sent orders) gives the bits of the
+    Polars group-by and join it replaces: Kahan sums in row order over many fills of very
+    different sizes per order (a plain sum would differ), nulls, orders without fills, a
+    key shared by two sent orders; None where Polars must sum (sorted key, NaN)."""
+    rng = np.random.default_rng(seed)
+    n_orders = int(rng.choice([1, 50, 30_000]))
+    n = int(rng.integers(0, 5 * n_orders))
+    qty = rng.normal(size=n) * 10.0 ** rng.integers(-3, 9, n)
+    fills = pl.DataFrame({
+        KEY: pl.Series(rng.integers(0, n_orders, n), dtype=pl.Int64).set(
+            pl.Series(rng.random(n) < 0.05), None),
+        "last_qty": pl.Series(qty).set(pl.Series(rng.random(n) < 0.05), None),
+    })
+    keys = pl.Series(KEY, np.arange(n_orders), dtype=pl.Int64)
+    if n_orders > 1:  # the second order shares the first one's key (and its fills)
+        keys = keys.scatter(1, 0)
+    got = _fill_facts_of(fills, keys)
+    if any(fills[KEY].flags.values()):  # an empty or one-row key is flagged sorted
+        assert got is None
+        return
+    assert got is not None
+    want = keys.to_frame().join(_fill_facts(fills, KEY), on=KEY, how="left",
+                                maintain_order="left").drop(KEY)
+    assert_frame_equal(got, want, check_exact=True)
+    assert _fill_facts_of(fills.sort(KEY), keys) is None
+    with_nan = fills.with_columns(pl.lit(float("nan")).alias("last_qty"))
+    assert n == 0 or _fill_facts_of(with_nan, keys) is None
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_sequence_order_is_checked_per_session(seed: int) -> None:
+    """``_in_sequence_order`` (one compiled pass) says what a check of each session's
+    (epoch, MsgSeqNum) pairs for sortedness says; a null session is one session."""
+    rng = random.Random(seed)
+    n = rng.choice([0, 1, 5, 40])
+    epoch = [rng.choice([0, 0, 1]) for _ in range(n)]
+    rows = pl.DataFrame({
+        "session": [rng.choice(["A", "B", None, "a session name of 24 b."]) for _ in range(n)],
+        "seq_epoch": sorted(epoch) if seed % 3 else epoch,
+        "seq_num": sorted(rng.randint(1, 9) for _ in range(n)) if seed % 2 else
+        [rng.randint(1, 9) for _ in range(n)],
+    }, schema={"session": pl.String, "seq_epoch": pl.Int64, "seq_num": pl.Int64})
+    want = all(part.select(pl.struct("seq_epoch", "seq_num")).to_series().is_sorted()
+               for part in rows.partition_by("session", include_key=False))
+    assert _in_sequence_order(rows) == want

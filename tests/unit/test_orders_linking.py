@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from lpscore.ingest import orders
 from lpscore.ingest.orders import link_child_keys, link_child_orders
 from lpscore.kpi.lifecycle import child_keys
 from lpscore.model.schema import EVENT_SCHEMA, polars_schema
@@ -114,3 +115,34 @@ def test_a_replace_lends_its_clordid_from_its_own_nanosecond() -> None:
     # 1.2 us is after the replace's microsecond but before its nanosecond: not yet an alias
     assert link_child_orders(events)["child_id"].to_list() == [child, child, None, child,
                                                                child, child]
+
+
+def _noisy_session(seed: int) -> pl.DataFrame:
+    """A session in time order with many equal times, null sessions and ClOrdIDs, ClOrdIDs
+    longer than an Arrow view holds, cut into several chunks."""
+    rng = random.Random(seed)
+    ids = [rng.choice(["C1", "C2", None, "a client order id of 30 bytes.", "C1 "])
+           for _ in range(rng.randint(1, 6))]
+    rows = []
+    for _ in range(rng.randint(0, 60)):
+        kind = rng.choice(["D", "D", "F", "G", "8", "8", "9", None])
+        rows.append({"kind": kind, "session": rng.choice(["S1", "DESK1->LPG-FIX", None]),
+                     "cl_ord_id": rng.choice(ids),
+                     "orig_cl_ord_id": rng.choice([*ids, None]) if kind != "D" else None,
+                     "ts_recv": T0 + timedelta(microseconds=rng.randint(0, 8))})
+    rows.sort(key=lambda r: r["ts_recv"])
+    frame = pl.DataFrame(rows, schema=polars_schema(EVENT_SCHEMA)).select(orders._KEYS)
+    if frame.height > 3:
+        cut = rng.randint(1, frame.height - 1)
+        frame = pl.concat([frame[:cut], frame[cut:]], rechunk=False)
+    return frame
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_the_compiled_sweep_links_like_the_as_of_joins(seed: int) -> None:
+    """Rows in time order are linked by one compiled pass (``_swept_child_ids``): the same
+    child_id and key as Polars' as-of joins, ties in time, nulls and long ClOrdIDs too."""
+    keys = _noisy_session(seed)
+    aliases = orders._aliases(keys)
+    assert orders._swept_child_ids(keys, aliases).equals(
+        orders._joined_child_ids(keys, aliases))

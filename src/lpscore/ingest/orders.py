@@ -10,14 +10,20 @@ before its ack is simply linked like any other report.
 from __future__ import annotations
 
 import bisect
+from typing import Any
 
+import numba
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
+from lpscore.intern import intern
 from lpscore.model.enums import FILL_EXEC_TYPES
 
 __all__ = ["effective_fills", "link_child_keys", "link_child_orders"]
 
+
+I64 = npt.NDArray[np.int64]
 
 _KEYS = ("kind", "session", "cl_ord_id", "orig_cl_ord_id", "ts_recv")
 """The columns linking reads: it works on these alone, never on a full-width copy."""
@@ -63,7 +69,17 @@ def _first_holders(cid: pl.Series, sent: pl.Series) -> pl.Series:
 def _child_ids(keys: pl.DataFrame, aliases: pl.DataFrame) -> pl.DataFrame:
     """The child order of each row of ``keys`` (``child_id`` and ``_cid``, see
     ``link_child_keys``): by its ClOrdID, else by its OrigClOrdID; a cancel or replace
-    request always by its OrigClOrdID (its own ClOrdID is an alias)."""
+    request always by its OrigClOrdID (its own ClOrdID is an alias).
+
+    Rows in time order (as ``compute_kpis`` passes them) are linked in one compiled pass
+    (``_swept_child_ids``); others by Polars' as-of joins, with the same result."""
+    if keys["ts_recv"].null_count() == 0 and keys["ts_recv"].is_sorted():
+        return _swept_child_ids(keys, aliases)
+    return _joined_child_ids(keys, aliases)
+
+
+def _joined_child_ids(keys: pl.DataFrame, aliases: pl.DataFrame) -> pl.DataFrame:
+    """``_child_ids`` by Polars' as-of joins (rows in any order)."""
     keyed = keys.with_row_index("_row")
     in_time_order = keyed["ts_recv"].null_count() == 0 and keyed["ts_recv"].is_sorted()
     if not in_time_order:  # compute_kpis passes rows in receipt order: no sort there
@@ -86,6 +102,54 @@ def _child_ids(keys: pl.DataFrame, aliases: pl.DataFrame) -> pl.DataFrame:
         pl.when(by_orig_only).then(pl.col("_orig_child")).otherwise(pl.col("child_id"))
         .alias("child_id"),
         pl.when(by_orig_only).then(pl.col("_orig_cid")).otherwise(pl.col("_cid")).alias("_cid"))
+
+
+def _swept_child_ids(keys: pl.DataFrame, aliases: pl.DataFrame) -> pl.DataFrame:
+    """``_child_ids`` of rows in time order, as the as-of joins give it: each row takes the
+    last alias (in the order of ``aliases``, which is time order) of its session and
+    ClOrdID (or OrigClOrdID) received at or before it; a null session or ClOrdID matches
+    nothing. The (session, ClOrdID) pairs are numbered (``lpscore.intern``), then one pass
+    over the rows keeps each pair's latest alias (``_latest_aliases``)."""
+    n, m = keys.height, aliases.height
+    session, _ = intern(pl.concat([keys["session"], aliases["session"]], rechunk=False))
+    pair, distinct = intern(  # rows by ClOrdID, rows by OrigClOrdID, aliases
+        pl.concat([keys["cl_ord_id"], keys["orig_cl_ord_id"], aliases["cl_ord_id"]],
+                  rechunk=False), within=np.r_[session[:n], session[:n], session[n:]],
+        expected=m)  # about one pair per alias
+    ts = keys["ts_recv"].dt.epoch("ns").to_numpy()
+    alias_ts = aliases["ts_recv"].dt.epoch("ns").to_numpy()
+    by_id, by_orig = _latest_aliases_jit(ts, pair[:n], pair[n:2 * n], alias_ts, pair[2 * n:],
+                                         len(distinct))
+    by_orig_only = keys["kind"].is_in(["F", "G"]).fill_null(False).to_numpy() | (by_id < 0)
+    at = np.where(by_orig_only, by_orig, by_id)
+    missing = pl.Series(at < 0)
+    cid = aliases["_cid"].to_numpy()[at] if m else np.zeros(n, dtype=np.int64)
+    return pl.DataFrame([
+        aliases["child_id"].gather(pl.Series(at).set(missing, None)).alias("child_id"),
+        pl.Series("_cid", cid, dtype=pl.Int64).set(missing, None),
+    ])
+
+
+def _latest_aliases(ts: I64, pair: I64, orig_pair: I64, alias_ts: I64, alias_pair: I64,
+                    n_pairs: int) -> tuple[I64, I64]:
+    """For rows in time order: the last alias (row of ``alias_*``, in time order) of each
+    row's pair and of its OrigClOrdID's pair received at or before the row (-1 when none,
+    or for pair -1)."""
+    latest = np.full(n_pairs, -1, dtype=np.int64)
+    by_id = np.empty(len(ts), dtype=np.int64)
+    by_orig = np.empty(len(ts), dtype=np.int64)
+    j = 0
+    for i in range(len(ts)):
+        while j < len(alias_ts) and alias_ts[j] <= ts[i]:
+            if alias_pair[j] >= 0:
+                latest[alias_pair[j]] = j
+            j += 1
+        by_id[i] = latest[pair[i]] if pair[i] >= 0 else -1
+        by_orig[i] = latest[orig_pair[i]] if orig_pair[i] >= 0 else -1
+    return by_id, by_orig
+
+
+_latest_aliases_jit: Any = numba.njit(cache=True, nogil=True)(_latest_aliases)
 
 
 def _aliases(events: pl.DataFrame) -> pl.DataFrame:

@@ -32,6 +32,7 @@ from lpscore.fix.batch import (
     timestamp_views,
 )
 from lpscore.fix.codec import SOH, FixStreamParser, decode
+from lpscore.intern import string_buffers
 from lpscore.quarantine import Quarantine
 
 __all__ = ["TIME_TAGS", "MessageRows", "exact_timestamps", "read_bytes", "split_messages",
@@ -182,25 +183,6 @@ def exact_timestamps(values: pl.Series) -> pl.Series:
     others with Polars)."""
     ns, parsed = parse_timestamps(*string_buffers(values), values.is_not_null().to_numpy())
     return pl.Series(values.name + "_ns", pa.array(ns, mask=~parsed))
-
-
-def string_buffers(values: pl.Series) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint8],
-                                               npt.NDArray[np.int64]]:
-    """The Arrow string views (n x 2 uint64) of a String series, its data buffers end to end
-    and where each starts. The rows of the scan have one buffer, the file's bytes: nothing is
-    copied (a large_string copy of three timestamp columns took ~0.15 s a million rows)."""
-    array = values.to_arrow(compat_level=pl.CompatLevel.newest())
-    if array.type != pa.string_view():
-        array = array.cast(pa.string_view())
-    _, views, *buffers = array.buffers()
-    parts = [np.frombuffer(b, dtype=np.uint8) if b is not None else np.zeros(0, np.uint8)
-             for b in buffers]
-    data = parts[0] if len(parts) == 1 else np.concatenate([np.zeros(0, np.uint8), *parts])
-    bases = np.cumsum([0, *(len(part) for part in parts[:-1])], dtype=np.int64)
-    n = array.offset + len(array)
-    rows = (np.zeros((0, 2), np.uint64) if views is None or not n else
-            np.frombuffer(views, dtype=np.uint64, count=2 * n).reshape(-1, 2))
-    return rows[array.offset : n], data, bases
 
 
 def _delimiter(sample: bytes) -> bytes:

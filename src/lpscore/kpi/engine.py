@@ -16,6 +16,7 @@ Nothing here is decayed or aggregated: that is lpscore.kpi.aggregate over lpscor
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,17 +75,20 @@ def compute_kpis(events: pl.DataFrame, quotes: pl.DataFrame, config: Config,
     QuoteBook (a stream computes many small batches against the same quotes)."""
     quarantine = Quarantine() if quarantine is None else quarantine
     kpi = config.kpi
-    ordered = _in_receipt_order(events)
-    quality: Counter[str] = Counter()
-    linked = link_child_keys(ordered, KEY)  # child_id, and KEY as lifecycle.child_keys gives it
-    sent = sent_orders(linked)
-    session_rejects = match_session_rejects(linked, sent)
-    linked = _unlink_after_session_reject(linked, session_rejects, quality)
-    fills = effective_fills(linked)
-    orders = child_orders(sent, linked, fills, session_rejects)
-    quoted: QuoteBook | QuoteSweep | None = book
-    if quoted is None:  # a feed in time order is swept, never sorted (lpscore.kpi.sweep)
-        quoted = QuoteSweep.of(quotes)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lpscore-quotes") as pool:
+        # The quotes are made searchable on another core while the events are linked: the
+        # two are independent, and both mostly run outside the GIL (Polars, numba nogil).
+        # A feed in time order is swept, never sorted (lpscore.kpi.sweep).
+        swept = pool.submit(QuoteSweep.of, quotes) if book is None else None
+        ordered = _in_receipt_order(events)
+        quality: Counter[str] = Counter()
+        linked = link_child_keys(ordered, KEY)  # child_id, and KEY as lifecycle.child_keys
+        sent = sent_orders(linked)
+        session_rejects = match_session_rejects(linked, sent)
+        linked = _unlink_after_session_reject(linked, session_rejects, quality)
+        fills = effective_fills(linked.select(_FILL_COLUMNS))
+        orders = child_orders(sent, linked, fills, session_rejects)
+        quoted: QuoteBook | QuoteSweep | None = book if swept is None else swept.result()
     if quoted is None:
         quoted = QuoteBook(quotes)
     orders = _order_benchmarks(orders, quoted, kpi.max_quote_age_ms)
@@ -125,6 +129,11 @@ EVENT_COLUMNS = (
 )
 """The event columns the engine reads (33 of EVENT_SCHEMA's 47): a caller reading events
 from Parquet for ``compute_kpis`` alone may read only these (a third less memory)."""
+_FILL_COLUMNS = ("kind", "session", "exec_type", "exec_id", "exec_ref_id", "ts_recv",
+                 "transact_time", "transact_time_subsecond", "last_qty", "last_px",
+                 "child_id", KEY)
+"""The event columns that ``effective_fills`` and the stages reading its fills use: it
+filters only these (a filter copies every column it is given)."""
 QUOTE_COLUMNS = ("symbol", "ts", "bid", "ask")
 """The quote columns the engine reads (of QUOTE_SCHEMA's 6), likewise."""
 
@@ -284,16 +293,24 @@ def _quarantine_negative_latency(orders: pl.DataFrame, linked: pl.DataFrame,
 
 def _reject_costs(orders: pl.DataFrame, fills: pl.DataFrame) -> pl.DataFrame:
     """For a rejected child re-routed within its parent: the VWAP of the next child of the
-    same parent sent at or after the reject, against the rejected child's far touch."""
-    vwap = fills.group_by(KEY).agg(
-        ((pl.col("last_qty") * pl.col("last_px")).sum() / pl.col("last_qty").sum())
-        .alias("p_refill"))
-    refills = orders.select(KEY, "parent_id", "t_send").join(vwap, on=KEY).select(
-        "parent_id", pl.col("t_send").alias("t_refill"), "p_refill",
-        pl.col(KEY).alias("refill_child")).sort("t_refill")
+    same parent sent at or after the reject, against the rejected child's far touch.
+
+    Only the children of a parent with a rejected child can be a re-route: the VWAPs, the
+    join and the sort are done for them alone (the same rows, in the same order, as over
+    every order)."""
     rejected = orders.lazy().filter(pl.col("rejected") & pl.col("t_decision").is_not_null()
                                     ).select(KEY, "parent_id",
                                              pl.col("t_decision").alias("t_refill")).collect()
+    candidates = orders.lazy().select(KEY, "parent_id", "t_send").join(
+        rejected.lazy().select("parent_id"), on="parent_id", how="semi", maintain_order="left")
+    vwap = fills.lazy().select(KEY, "last_qty", "last_px").join(
+        candidates.select(KEY), on=KEY, how="semi", maintain_order="left",
+    ).group_by(KEY).agg(
+        ((pl.col("last_qty") * pl.col("last_px")).sum() / pl.col("last_qty").sum())
+        .alias("p_refill"))
+    refills = candidates.join(vwap, on=KEY).select(
+        "parent_id", pl.col("t_send").alias("t_refill"), "p_refill",
+        pl.col(KEY).alias("refill_child")).sort("t_refill").collect()
     rejected = rejected.sort("t_refill")
     matched = rejected.join_asof(refills, on="t_refill", by="parent_id", strategy="forward",
                                  check_sortedness=False)

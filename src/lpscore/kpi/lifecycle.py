@@ -23,7 +23,9 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from lpscore.intern import intern
 from lpscore.model.enums import FILL_EXEC_TYPES
+from lpscore.stats.groupsum import Groups, NotFiniteError
 
 __all__ = ["KEY", "TERMINAL_STATES", "child_keys", "child_orders", "is_reject",
            "match_session_rejects", "reject_reason", "sent_orders"]
@@ -60,15 +62,20 @@ def child_orders(sent: pl.DataFrame, linked: pl.DataFrame, fills: pl.DataFrame,
     child order, ``child_keys``: one per distinct ``child_id``, so the joins pair the same
     rows as on the 35-character strings, faster), else on ``child_id``."""
     key = KEY if KEY in sent.columns else "child_id"
-    reports = linked.select(list(dict.fromkeys([key, *_REPORT_COLUMNS]))).filter(
+    columns = [key, *(c for c in _REPORT_COLUMNS if c not in (key, "child_id"))]
+    reports = linked.select(columns).filter(
         (pl.col("kind") == "8") & pl.col(key).is_not_null())
+    aligned_fills = _fill_facts_of(fills, sent[KEY]) if key == KEY else None
     if key == KEY:  # the facts in the order of ``sent``, without a join
         with_facts = pl.concat([sent, _report_facts_of(reports, sent[KEY])], how="horizontal")
     else:
         with_facts = sent.join(_report_facts(reports, key), on=key, how="left")
+    if aligned_fills is not None:
+        with_facts = pl.concat([with_facts, aligned_fills], how="horizontal")
+    else:
+        with_facts = with_facts.join(_fill_facts(fills, key), on=key, how="left")
     return (
         with_facts
-        .join(_fill_facts(fills, key), on=key, how="left")
         .join(_request_facts(linked, key), on=key, how="left")
         .join(session_rejects.filter(pl.col(key).is_not_null()).select(
             key, pl.lit(True).alias("session_rejected")).unique(key),
@@ -148,6 +155,7 @@ def _report_facts(reports: pl.DataFrame, key: str = "child_id") -> pl.DataFrame:
 
 
 _STATES = pl.Enum(sorted({*_BY_ORD_STATUS.values(), *_BY_EXEC_TYPE.values()}))
+_STATE_CODES = {name: i for i, name in enumerate(_STATES.categories.to_list())}
 _FACTS = ("t_ack", "ack_pos", "t_first_fill_report", "t_decision", "decision_pos", "rejected",
           "reject_reason", "last_status", "replaced_qty", "busted", "corrected", "n_reports")
 
@@ -162,14 +170,15 @@ def _report_facts_of(reports: pl.DataFrame, keys: pl.Series) -> pl.DataFrame:
     then needs a sort per order), the Polars aggregation is joined instead."""
     if not reports["_pos"].is_sorted():
         reports = reports.sort("_pos")
-    rows = _report_rows(reports, KEY)
+    rows = _report_rows(reports, KEY, coded=True)
     if not _in_sequence_order(rows):
         return keys.to_frame().join(_report_facts(reports, KEY), on=KEY, how="left",
                                     maintain_order="left").drop(KEY)
-    flags = rows.select(
-        pl.col(KEY), "_fill", "_reject", "_busted", "_corrected",
-        pl.col("_status").cast(_STATES).to_physical().cast(pl.Int16).fill_null(-1),
-        pl.col("_replaced_qty").is_not_null().alias("_replaced"))
+    # the five row flags as the bits of one byte: one column to read out, not five
+    bits = pl.sum_horizontal(flag.cast(pl.UInt8) * (1 << bit) for bit, flag in enumerate((
+        pl.col("_fill"), pl.col("_reject"), pl.col("_busted"), pl.col("_corrected"),
+        pl.col("_replaced_qty").is_not_null())))
+    flags = rows.select(pl.col(KEY), bits.alias("_bits"), pl.col("_status").fill_null(-1))
     n = keys.len()  # keys are rows of sent_orders (child_keys)
     found = _fact_rows_jit(n, *(flags[c].to_numpy() for c in flags.columns))
     at = keys.to_numpy()
@@ -203,13 +212,13 @@ def _nullable(name: str, values: npt.NDArray[np.bool_],
     return pl.Series(name, values).set(pl.Series(~present), None)
 
 
-def _fact_rows(n: int, key: npt.NDArray[np.int64], fill: npt.NDArray[np.bool_],
-               reject: npt.NDArray[np.bool_], busted: npt.NDArray[np.bool_],
-               corrected: npt.NDArray[np.bool_], status: npt.NDArray[np.int16],
-               replaced: npt.NDArray[np.bool_]) -> tuple[Any, ...]:
+def _fact_rows(n: int, key: npt.NDArray[np.int64], bits: npt.NDArray[np.uint8],
+               status: npt.NDArray[np.int16]) -> tuple[Any, ...]:
     """Per order key (0..n-1), over report rows in receipt order: the row of its first
     report, first fill, first fill or reject, first reject, last confirmed replace (-1 when
-    none), its last state code (-1 when none), whether a row busts or corrects, the count."""
+    none), its last state code (-1 when none), whether a row busts or corrects, the count.
+    ``bits``: a row fills (1), rejects (2), busts (4), corrects (8), confirms a replace (16).
+    """
     first = np.full(n, -1, dtype=np.int64)
     first_fill = np.full(n, -1, dtype=np.int64)
     decision = np.full(n, -1, dtype=np.int64)
@@ -221,20 +230,21 @@ def _fact_rows(n: int, key: npt.NDArray[np.int64], fill: npt.NDArray[np.bool_],
     count = np.zeros(n, dtype=np.int64)
     for i in range(len(key)):
         c = key[i]
+        fill, reject = bits[i] & 1, bits[i] & 2
         if first[c] < 0:
             first[c] = i
-        if fill[i] and first_fill[c] < 0:
+        if fill and first_fill[c] < 0:
             first_fill[c] = i
-        if (fill[i] or reject[i]) and decision[c] < 0:
+        if (fill or reject) and decision[c] < 0:
             decision[c] = i
-        if reject[i] and first_reject[c] < 0:
+        if reject and first_reject[c] < 0:
             first_reject[c] = i
-        if replaced[i]:
+        if bits[i] & 16:
             last_replaced[c] = i
         if status[i] >= 0:
             last_status[c] = status[i]
-        any_bust[c] |= busted[i]
-        any_correct[c] |= corrected[i]
+        any_bust[c] |= (bits[i] & 4) != 0
+        any_correct[c] |= (bits[i] & 8) != 0
         count[c] += 1
     return (first, first_fill, decision, first_reject, last_replaced, last_status, any_bust,
             any_correct, count)
@@ -243,16 +253,23 @@ def _fact_rows(n: int, key: npt.NDArray[np.int64], fill: npt.NDArray[np.bool_],
 _fact_rows_jit: Any = numba.njit(cache=True, nogil=True)(_fact_rows)
 
 
-def _report_rows(reports: pl.DataFrame, key: str) -> pl.DataFrame:
+def _report_rows(reports: pl.DataFrame, key: str, *, coded: bool = False) -> pl.DataFrame:
     """The reports with their row-level facts: fill, reject, the state they name (OrdStatus,
     else ExecType, else filled / partially filled for a fill), a confirmed replace's
-    quantity, bust, correction."""
+    quantity, bust, correction. ``coded``: the state as its index in ``_STATES`` (Int16),
+    not its name (no string is built per row)."""
     is_fill = pl.col("exec_type").is_in(FILL_EXEC_TYPES).fill_null(False)
+    dtype = pl.Int16 if coded else pl.String
+    by_ord_status = pl.col("ord_status").replace_strict(
+        _coded(_BY_ORD_STATUS, coded), default=None, return_dtype=dtype)
+    by_exec_type = pl.col("exec_type").replace_strict(
+        _coded(_BY_EXEC_TYPE, coded), default=None, return_dtype=dtype)
+    filled, partially = (pl.lit(_STATE_CODES[name] if coded else name, dtype=dtype)
+                         for name in ("filled", "partially_filled"))
     status = pl.coalesce(
-        pl.col("ord_status").replace_strict(_BY_ORD_STATUS, default=None),
-        pl.col("exec_type").replace_strict(_BY_EXEC_TYPE, default=None),
-        pl.when(is_fill & (pl.col("leaves_qty") == 0)).then(pl.lit("filled")),
-        pl.when(is_fill).then(pl.lit("partially_filled")),
+        by_ord_status, by_exec_type,
+        pl.when(is_fill & (pl.col("leaves_qty") == 0)).then(filled),
+        pl.when(is_fill).then(partially),
     )
     return reports.select(
         key, "_pos", "session", "seq_epoch", "seq_num", "ts_recv", "ord_rej_reason",
@@ -264,6 +281,11 @@ def _report_rows(reports: pl.DataFrame, key: str) -> pl.DataFrame:
         (pl.col("exec_type") == "H").fill_null(False).alias("_busted"),
         (pl.col("exec_type") == "G").fill_null(False).alias("_corrected"),
     )
+
+
+def _coded(states: dict[str, str], coded: bool) -> dict[str, str] | dict[str, int]:
+    """A FIX code -> state mapping, with the states as their ``_STATES`` index if ``coded``."""
+    return {code: _STATE_CODES[name] for code, name in states.items()} if coded else states
 
 
 def _last_status(rows: pl.DataFrame) -> pl.Expr:
@@ -285,8 +307,30 @@ def _in_sequence_order(rows: pl.DataFrame) -> bool:
     numbers = rows.select("session", "seq_epoch", "seq_num")
     if numbers["seq_epoch"].null_count() or numbers["seq_num"].null_count():
         return False
-    return all(part.select(pl.struct("seq_epoch", "seq_num")).to_series().is_sorted()
-               for part in numbers.partition_by("session", include_key=False))
+    session, distinct = intern(numbers["session"])  # a null session is a session too
+    session = np.where(session < 0, len(distinct), session)
+    return bool(_never_back_jit(session, len(distinct) + 1,
+                                numbers["seq_epoch"].to_numpy().astype(np.int64, copy=False),
+                                numbers["seq_num"].to_numpy().astype(np.int64, copy=False)))
+
+
+def _never_back(session: npt.NDArray[np.int64], n_sessions: int,
+                epoch: npt.NDArray[np.int64], number: npt.NDArray[np.int64]) -> bool:
+    """No session's (epoch, number) ever decreases from one of its rows to the next."""
+    last_epoch = np.zeros(n_sessions, dtype=np.int64)
+    last_number = np.zeros(n_sessions, dtype=np.int64)
+    seen = np.zeros(n_sessions, dtype=np.bool_)
+    for i in range(len(session)):
+        s = session[i]
+        if seen[s] and (epoch[i] < last_epoch[s]
+                        or (epoch[i] == last_epoch[s] and number[i] < last_number[s])):
+            return False
+        seen[s] = True
+        last_epoch[s], last_number[s] = epoch[i], number[i]
+    return True
+
+
+_never_back_jit: Any = numba.njit(cache=True, nogil=True)(_never_back)
 
 
 def reject_reason() -> pl.Expr:
@@ -305,10 +349,37 @@ def is_reject() -> pl.Expr:
 
 
 def _fill_facts(fills: pl.DataFrame, key: str) -> pl.DataFrame:
-    return fills.filter(pl.col(key).is_not_null()).group_by(key).agg(
+    """Filled quantity and fill count per order (the two columns are selected first: a
+    filter of every column of the fills would copy them all)."""
+    return fills.select(key, "last_qty").filter(pl.col(key).is_not_null()).group_by(key).agg(
         pl.col("last_qty").sum().alias("filled_qty"),
         pl.len().alias("n_fills"),
     )
+
+
+def _fill_facts_of(fills: pl.DataFrame, keys: pl.Series) -> pl.DataFrame | None:
+    """``_fill_facts`` row-aligned with ``keys`` (the ``_cid`` of each sent order; null
+    facts for an order without fills), without a group-by or a join: the ``_cid`` of a
+    fill is the row of its order's group. The quantities are summed as Polars' hash
+    group-by sums them (lpscore.stats.groupsum: Kahan, in row order, nulls left out), so
+    the bits are the same. None when Polars must do it: ``_cid`` flagged sorted (Polars
+    then sums slices pairwise), a NaN or infinite quantity, or a sent order without key."""
+    key = fills[KEY]
+    if keys.null_count() or any(key.flags.values()):
+        return None
+    present = key.is_not_null().to_numpy()
+    ids = key.fill_null(0).to_numpy().astype(np.int64)
+    qty = fills["last_qty"].cast(pl.Float64)
+    try:  # group g: the sent order of row g (child_keys)
+        filled = Groups(ids, keys.to_frame()).sum(qty.fill_null(0.0).to_numpy(),
+                                                 ~present | qty.is_null().to_numpy())
+    except NotFiniteError:
+        return None
+    count = np.bincount(ids[present], minlength=keys.len())
+    at = keys.to_numpy()
+    none = pl.Series(count[at] == 0)
+    return pl.DataFrame([pl.Series("filled_qty", filled[at], dtype=pl.Float64).set(none, None),
+                         pl.Series("n_fills", count[at], dtype=pl.UInt32).set(none, None)])
 
 
 def _request_facts(linked: pl.DataFrame, key: str) -> pl.DataFrame:
@@ -328,12 +399,16 @@ def match_session_rejects(linked: pl.DataFrame, sent: pl.DataFrame) -> pl.DataFr
                             & pl.col("ref_seq_num").is_not_null()).select(
         "lp", "session", "ref_msg_type", pl.col("ref_seq_num").alias("seq_num"),
         pl.col("ref_epoch").fill_null(0).alias("seq_epoch"), "ts_recv")
-    orders = sent.select("child_id", *([KEY] if KEY in sent.columns else []), "session",
-                         "seq_num", pl.col("seq_epoch").fill_null(0),
-                         pl.col("t_send").alias("ts_recv"))
+    by = ["session", "seq_epoch", "seq_num"]
+    orders = sent.lazy().select(
+        "child_id", *([KEY] if KEY in sent.columns else []), "session", "seq_num",
+        pl.col("seq_epoch").fill_null(0), pl.col("t_send").alias("ts_recv"),
+    ).join(rejects.lazy().select(by), on=by, how="semi", maintain_order="left").collect()
+    # Only the orders a reject can name are sorted (none without rejects): the as-of join
+    # looks within each (session, epoch, MsgSeqNum) group, and a null never matches.
     return rejects.sort("ts_recv").join_asof(
-        orders.sort("ts_recv"), on="ts_recv", by=["session", "seq_epoch", "seq_num"],
-        strategy="backward", check_sortedness=False)
+        orders.sort("ts_recv"), on="ts_recv", by=by, strategy="backward",
+        check_sortedness=False)
 
 
 def _finish() -> list[pl.Expr]:

@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from lpscore.intern import sorted_codes
 from lpscore.marketdata.nbbo import AsOf, symbol_codes
 
 __all__ = ["QuoteSweep"]
@@ -138,8 +139,8 @@ class QuoteSweep:
         ts = frame["ts"].to_numpy().astype(np.int64, copy=False)
         if not bool(np.all(ts[1:] >= ts[:-1])):
             return None
-        symbols: list[str] = frame["symbol"].unique().sort().to_list()
-        code = frame["symbol"].cast(pl.Enum(symbols)).to_physical().to_numpy()  # narrow uint
+        # the codes of a cast to pl.Enum(sorted symbols), without hashing 20M strings twice
+        symbols, code = sorted_codes(frame["symbol"])
         return cls(symbols, ts, code,
                    frame["bid"].to_numpy().astype(np.float64, copy=False),
                    frame["ask"].to_numpy().astype(np.float64, copy=False))
@@ -185,7 +186,9 @@ class QuoteSweep:
         grids = [self._grid(int(c), window, step) for c in present.tolist()]
         grid = np.concatenate(grids)
         grid_code = np.repeat(present, [len(g) for g in grids])
-        log_mid = np.log((self._bid + self._ask) / 2.0)
+        log_mid = self._bid + self._ask  # np.log((bid + ask) / 2.0) in one 160 MB array
+        np.divide(log_mid, 2.0, out=log_mid)
+        np.log(log_mid, out=log_mid)
         on_grid = self._realized(log_mid, grid_code, grid, window)
         edges = np.cumsum([0, *(len(g) for g in grids)])
         low = np.full(len(self.symbols), np.nan)
