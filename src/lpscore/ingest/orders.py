@@ -73,15 +73,19 @@ def _child_ids(keys: pl.DataFrame, aliases: pl.DataFrame) -> pl.DataFrame:
 
     Rows in time order (as ``compute_kpis`` passes them) are linked in one compiled pass
     (``_swept_child_ids``); others by Polars' as-of joins, with the same result."""
-    if keys["ts_recv"].null_count() == 0 and keys["ts_recv"].is_sorted():
+    if _in_time_order(keys):
         return _swept_child_ids(keys, aliases)
     return _joined_child_ids(keys, aliases)
+
+
+def _in_time_order(keys: pl.DataFrame) -> bool:
+    return keys["ts_recv"].null_count() == 0 and keys["ts_recv"].is_sorted()
 
 
 def _joined_child_ids(keys: pl.DataFrame, aliases: pl.DataFrame) -> pl.DataFrame:
     """``_child_ids`` by Polars' as-of joins (rows in any order)."""
     keyed = keys.with_row_index("_row")
-    in_time_order = keyed["ts_recv"].null_count() == 0 and keyed["ts_recv"].is_sorted()
+    in_time_order = _in_time_order(keys)
     if not in_time_order:  # compute_kpis passes rows in receipt order: no sort there
         keyed = keyed.sort("ts_recv")
     by_id = keyed.join_asof(aliases, on="ts_recv", by=["session", "cl_ord_id"],

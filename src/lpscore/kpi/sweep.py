@@ -106,11 +106,13 @@ _asof_variance_jit = _JIT(_asof_variance)
 _bounds_jit = _JIT(_bounds)
 
 
+def _nondecreasing(times: I64) -> bool:
+    return bool(np.all(times[1:] >= times[:-1]))
+
+
 def _in_time_order(times: I64) -> I64 | None:
     """None when ``times`` never decrease, else the stable order that sorts them."""
-    if bool(np.all(times[1:] >= times[:-1])):
-        return None
-    return np.argsort(times, kind="stable")
+    return None if _nondecreasing(times) else np.argsort(times, kind="stable")
 
 
 class QuoteSweep:
@@ -137,7 +139,7 @@ class QuoteSweep:
         if frame["symbol"].null_count() or frame["ts"].null_count():
             frame = frame.drop_nulls(["symbol", "ts"])
         ts = frame["ts"].to_numpy().astype(np.int64, copy=False)
-        if not bool(np.all(ts[1:] >= ts[:-1])):
+        if not _nondecreasing(ts):
             return None
         # the codes of a cast to pl.Enum(sorted symbols), without hashing 20M strings twice
         symbols, code = sorted_codes(frame["symbol"])

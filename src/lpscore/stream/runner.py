@@ -148,10 +148,11 @@ class Stream:
         self._pending = False
         """Records or quotes taken since the last publish."""
         self._partial = False
-        """A publish since the last full one left contexts out."""
+        """The last publish left contexts out."""
+        self._carried = False
+        """A publish since the last final one carried intervals."""
         self._first_record: float | None = None
         self._last_record: float | None = None
-        self._full_at = 0.0
         self._turn = 0
         """Where the next publish's share of the symbols starts (``_in_turn``)."""
         self._turn_at = 0.0
@@ -160,8 +161,6 @@ class Stream:
         """Other workers' partials, decoded once per content."""
         self._intervals = Intervals(settings.intervals_max_age_s,
                                     settings.intervals_per_publish)
-        self._carried = False
-        """A publish since the last one that drew every context carried intervals."""
 
     def step(self) -> int:
         """One poll: every lane with records is updated, then scores are published."""
@@ -207,7 +206,7 @@ class Stream:
         self._pending = self._pending or bool(n) or bool(self._touched)
         now = time.monotonic()
         if self._pending and now - self._published_at >= self.settings.publish_every_s:
-            self.publish(full=not self._full_at)
+            self.publish(full=not self.status.publishes)   # the first re-scores everything
         self._checkpoint(force=False)
         return n + quoted
 
@@ -243,8 +242,7 @@ class Stream:
                     on_status(self._refresh_status())
                     shown = time.monotonic()
         finally:
-            if self._pending or self._partial or self._carried:   # what publishes left out
-                self.publish(final=True)
+            self._publish_final()
             self._checkpoint(force=True)
         status = self._refresh_status()
         busy = (self._last_record or 0.0) - (self._first_record or 0.0)
@@ -290,7 +288,7 @@ class Stream:
         self._pending = False
         self._published_at = time.monotonic()
         if full:
-            self._full_at = self._turn_at = self._published_at
+            self._turn_at = self._published_at
         self.status.publishes += 1
         self.status.publish_ms = (time.perf_counter() - start) * 1e3
 
@@ -314,10 +312,15 @@ class Stream:
     def close(self) -> None:
         """Publish what is pending (every context, if publishes left some out), save the
         checkpoints, close the source."""
-        if self._pending or self._partial or self._carried:
-            self.publish(final=True)
+        self._publish_final()
         self._checkpoint(force=True)
         self.source.close()
+
+    def _publish_final(self) -> None:
+        """The final publish (every context, every interval drawn), unless the store already
+        holds it."""
+        if self._pending or self._partial or self._carried:
+            self.publish(final=True)
 
     def _release(self, key: str) -> None:
         lane = self.lanes.pop(key, None)
