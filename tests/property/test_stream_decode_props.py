@@ -5,6 +5,7 @@ and the batch ingest's counts, however a noisy log is cut into polls."""
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
 from pathlib import Path
 from unittest import mock
 
@@ -80,3 +81,32 @@ def test_an_exec_id_reused_on_another_order_in_a_later_poll_is_flagged(
     assert events.height == len(specs) + 1
     assert events.filter(pl.col("exec_id_reused"))["seq_num"].to_list() == [len(specs) + 1]
     assert decoder.counts["duplicate"] == 0
+
+
+@SETTINGS
+@given(noisy_fill_logs(), st.lists(st.integers(0, 60), max_size=3),
+       st.sampled_from(["UTC", "Europe/Moscow", "America/New_York"]))
+def test_a_capture_time_header_reads_as_the_capture_prefix(log: NoisyFills, cuts: list[int],
+                                                           tz: str) -> None:
+    """A Kafka record's ``capture_ns`` header (lpscore replay: the prefix's reading) decodes
+    to the events of the same line with its capture prefix, in any ``ingest.capture_tz``."""
+    config = IngestConfig(capture_tz=tz)
+    bounds = [0, *sorted(min(c, len(log.specs)) for c in cuts), len(log.specs)]
+    prefixed, headed = StreamDecoder(config), StreamDecoder(config)
+    for start, end in itertools.pairwise(bounds):
+        rows = range(start, end)
+        with_prefix = [Record("log", i, capture_prefix(log.captures[i]) + log.specs[i].raw)
+                       for i in rows]
+        with_header = [Record("log", i, log.specs[i].raw, _epoch_ns(log.captures[i]))
+                       for i in rows]
+        a = prefixed.decode(with_prefix, Quarantine())
+        b = headed.decode(with_header, Quarantine())
+        assert a.equals(b)
+    assert prefixed.counts == headed.counts
+
+
+def _epoch_ns(stamp: str) -> int:
+    """``YYYYMMDD-HH:MM:SS.nnnnnnnnn`` read as UTC (what lpscore replay puts in the header)."""
+    whole, _, frac = stamp.partition(".")
+    seconds = int(datetime.strptime(whole, "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC).timestamp())
+    return seconds * 10**9 + int((frac + "000000000")[:9])

@@ -13,6 +13,7 @@ central ``interval`` quantiles, show how far the LP's own evidence could move it
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -240,22 +241,34 @@ def _score(block: _Block, profile: Profile, specs: Sequence[KpiSpec],
         low = high = stability = np.full(score.shape, np.nan)
     raw = np.stack([_values(block, s, "raw") for s in specs], axis=-1)
     n_eff, n_orders = block.column("n_eff"), block.column("n_orders")
+    provisional = (n_eff < profile.min_orders - 1e-9).tolist()
     names = [s.name for s in specs]
+    # every number leaves numpy in one conversion per array, not one per LP and KPI
+    score_, low_, high_, rank_, stability_, n_eff_, n_orders_, parts, kpis, raws = (
+        score.tolist(), low.tolist(), high.tolist(), rank.tolist(), stability.tolist(),
+        n_eff.tolist(), n_orders.tolist(), contributions.tolist(), _or_none(points),
+        _or_none(raw))
     out = []
     for c in range(len(contexts)):
         scores = []
         for i, lp in enumerate(block.lps(c)):
             scores.append(LpScore(
-                lp=lp, score=float(score[c, i]), ci_low=float(low[c, i]),
-                ci_high=float(high[c, i]), rank=int(rank[c, i]),
-                rank_stability=float(stability[c, i]),
-                provisional=bool(n_eff[c, i] < profile.min_orders - 1e-9),
-                n_orders=int(n_orders[c, i]), n_eff=float(n_eff[c, i]),
-                contributions=dict(zip(names, contributions[c, i].tolist(), strict=True)),
-                kpis={k: _num(v) for k, v in zip(names, points[c, i].tolist(), strict=True)},
-                raw_kpis={k: _num(v) for k, v in zip(names, raw[c, i].tolist(), strict=True)},
+                lp=lp, score=score_[c][i], ci_low=low_[c][i], ci_high=high_[c][i],
+                rank=rank_[c][i], rank_stability=stability_[c][i],
+                provisional=provisional[c][i], n_orders=int(n_orders_[c][i]),
+                n_eff=n_eff_[c][i], contributions=dict(zip(names, parts[c][i], strict=True)),
+                kpis=dict(zip(names, kpis[c][i], strict=True)),
+                raw_kpis=dict(zip(names, raws[c][i], strict=True)),
             ))
         out.append(sorted(scores, key=lambda s: (s.rank, s.lp)))
+    return out
+
+
+def _or_none(values: Array) -> list[Any]:
+    """``values.tolist()`` with None for NaN."""
+    cells = values.astype(object)
+    cells[np.isnan(values)] = None
+    out: list[Any] = cells.tolist()
     return out
 
 
@@ -382,4 +395,4 @@ def _rate_params(block: _Block, name: str) -> tuple[Array, Array]:
 
 
 def _num(value: float) -> float | None:
-    return None if np.isnan(value) else float(value)
+    return None if math.isnan(value) else value

@@ -35,11 +35,12 @@ from lpscore.config import IngestConfig
 from lpscore.ingest.decode import infer_own_comp_ids, wanted_tags
 from lpscore.ingest.dedup import SEQUENCE_RESET, mark_duplicates
 from lpscore.ingest.pipeline import canonical_events, typed_messages
-from lpscore.ingest.records import split_messages
+from lpscore.ingest.records import split_messages, time_column
 from lpscore.quarantine import Quarantine
 
 __all__ = ["Record", "StreamDecoder", "capture_prefix"]
 
+_CAPTURE_NS = time_column("capture")
 _DEDUP_COLUMNS = (
     "sender", "target", "ts_recv", "file_index", "offset", "kind", "seq_num", "t141", "t45",
     "sending_time", "cl_ord_id", "orig_cl_ord_id", "exec_id", "exec_type", "f32", "f31",
@@ -108,7 +109,7 @@ class StreamDecoder:
         tags = wanted_tags(self.config)
         for source, rows in by_source.items():
             index = self.sources.setdefault(source, len(self.sources))
-            lines = [_line(records[i]) for i in rows]
+            lines = [records[i].data.rstrip(b"\r\n") for i in rows]
             scratch = Quarantine()
             found = split_messages(b"\n".join(lines) + b"\n", source, tags, scratch,
                                    lenient=self.config.lenient)
@@ -120,11 +121,19 @@ class StreamDecoder:
                                q.detail, stage="stream")
             where = pl.DataFrame({"line": list(range(1, len(rows) + 1)),
                                   "_offset": [records[i].offset for i in rows],
-                                  "_record": rows})
+                                  "_record": rows,
+                                  "_capture_ns": [records[i].capture_ns for i in rows]},
+                                 schema_overrides={"_capture_ns": pl.Int64})
+            # a transport's capture time stands for a capture prefix's: the same wall-clock
+            # reading (ingest.capture_tz applies), handed over as the scanner's parsed time
+            header = pl.col("_capture_ns")
             frames.append(found.frame.join(where, on="line", how="left").with_columns(
                 pl.col("_offset").alias("offset"), pl.lit(0, dtype=pl.Int64).alias("line"),
                 pl.lit(index, dtype=pl.Int64).alias("file_index"),
-            ).drop("_offset"))
+                pl.coalesce(header, pl.col(_CAPTURE_NS)).alias(_CAPTURE_NS),
+                pl.when(header.is_null()).then(pl.col("capture")).otherwise(pl.lit(""))
+                .alias("capture"),
+            ).drop("_offset", "_capture_ns"))
         return pl.concat(frames, how="diagonal_relaxed")
 
     def _mark(self, good: pl.DataFrame) -> pl.DataFrame:
@@ -185,12 +194,6 @@ def linked(history: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
         frontier = rows.filter(pl.col("_near") & ~pl.col("_keep")).select(names)
         rows = rows.with_columns(pl.col("_keep") | pl.col("_near"))
     return rows.filter(pl.col("_keep")).drop(*names, "_keep", "_near", strict=False)
-
-
-def _line(record: Record) -> bytes:
-    """The record as a log line: a capture prefix in front when the transport gave one."""
-    data = record.data.rstrip(b"\r\n")
-    return data if record.capture_ns is None else capture_prefix(record.capture_ns) + data
 
 
 def capture_prefix(capture_ns: int) -> bytes:

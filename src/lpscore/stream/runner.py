@@ -184,11 +184,8 @@ class Stream:
             seen = len(lane.quarantine)
             events = lane.decoder.decode(records, lane.quarantine)
             self._touched |= lane.processor.add(events, lane.quarantine)
-            lane.processor.close_finished(lane.quarantine)
             lane.stats = None
-            dead_letter = getattr(self.source, "dead_letter", None)
-            if dead_letter is not None and len(lane.quarantine) > seen:
-                dead_letter(lane.quarantine.records[seen:])
+            self._dead_letter(lane, seen)
             lane.dirty = True
             self.status.events += events.height
         if quoted:   # markouts the new quotes completed, in lanes that had no records
@@ -207,8 +204,22 @@ class Stream:
         now = time.monotonic()
         if self._pending and now - self._published_at >= self.settings.publish_every_s:
             self.publish(full=not self.status.publishes)   # the first re-scores everything
+        # housekeeping after the publish, out of the way of the scores: closing finished
+        # orders moves their rows from the live to the closed statistics, the same sums
+        for key in polled:
+            lane = self.lanes[key]
+            seen = len(lane.quarantine)
+            lane.processor.close_finished(lane.quarantine)
+            self._dead_letter(lane, seen)     # a closed order's KPI-stage records
         self._checkpoint(force=False)
         return n + quoted
+
+    def _dead_letter(self, lane: Lane, seen: int) -> None:
+        """Copy the lane's quarantine records after the first ``seen`` to the source's dead
+        letter topic, if it has one."""
+        dead_letter = getattr(self.source, "dead_letter", None)
+        if dead_letter is not None and len(lane.quarantine) > seen:
+            dead_letter(lane.quarantine.records[seen:])
 
     def _take_quotes(self) -> int:
         """Read the quote feed; every lane takes the quotes it has not taken yet."""

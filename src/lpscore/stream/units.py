@@ -26,7 +26,7 @@ CLOSED = "\x00closed"
 """The unit of an event that belongs to a unit already closed (a late event)."""
 
 _COLUMNS = ("kind", "session", "outbound", "cl_ord_id", "orig_cl_ord_id", "parent_id",
-            "seq_num", "seq_epoch", "ref_seq_num", "ref_epoch", "ts_recv")
+            "seq_num", "seq_epoch", "ref_seq_num", "ref_epoch")
 
 
 @dataclass
@@ -56,15 +56,16 @@ class Units:
         """Each event's unit (CLOSED for a late event) and the set of units touched."""
         out: list[str] = []
         touched: set[str] = set()
+        seq, unit_of = self.seq, self._unit_of
+        columns = [events.get_column(name).to_list() for name in _COLUMNS]
         for (kind, session, outbound, cl, orig, parent_id, seq_num, epoch, ref_seq,
-             ref_epoch, _) in events.select(_COLUMNS).iter_rows():
-            unit = self._unit_of(kind, session, outbound, cl, orig, parent_id, ref_seq,
-                                 ref_epoch)
-            if unit != CLOSED and outbound and seq_num is not None:
-                self.seq[(session, epoch or 0, seq_num)] = unit
+             ref_epoch) in zip(*columns, strict=True):
+            unit = unit_of(kind, session, outbound, cl, orig, parent_id, ref_seq, ref_epoch)
             out.append(unit)
             if unit != CLOSED:
                 touched.add(unit)
+                if outbound and seq_num is not None:
+                    seq[(session, epoch or 0, seq_num)] = unit
         return out, {self.find(u) for u in touched}
 
     def _unit_of(self, kind: str, session: str, outbound: bool, cl: str | None,
@@ -77,11 +78,14 @@ class Units:
         if kind == "3":
             found = self.seq.get((session, ref_epoch or 0, ref_seq or -1))
             return self._live(found) if found is not None else self._root(f"~3#{session}")
-        known = [self.alias.get((session, name)) for name in (
-            (orig, cl) if kind in ("F", "G") else (cl, orig)) if name is not None]
-        found = next((u for u in known if u is not None), None)
+        # a request names its order by OrigClOrdID first, anything else by ClOrdID first
+        first, second = (orig, cl) if kind in ("F", "G") else (cl, orig)
+        alias = self.alias
+        found = alias.get((session, first)) if first is not None else None
+        if found is None and second is not None:
+            found = alias.get((session, second))
         if found is None:
-            unit = self._root(f"~{session}#{orig if kind in ('F', 'G') else cl}")
+            unit = self._root(f"~{session}#{first}")
         else:
             unit = self._live(found)
             if unit == CLOSED:
