@@ -144,6 +144,25 @@ def test_last_look_asymmetry_and_reject_cost() -> None:
     assert lp_b["reject_cost_bps"] == pytest.approx(0.03 / 100.01 * 1e4)
 
 
+@pytest.mark.parametrize("first", ["A", "B"])
+def test_a_reroute_split_at_once_prices_the_reject_at_its_vwap(first: str) -> None:
+    """Two children of the parent sent in the same millisecond after the reject: the
+    reject cost takes both at their VWAP, whichever comes first in the input."""
+    tape = Tape()
+    tape.order("LP_B", "R", "XYZ", 1, 100, 10, parent="P")
+    tape.reject("LP_B", "R", 60)
+    legs = {"A": ("LP_C", 100, 100.05), "B": ("LP_D", 300, 100.09)}
+    for leg in (first, "B" if first == "A" else "A"):
+        tape.order(legs[leg][0], "R" + leg, "XYZ", 1, legs[leg][1], 70, parent="P")
+    for leg in ("A", "B"):
+        tape.fill(legs[leg][0], "R" + leg, 71, legs[leg][1], legs[leg][2])
+    orders = compute_kpis(tape.events(), BOOK, Config()).orders
+    (cost,) = orders.filter(pl.col("cl_ord_id") == "R")["reject_cost_bps"].to_list()
+    vwap = (100 * 100.05 + 300 * 100.09) / 400
+    # against the rejected child's far touch 100.02 and mid 100.01 at its routing time
+    assert cost == pytest.approx((vwap - 100.02) / 100.01 * 1e4)
+
+
 def test_negative_latency_is_quarantined_not_clipped() -> None:
     tape = Tape()
     tape.order("LP_A", "Z", "XYZ", 1, 100, 5)

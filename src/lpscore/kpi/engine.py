@@ -293,7 +293,9 @@ def _quarantine_negative_latency(orders: pl.DataFrame, linked: pl.DataFrame,
 
 def _reject_costs(orders: pl.DataFrame, fills: pl.DataFrame) -> pl.DataFrame:
     """For a rejected child re-routed within its parent: the VWAP of the next child of the
-    same parent sent at or after the reject, against the rejected child's far touch.
+    same parent sent at or after the reject, against the rejected child's far touch. When
+    several children of the parent are sent at that same time (a re-route split at once),
+    the VWAP of all of them: no tie is broken by the order rows happen to come in.
 
     Only the children of a parent with a rejected child can be a re-route: the VWAPs, the
     join and the sort are done for them alone (the same rows, in the same order, as over
@@ -303,18 +305,21 @@ def _reject_costs(orders: pl.DataFrame, fills: pl.DataFrame) -> pl.DataFrame:
                                              pl.col("t_decision").alias("t_refill")).collect()
     candidates = orders.lazy().select(KEY, "parent_id", "t_send").join(
         rejected.lazy().select("parent_id"), on="parent_id", how="semi", maintain_order="left")
-    vwap = fills.lazy().select(KEY, "last_qty", "last_px").join(
+    traded = fills.lazy().select(KEY, "last_qty", "last_px").join(
         candidates.select(KEY), on=KEY, how="semi", maintain_order="left",
-    ).group_by(KEY).agg(
-        ((pl.col("last_qty") * pl.col("last_px")).sum() / pl.col("last_qty").sum())
-        .alias("p_refill"))
-    refills = candidates.join(vwap, on=KEY).select(
-        "parent_id", pl.col("t_send").alias("t_refill"), "p_refill",
-        pl.col(KEY).alias("refill_child")).sort("t_refill").collect()
+    ).group_by(KEY).agg((pl.col("last_qty") * pl.col("last_px")).sum().alias("_value"),
+                        pl.col("last_qty").sum().alias("_qty"))
+    refills = candidates.join(traded, on=KEY).group_by(
+        "parent_id", pl.col("t_send").alias("t_refill")).agg(
+        (pl.col("_value").sum() / pl.col("_qty").sum()).alias("p_refill"),
+        pl.len().alias("_children"), pl.col(KEY).first().alias("refill_child"),
+    ).sort("t_refill").collect()
     rejected = rejected.sort("t_refill")
     matched = rejected.join_asof(refills, on="t_refill", by="parent_id", strategy="forward",
                                  check_sortedness=False)
-    matched = matched.filter(pl.col("refill_child") != pl.col(KEY)).select(KEY, "p_refill")
+    # a rejected child that traded is no re-route of itself
+    matched = matched.filter((pl.col("_children") > 1) | (pl.col("refill_child") != pl.col(KEY))
+                             ).select(KEY, "p_refill")
     p_refill = orders.select(KEY).join(matched, on=KEY, how="left",
                                        maintain_order="left")["p_refill"]
     if len(p_refill) == orders.height:  # no copy of the orders table for one column
