@@ -128,17 +128,8 @@ class Spray(Policy):
 
     def allocate(self, qty: float, options: Iterable[Option], lot: float) -> list[Allocation]:
         chosen, sizes, shape = _split(qty, _top(options, self.top_k, lot), lot, self._shape)
-        if not chosen:
-            return []
-        of_total = f"of {qty_text(qty)} by"
-        out = []
-        for o, size, basis in zip(chosen, sizes, shape.basis, strict=True):
-            if size > 0:
-                note = f"{size / qty:.0%} {of_total} {basis}"
-                if size >= o.max_qty - EPS:
-                    note += f", at its maximum {qty_text(o.max_qty)}"
-                out.append(Allocation(o.candidate, size, note))
-        return out
+        return [Allocation(o.candidate, size, _share_note(size, qty, basis, o.max_qty))
+                for o, size, basis in zip(chosen, sizes, shape.basis, strict=True) if size > 0]
 
     def _shape(self, chosen: list[Option]) -> _Shape:
         """The weights and notes of a set of LPs, worked out once per set of candidates
@@ -190,6 +181,12 @@ def _basis(c: Candidate, score: float, rate: float, per_order: float) -> str:
     return f"{basis} x fill rate {rate:.2f} x typical fill {per_order:,.0f}"
 
 
+def _share_note(size: float, qty: float, basis: str, top: float) -> str:
+    """Why a spray slice has its size: ``35% of 1,000,000 by score 87.6 x ...``."""
+    note = f"{size / qty:.0%} of {qty_text(qty)} by {basis}"
+    return f"{note}, at its maximum {qty_text(top)}" if size >= top - EPS else note
+
+
 def _top(options: Iterable[Option], k: float, lot: float) -> list[Option]:
     """The first ``k`` options that can take at least one lot (screened lazily: no more are
     taken from ``options`` than needed)."""
@@ -208,11 +205,11 @@ def _split(qty: float, chosen: list[Option], lot: float,
     """``qty`` over ``chosen`` in proportion to their shape's weights, in whole lots within
     each option's maximum; while a slice falls under its LP's minimum, the lowest-ranked
     such LP is dropped and the split redone. The options kept, their sizes and shape."""
+    low = lot - EPS
     while chosen:
         shape = shape_of(chosen)
         sizes = _sizes(qty, chosen, shape, lot)
-        small = [i for i, (o, s) in enumerate(zip(chosen, sizes, strict=True))
-                 if s < lot - EPS or s < o.min_qty - EPS]
+        small = [i for i, o in enumerate(chosen) if sizes[i] < low or sizes[i] < o.min_qty - EPS]
         if not small:
             return chosen, sizes, shape
         del chosen[max(small, key=lambda i: (chosen[i].candidate.rank, i))]
@@ -221,17 +218,19 @@ def _split(qty: float, chosen: list[Option], lot: float,
 
 def _sizes(qty: float, chosen: Sequence[Option], shape: _Shape, lot: float) -> list[float]:
     caps = [o.max_qty for o in chosen]
-    weights, mass = shape.weights, shape.mass
-    if mass > 0 and math.inf == min(caps):                 # nothing to cap: one pass
-        whole = [math.floor(min(qty * w / mass, qty) / lot + EPS) * lot for w in weights]
-        target = lots(qty, lot)                             # (lots(), qty finite here)
-    else:
-        sizes, left = waterfill(qty, weights, caps)
-        whole = [s if s == math.inf else math.floor(s / lot + EPS) * lot for s in sizes]
-        target = lots(qty if left <= EPS * max(qty, 1.0) else sum(sizes), lot)
-    residual = round((target - sum(whole)) / lot) * lot     # whole lots, float noise out
-    if residual < lot - EPS:
+    mass = shape.mass
+    if mass > 0 and math.inf == min(caps):       # the usual case: nothing to cap, one pass
+        floor = math.floor
+        whole = [floor(min(qty * w / mass, qty) / lot + EPS) * lot for w in shape.weights]
+        residual = round((lots(qty, lot) - sum(whole)) / lot) * lot
+        if residual >= lot - EPS:                # no cap: the largest weight takes them all
+            whole[shape.order[0]] += residual
         return whole
+    sizes, left = waterfill(qty, shape.weights, caps)
+    inf, floor = math.inf, math.floor
+    whole = [s if s == inf else floor(s / lot + EPS) * lot for s in sizes]
+    target = lots(qty if left <= EPS * max(qty, 1.0) else sum(sizes), lot)
+    residual = round((target - sum(whole)) / lot) * lot     # whole lots, float noise out
     for i in shape.order:                                   # leftover lots, largest first
         if residual < lot - EPS:
             break
@@ -277,15 +276,21 @@ def waterfill(total: float, weights: Sequence[float], caps: Sequence[float]
     active = [i for i, cap in enumerate(caps) if cap > EPS]
     left = total
     while left > EPS and active:
-        mass = sum(weights[i] for i in active)
+        mass = sum(map(weights.__getitem__, active))
+        even = 1.0 / len(active)   # no weight left among those with room: equal shares
         taken = 0.0
-        for i in active:   # no weight left among those with room: equal shares
-            share = weights[i] / mass if mass > 0 else 1.0 / len(active)
-            take = min(left * share, caps[i] - sizes[i])
-            sizes[i] += take
+        below = []
+        for i in active:
+            share = left * (weights[i] / mass if mass > 0 else even)
+            cap, size = caps[i], sizes[i]
+            room = cap - size
+            take = room if room < share else share     # min(share, room), NaN as min has it
+            sizes[i] = size = size + take
             taken += take
+            if size < cap - EPS:
+                below.append(i)
         left -= taken
-        active = [i for i in active if sizes[i] < caps[i] - EPS]
+        active = below
         if taken <= EPS:
             break
     return sizes, max(left, 0.0)
