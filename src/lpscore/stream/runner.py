@@ -19,10 +19,11 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import polars as pl
 
@@ -40,6 +41,9 @@ from lpscore.stream.processor import Context, Processor
 from lpscore.stream.quotes import QuoteFeed
 
 __all__ = ["Lane", "Settings", "Source", "Status", "Stream"]
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 class Source(Protocol):
@@ -91,6 +95,9 @@ class Settings:
     intervals_per_publish: int = 32
     """Contexts one publish draws at most (new ones and those with old draws, first come);
     a context not drawn yet publishes its intervals pending (null)."""
+    lane_threads: int = 2
+    """Lanes (Kafka partitions) of one poll decoded and computed at once on this many
+    threads; 1: one after the other."""
 
 
 @dataclass
@@ -161,6 +168,7 @@ class Stream:
         """Other workers' partials, decoded once per content."""
         self._intervals = Intervals(settings.intervals_max_age_s,
                                     settings.intervals_per_publish)
+        self._pool: ThreadPoolExecutor | None = None
 
     def step(self) -> int:
         """One poll: every lane with records is updated, then scores are published."""
@@ -175,19 +183,19 @@ class Stream:
         polled = self.source.poll(self.settings.max_records, wait)
         started = time.monotonic()
         n = 0
+        work: list[tuple[Lane, Sequence[Record]]] = []
         for key, records in polled.items():
-            lane = self.lanes.get(key)
-            if lane is None:
+            if key not in self.lanes:
                 self._resume(key)
-                lane = self.lanes[key]
+            work.append((self.lanes[key], records))
             n += len(records)
-            seen = len(lane.quarantine)
-            events = lane.decoder.decode(records, lane.quarantine)
-            self._touched |= lane.processor.add(events, lane.quarantine)
+        for lane, (seen, events, changed) in zip(
+                [lane for lane, _ in work], self._map(_take, work), strict=True):
+            self._touched |= changed
             lane.stats = None
             self._dead_letter(lane, seen)
             lane.dirty = True
-            self.status.events += events.height
+            self.status.events += events
         if quoted:   # markouts the new quotes completed, in lanes that had no records
             for key, lane in self.lanes.items():
                 if key not in polled:
@@ -213,6 +221,17 @@ class Stream:
             self._dead_letter(lane, seen)     # a closed order's KPI-stage records
         self._checkpoint(force=False)
         return n + quoted
+
+    def _map(self, fn: Callable[[_T], _R], items: Sequence[_T]) -> Iterable[_R]:
+        """``map(fn, items)``, on ``Settings.lane_threads`` threads when there are several
+        items: lanes share nothing, and most of their work (Polars, the compiled kernels)
+        runs outside the GIL."""
+        threads = self.settings.lane_threads
+        if threads <= 1 or len(items) <= 1:
+            return map(fn, items)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(threads, thread_name_prefix="lpscore-lane")
+        return self._pool.map(fn, items)
 
     def _dead_letter(self, lane: Lane, seen: int) -> None:
         """Copy the lane's quarantine records after the first ``seen`` to the source's dead
@@ -326,6 +345,9 @@ class Stream:
         self._publish_final()
         self._checkpoint(force=True)
         self.source.close()
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
     def _publish_final(self) -> None:
         """The final publish (every context, every interval drawn), unless the store already
@@ -392,6 +414,15 @@ class Stream:
         self.status.live_units = sum(len(lane.processor.open) for lane in self.lanes.values())
         self.status.quarantined = sum(len(lane.quarantine) for lane in self.lanes.values())
         return self.status
+
+
+def _take(item: tuple[Lane, Sequence[Record]]) -> tuple[int, int, set[Context]]:
+    """Decode a lane's records and update its processor: the lane's quarantine count
+    before, the events, the finest contexts whose statistics changed."""
+    lane, records = item
+    seen = len(lane.quarantine)
+    events = lane.decoder.decode(records, lane.quarantine)
+    return seen, events.height, lane.processor.add(events, lane.quarantine)
 
 
 def _merge(parts: Sequence[Stats]) -> Stats | None:
