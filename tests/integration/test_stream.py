@@ -37,7 +37,7 @@ from lpscore.stream.files import FollowFile
 from lpscore.stream.processor import FINEST
 from lpscore.stream.replay import replay_logs
 from lpscore.stream.runner import Settings, Stream
-from realdata import AMZN_MESSAGES, DEMO_LOG, MOEX
+from realdata import AMZN_MESSAGES, DEMO_LOG, MOEX, MOEX_ORDERS
 
 SMALL = Path(__file__).parents[1] / "data" / "sim" / "small.toml"
 LPSCORE = [sys.executable, "-m", "lpscore.cli"]
@@ -406,3 +406,51 @@ def test_two_kafka_workers_a_kill_9_and_a_rebalance_lose_nothing(
     with open_store(store_uri) as store:
         assert_same_scores(store, batch_snapshots(DEMO_LOG, amzn_quotes, Config()))
     assert len(list(ckpt.glob("*/state.pkl"))) == 4
+
+
+def test_poison_records_go_to_the_dead_letter_topic_and_the_stream_goes_on(
+        kafka: str, tmp_path: Path) -> None:
+    """Records that cannot be decoded (not FIX, a bad CheckSum) are quarantined with their
+    partition and offset, copied as JSON to the dead-letter topic, and the stream still gives
+    the batch scores of everything else."""
+    import json  # noqa: PLC0415
+
+    from confluent_kafka import Consumer, Producer  # noqa: PLC0415
+
+    from lpscore.stream.kafka import KafkaSource  # noqa: PLC0415
+
+    topic, dead = fresh_topic(kafka, "fix"), fresh_topic(kafka, "dlq")
+    uri = f"kafka://{kafka}/{topic}"
+    sent = replay_logs([MOEX_ORDERS], uri)
+    good = next(line for line in MOEX_ORDERS.read_bytes().splitlines() if b"\x0135=D\x01" in line)
+    body = good[good.index(b"8=FIX"):]
+    corrupt = body[:body.rindex(b"10=")] + b"10=000\x01"
+    producer = Producer({"bootstrap.servers": kafka})
+    for value in (b"this is not FIX", corrupt):
+        producer.produce(topic, value, partition=0)
+    producer.flush(10)
+    config = Config()
+    specs = catalog(["100ms", "1s", "5s", "30s", "60s"])
+    store = open_store(f"memory://{uuid.uuid4().hex}")
+    source = KafkaSource.from_uri(uri, f"g{uuid.uuid4().hex[:6]}", dead_letter=dead)
+    stream = Stream(source, Settings(config, load_profile("block", specs), specs, no_quotes()),
+                    store)
+    status = stream.run(until_idle_s=2.0)
+    quarantined = [r for lane in stream.lanes.values() for r in lane.quarantine]
+    stream.close()
+    assert status.records == sent + 2
+    assert {r.reason for r in quarantined} >= {"not_fix", "bad_checksum"}
+    consumer = Consumer({"bootstrap.servers": kafka, "group.id": f"d{uuid.uuid4().hex[:6]}",
+                         "auto.offset.reset": "earliest"})
+    consumer.subscribe([dead])
+    copies: list[dict[str, object]] = []
+    deadline = time.monotonic() + 30
+    while len(copies) < len(quarantined) and time.monotonic() < deadline:
+        message = consumer.poll(0.5)
+        if message is not None and message.error() is None:
+            copies.append(json.loads(message.value()))
+    consumer.close()
+    key = lambda r: (r["source"], r["offset"], r["reason"])  # noqa: E731
+    assert sorted(map(key, copies)) == sorted(
+        (r.source, r.offset, r.reason) for r in quarantined)
+    assert_same_scores(store, batch_snapshots(MOEX_ORDERS, no_quotes(), config))
