@@ -9,6 +9,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -371,6 +372,7 @@ def test_kafka_replay_gives_the_batch_scores(kafka: str, tmp_path: Path,
                     Settings(config, load_profile("block", specs), specs, amzn_quotes,
                              checkpoint_root=tmp_path / "ckpt"), store)
     status = stream.run(until_idle_s=2.0)
+    assert not [t for t in threading.enumerate() if t.name.startswith("lpscore-lane")]
     stream.close()
     assert status.records == sent
     assert_same_scores(store, batch_snapshots(DEMO_LOG, amzn_quotes, config))

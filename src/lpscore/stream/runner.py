@@ -274,6 +274,7 @@ class Stream:
         finally:
             self._publish_final()
             self._checkpoint(force=True)
+            self._stop_threads()
         status = self._refresh_status()
         busy = (self._last_record or 0.0) - (self._first_record or 0.0)
         if busy > 0:
@@ -345,6 +346,10 @@ class Stream:
         self._publish_final()
         self._checkpoint(force=True)
         self.source.close()
+        self._stop_threads()
+
+    def _stop_threads(self) -> None:
+        """End the lane threads (a later poll starts them again)."""
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
