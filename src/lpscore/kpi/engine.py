@@ -298,8 +298,7 @@ def _reject_costs(orders: pl.DataFrame, fills: pl.DataFrame) -> pl.DataFrame:
     the VWAP of all of them: no tie is broken by the order rows happen to come in.
 
     Only the children of a parent with a rejected child can be a re-route: the VWAPs, the
-    join and the sort are done for them alone (the same rows, in the same order, as over
-    every order)."""
+    join and the sort are done for them alone (the same rows as over every order)."""
     rejected = orders.lazy().filter(pl.col("rejected") & pl.col("t_decision").is_not_null()
                                     ).select(KEY, "parent_id",
                                              pl.col("t_decision").alias("t_refill")).collect()

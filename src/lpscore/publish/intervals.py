@@ -4,8 +4,8 @@
     snapshots_of_stats(stats, profile, specs, intervals=memory)              # draws, remembers
     snapshots_of_stats(stats, profile, specs, intervals=memory, carry=True)  # mostly carries
 
-A score's interval and rank stability come from 1,000 posterior draws per LP and KPI, about
-a millisecond per context; its point score, contributions and rank need none. A stream's
+A score's interval and rank stability come from 1,000 posterior draws per LP and KPI,
+1-2 ms per context; its point score, contributions and rank need none. A stream's
 publishes (docs/stream.md) score contexts without draws and carry each LP's interval from
 the context's last draws: the same distances below and above the score (``score - ci_low``
 and ``ci_high - score``, kept within 0..100) and the same rank stability. A publish draws

@@ -176,6 +176,9 @@ class _Shape(NamedTuple):
         return cls(tuple(candidates), weights, sum(weights), order, basis)
 
 
+_NO_SHAPE = _Shape((), [], 0.0, [], [])
+
+
 def _basis(c: Candidate, score: float, rate: float, per_order: float) -> str:
     basis = f"score {score:.1f}" if c.score is not None else f"static rank {c.rank}"
     return f"{basis} x fill rate {rate:.2f} x typical fill {per_order:,.0f}"
@@ -262,9 +265,6 @@ def _median(values: list[float]) -> float:
     values.sort()
     mid = len(values) // 2
     return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2.0
-
-
-_NO_SHAPE = _Shape((), [], 0.0, [], [])
 
 
 def waterfill(total: float, weights: Sequence[float], caps: Sequence[float]

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import polars as pl
 
@@ -41,10 +41,6 @@ from lpscore.stream.processor import Context, Processor
 from lpscore.stream.quotes import QuoteFeed
 
 __all__ = ["Lane", "Settings", "Source", "Status", "Stream"]
-
-_T = TypeVar("_T")
-_R = TypeVar("_R")
-
 
 class Source(Protocol):
     """Where records come from (lpscore.stream.files, lpscore.stream.kafka)."""
@@ -189,8 +185,8 @@ class Stream:
                 self._resume(key)
             work.append((self.lanes[key], records))
             n += len(records)
-        for lane, (seen, events, changed) in zip(
-                [lane for lane, _ in work], self._map(_take, work), strict=True):
+        for (lane, _), (seen, events, changed) in zip(work, self._take_lanes(work),
+                                                       strict=True):
             self._touched |= changed
             lane.stats = None
             self._dead_letter(lane, seen)
@@ -222,16 +218,17 @@ class Stream:
         self._checkpoint(force=False)
         return n + quoted
 
-    def _map(self, fn: Callable[[_T], _R], items: Sequence[_T]) -> Iterable[_R]:
-        """``map(fn, items)``, on ``Settings.lane_threads`` threads when there are several
-        items: lanes share nothing, and most of their work (Polars, the compiled kernels)
+    def _take_lanes(self, work: list[tuple[Lane, Sequence[Record]]]
+                    ) -> Iterable[tuple[int, int, set[Context]]]:
+        """``_take`` of every lane, on ``Settings.lane_threads`` threads when there are
+        several: lanes share nothing, and most of their work (Polars, the compiled kernels)
         runs outside the GIL."""
         threads = self.settings.lane_threads
-        if threads <= 1 or len(items) <= 1:
-            return map(fn, items)
+        if threads <= 1 or len(work) <= 1:
+            return map(_take, work)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(threads, thread_name_prefix="lpscore-lane")
-        return self._pool.map(fn, items)
+        return self._pool.map(_take, work)
 
     def _dead_letter(self, lane: Lane, seen: int) -> None:
         """Copy the lane's quarantine records after the first ``seen`` to the source's dead
