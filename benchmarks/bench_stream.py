@@ -55,7 +55,7 @@ from lpscore.stream.decode import Record, StreamDecoder
 from lpscore.stream.kafka import KafkaSource
 from lpscore.stream.processor import Processor
 from lpscore.stream.replay import LogMessage, log_messages
-from lpscore.stream.runner import Settings, Stream
+from lpscore.stream.runner import Settings, Stream, settle_heap
 
 RESULTS = Path(__file__).parent / "RESULTS.md"
 TITLE = "## Live pipeline: throughput and latency (issue 8)"
@@ -145,6 +145,7 @@ def throughput(log: Path, bootstrap: str, n_execs: int, publish_every_s: float =
     store = open_store(f"memory://{uuid.uuid4().hex}")
     stream = Stream(KafkaSource(bootstrap, topic, f"g{uuid.uuid4().hex[:6]}"),
                     settings(max_records, publish_every_s), store)
+    settle_heap()   # as `lpscore stream` does; the log read above is set aside with the rest
     busy = 0.0  # the polls that brought records: group join and idle polls left out
     publishing = 0.0
     cpu = 0.0   # process CPU seconds of those polls (every thread: Polars', librdkafka's)
@@ -220,6 +221,7 @@ def latency(log: Path, bootstrap: str, fills_per_s: float,
     store = open_store("valkey+embedded://")
     stream = Stream(KafkaSource(bootstrap, topic, f"g{uuid.uuid4().hex[:6]}"),
                     settings(20_000, publish_every_s), store)
+    settle_heap()   # as `lpscore stream` does
     Producer({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=10)
     while not stream.lanes:
         stream.step()

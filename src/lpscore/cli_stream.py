@@ -20,7 +20,7 @@ from lpscore.quarantine import Quarantine
 from lpscore.scoring import config_catalog, load_profile
 from lpscore.stream.files import FollowFile
 from lpscore.stream.quotes import QuoteFeed
-from lpscore.stream.runner import Settings, Source, Status, Stream
+from lpscore.stream.runner import Settings, Source, Status, Stream, settle_heap
 
 __all__ = ["replay", "stream"]
 
@@ -73,6 +73,7 @@ def stream(
         live = QuoteFeed.open(quote_source, config.marketdata) if quote_source else None
         with open_store(store_uri) as store:
             runner = Stream(feed, settings, store, quote_feed=live)
+            settle_heap()
             try:
                 status = runner.run(until_idle_s=until_idle, on_status=_show)
             except KeyboardInterrupt:

@@ -101,21 +101,34 @@ def capacities(stats: Stats, hierarchy: Sequence[str], *,
         # three sums per group: no need to roll the sketches and counts up (Stats.rollup)
         level = (rows.sums.group_by(["lp", *keys]).agg(pl.col(needed).sum())
                  .sort(["lp", *keys], nulls_last=True))
+        ordered = pl.col("ordered_qty_terminal").fill_null(0.0)
+        filled = pl.col("filled_qty_terminal").fill_null(0.0)
+        terminal = pl.col("n_terminal").fill_null(0.0).cast(pl.Float64)
+        level = level.select(
+            pl.col("lp").cast(pl.String),
+            *(pl.col(k).cast(pl.String) for k in keys),
+            pl.when(_positive(ordered)).then(filled / ordered).alias("fill_rate"),
+            pl.when(_positive(terminal)).then(filled / terminal).alias("filled_qty_per_order"),
+            terminal.alias("n_terminal"))
         names: dict[tuple[object, ...], str] = {}
-        for row in level.iter_rows(named=True):
-            terminal = float(row["n_terminal"] or 0.0)
-            ordered = float(row["ordered_qty_terminal"] or 0.0)
-            filled = float(row["filled_qty_terminal"] or 0.0)
-            values = tuple(row[k] for k in keys)
+        contexts = level.select(keys).rows() if keys else [()] * level.height
+        for lp, values, rate, per_order, n in zip(
+                level.get_column("lp").to_list(), contexts,
+                level.get_column("fill_rate").to_list(),
+                level.get_column("filled_qty_per_order").to_list(),
+                level.get_column("n_terminal").to_list(), strict=True):
             ctx = names.get(values)
             if ctx is None:
-                ctx = names[values] = context_key({k: str(row[k]) for k in keys})
-            out.setdefault(ctx, {})[str(row["lp"])] = {
-                "fill_rate": filled / ordered if ordered > 0 else None,
-                "filled_qty_per_order": filled / terminal if terminal > 0 else None,
-                "n_terminal": terminal,
-            }
+                ctx = names[values] = context_key({k: str(v) for k, v in zip(keys, values,
+                                                                             strict=True)})
+            out.setdefault(ctx, {})[lp] = {"fill_rate": rate, "filled_qty_per_order": per_order,
+                                          "n_terminal": n}
     return out
+
+
+def _positive(x: pl.Expr) -> pl.Expr:
+    """``x > 0`` as Python has it: false for NaN (Polars orders NaN above every number)."""
+    return (x > 0) & ~x.is_nan()
 
 
 def publish_result(result: KpiResult, profile: Profile, specs: Mapping[str, KpiSpec],

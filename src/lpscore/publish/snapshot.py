@@ -12,6 +12,7 @@ publish that changes nothing keeps the version and rewrites nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -44,6 +45,19 @@ def loads(raw: bytes | str) -> dict[str, Any]:
 def context_key(context: Mapping[str, Any], order: Sequence[str] = CONTEXT_KEYS) -> str:
     """The canonical text of a context: ``symbol=ACME,size_bucket=...`` or ``*``; keys in
     hierarchy ``order``, then any other key alphabetically."""
+    items = tuple(context.items())
+    for _, value in items:
+        if type(value) is not str:      # 1, 1.0 and True are one key of a cache
+            return _context_key.__wrapped__(items, tuple(order))
+    return _context_key(items, tuple(order))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _context_key(items: tuple[tuple[str, Any], ...], order: tuple[str, ...]) -> str:
+    """``context_key`` of a context's items, remembered for text values: a publish asks
+    for the key of each of some thousands of contexts several times (intervals,
+    capacities, snapshots)."""
+    context = dict(items)
     keys = [k for k in order if k in context]
     keys += sorted(k for k in context if k not in keys)
     for k in keys:
