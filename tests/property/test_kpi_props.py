@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import polars as pl
 import pytest
@@ -14,6 +15,7 @@ from kpi_builders import Tape, quotes
 from lpscore.config import Config
 from lpscore.kpi.aggregate import kpi_stats
 from lpscore.kpi.engine import KpiResult, compute_kpis
+from lpscore.stats.table import Stats
 
 LPS = ("LP_A", "LP_B", "LP_C")
 ENGINE = settings(deadline=None, max_examples=40,
@@ -92,26 +94,30 @@ def test_shuffled_events_and_quotes_give_the_same_kpis(
 
 
 @ENGINE
-@given(traffic(), st.integers(0, 2**32 - 1))
+@given(traffic(), st.integers(0, 2**32 - 1), st.integers(2, 4))
 def test_merge_of_stats_equals_stats_of_the_union(data: tuple[pl.DataFrame, pl.DataFrame],
-                                                  seed: int) -> None:
+                                                  seed: int, k: int) -> None:
+    """Orders split in ``k`` parts: the parts' statistics merged two at a time, and all at
+    once (``Stats.merge_all``, as a stream merges its lanes), are the whole's."""
     events, book = data
     result = compute_kpis(events, book, Config())
     keys = ["lp", "symbol", "size_bucket"]
-    in_a = result.orders.select("child_id", (pl.col("child_id").hash(seed) % 2 == 0)
-                                .alias("a"))
+    part_of = result.orders.select("child_id", (pl.col("child_id").hash(seed) % k)
+                                   .alias("part"))
     parts = []
-    for flag in (True, False):
-        ids = in_a.filter(pl.col("a") == flag)["child_id"]
+    for i in range(k):
+        ids = part_of.filter(pl.col("part") == i)["child_id"]
         parts.append(kpi_stats(dataclasses.replace(
             result, orders=result.orders.filter(pl.col("child_id").is_in(ids.implode())),
             fills=result.fills.filter(pl.col("child_id").is_in(ids.implode()))), keys))
-    merged = parts[0].merge(parts[1])
     whole = kpi_stats(result, keys)
-    assert_frame_equal(merged.sums.select(whole.sums.columns), whole.sums,
-                       check_exact=False, rel_tol=1e-12, abs_tol=1e-9)
-    counts = [c for c in whole.sums.columns if c.startswith("n_") or c.endswith("__n")]
-    assert_frame_equal(merged.sums.select(counts), whole.sums.select(counts), check_exact=True)
-    bins = whole.sketches.sort(merged.sketches.columns[:-1], nulls_last=True)
-    assert_frame_equal(merged.sketches, bins, check_exact=True)
-    assert_frame_equal(merged.counts, whole.counts, check_exact=True)
+    chained = functools.reduce(Stats.merge, parts)
+    for merged in (chained, Stats.merge_all(parts)):
+        assert_frame_equal(merged.sums.select(whole.sums.columns), whole.sums,
+                           check_exact=False, rel_tol=1e-12, abs_tol=1e-9)
+        counts = [c for c in whole.sums.columns if c.startswith("n_") or c.endswith("__n")]
+        assert_frame_equal(merged.sums.select(counts), whole.sums.select(counts),
+                           check_exact=True)
+        bins = whole.sketches.sort(merged.sketches.columns[:-1], nulls_last=True)
+        assert_frame_equal(merged.sketches, bins, check_exact=True)
+        assert_frame_equal(merged.counts, whole.counts, check_exact=True)

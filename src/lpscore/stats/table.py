@@ -97,17 +97,30 @@ class Stats:
 
     def merge(self, other: Stats) -> Stats:
         """The statistics of both inputs, decayed to the later reference time."""
-        if self.keys != other.keys or self.decay != other.decay:
-            raise ValueError("cannot merge stats with different keys or decays: "
-                             f"{self.keys}/{self.decay} vs {other.keys}/{other.decay}")
-        t_ref = _later(self.t_ref, other.t_ref)
-        a, b = self.decayed_to(t_ref), other.decayed_to(t_ref)
-        keys = list(self.keys)
+        return Stats.merge_all([self, other])
+
+    @staticmethod
+    def merge_all(parts: Sequence[Stats]) -> Stats:
+        """The statistics of every part (at least one), decayed to the latest reference
+        time: ``a.merge(b).merge(c)`` in one group-by per table instead of one per part
+        (the same sums, added in another order)."""
+        first = parts[0]
+        for other in parts[1:]:
+            if first.keys != other.keys or first.decay != other.decay:
+                raise ValueError("cannot merge stats with different keys or decays: "
+                                 f"{first.keys}/{first.decay} vs {other.keys}/{other.decay}")
+        t_ref = first.t_ref
+        for other in parts[1:]:
+            t_ref = _later(t_ref, other.t_ref)
+        decayed = [part.decayed_to(t_ref) for part in parts]
+        if len(decayed) == 1:
+            return decayed[0]
+        keys = list(first.keys)
         return replace(
-            a,
-            sums=_sum_by(pl.concat([a.sums, b.sums], how="diagonal_relaxed"), keys),
-            sketches=merge_sketch_frames([a.sketches, b.sketches], keys),
-            counts=_sum_by(pl.concat([a.counts, b.counts], how="vertical_relaxed"),
+            decayed[0],
+            sums=_sum_by(pl.concat([d.sums for d in decayed], how="diagonal_relaxed"), keys),
+            sketches=merge_sketch_frames([d.sketches for d in decayed], keys),
+            counts=_sum_by(pl.concat([d.counts for d in decayed], how="vertical_relaxed"),
                            [*keys, "name", "category"]),
         )
 

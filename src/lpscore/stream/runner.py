@@ -307,7 +307,7 @@ class Stream:
             if known is None or known[0] != data:
                 known = self._others[key] = (data, decode_stats(data))
             parts.append(known[1])
-        total = _merge(parts)
+        total = Stats.merge_all(parts) if parts else None
         if total is not None:
             only = None if full else self._touched | self._in_turn(total)
             snapshots = snapshots_of_stats(total, profile, self.settings.specs, only=only,
@@ -444,13 +444,6 @@ def _take(item: tuple[Lane, Sequence[Record]]) -> tuple[int, int, set[Context]]:
     seen = len(lane.quarantine)
     events = lane.decoder.decode(records, lane.quarantine)
     return seen, events.height, lane.processor.add(events, lane.quarantine)
-
-
-def _merge(parts: Sequence[Stats]) -> Stats | None:
-    total: Stats | None = None
-    for part in parts:
-        total = part if total is None else total.merge(part)
-    return total
 
 
 def _safe(key: str) -> str:
