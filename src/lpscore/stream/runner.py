@@ -47,6 +47,7 @@ GC_THRESHOLDS = (50_000, 20, 100)
 """The collector's thresholds in a worker process (``settle_heap``); Python's are
 (700, 10, 10)."""
 
+
 class Source(Protocol):
     """Where records come from (lpscore.stream.files, lpscore.stream.kafka)."""
 
