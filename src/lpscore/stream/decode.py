@@ -103,37 +103,32 @@ class StreamDecoder:
         """Message rows of ``records``, one source at a time (each may have its own delimiter
         and capture prefix); ``offset`` and ``line`` are the record's own."""
         frames = []
-        by_source: dict[str, list[int]] = {}
-        for i, record in enumerate(records):
-            by_source.setdefault(record.source, []).append(i)
         tags = wanted_tags(self.config)
-        for source, rows in by_source.items():
+        for source, chosen, rows in _by_source(records):
             index = self.sources.setdefault(source, len(self.sources))
-            lines = [records[i].data.rstrip(b"\r\n") for i in rows]
             scratch = Quarantine()
-            found = split_messages(b"\n".join(lines) + b"\n", source, tags, scratch,
-                                   lenient=self.config.lenient)
+            found = split_messages(b"\n".join([r.data.rstrip(b"\r\n") for r in chosen]) + b"\n",
+                                   source, tags, scratch, lenient=self.config.lenient)
             self.counts["skipped_lines"] += sum(found.skipped.values())
             self.counts["quarantined"] += found.quarantined
             for q in scratch:  # framing rejects: name the record, not the poll's blob
-                record = records[rows[q.line - 1]]
+                record = chosen[q.line - 1]
                 quarantine.add(source, record.offset, 0, q.reason, record.data,
                                q.detail, stage="stream")
-            where = pl.DataFrame({"line": list(range(1, len(rows) + 1)),
-                                  "_offset": [records[i].offset for i in rows],
-                                  "_record": rows,
-                                  "_capture_ns": [records[i].capture_ns for i in rows]},
-                                 schema_overrides={"_capture_ns": pl.Int64})
+            at = found.frame.get_column("line") - 1      # each row's record in ``chosen``
+            offset = pl.Series([r.offset for r in chosen], dtype=pl.Int64).gather(at)
+            position = at if rows is None else pl.Series(rows, dtype=pl.Int64).gather(at)
             # a transport's capture time stands for a capture prefix's: the same wall-clock
             # reading (ingest.capture_tz applies), handed over as the scanner's parsed time
-            header = pl.col("_capture_ns")
-            frames.append(found.frame.join(where, on="line", how="left").with_columns(
-                pl.col("_offset").alias("offset"), pl.lit(0, dtype=pl.Int64).alias("line"),
+            header = pl.Series([r.capture_ns for r in chosen], dtype=pl.Int64).gather(at)
+            frames.append(found.frame.with_columns(
+                offset.alias("offset"), position.alias("_record"),
+                pl.lit(0, dtype=pl.Int64).alias("line"),
                 pl.lit(index, dtype=pl.Int64).alias("file_index"),
                 pl.coalesce(header, pl.col(_CAPTURE_NS)).alias(_CAPTURE_NS),
                 pl.when(header.is_null()).then(pl.col("capture")).otherwise(pl.lit(""))
                 .alias("capture"),
-            ).drop("_offset", "_capture_ns"))
+            ))
         return pl.concat(frames, how="diagonal_relaxed")
 
     def _mark(self, good: pl.DataFrame) -> pl.DataFrame:
@@ -163,6 +158,19 @@ class StreamDecoder:
             pl.col("ts_recv") == pl.col("ts_recv").filter(SEQUENCE_RESET).max()
             .over("sender", "target"))
         self.history = rows.filter((pl.col("ts_recv") >= cutoff) | last_reset.fill_null(False))
+
+
+def _by_source(records: Sequence[Record]
+               ) -> list[tuple[str, Sequence[Record], list[int] | None]]:
+    """The records of each source, with their positions in ``records`` (None when one
+    source has them all, as a Kafka partition or a followed file does)."""
+    first = records[0].source
+    if all(r.source == first for r in records):
+        return [(first, records, None)]
+    groups: dict[str, list[int]] = {}
+    for i, record in enumerate(records):
+        groups.setdefault(record.source, []).append(i)
+    return [(source, [records[i] for i in rows], rows) for source, rows in groups.items()]
 
 
 _LINKS = (
