@@ -54,6 +54,8 @@ FINEST = ("lp", *HIERARCHY)
 Context = tuple[str | None, ...]
 """A finest context: its values of HIERARCHY (symbol, size bucket, volatility regime)."""
 _UNIT = "_unit"
+_COMPACT = 16
+"""Closes whose statistics are held apart (``Processor.closing``) before they are merged."""
 
 
 @dataclass
@@ -81,7 +83,12 @@ class Processor:
     rows: Stats | None = None
     """Live units' statistics keyed ``[*FINEST, _unit]``."""
     closed: Stats | None = None
-    """The statistics of every closed unit, keyed FINEST."""
+    """The statistics of the closed units, keyed FINEST (with ``closing``: all of them)."""
+    closing: tuple[Stats, ...] = ()
+    """The statistics of units closed since ``closed`` was last merged, one part per close:
+    a close appends its units' rows instead of merging them into every closed unit's, and
+    ``_COMPACT`` parts are merged at once (``stats`` merges them all with the live rows
+    anyway)."""
     open: dict[str, _Open] = field(default_factory=dict)
     t_ref: int | None = None
     """The latest send time (ns) of any order: the batch job's decay reference."""
@@ -240,8 +247,10 @@ class Processor:
         without rescaling (Stats.merge brings them to the later one)."""
         if self.profile.decay is None:
             return None
-        if self.closed is not None and self.closed.t_ref is not None:
-            return self.closed.t_ref
+        held = self.closed if self.closed is not None else (
+            self.closing[0] if self.closing else None)
+        if held is not None and held.t_ref is not None:
+            return held.t_ref
         if self.rows is not None and self.rows.t_ref is not None:
             return self.rows.t_ref
         return self.t_ref
@@ -267,7 +276,11 @@ class Processor:
         assert self.rows is not None
         assert self.events is not None
         mine = _select_units(self.rows, units, keep=True).rollup(list(FINEST))
-        self.closed = mine if self.closed is None else self.closed.merge(mine)
+        self.closing = (*self.closing, mine)
+        if len(self.closing) >= _COMPACT:
+            self.closed = Stats.merge_all(
+                [*([] if self.closed is None else [self.closed]), *self.closing])
+            self.closing = ()
         self.rows = _select_units(self.rows, units, keep=False)
         self.events = self.events.filter(~pl.col(_UNIT).is_in(list(units)))
         for unit in units:
@@ -278,11 +291,11 @@ class Processor:
 
     def stats(self) -> Stats | None:
         """Every unit's statistics keyed FINEST, decayed to the latest send time."""
-        parts = [s for s in (self.closed, self.rows.rollup(list(FINEST))
+        parts = [s for s in (self.closed, *self.closing, self.rows.rollup(list(FINEST))
                              if self.rows is not None else None) if s is not None]
         if not parts:
             return None
-        total = parts[0] if len(parts) == 1 else parts[0].merge(parts[1])
+        total = Stats.merge_all(parts)
         return total.decayed_to(self.t_ref) if self.profile.decay is not None else total
 
 
