@@ -2,6 +2,9 @@
 
 Every option has a default, so no file is needed for a first run. Unknown keys, wrong types
 and bad values stop the run before any work, with a message naming the key and the fix.
+TOML's ``nan`` is refused for every number (each comparison with NaN is false, so a range
+check alone would let it through); the range checks are written to fail on NaN as well,
+for sections built in code.
 
     [ingest]
     own_comp_ids = ["DESK1"]        # CompIDs that are ours; default: inferred (see docs)
@@ -34,6 +37,7 @@ and bad values stop the run before any work, with a message naming the key and t
 from __future__ import annotations
 
 import itertools
+import math
 import tomllib
 import types
 import typing
@@ -143,14 +147,14 @@ class ContextConfig:
     def __post_init__(self) -> None:
         for key, edges in (("adv_pct_edges", self.adv_pct_edges),
                            ("notional_edges", self.notional_edges)):
-            if any(b <= a for a, b in itertools.pairwise(edges)) or any(
-                    e <= 0 for e in edges):
+            if not all(b > a for a, b in itertools.pairwise(edges)) or not all(
+                    e > 0 for e in edges):
                 raise ConfigError(f"context.{key} = {list(edges)}: give positive, strictly "
                                   "increasing edges")
         bad_adv = sorted(s for s, v in self.adv.items() if not v > 0)
         if bad_adv:
             raise ConfigError(f"context.adv: ADV of {', '.join(bad_adv)} must be > 0")
-        if self.vol_window_s <= 0 or self.vol_sample_s <= 0:
+        if not (self.vol_window_s > 0 and self.vol_sample_s > 0):
             raise ConfigError("context.vol_window_s and context.vol_sample_s must be > 0 seconds")
         if self.tod_minutes <= 0 or 1440 % self.tod_minutes:
             raise ConfigError(f"context.tod_minutes = {self.tod_minutes}: use a divisor of "
@@ -174,10 +178,10 @@ class LpRule:
     """TargetCompID of the LP's FIX session (default: the LP name)."""
 
     def __post_init__(self) -> None:
-        if self.max_notional is not None and self.max_notional <= 0:
+        if self.max_notional is not None and not self.max_notional > 0:
             raise ConfigError(f"routing.lps: max_notional = {self.max_notional} must be > 0 "
                               "(leave it out for no limit)")
-        if self.min_qty < 0 or (self.max_qty is not None and self.max_qty < max(
+        if not self.min_qty >= 0 or (self.max_qty is not None and not self.max_qty >= max(
                 self.min_qty, 1e-12)):
             raise ConfigError(f"routing.lps: min_qty = {self.min_qty}, max_qty = "
                               f"{self.max_qty}: need 0 <= min_qty <= max_qty, max_qty > 0")
@@ -288,6 +292,9 @@ def parse_section(cls: type[T], raw: dict[str, Any], where: str) -> T:
 
 
 def _coerce(hint: object, value: object, where: str) -> object:
+    if isinstance(value, float) and math.isnan(value):
+        # TOML has ``nan``, and every comparison with it is false: no range check would stop it
+        raise ConfigError(f"{where} = nan: give a number")
     origin = typing.get_origin(hint)
     if is_dataclass(hint) and isinstance(hint, type):
         if not isinstance(value, dict):

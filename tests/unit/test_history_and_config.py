@@ -1,12 +1,13 @@
 """History store round trip (Polars and DuckDB) and strict configuration."""
 
+import math
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
 
-from lpscore.config import Config, load_config
+from lpscore.config import Config, ContextConfig, LpRule, load_config
 from lpscore.errors import ConfigError
 from lpscore.history import read_events, write_events
 from lpscore.ingest import ingest_logs
@@ -56,3 +57,40 @@ def test_config_values_are_used(tmp_path: Path):
     assert config.ingest.own_comp_ids == ("A",)
     assert config.ingest.lp_map == {"X": "LP_X"}
     assert config.ingest.lenient is True
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[context]\nvol_window_s = nan\n",
+        "[context]\nadv_pct_edges = [0.1, nan, 2.0]\n",
+        "[context]\nadv = { ACME = nan }\n",
+        "[routing]\nlot_size = nan\n",
+        "[routing]\nmax_publish_age_s = nan\n",
+        "[routing.lps.LP_A]\nmin_qty = nan\n",
+        "[routing.lps.LP_A]\nmax_qty = nan\n",
+        "[routing.lps.LP_A]\nmax_notional = -nan\n",
+    ],
+)
+def test_nan_in_the_config_file_is_refused_with_its_key(tmp_path: Path, text: str):
+    path = tmp_path / "lpscore.toml"
+    path.write_text(text)
+    key = text.split("\n")[1].split(" =", maxsplit=1)[0]
+    with pytest.raises(ConfigError, match=rf"{key}.* = nan: give a number"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [{"min_qty": math.nan}, {"max_qty": math.nan}, {"max_notional": math.nan},
+     {"min_qty": 10.0, "max_qty": 5.0}, {"max_notional": 0.0}],
+)
+def test_lp_rules_built_in_code_refuse_nan_and_bad_ranges(rule: dict[str, float]):
+    with pytest.raises(ConfigError, match=r"routing\.lps"):
+        LpRule(**rule)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("edges", [(0.1, math.nan, 2.0), (math.nan,), (0.5, 0.5)])
+def test_context_edges_refuse_nan_and_repeats(edges: tuple[float, ...]):
+    with pytest.raises(ConfigError, match="adv_pct_edges"):
+        ContextConfig(adv_pct_edges=edges)
