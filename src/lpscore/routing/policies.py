@@ -128,7 +128,8 @@ class Spray(Policy):
 
     def allocate(self, qty: float, options: Iterable[Option], lot: float) -> list[Allocation]:
         chosen, sizes, shape = _split(qty, _top(options, self.top_k, lot), lot, self._shape)
-        return [Allocation(o.candidate, size, _share_note(size, qty, basis, o.max_qty))
+        text = qty_text(qty) if chosen else ""
+        return [Allocation(o.candidate, size, _share_note(size, qty, text, basis, o.max_qty))
                 for o, size, basis in zip(chosen, sizes, shape.basis, strict=True) if size > 0]
 
     def _shape(self, chosen: list[Option]) -> _Shape:
@@ -184,9 +185,10 @@ def _basis(c: Candidate, score: float, rate: float, per_order: float) -> str:
     return f"{basis} x fill rate {rate:.2f} x typical fill {per_order:,.0f}"
 
 
-def _share_note(size: float, qty: float, basis: str, top: float) -> str:
-    """Why a spray slice has its size: ``35% of 1,000,000 by score 87.6 x ...``."""
-    note = f"{size / qty:.0%} of {qty_text(qty)} by {basis}"
+def _share_note(size: float, qty: float, qty_as_text: str, basis: str, top: float) -> str:
+    """Why a spray slice has its size: ``35% of 1,000,000 by score 87.6 x ...``
+    (``qty_as_text``: ``qty_text(qty)``, formatted once for all slices)."""
+    note = f"{size / qty:.0%} of {qty_as_text} by {basis}"
     return f"{note}, at its maximum {qty_text(top)}" if size >= top - EPS else note
 
 
@@ -212,9 +214,12 @@ def _split(qty: float, chosen: list[Option], lot: float,
     while chosen:
         shape = shape_of(chosen)
         sizes = _sizes(qty, chosen, shape, lot)
-        small = [i for i, o in enumerate(chosen) if sizes[i] < low or sizes[i] < o.min_qty - EPS]
-        if not small:
+        for size, o in zip(sizes, chosen, strict=True):  # usually: every slice big enough
+            if size < low or size < o.min_qty - EPS:
+                break
+        else:
             return chosen, sizes, shape
+        small = [i for i, o in enumerate(chosen) if sizes[i] < low or sizes[i] < o.min_qty - EPS]
         del chosen[max(small, key=lambda i: (chosen[i].candidate.rank, i))]
     return [], [], _NO_SHAPE
 
