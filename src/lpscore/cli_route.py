@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from contextlib import ExitStack
@@ -134,10 +135,10 @@ def _request(symbol: str, side: str, qty: float, price: float | None, context: s
     sides = {"buy": Side.BUY, "sell": Side.SELL}
     if side.lower() not in sides:
         raise InputError(f"--side {side}: use buy or sell")
-    if not qty > 0:
-        raise InputError(f"--qty {qty}: give a positive quantity")
-    if price is not None and not price > 0:
-        raise InputError(f"--price {price}: give a positive price")
+    if not 0 < qty < math.inf:
+        raise InputError(f"--qty {qty}: give a positive, finite quantity")
+    if price is not None and not 0 < price < math.inf:
+        raise InputError(f"--price {price}: give a positive, finite price")
     wanted = {k: str(v) for k, v in parse_context(context).items()}
     if "symbol" in wanted and wanted.pop("symbol") != symbol:
         raise InputError("--context symbol=... differs from --symbol: give the symbol once")

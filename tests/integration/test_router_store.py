@@ -230,3 +230,11 @@ def test_route_without_a_reachable_store_falls_back_to_the_static_ranking(tmp_pa
     assert json.loads(nothing.stdout)["unrouted"] == 100
     bad = run("route", "--symbol", "ACME", "--side", "hold", "--qty", "100")
     assert bad.returncode == 2 and "use buy or sell" in bad.stderr
+    for option, value, message in (("--qty", "inf", "positive, finite quantity"),
+                                   ("--qty", "nan", "--qty"),
+                                   ("--price", "inf", "positive, finite price")):
+        given = {"--qty": "100", "--price": "20", option: value}
+        bad = run("route", "--symbol", "ACME", "--side", "buy",
+                  *[word for pair in given.items() for word in pair])
+        assert bad.returncode == 2 and message in bad.stderr, bad.stderr
+        assert "Traceback" not in bad.stderr

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+
+import pytest
 
 from lpscore.config import IngestConfig, RoutingConfig
 from lpscore.fix.codec import decode, encode
@@ -190,3 +193,12 @@ def test_a_session_reject_of_a_child_reroutes_it() -> None:
     assert fields(raw)[56] == "LP_D"
     assert p.children["P1-1"].rejected
     assert p.children["P1-2"].reason.endswith("re-route after LP_C rejected (bad tag)")
+
+
+@pytest.mark.parametrize(("qty", "price"), [(math.inf, None), (math.nan, None), (0.0, None),
+                                            (-100.0, None), (100.0, math.inf),
+                                            (100.0, math.nan), (100.0, 0.0)])
+def test_a_parent_order_needs_a_positive_finite_quantity_and_price(qty: float,
+                                                                   price: float | None) -> None:
+    with pytest.raises(ValueError, match="must be positive and"):
+        parent(router(), qty, price=price)

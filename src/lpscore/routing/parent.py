@@ -17,6 +17,7 @@ and corrections are the KPI engine's business, not the router's.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -63,6 +64,11 @@ class ParentOrder:
                  price: float | None = None, context: dict[str, str] | None = None,
                  deadline_ns: int | None = None, time_in_force: str = "ioc",
                  on_decision: Callable[[int, Plan], None] | None = None) -> None:
+        if not 0 < qty < math.inf:
+            raise ValueError(f"parent order {parent_id}: qty {qty} must be positive and finite")
+        if price is not None and not 0 < price < math.inf:
+            raise ValueError(f"parent order {parent_id}: price {price} must be positive and "
+                             "finite (or None)")
         self.router = router
         self.policy = policy
         self.writer = writer
