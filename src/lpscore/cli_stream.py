@@ -44,9 +44,9 @@ def stream(
         "--checkpoint", help="Directory of the state and source positions, saved together; "
         "a restart resumes from it (shared by every worker of a group).")] = None,
     until_idle: Annotated[float | None, typer.Option(
-        "--until-idle", help="Exit once no record came for this many seconds.")] = None,
+        "--until-idle", min=0.0, help="Exit once no record came for this many seconds.")] = None,
     final_after: Annotated[float, typer.Option(
-        "--final-after", help="Seconds (receipt time) after which a finished order is "
+        "--final-after", min=0.0, help="Seconds (receipt time) after which a finished order is "
         "closed and its events dropped from memory.")] = 300.0,
     dead_letter: Annotated[str | None, typer.Option(
         "--dead-letter", help="Kafka topic for quarantined records (Kafka sources).")] = None,

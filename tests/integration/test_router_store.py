@@ -238,3 +238,21 @@ def test_route_without_a_reachable_store_falls_back_to_the_static_ranking(tmp_pa
                   *[word for pair in given.items() for word in pair])
         assert bad.returncode == 2 and message in bad.stderr, bad.stderr
         assert "Traceback" not in bad.stderr
+
+
+def test_commands_refuse_nan_and_negative_seconds_before_any_work() -> None:
+    for args, message in (
+            (("scores", "--store", "memory://x", "--profile", "block", "--max-age", "nan"),
+             "positive, finite"),
+            (("scores", "--store", "memory://x", "--profile", "block", "--max-age", "inf"),
+             "positive, finite"),
+            (("stream", "--source", f"file://{DEMO_LOG}", "--until-idle", "nan"),
+             "--until-idle"),
+            (("stream", "--source", f"file://{DEMO_LOG}", "--until-idle", "-1"),
+             "--until-idle"),
+            (("stream", "--source", f"file://{DEMO_LOG}", "--final-after", "nan"),
+             "--final-after")):
+        done = subprocess.run([sys.executable, "-m", "lpscore.cli", *args], capture_output=True,
+                              text=True, check=False, timeout=60)
+        assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr

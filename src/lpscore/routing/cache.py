@@ -24,13 +24,14 @@ publish is older than that.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 
-from lpscore.errors import StoreUnavailable
+from lpscore.errors import ConfigError, StoreUnavailable
 from lpscore.publish.snapshot import Snapshot, context_key
 from lpscore.publish.store import ScoreStore, Subscription, Update
 from lpscore.routing.candidates import Candidate, candidates_of
@@ -79,6 +80,9 @@ class ScoreCache:
                  max_publish_age_s: float | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  wall_ns: Callable[[], int] = time.time_ns) -> None:
+        if max_publish_age_s is not None and not 0 < max_publish_age_s < math.inf:
+            raise ConfigError(f"max publish age {max_publish_age_s} s: give a positive, finite "
+                              "number of seconds, or none to leave it off")
         self._store = store
         self._profiles = tuple(dict.fromkeys(profiles))
         self._poll = poll_interval_s

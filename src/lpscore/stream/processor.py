@@ -110,7 +110,7 @@ class Processor:
             raise ConfigError(f"profile {self.profile.name!r} decays by orders "
                               "(half_life_orders): the stream needs a time half-life "
                               "(half_life = \"4h\") or none")
-        if self.final_after_s < 0:
+        if not self.final_after_s >= 0:     # NaN too
             raise ConfigError("stream final_after_s must be >= 0 seconds")
         if self.live_quotes and self.quotes.height and not self.symbol_ns:
             self._advance(self.quotes)                   # the quotes it starts with

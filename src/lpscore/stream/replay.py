@@ -77,7 +77,7 @@ def log_messages(paths: Sequence[Path]) -> Iterator[LogMessage]:
 def replay_logs(paths: Sequence[Path], to: str, speed: float = 0.0) -> int:
     """Replay ``paths`` to ``to`` (kafka://HOST:PORT/TOPIC or file://PATH); returns the
     number of messages sent."""
-    if speed < 0:
+    if not speed >= 0:                 # NaN too
         raise InputError("--speed must be >= 0 (0: as fast as possible)")
     if to.startswith("file://"):
         return _to_file(paths, Path(to.removeprefix("file://")), speed)

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 import polars as pl
 
 from lpscore.config import Config
+from lpscore.errors import InputError
 from lpscore.publish.intervals import Intervals
 from lpscore.publish.publisher import snapshots_of_stats
 from lpscore.publish.store import ScoreStore
@@ -263,6 +264,8 @@ class Stream:
             on_status: Callable[[Status], None] | None = None,
             stop: Callable[[], bool] | None = None) -> Status:
         """Poll until ``stop()``, or until no record came for ``until_idle_s``."""
+        if until_idle_s is not None and not until_idle_s >= 0:
+            raise InputError(f"--until-idle {until_idle_s}: give a number of seconds >= 0")
         quiet_since = time.monotonic()
         shown = 0.0
         try:
