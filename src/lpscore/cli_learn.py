@@ -47,7 +47,7 @@ def bench_allocation(
             raise InputError("--format csv is not available: use table or json")
         try:
             totals = [int(float(x)) for x in sizes.split(",") if x.strip()]
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:      # 'x', nan; inf
             raise InputError(f"--sizes {sizes}: give order sizes such as 1000,8000") from exc
         if not totals or any(t <= 0 for t in totals):
             raise InputError(f"--sizes {sizes}: give positive order sizes")

@@ -60,7 +60,7 @@ def score(
         "--out", help="Also write DIR/scores.json, DIR/history and DIR/quarantine.jsonl.")
     ] = None,
     seed: Annotated[int | None, typer.Option(
-        "--seed", help="Seed of the posterior draws (default: the profile's).")] = None,
+        "--seed", min=0, help="Seed of the posterior draws (default: the profile's).")] = None,
     lenient: LenientOption = False,
     engine: EngineOption = Engine.LOCAL,
     scheduler: SchedulerOption = None,

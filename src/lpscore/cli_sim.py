@@ -28,8 +28,8 @@ def simulate(
     scenario_spec: Annotated[str, typer.Option(
         "--scenario", help=f"A bundled scenario ({', '.join(BUNDLED)}) or a .toml/.yaml "
         "file.")] = "acme",
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed (default: the "
-                                             "scenario's).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", min=0, help="Seed (default: "
+                                             "the scenario's).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("out/sim"),
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")
                       ] = OutputFormat.TABLE,

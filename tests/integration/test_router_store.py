@@ -229,30 +229,4 @@ def test_route_without_a_reachable_store_falls_back_to_the_static_ranking(tmp_pa
     assert nothing.returncode == 1
     assert json.loads(nothing.stdout)["unrouted"] == 100
     bad = run("route", "--symbol", "ACME", "--side", "hold", "--qty", "100")
-    assert bad.returncode == 2 and "use buy or sell" in bad.stderr
-    for option, value, message in (("--qty", "inf", "positive, finite quantity"),
-                                   ("--qty", "nan", "--qty"),
-                                   ("--price", "inf", "positive, finite price")):
-        given = {"--qty": "100", "--price": "20", option: value}
-        bad = run("route", "--symbol", "ACME", "--side", "buy",
-                  *[word for pair in given.items() for word in pair])
-        assert bad.returncode == 2 and message in bad.stderr, bad.stderr
-        assert "Traceback" not in bad.stderr
-
-
-def test_commands_refuse_nan_and_negative_seconds_before_any_work() -> None:
-    for args, message in (
-            (("scores", "--store", "memory://x", "--profile", "block", "--max-age", "nan"),
-             "positive, finite"),
-            (("scores", "--store", "memory://x", "--profile", "block", "--max-age", "inf"),
-             "positive, finite"),
-            (("stream", "--source", f"file://{DEMO_LOG}", "--until-idle", "nan"),
-             "--until-idle"),
-            (("stream", "--source", f"file://{DEMO_LOG}", "--until-idle", "-1"),
-             "--until-idle"),
-            (("stream", "--source", f"file://{DEMO_LOG}", "--final-after", "nan"),
-             "--final-after")):
-        done = subprocess.run([sys.executable, "-m", "lpscore.cli", *args], capture_output=True,
-                              text=True, check=False, timeout=60)
-        assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
-        assert "Traceback" not in done.stderr
+    assert bad.returncode == 2 and "use buy or sell" in bad.stderr  # numbers: test_cli_numbers
