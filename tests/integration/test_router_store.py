@@ -229,4 +229,4 @@ def test_route_without_a_reachable_store_falls_back_to_the_static_ranking(tmp_pa
     assert nothing.returncode == 1
     assert json.loads(nothing.stdout)["unrouted"] == 100
     bad = run("route", "--symbol", "ACME", "--side", "hold", "--qty", "100")
-    assert bad.returncode == 2 and "use buy or sell" in bad.stderr  # numbers: test_cli_numbers
+    assert bad.returncode == 2 and "use buy or sell" in bad.stderr

@@ -214,12 +214,9 @@ def _split(qty: float, chosen: list[Option], lot: float,
     while chosen:
         shape = shape_of(chosen)
         sizes = _sizes(qty, chosen, shape, lot)
-        for size, o in zip(sizes, chosen, strict=True):  # usually: every slice big enough
-            if size < low or size < o.min_qty - EPS:
-                break
-        else:
-            return chosen, sizes, shape
         small = [i for i, o in enumerate(chosen) if sizes[i] < low or sizes[i] < o.min_qty - EPS]
+        if not small:
+            return chosen, sizes, shape
         del chosen[max(small, key=lambda i: (chosen[i].candidate.rank, i))]
     return [], [], _NO_SHAPE
 
