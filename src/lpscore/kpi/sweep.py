@@ -61,32 +61,36 @@ def _asof_rows(ts: I64, code: npt.NDArray[Any], n_symbols: int, times: I64,
     return out
 
 
-def _asof_variance(ts: I64, code: npt.NDArray[Any], log_mid: F64, n_symbols: int,
-                   times: I64, codes: I64) -> tuple[F64, npt.NDArray[np.bool_]]:
-    """For queries sorted by time: each query's symbol's cumulative variance (the running
-    sum of squared log-mid differences between its consecutive quotes, 0 at and before its
-    first quote) as of the time, and whether it had a quote by then."""
-    total = np.zeros(n_symbols, dtype=np.float64)
-    previous = np.zeros(n_symbols, dtype=np.float64)
-    seen = np.zeros(n_symbols, dtype=np.bool_)
-    out = np.empty(len(times), dtype=np.float64)
-    found = np.empty(len(times), dtype=np.bool_)
-    i = 0
+def _asof_variance(ts: I64, code: npt.NDArray[Any], log_mid: F64, start: int, total: F64,
+                   previous: F64, seen: npt.NDArray[np.bool_], times: I64, codes: I64,
+                   out: F64, found: npt.NDArray[np.bool_], j: int, i: int) -> tuple[int, int]:
+    """For queries sorted by time, from query ``j`` and quote ``i`` on: each query's
+    symbol's cumulative variance (the running sum of squared log-mid differences between
+    its consecutive quotes, 0 at and before its first quote) as of the time into ``out``,
+    and whether it had a quote by then into ``found``. ``log_mid`` holds the log mids of
+    the quotes from ``start`` on; the sweep stops at the first quote past them, to be
+    resumed with the next part: returns where it stopped (``j == len(times)``: done).
+    ``total``, ``previous`` and ``seen`` (per symbol) carry the sweep across parts."""
+    end = start + len(log_mid)
     n = len(ts)
-    for j in range(len(times)):
+    while j < len(times):
         t = times[j]
         while i < n and ts[i] <= t:
+            if i == end:
+                return j, i
             c = code[i]
+            x = log_mid[i - start]
             if seen[c]:
-                d = log_mid[i] - previous[c]
+                d = x - previous[c]
                 total[c] = total[c] + d * d
             seen[c] = True
-            previous[c] = log_mid[i]
+            previous[c] = x
             i += 1
         c = codes[j]
         out[j] = total[c]
         found[j] = seen[c]
-    return out, found
+        j += 1
+    return j, i
 
 
 def _bounds(code: npt.NDArray[Any], n_symbols: int) -> tuple[I64, I64]:
@@ -188,10 +192,7 @@ class QuoteSweep:
         grids = [self._grid(int(c), window, step) for c in present.tolist()]
         grid = np.concatenate(grids)
         grid_code = np.repeat(present, [len(g) for g in grids])
-        log_mid = self._bid + self._ask  # np.log((bid + ask) / 2.0) in one 160 MB array
-        np.divide(log_mid, 2.0, out=log_mid)
-        np.log(log_mid, out=log_mid)
-        on_grid = self._realized(log_mid, grid_code, grid, window)
+        on_grid, value = self._realized([(grid_code, grid), (codes, t_send)], window)
         edges = np.cumsum([0, *(len(g) for g in grids)])
         low = np.full(len(self.symbols), np.nan)
         high = np.full(len(self.symbols), np.nan)
@@ -199,7 +200,6 @@ class QuoteSweep:
             low[c], high[c] = np.nanquantile(on_grid[edges[k]:edges[k + 1]], [1 / 3, 2 / 3])
         known = codes >= 0
         code = np.where(known, codes, 0)
-        value = self._realized(log_mid, codes, t_send, window)
         inside = (known & (t_send >= self._first_ts[code])
                   & (t_send <= self._last_ts[code] + window) & ~np.isnan(value))
         lo, hi = low[code], high[code]
@@ -214,24 +214,46 @@ class QuoteSweep:
             grid = np.linspace(first, last, 10).astype(np.int64)
         return grid
 
-    def _realized(self, log_mid: F64, codes: I64, times: I64, window: int) -> F64:
-        """Realized variance over the ``window`` ns before each time (NaN before the
-        symbol's first quote, or for code -1), as ``kpi.context._realized``."""
-        end, found = self._variance(log_mid, codes, times)
-        start, _ = self._variance(log_mid, codes, times - window)
-        return np.where(found & (codes >= 0), end - start, np.nan)
+    def _realized(self, queries: Sequence[tuple[I64, I64]], window: int) -> list[F64]:
+        """For each (codes, times) of ``queries``: the realized variance over the ``window``
+        ns before each time (NaN before the symbol's first quote, or for code -1), as
+        ``kpi.context._realized``; the quotes swept once for all of them."""
+        codes = np.concatenate([c for c, _ in queries for _ in range(2)])
+        times = np.concatenate([t - shift for _, t in queries for shift in (0, window)])
+        total, found = self._variance(codes, times)
+        out, at = [], 0
+        for c, _ in queries:
+            n = len(c)
+            end, start = total[at:at + n], total[at + n:at + 2 * n]
+            out.append(np.where(found[at:at + n] & (c >= 0), end - start, np.nan))
+            at += 2 * n
+        return out
 
-    def _variance(self, log_mid: F64, codes: I64, times: I64) -> tuple[F64, npt.NDArray[
-            np.bool_]]:
+    def _variance(self, codes: I64, times: I64) -> tuple[F64, npt.NDArray[np.bool_]]:
+        """``_asof_variance`` of every time, the log mids made a part of the quotes at a
+        time (``_LOG_PART`` quotes: no 160 MB array of them all)."""
         safe = np.where(codes >= 0, codes, 0)
         order = _in_time_order(times)
+        if order is not None:
+            times, safe = times[order], safe[order]
+        n_symbols = len(self.symbols)
+        total, previous = np.zeros(n_symbols), np.zeros(n_symbols)
+        seen = np.zeros(n_symbols, dtype=np.bool_)
+        out, found = np.empty(len(times)), np.empty(len(times), dtype=np.bool_)
+        j = i = 0
+        while j < len(times):
+            # np.log((bid + ask) / 2.0) of the next part, element by element as on all
+            part = self._bid[i:i + _LOG_PART] + self._ask[i:i + _LOG_PART]
+            np.divide(part, 2.0, out=part)
+            np.log(part, out=part)
+            j, i = _asof_variance_jit(self._ts, self._code, part, i, total, previous, seen,
+                                      times, safe, out, found, j, i)
         if order is None:
-            total: F64
-            found: npt.NDArray[np.bool_]
-            total, found = _asof_variance_jit(self._ts, self._code, log_mid, len(self.symbols),
-                                              times, safe)
-            return total, found
-        total, found = np.empty(len(times)), np.empty(len(times), dtype=np.bool_)
-        total[order], found[order] = _asof_variance_jit(
-            self._ts, self._code, log_mid, len(self.symbols), times[order], safe[order])
-        return total, found
+            return out, found
+        back_out, back_found = np.empty_like(out), np.empty_like(found)
+        back_out[order], back_found[order] = out, found
+        return back_out, back_found
+
+
+_LOG_PART = 1 << 20
+"""Quotes whose log mids ``QuoteSweep._variance`` makes at once (8 MB)."""
