@@ -392,7 +392,7 @@ STAGES: list[tuple[str, str, str, int]] = [
     ("lpscore.kpi.engine", "_order_benchmarks", "asof: _order_benchmarks (m0, mid_decision)", 0),
     ("lpscore.kpi.engine", "_quarantine_negative_latency", "_quarantine_negative_latency", 0),
     ("lpscore.kpi.engine", "add_context", "context: add_context", 0),
-    ("lpscore.kpi.context", "vol_regimes", "context: vol_regimes (swept)", 1),
+    ("lpscore.kpi.context", "_vol_regime", "context: _vol_regime (swept)", 1),
     ("lpscore.kpi.engine", "_reject_costs", "_reject_costs", 0),
     ("lpscore.kpi.engine", "_fill_kpis", "asof: _fill_kpis (t_send + 5 horizons)", 0),
     ("lpscore.kpi.sweep.QuoteSweep", "asof", "asof: QuoteSweep.asof (all calls)", 1),

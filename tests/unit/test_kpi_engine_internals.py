@@ -13,7 +13,7 @@ from polars.testing import assert_frame_equal
 
 from kpi_builders import T0, Tape, quotes
 from lpscore.config import Config, ContextConfig
-from lpscore.kpi.context import vol_regimes
+from lpscore.kpi.context import _vol_regime
 from lpscore.kpi.engine import (
     _RECEIPT_ORDER,
     EVENT_COLUMNS,
@@ -156,7 +156,7 @@ def test_vol_regimes_per_order_whatever_the_order_of_the_orders() -> None:
     })
     book = QuoteBook(book_quotes)
     config = ContextConfig(vol_window_s=2.0, vol_sample_s=1.0)
-    regimes = vol_regimes(orders, book, config)
+    regimes = _vol_regime(orders, book, config)
     assert regimes.dtype == pl.String and regimes.len() == orders.height
     assert set(regimes) <= {"low", "mid", "high", "unknown"}
     assert {"low", "mid", "high"} <= set(regimes)
@@ -164,10 +164,10 @@ def test_vol_regimes_per_order_whatever_the_order_of_the_orders() -> None:
     assert (regimes.filter(unknown) == "unknown").all()
     order = list(range(orders.height))
     rng.shuffle(order)
-    assert vol_regimes(orders[order], book, config).to_list() == regimes.gather(order).to_list()
-    assert vol_regimes(orders.head(0), book, config).len() == 0
+    assert _vol_regime(orders[order], book, config).to_list() == regimes.gather(order).to_list()
+    assert _vol_regime(orders.head(0), book, config).len() == 0
     empty = QuoteBook(quotes([]))
-    assert vol_regimes(orders, empty, config).to_list() == ["unknown"] * orders.height
+    assert _vol_regime(orders, empty, config).to_list() == ["unknown"] * orders.height
 
 
 def test_two_orders_sharing_a_child_id_keep_their_reject_costs() -> None:

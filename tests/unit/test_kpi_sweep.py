@@ -16,8 +16,8 @@ from kpi_builders import T0, Tape, quotes
 from lpscore.config import Config, ContextConfig
 from lpscore.ingest.orders import link_child_orders
 from lpscore.kpi import sweep as sweep_module
-from lpscore.kpi.context import vol_regimes
-from lpscore.kpi.engine import _aligned, _in_receipt_order, compute_kpis
+from lpscore.kpi.context import _vol_regime
+from lpscore.kpi.engine import _in_receipt_order, compute_kpis
 from lpscore.kpi.lifecycle import (
     _REPORT_COLUMNS,
     KEY,
@@ -97,8 +97,8 @@ def test_sweep_regimes_are_those_of_the_quote_book(seed: int, part: int,
     sweep = QuoteSweep.of(feed)
     assert sweep is not None
     for config in (ContextConfig(vol_window_s=2.0, vol_sample_s=1.0), ContextConfig()):
-        want = vol_regimes(orders, QuoteBook(feed), config)
-        assert vol_regimes(orders, sweep, config).to_list() == want.to_list()
+        want = _vol_regime(orders, QuoteBook(feed), config)
+        assert _vol_regime(orders, sweep, config).to_list() == want.to_list()
 
 
 def _tape(seed: int) -> Tape:
@@ -132,19 +132,6 @@ def test_compiled_report_facts_are_the_polars_ones(seed: int) -> None:
                                 maintain_order="left").drop(KEY)
     assert_frame_equal(_report_facts_of(reports, keys), want)
     assert_frame_equal(_report_facts_of(reports.reverse(), keys), want)
-
-
-def test_regimes_made_beside_the_lifecycles_are_taken_only_for_the_same_orders() -> None:
-    sent = pl.DataFrame({"symbol": ["XYZ", "ABC", "XYZ"],
-                         "t_send": [T0, T0 + timedelta(seconds=1), T0 + timedelta(seconds=2)]})
-    regimes = pl.Series("vol_regime", ["low", "high", "mid"])
-    orders = sent.with_columns(pl.lit(1).alias("more"))
-    assert _aligned(regimes, sent, orders) is regimes
-    assert _aligned(None, sent, orders) is None
-    assert _aligned(regimes, sent, orders.reverse()) is None          # rows moved
-    assert _aligned(regimes, sent, orders.head(2)) is None            # a row less
-    moved = orders.with_columns(pl.col("t_send").shift(1, fill_value=T0))
-    assert _aligned(regimes, sent, moved) is None                     # same symbols only
 
 
 def test_compute_kpis_is_the_same_with_a_quote_book() -> None:

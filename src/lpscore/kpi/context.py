@@ -26,7 +26,7 @@ from lpscore.kpi.sweep import QuoteSweep
 from lpscore.marketdata.nbbo import QuoteBook
 
 __all__ = ["CONTEXT_KEYS", "add_context", "load_adv", "size_bucket_labels", "size_bucket_of",
-           "symbol_regimes", "vol_regimes"]
+           "symbol_regimes"]
 
 CONTEXT_KEYS = ("symbol", "size_bucket", "vol_regime", "tod_bucket")
 
@@ -76,9 +76,8 @@ def size_bucket_of(qty: float, price: float | None, adv: float | None,
 
 
 def add_context(orders: pl.DataFrame, book: QuoteBook | QuoteSweep, config: ContextConfig,
-                adv: dict[str, float], *, regimes: pl.Series | None = None) -> pl.DataFrame:
-    """``orders`` (with symbol, order_qty, price, m0, t_send) plus the context columns.
-    ``regimes``: their ``vol_regimes``, when already computed."""
+                adv: dict[str, float]) -> pl.DataFrame:
+    """``orders`` (with symbol, order_qty, price, m0, t_send) plus the context columns."""
     notional = pl.col("order_qty") * pl.coalesce("m0", "price")
     adv_col = pl.col("symbol").replace_strict(adv, default=None, return_dtype=pl.Float64)
     by_adv = _cut(pl.col("order_qty") / adv_col * 100.0, config.adv_pct_edges, pct=True)
@@ -90,7 +89,7 @@ def add_context(orders: pl.DataFrame, book: QuoteBook | QuoteSweep, config: Cont
         notional.alias("notional"),
         pl.when(adv_col.is_not_null()).then(by_adv).otherwise(by_notional)
         .fill_null("unknown").alias("size_bucket"),
-        vol_regimes(orders, book, config) if regimes is None else regimes,
+        _vol_regime(orders, book, config),
         tod.fill_null("unknown").alias("tod_bucket"),
     )
 
@@ -117,12 +116,11 @@ def _pct(x: float) -> str:
 _REGIMES = pl.Series("vol_regime", ["unknown", "low", "mid", "high"], dtype=pl.String)
 
 
-def vol_regimes(orders: pl.DataFrame, book: QuoteBook | QuoteSweep,
+def _vol_regime(orders: pl.DataFrame, book: QuoteBook | QuoteSweep,
                 config: ContextConfig) -> pl.Series:
-    """Each order's volatility regime (see the module docstring), from its symbol and
-    ``t_send`` alone: from a ``QuoteSweep`` in one pass over the quotes; from a
-    ``QuoteBook``, the orders are grouped by symbol with one stable sort, and each symbol's
-    quotes are read once."""
+    """Each order's volatility regime (see the module docstring): from a ``QuoteSweep`` in
+    a few passes over the quotes; from a ``QuoteBook``, the orders are grouped by symbol with
+    one stable sort, and each symbol's quotes are read once."""
     regime = np.zeros(orders.height, dtype=np.int8)  # an index into _REGIMES
     if orders.height and len(book):
         codes = book.codes(orders["symbol"])

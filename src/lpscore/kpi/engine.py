@@ -16,17 +16,17 @@ Nothing here is decayed or aggregated: that is lpscore.kpi.aggregate over lpscor
 from __future__ import annotations
 
 from collections import Counter
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from lpscore.config import Config, ContextConfig
+from lpscore.config import Config
 from lpscore.ingest.orders import effective_fills, link_child_keys
 from lpscore.kpi import formulas as f
-from lpscore.kpi.context import add_context, load_adv, vol_regimes
+from lpscore.kpi.context import add_context, load_adv
 from lpscore.kpi.lifecycle import (
     KEY,
     child_orders,
@@ -84,22 +84,16 @@ def compute_kpis(events: pl.DataFrame, quotes: pl.DataFrame, config: Config,
         quality: Counter[str] = Counter()
         linked = link_child_keys(ordered, KEY)  # child_id, and KEY as lifecycle.child_keys
         sent = sent_orders(linked)
-        # then, on that core, the volatility regimes of the orders sent: they depend on an
-        # order's symbol and send time alone, so the lifecycles need not be built first
-        regimes = None if swept is None else pool.submit(
-            _swept_regimes, swept, sent.select("symbol", "t_send"), config.context)
         session_rejects = match_session_rejects(linked, sent)
         linked = _unlink_after_session_reject(linked, session_rejects, quality)
         fills = effective_fills(linked.select(_FILL_COLUMNS))
         orders = child_orders(sent, linked, fills, session_rejects)
         quoted: QuoteBook | QuoteSweep | None = book if swept is None else swept.result()
-        sent_regimes = None if regimes is None else regimes.result()
     if quoted is None:
         quoted = QuoteBook(quotes)
     orders = _order_benchmarks(orders, quoted, kpi.max_quote_age_ms)
     orders = _quarantine_negative_latency(orders, linked, quarantine, quality)
-    orders = add_context(orders, quoted, config.context, load_adv(config.context),
-                         regimes=_aligned(sent_regimes, sent, orders))
+    orders = add_context(orders, quoted, config.context, load_adv(config.context))
     orders = _reject_costs(orders, fills)
     fill_table, labels = _fill_kpis(fills, orders, quoted, kpi.horizons_ms,
                                     kpi.max_quote_age_ms)
@@ -236,26 +230,6 @@ def _unlink_after_session_reject(linked: pl.DataFrame, session_rejects: pl.DataF
     return linked.with_columns(
         pl.when(unlinked).then(None).otherwise(pl.col(name)).alias(name)
         for name in ("child_id", KEY))
-
-
-def _swept_regimes(swept: Future[QuoteSweep | None], sent: pl.DataFrame,
-                   config: ContextConfig) -> pl.Series | None:
-    """``vol_regimes`` of the orders ``sent`` from the sweep (None without one: quotes out
-    of time order are looked up in a ``QuoteBook``, built later)."""
-    sweep = swept.result()
-    return None if sweep is None else vol_regimes(sent, sweep, config)
-
-
-def _aligned(regimes: pl.Series | None, sent: pl.DataFrame, orders: pl.DataFrame
-             ) -> pl.Series | None:
-    """The regimes of the rows of ``sent`` as those of ``orders``' rows, when they hold the
-    same symbols and send times in the same order (a regime depends on nothing else); None
-    otherwise (``add_context`` then computes them)."""
-    if regimes is None or sent.height != orders.height:
-        return None
-    same = all(sent[name].equals(orders[name], check_names=True, null_equal=True)
-               for name in ("symbol", "t_send"))
-    return regimes if same else None
 
 
 def _epoch(column: pl.Series) -> I64:
