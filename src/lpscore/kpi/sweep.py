@@ -14,8 +14,11 @@ Same answers as ``QuoteBook`` and ``symbol_regimes``, bit for bit: the quote as 
 the last one given with ``ts <= t`` (a tie in time goes to the last given, as the stable
 sort and ``searchsorted(side="right")`` pick it); a symbol's cumulative variance adds the
 squared differences of ``np.log`` of its mids one quote at a time, as ``np.cumsum`` does,
-and the quantiles are the same ``np.nanquantile`` of the same values. Quotes not in time
-order give no sweep (``of`` returns None): the engine then uses ``QuoteBook``.
+and the quantiles are the same ``np.nanquantile`` of the same values. The regimes take
+one sweep for the sampling grids and the orders, and make the log mids a part of the
+quotes at a time within it (``np.log`` works element by element, so the parts give the
+bits of one whole array, without holding 8 bytes per quote). Quotes not in time order give
+no sweep (``of`` returns None): the engine then uses ``QuoteBook``.
 
 Each kernel is plain Python over NumPy arrays, compiled on first use and cached on disk
 (``cache=True``), like lpscore.fix.kernels.
