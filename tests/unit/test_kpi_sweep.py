@@ -4,6 +4,7 @@ the Polars aggregation, and compute_kpis the same tables with or without a sweep
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import timedelta
 
@@ -52,9 +53,27 @@ def _assert_same_asof(book: QuoteBook, sweep: QuoteSweep, codes: np.ndarray,
         np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
 
 
+def _chunked(frame: pl.DataFrame, rng: random.Random) -> pl.DataFrame:
+    """``frame`` as chunks of random lengths (as quotes concatenated file by file)."""
+    cuts = sorted({0, frame.height, *(rng.randrange(frame.height) for _ in range(6))})
+    return pl.concat([frame.slice(a, b - a) for a, b in itertools.pairwise(cuts)],
+                     rechunk=False)
+
+
+# (rows in a part at most, at least): one part; parts of single quotes; parts cut inside
+# chunks and at their ends; short chunks copied together
+PARTS = [(1 << 20, 1 << 16), (1, 1), (7, 1), (50, 20)]
+
+
+@pytest.mark.parametrize(("most", "least"), PARTS)
 @pytest.mark.parametrize("seed", range(20))
-def test_sweep_answers_as_the_quote_book(seed: int) -> None:
+def test_sweep_answers_as_the_quote_book(seed: int, most: int, least: int,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sweep_module, "_PART", most)
+    monkeypatch.setattr(sweep_module, "_MIN_PART", least)
     feed = _feed(seed)
+    if seed % 2:
+        feed = _chunked(feed, random.Random(seed))
     book, sweep = QuoteBook(feed), QuoteSweep.of(feed)
     assert sweep is not None and sweep.symbols == book.symbols and len(sweep) == len(book)
     rng = np.random.default_rng(seed)
@@ -67,6 +86,28 @@ def test_sweep_answers_as_the_quote_book(seed: int) -> None:
     for query in (times, np.sort(times), exact, np.sort(exact)):
         _assert_same_asof(book, sweep, codes, query)
     _assert_same_asof(book, sweep, codes[:0], times[:0])
+
+
+def test_sweep_holds_views_of_the_quotes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of ``_MIN_PART`` rows or more are not copied: a part's columns are views of the
+    frame's memory (20M quotes would otherwise be copied once more, 480 MB)."""
+    monkeypatch.setattr(sweep_module, "_MIN_PART", 10)
+    feed = _chunked(_feed(3, n=2_000), random.Random(3))
+    feed = pl.concat([feed, feed.tail(3).with_columns(pl.col("ts").dt.offset_by("1s"))],
+                     rechunk=False)        # a short last chunk: copied alone, still a part
+    sweep = QuoteSweep.of(feed)
+    assert sweep is not None
+    parts = sweep._parts
+    assert sum(len(p.ts) for p in parts) == feed.height and len(parts) > 3
+    long = [p for p in parts if len(p.ts) >= 10]
+    assert long and all(not a.flags.owndata for p in long for a in (p.ts, p.bid, p.ask))
+
+
+def test_sweep_of_quotes_whose_times_go_back_between_chunks() -> None:
+    feed = _feed(2)
+    half = feed.height // 2
+    swapped = pl.concat([feed.slice(half), feed.slice(0, half)], rechunk=False)
+    assert QuoteSweep.of(swapped) is None
 
 
 def test_sweep_needs_quotes_in_time_order() -> None:
@@ -82,7 +123,8 @@ def test_sweep_needs_quotes_in_time_order() -> None:
 @pytest.mark.parametrize("seed", range(10))
 def test_sweep_regimes_are_those_of_the_quote_book(seed: int, part: int,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sweep_module, "_LOG_PART", part)   # the sweep resumed part by part
+    monkeypatch.setattr(sweep_module, "_PART", part)   # the sweep resumed part by part
+    monkeypatch.setattr(sweep_module, "_MIN_PART", 1)
     rng = random.Random(seed)
     rows = [(t * rng.choice([50.0, 100.0]), sym, 100 + rng.randint(-20, 20) / 100, 0.0)
             for t in range(600) for sym in ("XYZ", "ABC")]

@@ -20,14 +20,21 @@ quotes at a time within it (``np.log`` works element by element, so the parts gi
 bits of one whole array, without holding 8 bytes per quote). Quotes not in time order give
 no sweep (``of`` returns None): the engine then uses ``QuoteBook``.
 
+The sweep reads the quotes where the frame holds them: its parts are views of the frame's
+chunks (a Parquet file read gives one per row group), and each compiled sweep goes through
+them one after the other, carrying each symbol's latest quote from part to part. Only the
+symbol codes (2 bytes a quote) are new memory: copying 20M times and prices into one array
+each took 480 MB more at the benchmark's size (benchmarks/RESULTS.md).
+
 Each kernel is plain Python over NumPy arrays, compiled on first use and cached on disk
 (``cache=True``), like lpscore.fix.kernels.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numba
 import numpy as np
@@ -46,54 +53,73 @@ I64 = npt.NDArray[np.int64]
 I8 = npt.NDArray[np.int8]
 
 
-def _asof_rows(ts: I64, code: npt.NDArray[Any], n_symbols: int, times: I64,
-               codes: I64) -> I64:
-    """For queries sorted by time, the row of the last quote of each query's symbol with
-    ``ts <= time`` (-1 when none, or for code -1)."""
-    last = np.full(n_symbols, -1, dtype=np.int64)
-    out = np.empty(len(times), dtype=np.int64)
+def _asof_part(ts: I64, code: npt.NDArray[Any], bid: F64, ask: F64, offset: int,
+               final: bool, last: I64, held_ts: I64, held_bid: F64, held_ask: F64,
+               times: I64, codes: I64, rows: I64, out_ts: I64, out_bid: F64, out_ask: F64,
+               j: int) -> int:
+    """For queries sorted by time, from query ``j`` on, against one part of the quotes (rows
+    ``offset`` on): the last quote of each query's symbol with ``ts <= time``, its row into
+    ``rows``, its time and prices into ``out_*`` (left as they are, -1 and NaN, when there is
+    none or for code -1). Stops at the end of the part unless it is the ``final`` one (a
+    later part may hold quotes as old as the query): returns the first query not answered.
+    ``last`` (per symbol: the row of its latest quote so far) and ``held_*`` (that quote's
+    time and prices, once its part is left) carry the sweep from part to part."""
+    n = len(ts)
     i = 0
-    n = len(ts)
-    for j in range(len(times)):
-        t = times[j]
-        while i < n and ts[i] <= t:
-            last[code[i]] = i
-            i += 1
-        c = codes[j]
-        out[j] = last[c] if c >= 0 else -1
-    return out
-
-
-def _asof_variance(ts: I64, code: npt.NDArray[Any], log_mid: F64, start: int, total: F64,
-                   previous: F64, seen: npt.NDArray[np.bool_], times: I64, codes: I64,
-                   out: F64, found: npt.NDArray[np.bool_], j: int, i: int) -> tuple[int, int]:
-    """For queries sorted by time, from query ``j`` and quote ``i`` on: each query's
-    symbol's cumulative variance (the running sum of squared log-mid differences between
-    its consecutive quotes, 0 at and before its first quote) as of the time into ``out``,
-    and whether it had a quote by then into ``found``. ``log_mid`` holds the log mids of
-    the quotes from ``start`` on; the sweep stops at the first quote past them, to be
-    resumed with the next part: returns where it stopped (``j == len(times)``: done).
-    ``total``, ``previous`` and ``seen`` (per symbol) carry the sweep across parts."""
-    end = start + len(log_mid)
-    n = len(ts)
     while j < len(times):
         t = times[j]
         while i < n and ts[i] <= t:
-            if i == end:
-                return j, i
+            last[code[i]] = offset + i
+            i += 1
+        if i == n and not final:
+            break
+        c = codes[j]
+        if c >= 0:
+            r = last[c]
+            rows[j] = r
+            k = r - offset
+            if k >= 0:
+                out_ts[j], out_bid[j], out_ask[j] = ts[k], bid[k], ask[k]
+            elif r >= 0:
+                out_ts[j], out_bid[j], out_ask[j] = held_ts[c], held_bid[c], held_ask[c]
+        j += 1
+    for c in range(len(last)):  # the quotes of this part that later parts may still need
+        k = last[c] - offset
+        if k >= 0:
+            held_ts[c], held_bid[c], held_ask[c] = ts[k], bid[k], ask[k]
+    return j
+
+
+def _asof_variance(ts: I64, code: npt.NDArray[Any], log_mid: F64, final: bool, total: F64,
+                   previous: F64, seen: npt.NDArray[np.bool_], times: I64, codes: I64,
+                   out: F64, found: npt.NDArray[np.bool_], j: int) -> int:
+    """For queries sorted by time, from query ``j`` on, against one part of the quotes (their
+    times, symbol codes and log mids): each query's symbol's cumulative variance (the running
+    sum of squared log-mid differences between its consecutive quotes, 0 at and before its
+    first quote) as of the time into ``out``, and whether it had a quote by then into
+    ``found``. Stops at the end of the part unless it is the ``final`` one, as
+    ``_asof_part``: returns the first query not answered. ``total``, ``previous`` and
+    ``seen`` (per symbol) carry the sweep from part to part."""
+    n = len(ts)
+    i = 0
+    while j < len(times):
+        t = times[j]
+        while i < n and ts[i] <= t:
             c = code[i]
-            x = log_mid[i - start]
+            x = log_mid[i]
             if seen[c]:
                 d = x - previous[c]
                 total[c] = total[c] + d * d
             seen[c] = True
             previous[c] = x
             i += 1
+        if i == n and not final:
+            break
         c = codes[j]
         out[j] = total[c]
         found[j] = seen[c]
         j += 1
-    return j, i
+    return j
 
 
 def _bounds(code: npt.NDArray[Any], n_symbols: int) -> tuple[I64, I64]:
@@ -108,7 +134,7 @@ def _bounds(code: npt.NDArray[Any], n_symbols: int) -> tuple[I64, I64]:
     return first, last
 
 
-_asof_rows_jit = _JIT(_asof_rows)
+_asof_part_jit = _JIT(_asof_part)
 _asof_variance_jit = _JIT(_asof_variance)
 _bounds_jit = _JIT(_bounds)
 
@@ -126,36 +152,53 @@ class QuoteSweep:
     """Quotes in time order, for sets of as-of lookups (module docstring).
 
     ``symbols`` are the quoted symbols in sorted order; a symbol's code is its index there,
-    as in ``QuoteBook``. Quotes without a symbol or a time are left out, as there.
+    as in ``QuoteBook``. Quotes without a symbol or a time are left out, as there. The
+    quotes are held as ``parts``: consecutive runs of rows, each its times, codes, bids and
+    asks (``_parts``: views of the frame's own memory where its chunks allow).
     """
 
-    def __init__(self, symbols: list[str], ts: I64, code: npt.NDArray[Any], bid: F64,
-                 ask: F64) -> None:
+    def __init__(self, symbols: list[str], parts: list[_Part]) -> None:
         self.symbols = symbols
         self._enum = pl.Enum(symbols)
-        self._ts, self._code, self._bid, self._ask = ts, code, bid, ask
-        first, last = _bounds_jit(code, len(symbols))
-        self._first_ts: I64 = ts[np.maximum(first, 0)] if len(ts) else first
-        self._last_ts: I64 = ts[np.maximum(last, 0)] if len(ts) else last
+        self._parts = parts
+        self._starts = np.cumsum([0, *(len(p.ts) for p in parts)])
+        first, last = np.full(len(symbols), -1), np.full(len(symbols), -1)
+        for part, start in zip(parts, self._starts.tolist(), strict=False):
+            f, la = _bounds_jit(part.code, len(symbols))
+            first = np.where((first < 0) & (f >= 0), f + start, first)
+            last = np.where(la >= 0, la + start, last)
+        self._first_ts: I64 = self._ts_at(first)
+        self._last_ts: I64 = self._ts_at(last)
 
     @classmethod
     def of(cls, quotes: pl.DataFrame) -> QuoteSweep | None:
         """The sweep of ``quotes`` (QUOTE_SCHEMA), or None when their times go back."""
-        frame = quotes.select(pl.col("symbol").cast(pl.String),
-                              pl.col("ts").dt.epoch("ns"), "bid", "ask")
+        frame = quotes.select(pl.col("symbol").cast(pl.String), "ts", "bid", "ask")
         if frame["symbol"].null_count() or frame["ts"].null_count():
             frame = frame.drop_nulls(["symbol", "ts"])
-        ts = frame["ts"].to_numpy().astype(np.int64, copy=False)
-        if not _nondecreasing(ts):
-            return None
         # the codes of a cast to pl.Enum(sorted symbols), without hashing 20M strings twice
         symbols, code = sorted_codes(frame["symbol"])
-        return cls(symbols, ts, code,
-                   frame["bid"].to_numpy().astype(np.float64, copy=False),
-                   frame["ask"].to_numpy().astype(np.float64, copy=False))
+        parts: list[_Part] = []
+        for start, stop in _part_bounds(frame):
+            rows = frame.slice(start, stop - start)
+            ts = _epoch_ns(rows["ts"])
+            if not _nondecreasing(ts) or (parts and len(ts) and ts[0] < parts[-1].ts[-1]):
+                return None
+            parts.append(_Part(ts, code[start:stop], _floats(rows["bid"]),
+                               _floats(rows["ask"])))
+        return cls(symbols, parts)
 
     def __len__(self) -> int:
-        return len(self._ts)
+        return int(self._starts[-1])
+
+    def _ts_at(self, rows: I64) -> I64:
+        """The times of quotes by row (-1 for row -1)."""
+        out = np.full(len(rows), -1, dtype=np.int64)
+        part = np.searchsorted(self._starts, rows, side="right") - 1
+        for k, (r, p) in enumerate(zip(rows.tolist(), part.tolist(), strict=True)):
+            if r >= 0:
+                out[k] = self._parts[p].ts[r - self._starts[p]]
+        return out
 
     def codes(self, symbols: pl.Series | Sequence[str | None]) -> I64:
         """Index of each symbol in ``self.symbols``; -1 for a symbol without quotes."""
@@ -163,34 +206,37 @@ class QuoteSweep:
 
     def asof(self, codes: I64, times_ns: I64) -> AsOf:
         """The quote as of each (symbol code, time), as ``QuoteBook.asof``."""
-        if len(self._ts) == 0:  # no symbol has quotes, so every code is -1
+        if len(self) == 0:  # no symbol has quotes, so every code is -1
             return AsOf.none(len(codes))
-        nan = np.float64(np.nan)
         order = _in_time_order(times_ns)
-        if order is None:
-            row = _asof_rows_jit(self._ts, self._code, len(self.symbols), times_ns, codes)
-        else:
-            row = np.empty(len(codes), dtype=np.int64)
-            row[order] = _asof_rows_jit(self._ts, self._code, len(self.symbols),
-                                        times_ns[order], codes[order])
+        times, sorted_codes_ = (times_ns, codes) if order is None else (times_ns[order],
+                                                                       codes[order])
+        n, n_symbols = len(codes), len(self.symbols)
+        rows = np.full(n, -1, dtype=np.int64)
+        ts = np.full(n, -1, dtype=np.int64)
+        bid, ask = np.full(n, np.nan), np.full(n, np.nan)
+        last = np.full(n_symbols, -1, dtype=np.int64)
+        held_ts = np.full(n_symbols, -1, dtype=np.int64)
+        held_bid, held_ask = np.full(n_symbols, np.nan), np.full(n_symbols, np.nan)
+        j = 0
+        for k, part in enumerate(self._parts):
+            j = _asof_part_jit(part.ts, part.code, part.bid, part.ask, int(self._starts[k]),
+                               k == len(self._parts) - 1, last, held_ts, held_bid, held_ask,
+                               times, sorted_codes_, rows, ts, bid, ask, j)
+            if j == n:
+                break
+        if order is not None:  # back to the order of the queries
+            rows, ts, bid, ask = (_scatter(a, order) for a in (rows, ts, bid, ask))
         known = codes >= 0
-        found = row >= 0
         past_end = known & (times_ns > self._last_ts[np.where(known, codes, 0)])
-        safe = np.where(found, row, 0)
-        return AsOf(
-            bid=np.where(found, self._bid[safe], nan),
-            ask=np.where(found, self._ask[safe], nan),
-            ts=np.where(found, self._ts[safe], -1),
-            found=found,
-            past_end=past_end,
-        )
+        return AsOf(bid=bid, ask=ask, ts=ts, found=rows >= 0, past_end=past_end)
 
     def regimes(self, codes: I64, t_send: I64, window: int, step: int) -> I8:
         """Each order's volatility regime (an index into ``kpi.context._REGIMES``: 0 unknown,
         1 low, 2 mid, 3 high), as ``symbol_regimes`` gives it symbol by symbol."""
         regime = np.zeros(len(codes), dtype=np.int8)
         present = np.unique(codes[codes >= 0])
-        if len(present) == 0 or len(self._ts) == 0:
+        if len(present) == 0 or len(self) == 0:
             return regime
         grids = [self._grid(int(c), window, step) for c in present.tolist()]
         grid = np.concatenate(grids)
@@ -234,7 +280,7 @@ class QuoteSweep:
 
     def _variance(self, codes: I64, times: I64) -> tuple[F64, npt.NDArray[np.bool_]]:
         """``_asof_variance`` of every time, the log mids made a part of the quotes at a
-        time (``_LOG_PART`` quotes: no 160 MB array of them all)."""
+        time (no 160 MB array of them all)."""
         safe = np.where(codes >= 0, codes, 0)
         order = _in_time_order(times)
         if order is not None:
@@ -243,14 +289,16 @@ class QuoteSweep:
         total, previous = np.zeros(n_symbols), np.zeros(n_symbols)
         seen = np.zeros(n_symbols, dtype=np.bool_)
         out, found = np.empty(len(times)), np.empty(len(times), dtype=np.bool_)
-        j = i = 0
-        while j < len(times):
-            # np.log((bid + ask) / 2.0) of the next part, element by element as on all
-            part = self._bid[i:i + _LOG_PART] + self._ask[i:i + _LOG_PART]
-            np.divide(part, 2.0, out=part)
-            np.log(part, out=part)
-            j, i = _asof_variance_jit(self._ts, self._code, part, i, total, previous, seen,
-                                      times, safe, out, found, j, i)
+        j = 0
+        for k, part in enumerate(self._parts):
+            # np.log((bid + ask) / 2.0) of the part, element by element as on all
+            mid = part.bid + part.ask
+            np.divide(mid, 2.0, out=mid)
+            np.log(mid, out=mid)
+            j = _asof_variance_jit(part.ts, part.code, mid, k == len(self._parts) - 1, total,
+                                   previous, seen, times, safe, out, found, j)
+            if j == len(times):
+                break
         if order is None:
             return out, found
         back_out, back_found = np.empty_like(out), np.empty_like(found)
@@ -258,5 +306,61 @@ class QuoteSweep:
         return back_out, back_found
 
 
-_LOG_PART = 1 << 20
-"""Quotes whose log mids ``QuoteSweep._variance`` makes at once (8 MB)."""
+class _Part(NamedTuple):
+    """Consecutive quotes: times (epoch ns), symbol codes, bids and asks."""
+
+    ts: I64
+    code: npt.NDArray[Any]
+    bid: F64
+    ask: F64
+
+
+_PART = 1 << 20
+"""Quotes in a part at most (8 MB a column): the log mids of the regimes are made a part at
+a time."""
+_MIN_PART = 1 << 16
+"""Quotes in a part at least, but the last: a frame of many small chunks (a stream's
+quotes, concatenated poll by poll) is copied a few chunks at a time into parts this long,
+so the sweeps' per-part work stays small beside their per-quote work."""
+
+
+def _part_bounds(frame: pl.DataFrame) -> list[tuple[int, int]]:
+    """(start, stop) of each part of ``frame``: within one chunk of every column where the
+    chunks are ``_MIN_PART`` rows or more (so its columns are views of the frame's memory),
+    at most ``_PART`` rows."""
+    cuts = {frame.height}
+    for column in frame.get_columns():
+        cuts.update(itertools.accumulate(column.chunk_lengths()))
+    bounds, start = [], 0
+    for cut in sorted(cuts):
+        if cut - start < _MIN_PART and cut < frame.height:
+            continue                    # a short chunk: goes with the next
+        while cut - start > _PART:
+            bounds.append((start, start + _PART))
+            start += _PART
+        if cut > start:
+            bounds.append((start, cut))
+            start = cut
+    return bounds
+
+
+def _scatter(values: npt.NDArray[Any], order: I64) -> npt.NDArray[Any]:
+    """``values`` of queries sorted by ``order``, put back in the queries' own order."""
+    out = np.empty_like(values)
+    out[order] = values
+    return out
+
+
+def _epoch_ns(ts: pl.Series) -> I64:
+    """Epoch ns of a Datetime column as int64, a view of its memory where it can be."""
+    dtype = ts.dtype
+    if isinstance(dtype, pl.Datetime) and dtype.time_unit == "ns":
+        ts = ts.to_physical()
+    else:
+        ts = ts.dt.epoch("ns")
+    return ts.to_numpy().astype(np.int64, copy=False)
+
+
+def _floats(prices: pl.Series) -> F64:
+    """A price column as float64 (NaN for null), a view of its memory where it can be."""
+    return prices.to_numpy().astype(np.float64, copy=False)
