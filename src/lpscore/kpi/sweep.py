@@ -54,7 +54,7 @@ I8 = npt.NDArray[np.int8]
 
 
 def _asof_part(ts: I64, code: npt.NDArray[Any], bid: F64, ask: F64, offset: int,
-               final: bool, last: I64, held_ts: I64, held_bid: F64, held_ask: F64,
+               final: bool, last: I64, last_ts: I64, last_bid: F64, last_ask: F64,
                times: I64, codes: I64, rows: I64, out_ts: I64, out_bid: F64, out_ask: F64,
                j: int) -> int:
     """For queries sorted by time, from query ``j`` on, against one part of the quotes (rows
@@ -62,31 +62,25 @@ def _asof_part(ts: I64, code: npt.NDArray[Any], bid: F64, ask: F64, offset: int,
     ``rows``, its time and prices into ``out_*`` (left as they are, -1 and NaN, when there is
     none or for code -1). Stops at the end of the part unless it is the ``final`` one (a
     later part may hold quotes as old as the query): returns the first query not answered.
-    ``last`` (per symbol: the row of its latest quote so far) and ``held_*`` (that quote's
-    time and prices, once its part is left) carry the sweep from part to part."""
+    ``last`` and ``last_*`` (per symbol: the row, time and prices of its latest quote so far)
+    carry the sweep from part to part. Keeping the prices as the quotes pass (read in
+    order) is faster than reading them at each query's row (a cache miss each)."""
     n = len(ts)
     i = 0
     while j < len(times):
         t = times[j]
         while i < n and ts[i] <= t:
-            last[code[i]] = offset + i
+            c = code[i]
+            last[c] = offset + i
+            last_ts[c], last_bid[c], last_ask[c] = ts[i], bid[i], ask[i]
             i += 1
         if i == n and not final:
             break
         c = codes[j]
-        if c >= 0:
-            r = last[c]
-            rows[j] = r
-            k = r - offset
-            if k >= 0:
-                out_ts[j], out_bid[j], out_ask[j] = ts[k], bid[k], ask[k]
-            elif r >= 0:
-                out_ts[j], out_bid[j], out_ask[j] = held_ts[c], held_bid[c], held_ask[c]
+        if c >= 0 and last[c] >= 0:
+            rows[j] = last[c]
+            out_ts[j], out_bid[j], out_ask[j] = last_ts[c], last_bid[c], last_ask[c]
         j += 1
-    for c in range(len(last)):  # the quotes of this part that later parts may still need
-        k = last[c] - offset
-        if k >= 0:
-            held_ts[c], held_bid[c], held_ask[c] = ts[k], bid[k], ask[k]
     return j
 
 
@@ -216,12 +210,12 @@ class QuoteSweep:
         ts = np.full(n, -1, dtype=np.int64)
         bid, ask = np.full(n, np.nan), np.full(n, np.nan)
         last = np.full(n_symbols, -1, dtype=np.int64)
-        held_ts = np.full(n_symbols, -1, dtype=np.int64)
-        held_bid, held_ask = np.full(n_symbols, np.nan), np.full(n_symbols, np.nan)
+        last_ts = np.full(n_symbols, -1, dtype=np.int64)
+        last_bid, last_ask = np.full(n_symbols, np.nan), np.full(n_symbols, np.nan)
         j = 0
         for k, part in enumerate(self._parts):
             j = _asof_part_jit(part.ts, part.code, part.bid, part.ask, int(self._starts[k]),
-                               k == len(self._parts) - 1, last, held_ts, held_bid, held_ask,
+                               k == len(self._parts) - 1, last, last_ts, last_bid, last_ask,
                                times, sorted_codes_, rows, ts, bid, ask, j)
             if j == n:
                 break
