@@ -53,33 +53,36 @@ I64 = npt.NDArray[np.int64]
 I8 = npt.NDArray[np.int8]
 
 
-def _asof_part(ts: I64, code: npt.NDArray[Any], bid: F64, ask: F64, offset: int,
-               final: bool, last: I64, last_ts: I64, last_bid: F64, last_ask: F64,
-               times: I64, codes: I64, rows: I64, out_ts: I64, out_bid: F64, out_ask: F64,
-               j: int) -> int:
-    """For queries sorted by time, from query ``j`` on, against one part of the quotes (rows
-    ``offset`` on): the last quote of each query's symbol with ``ts <= time``, its row into
-    ``rows``, its time and prices into ``out_*`` (left as they are, -1 and NaN, when there is
-    none or for code -1). Stops at the end of the part unless it is the ``final`` one (a
-    later part may hold quotes as old as the query): returns the first query not answered.
-    ``last`` and ``last_*`` (per symbol: the row, time and prices of its latest quote so far)
-    carry the sweep from part to part. Keeping the prices as the quotes pass (read in
-    order) is faster than reading them at each query's row (a cache miss each)."""
+def _asof_part(ts: I64, code: npt.NDArray[Any], bid: F64, ask: F64, final: bool,
+               quoted: npt.NDArray[np.bool_], last_ts: I64, last_bid: F64, last_ask: F64,
+               times: I64, codes: I64, order: I64, found: npt.NDArray[np.bool_],
+               out_ts: I64, out_bid: F64, out_ask: F64, j: int) -> int:
+    """For queries sorted by time, from query ``j`` on, against one part of the quotes: the
+    last quote of each query's symbol with ``ts <= time``: ``found``, and its time and
+    prices into ``out_*`` (left as they are, -1 and NaN, when there is none or for code -1),
+    at the query's place before the sort (``order[j]``: written there directly, no scatter
+    of four arrays afterwards). Stops at the end of the part unless it is the ``final`` one
+    (a later part may hold quotes as old as the query): returns the first query not
+    answered. ``quoted``, ``last_ts``, ``last_bid`` and ``last_ask`` (per symbol: whether
+    it has a quote so far, and that quote's time and prices) carry the sweep from part to
+    part. Keeping the prices as the quotes pass (read in order) is faster than reading them
+    at each query's quote (a cache miss each)."""
     n = len(ts)
     i = 0
     while j < len(times):
         t = times[j]
         while i < n and ts[i] <= t:
             c = code[i]
-            last[c] = offset + i
+            quoted[c] = True
             last_ts[c], last_bid[c], last_ask[c] = ts[i], bid[i], ask[i]
             i += 1
         if i == n and not final:
             break
         c = codes[j]
-        if c >= 0 and last[c] >= 0:
-            rows[j] = last[c]
-            out_ts[j], out_bid[j], out_ask[j] = last_ts[c], last_bid[c], last_ask[c]
+        if c >= 0 and quoted[c]:
+            at = order[j]
+            found[at] = True
+            out_ts[at], out_bid[at], out_ask[at] = last_ts[c], last_bid[c], last_ask[c]
         j += 1
     return j
 
@@ -203,27 +206,27 @@ class QuoteSweep:
         if len(self) == 0:  # no symbol has quotes, so every code is -1
             return AsOf.none(len(codes))
         order = _in_time_order(times_ns)
-        times, sorted_codes_ = (times_ns, codes) if order is None else (times_ns[order],
-                                                                       codes[order])
+        if order is None:
+            times, sorted_codes_, order = times_ns, codes, np.arange(len(codes))
+        else:
+            times, sorted_codes_ = times_ns[order], codes[order]
         n, n_symbols = len(codes), len(self.symbols)
-        rows = np.full(n, -1, dtype=np.int64)
+        found = np.zeros(n, dtype=np.bool_)
         ts = np.full(n, -1, dtype=np.int64)
         bid, ask = np.full(n, np.nan), np.full(n, np.nan)
-        last = np.full(n_symbols, -1, dtype=np.int64)
+        quoted = np.zeros(n_symbols, dtype=np.bool_)
         last_ts = np.full(n_symbols, -1, dtype=np.int64)
         last_bid, last_ask = np.full(n_symbols, np.nan), np.full(n_symbols, np.nan)
         j = 0
         for k, part in enumerate(self._parts):
-            j = _asof_part_jit(part.ts, part.code, part.bid, part.ask, int(self._starts[k]),
-                               k == len(self._parts) - 1, last, last_ts, last_bid, last_ask,
-                               times, sorted_codes_, rows, ts, bid, ask, j)
+            j = _asof_part_jit(part.ts, part.code, part.bid, part.ask,
+                               k == len(self._parts) - 1, quoted, last_ts, last_bid, last_ask,
+                               times, sorted_codes_, order, found, ts, bid, ask, j)
             if j == n:
                 break
-        if order is not None:  # back to the order of the queries
-            rows, ts, bid, ask = (_scatter(a, order) for a in (rows, ts, bid, ask))
         known = codes >= 0
         past_end = known & (times_ns > self._last_ts[np.where(known, codes, 0)])
-        return AsOf(bid=bid, ask=ask, ts=ts, found=rows >= 0, past_end=past_end)
+        return AsOf(bid=bid, ask=ask, ts=ts, found=found, past_end=past_end)
 
     def regimes(self, codes: I64, t_send: I64, window: int, step: int) -> I8:
         """Each order's volatility regime (an index into ``kpi.context._REGIMES``: 0 unknown,
@@ -336,13 +339,6 @@ def _part_bounds(frame: pl.DataFrame) -> list[tuple[int, int]]:
             bounds.append((start, cut))
             start = cut
     return bounds
-
-
-def _scatter(values: npt.NDArray[Any], order: I64) -> npt.NDArray[Any]:
-    """``values`` of queries sorted by ``order``, put back in the queries' own order."""
-    out = np.empty_like(values)
-    out[order] = values
-    return out
 
 
 def _epoch_ns(ts: pl.Series) -> I64:
