@@ -18,7 +18,7 @@ from lpscore.config import Config, ContextConfig
 from lpscore.ingest.orders import link_child_orders
 from lpscore.kpi import sweep as sweep_module
 from lpscore.kpi.context import _vol_regime
-from lpscore.kpi.engine import _in_receipt_order, compute_kpis
+from lpscore.kpi.engine import _in_receipt_order, _with_orders, compute_kpis
 from lpscore.kpi.lifecycle import (
     _REPORT_COLUMNS,
     KEY,
@@ -184,3 +184,21 @@ def test_compute_kpis_is_the_same_with_a_quote_book() -> None:
     assert_frame_equal(with_sweep.orders, with_book.orders)
     assert_frame_equal(with_sweep.fills, with_book.fills)
     assert with_sweep.data_quality == with_book.data_quality
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_fills_get_their_orders_as_the_join_gives_them(seed: int) -> None:
+    """``_with_orders`` (a gather when the orders are in key order) pairs the rows of the
+    inner join on the key, in the fills' order: fills of no order (null key, a key past the
+    orders) left out, an order with several fills or none."""
+    rng = random.Random(seed)
+    n = rng.randint(0, 30)
+    orders = pl.DataFrame({KEY: pl.int_range(n, eager=True, dtype=pl.Int64),
+                           "lp": [rng.choice(["LP_A", "LP_B", None]) for _ in range(n)],
+                           "m0": [rng.random() for _ in range(n)]})
+    fills = pl.DataFrame({KEY: [rng.choice([None, n, n + 3, *range(n)]) for _ in range(50)],
+                          "q": [float(i) for i in range(50)]}, schema_overrides={KEY: pl.Int64})
+    for table in (orders, orders.sample(fraction=1.0, shuffle=True, seed=seed),
+                  pl.concat([orders, orders.head(2)])):   # the join's path: not in key order
+        want = fills.join(table, on=KEY, how="inner", maintain_order="left").drop(KEY)
+        assert_frame_equal(_with_orders(fills, table), want)

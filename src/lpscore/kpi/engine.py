@@ -332,15 +332,14 @@ def _reject_costs(orders: pl.DataFrame, fills: pl.DataFrame) -> pl.DataFrame:
 
 def _fill_kpis(fills: pl.DataFrame, orders: pl.DataFrame, book: QuoteBook | QuoteSweep,
                horizons_ms: tuple[int, ...], max_age_ms: int) -> tuple[pl.DataFrame, list[str]]:
-    table = fills.select(
+    table = _with_orders(fills.select(
         KEY, "child_id", "exec_id", pl.col("last_qty").alias("q"), pl.col("last_px").alias("p"),
         "corrected", pl.col("ts_recv").alias("t_recv"),
         pl.when(pl.col("transact_time_subsecond").fill_null(False))
         .then(pl.col("transact_time")).otherwise(pl.col("ts_recv")).alias("t_exec"),
-    ).join(orders.select(
+    ), orders.select(
         KEY, "parent_id", "lp", "session", "symbol", "s", "t_send", "bid0", "ask0",
-        "quote_age0_ms", "m0", "far0", "size_bucket", "vol_regime", "tod_bucket"),
-        on=KEY, how="inner").drop(KEY)
+        "quote_age0_ms", "m0", "far0", "size_bucket", "vol_regime", "tod_bucket"))
     codes = book.codes(table["symbol"])
     s = table["s"].to_numpy().astype(np.float64)
     p = table["p"].to_numpy().astype(np.float64)
@@ -369,6 +368,19 @@ def _fill_kpis(fills: pl.DataFrame, orders: pl.DataFrame, book: QuoteBook | Quot
         ]
     table = table.with_columns(columns).with_columns((pl.col("q") * pl.col("p")).alias("notional"))
     return table, labels
+
+
+def _with_orders(fills: pl.DataFrame, orders: pl.DataFrame) -> pl.DataFrame:
+    """Each fill with its order's columns, fills without an order left out: the inner join
+    on KEY, done as a gather of the orders' rows when the orders are in key order (a child's
+    key is its row among the orders sent, ``child_keys``, and ``child_orders`` keeps that
+    order), which pairs the same rows in the fills' order, without hashing 1M keys."""
+    keys = orders.get_column(KEY)
+    if keys.null_count() or not np.array_equal(keys.to_numpy(), np.arange(orders.height)):
+        return fills.join(orders, on=KEY, how="inner", maintain_order="left").drop(KEY)
+    kept = fills.filter(pl.col(KEY) < orders.height)  # null keys too are left out
+    return pl.concat([kept.drop(KEY), orders.drop(KEY)[kept.get_column(KEY)]],
+                     how="horizontal")
 
 
 def clock_offsets(linked: pl.DataFrame) -> pl.DataFrame:
