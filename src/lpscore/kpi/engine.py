@@ -88,11 +88,18 @@ def compute_kpis(events: pl.DataFrame, quotes: pl.DataFrame, config: Config,
         linked = _unlink_after_session_reject(linked, session_rejects, quality)
         fills = effective_fills(linked.select(_FILL_COLUMNS))
         orders = child_orders(sent, linked, fills, session_rejects)
+        del sent
+        # what is read of the events themselves, read now: the events with their keys are
+        # the largest table held, and the quote lookups below the job's peak of memory
+        orders = _quarantine_negative_latency(orders, linked, quarantine, quality)
+        quality["orphan_reports"] = linked.filter(
+            pl.col("kind").is_in(["8", "9"]) & pl.col("child_id").is_null()).height
+        offsets, orphan_rejects = clock_offsets(linked), _orphan_rejects(linked)
+        del linked, ordered
         quoted: QuoteBook | QuoteSweep | None = book if swept is None else swept.result()
     if quoted is None:
         quoted = QuoteBook(quotes)
     orders = _order_benchmarks(orders, quoted, kpi.max_quote_age_ms)
-    orders = _quarantine_negative_latency(orders, linked, quarantine, quality)
     orders = add_context(orders, quoted, config.context, load_adv(config.context))
     orders = _reject_costs(orders, fills)
     fill_table, labels = _fill_kpis(fills, orders, quoted, kpi.horizons_ms,
@@ -100,8 +107,6 @@ def compute_kpis(events: pl.DataFrame, quotes: pl.DataFrame, config: Config,
     quality["fills_no_benchmark"] = int((~fill_table["has_benchmark"]).sum())
     for label in labels:
         quality[f"markout_null_{label}"] = int(fill_table[f"mid_{label}"].is_null().sum())
-    quality["orphan_reports"] = linked.filter(
-        pl.col("kind").is_in(["8", "9"]) & pl.col("child_id").is_null()).height
     quality["open_orders"] = orders.filter(~pl.col("terminal")
                                            & (pl.col("state") != "session_rejected")).height
     quality["orders_no_benchmark"] = int(orders["m0"].is_null().sum())
@@ -109,10 +114,10 @@ def compute_kpis(events: pl.DataFrame, quotes: pl.DataFrame, config: Config,
         fills=fill_table,
         orders=orders.drop(KEY),
         horizons=labels,
-        clock_offsets=clock_offsets(linked),
+        clock_offsets=offsets,
         data_quality=dict(sorted(quality.items())),
         unmatched_session_rejects=_unmatched_session_rejects(session_rejects),
-        orphan_rejects=_orphan_rejects(linked),
+        orphan_rejects=orphan_rejects,
     )
 
 
