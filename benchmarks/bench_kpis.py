@@ -105,7 +105,9 @@ TERMINAL_STATUS = ("2", "3", "4", "8", "C")  # filled, done for day, canceled, r
 ORD_STATUS_STATES = tuple("0123456789ABCDE")
 EXEC_TYPE_STATES = tuple("0123456789ACDE")
 # OrdRejReason (103) names: a reject's reason is "<code> <name>" ("<code> code" for a code not
-# listed), else its Text (58), else "unspecified" (as lpscore.kpi.lifecycle names them).
+# listed), else its Text (58), else "unspecified" (as lpscore.kpi.lifecycle names them). Kept
+# here, not imported: the baseline shares nothing with the engine it checks (and its process
+# imports no Polars), so a renamed reason shows as a disagreement.
 REJECT_NAMES = {
     0: "broker option", 1: "unknown symbol", 2: "exchange closed", 3: "order exceeds limit",
     4: "too late to enter", 5: "unknown order", 6: "duplicate order",
@@ -406,25 +408,7 @@ def pandas_table(ev: Any, qu: Any) -> Any:
     quoted = 2.0 * s * (far0 - m0) / m0 * 1e4
     fills["e_over_q"] = (fills["eff_spread_bps"] / quoted).where(quoted != 0.0)
 
-    # The mid as of t_exec + h, for each horizon (null past the symbol's last quote, when the
-    # quote is older than max(2h, max_quote_age), or without m0).
-    for h, label in zip(HORIZONS_MS, LABELS, strict=True):
-        fills["t_h"] = fills["t_exec"] + pd.Timedelta(h, "ms")
-        fills = pd.merge_asof(fills.sort_values("t_h", kind="stable"), q, left_on="t_h",
-                              right_on="q_ts", by="symbol", direction="backward")
-        usable = (fills["q_ts"].notna()
-                  & (fills["t_h"] <= fills["symbol"].map(last_ts))
-                  & ((fills["t_h"] - fills["q_ts"])
-                     <= pd.Timedelta(max(2 * h, MAX_QUOTE_AGE_MS), "ms"))
-                  & fills["m0"].notna())
-        mid_h = ((fills["bid"] + fills["ask"]) / 2.0).where(usable)
-        s = fills["s"].astype(np.float64)
-        p = fills["last_px"]
-        m0 = fills["m0"]
-        fills[f"markout_bps_{label}"] = s * (mid_h - p) / m0 * 1e4
-        fills[f"real_spread_bps_{label}"] = 2.0 * s * (p - mid_h) / m0 * 1e4
-        fills[f"impact_bps_{label}"] = 2.0 * s * (mid_h - m0) / m0 * 1e4
-        fills = fills.drop(columns=["bid", "ask", "q_ts", "t_h"])
+    fills = _pandas_horizons(fills, q, last_ts, real_spread=True)
 
     # Per fill KPI, quantity-weighted means per LP x symbol (nulls skipped); PI rates.
     q_fill = fills["last_qty"]
@@ -552,11 +536,11 @@ def pandas_subset_table(ev: Any, qu: Any) -> Any:
         on=["session", "cl_ord_id"], how="inner")
     fills["t_exec"] = fills["transact_time"].where(
         fills["transact_time_subsecond"].fillna(False).astype(bool), fills["ts_recv"])
-    q = qu[["ts", "symbol", "bid", "ask"]].sort_values("ts", kind="stable")
-    q["q_ts"] = q["ts"]
-    last_ts = q.groupby("symbol")["ts"].max()
+    q = qu[["ts", "symbol", "bid", "ask"]].rename(columns={"ts": "q_ts"}).sort_values(
+        "q_ts", kind="stable")
+    last_ts = q.groupby("symbol")["q_ts"].max()
 
-    fills = pd.merge_asof(fills.sort_values("t_send", kind="stable"), q.drop(columns="ts"),
+    fills = pd.merge_asof(fills.sort_values("t_send", kind="stable"), q,
                           left_on="t_send", right_on="q_ts", by="symbol",
                           direction="backward")
     fresh = (fills["t_send"] - fills["q_ts"]) <= pd.Timedelta(MAX_QUOTE_AGE_MS, "ms")
@@ -569,24 +553,7 @@ def pandas_subset_table(ev: Any, qu: Any) -> Any:
     fills = fills.drop(columns=["bid", "ask", "q_ts"]).assign(
         m0=m0, pi_bps=s * (far0 - p) / m0 * 1e4, eff_spread_bps=2.0 * s * (p - m0) / m0 * 1e4)
 
-    # The mid as of t_exec + h, for each horizon (null past the data or stale).
-    for h, label in zip(HORIZONS_MS, LABELS, strict=True):
-        fills["t_h"] = fills["t_exec"] + pd.Timedelta(h, "ms")
-        fills = pd.merge_asof(fills.sort_values("t_h", kind="stable"), q.drop(columns="ts"),
-                              left_on="t_h", right_on="q_ts", by="symbol",
-                              direction="backward")
-        usable = (fills["q_ts"].notna()
-                  & (fills["t_h"] <= fills["symbol"].map(last_ts))
-                  & ((fills["t_h"] - fills["q_ts"])
-                     <= pd.Timedelta(max(2 * h, MAX_QUOTE_AGE_MS), "ms"))
-                  & fills["m0"].notna())
-        mid_h = ((fills["bid"] + fills["ask"]) / 2.0).where(usable)
-        s = fills["s"].astype(np.float64)
-        p = fills["last_px"]
-        m0 = fills["m0"]
-        fills[f"markout_bps_{label}"] = s * (mid_h - p) / m0 * 1e4
-        fills[f"impact_bps_{label}"] = 2.0 * s * (mid_h - m0) / m0 * 1e4
-        fills = fills.drop(columns=["bid", "ask", "q_ts", "t_h"])
+    fills = _pandas_horizons(fills, q, last_ts, real_spread=False)
 
     # Quantity-weighted means per LP x symbol (nulls skipped).
     weighted = fills[KEYS].copy()
@@ -599,6 +566,35 @@ def pandas_subset_table(ev: Any, qu: Any) -> Any:
         name: (sums[f"{name}__wx"] / sums[f"{name}__w"]).where(sums[f"{name}__w"] > 0)
         for name in SUBSET_FILL_KPIS})
     return order_out.join(fill_out, how="outer").reset_index()
+
+
+def _pandas_horizons(fills: Any, q: Any, last_ts: Any, *, real_spread: bool) -> Any:
+    """``fills`` with the markout, impact (and realized spread) of each horizon: the mid as
+    of t_exec + h by ``merge_asof`` of the quotes ``q`` (``q_ts``, symbol, bid, ask; sorted),
+    null past the symbol's last quote (``last_ts``), when the quote is older than
+    max(2h, max_quote_age), or without m0."""
+    import numpy as np  # noqa: PLC0415
+    import pandas as pd  # type: ignore[import-untyped, unused-ignore]  # noqa: PLC0415
+
+    for h, label in zip(HORIZONS_MS, LABELS, strict=True):
+        fills["t_h"] = fills["t_exec"] + pd.Timedelta(h, "ms")
+        fills = pd.merge_asof(fills.sort_values("t_h", kind="stable"), q, left_on="t_h",
+                              right_on="q_ts", by="symbol", direction="backward")
+        usable = (fills["q_ts"].notna()
+                  & (fills["t_h"] <= fills["symbol"].map(last_ts))
+                  & ((fills["t_h"] - fills["q_ts"])
+                     <= pd.Timedelta(max(2 * h, MAX_QUOTE_AGE_MS), "ms"))
+                  & fills["m0"].notna())
+        mid_h = ((fills["bid"] + fills["ask"]) / 2.0).where(usable)
+        s = fills["s"].astype(np.float64)
+        p = fills["last_px"]
+        m0 = fills["m0"]
+        fills[f"markout_bps_{label}"] = s * (mid_h - p) / m0 * 1e4
+        if real_spread:
+            fills[f"real_spread_bps_{label}"] = 2.0 * s * (p - mid_h) / m0 * 1e4
+        fills[f"impact_bps_{label}"] = 2.0 * s * (mid_h - m0) / m0 * 1e4
+        fills = fills.drop(columns=["bid", "ask", "q_ts", "t_h"])
+    return fills
 
 
 PANDAS_TABLES: dict[str, Callable[[Any, Any], Any]] = {
