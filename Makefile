@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_OUT ?= out/demo
 FIXDATA := tests/data/fix
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: demo test lint typecheck bench clean
 
@@ -53,8 +54,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) lint typecheck | $(CHROMIUM)
 	$(BIN)/pytest -q -n 2
+
+# The console's browser tests drive Debian's chromium (tests/e2e/test_console_browser.py).
+# A fresh machine lacks it: installed here when apt-get can (as root, ~20 s); where it
+# cannot, those tests skip and say so.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium >/dev/null) || echo "chromium could not be installed: browser tests skip"; \
+	else \
+		echo "no $(CHROMIUM) and no root apt-get: the browser tests skip"; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_fix_ingest.py --write-results
