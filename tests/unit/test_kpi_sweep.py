@@ -202,3 +202,19 @@ def test_fills_get_their_orders_as_the_join_gives_them(seed: int) -> None:
                   pl.concat([orders, orders.head(2)])):   # the join's path: not in key order
         want = fills.join(table, on=KEY, how="inner", maintain_order="left").drop(KEY)
         assert_frame_equal(_with_orders(fills, table), want)
+
+
+def test_sweep_of_quotes_in_other_types() -> None:
+    """Times in microseconds, symbols as categories, prices as Float32 with a null: the
+    sweep reads them as the quote book does."""
+    feed = _chunked(_feed(4), random.Random(4)).with_columns(
+        pl.col("ts").dt.cast_time_unit("us"), pl.col("symbol").cast(pl.Categorical),
+        pl.col("bid").cast(pl.Float32), pl.col("ask").cast(pl.Float32))
+    feed = feed.with_columns(pl.when(pl.int_range(pl.len()) == 5).then(None)
+                             .otherwise(pl.col("bid")).alias("bid"))
+    book, sweep = QuoteBook(feed), QuoteSweep.of(feed)
+    assert sweep is not None and sweep.symbols == book.symbols
+    codes = book.codes(pl.Series(["ABC", "XYZ", "QQQ", "ONCE", "NOPE"] * 40))
+    times = feed["ts"].dt.epoch("ns").to_numpy()[np.random.default_rng(4).integers(
+        0, feed.height, 200)]
+    _assert_same_asof(book, sweep, codes, times)
