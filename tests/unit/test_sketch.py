@@ -8,11 +8,13 @@ import math
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 import lpscore.stats.sketch
 from lpscore.stats.sketch import (
     DEFAULT_ALPHA,
     MIN_INDEXABLE,
+    QUANTILE_EPS,
     QuantileSketch,
     bin_keys,
     bin_values,
@@ -391,3 +393,44 @@ def test_reserved_key_names_raise(key: str) -> None:
     frame = pl.DataFrame({key: ["A"], "v": [1.0]})
     with pytest.raises(ValueError, match="rename"):
         sketch_frame(frame, [key], "v", "ack")
+
+
+def _polars_quantiles(frame: pl.DataFrame, keys: list[str], qs: tuple[float, ...],
+                      alpha: float) -> pl.DataFrame:
+    """sketch_quantiles as Polars expressions (the form the compiled pass replaced)."""
+    group = [*keys, "metric"]
+    names = quantile_names(qs)
+    summed = lpscore.stats.sketch._sum_by_bin(frame.select(*group, "bin", "weight"), group)
+    ranked = summed.with_columns(cum=pl.col("weight").cum_sum().over(group))
+    found = ranked.group_by(group, maintain_order=True).agg(
+        pl.col("bin").filter(pl.col("cum") >= pl.col("cum").last() * (q - QUANTILE_EPS)).first()
+        .alias(name) for q, name in zip(qs, names, strict=True))
+    return found.with_columns(
+        pl.when(pl.col(n).is_not_null())
+        .then(pl.Series(bin_values(found[n].fill_null(0).to_numpy(), alpha))).alias(n)
+        for n in names)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_compiled_quantiles_are_the_polars_ones(seed: int) -> None:
+    """Bit for bit, on frames with repeated (group, bin) rows, weights that are fractions
+    (decayed), a null key, a group whose weights cancel out, and q = 0 and 1."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    frame = pl.DataFrame({
+        "lp": rng.choice(["LP_A", "LP_B", "LP_C"], n).tolist(),
+        "symbol": [None if x < 0.1 else f"S{int(x * 5)}" for x in rng.random(n)],
+        "metric": rng.choice(["ack_latency_ms", "hold_time_ms"], n).tolist(),
+        "bin": rng.integers(-40, 900, n).astype(np.int32),
+        "weight": rng.choice([1.0, 0.5 ** rng.random() * 3, 1e-3, 7.25], n),
+    })
+    cancel = pl.DataFrame({"lp": ["LP_Z", "LP_Z"], "symbol": ["S9", "S9"],
+                           "metric": ["ack_latency_ms"] * 2, "bin": [5, 5],
+                           "weight": [2.0, -2.0]}, schema=frame.schema)
+    frame = pl.concat([frame, cancel])
+    qs = (0.0, 0.25, 0.5, 0.95, 0.99, 1.0)
+    for keys in (["lp", "symbol"], ["lp"]):
+        want = _polars_quantiles(frame, keys, qs, DEFAULT_ALPHA)
+        got = sketch_quantiles(frame, keys, qs)
+        assert_frame_equal(got, want)
+    assert sketch_quantiles(frame.head(0), ["lp"], qs).height == 0

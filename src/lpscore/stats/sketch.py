@@ -38,6 +38,7 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
+import numba
 import numpy as np
 import numpy.typing as npt
 import polars as pl
@@ -248,6 +249,15 @@ def _sum_by_bin(rows: pl.DataFrame, group: list[str]) -> pl.DataFrame:
     """
     if rows.height == 0:
         return rows.select(*group, pl.col("bin").cast(pl.Int32), pl.col("weight").cast(pl.Float64))
+    keys, rank, bins, sums = _binned_sums(rows, group)
+    return keys.gather(rank).with_columns(bin=pl.Series(bins, dtype=pl.Int32),
+                                          weight=pl.Series(sums))
+
+
+def _binned_sums(rows: pl.DataFrame, group: list[str]) -> tuple[
+        pl.DataFrame, npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """``_sum_by_bin`` of rows (at least one) as arrays: the groups' keys (one row per group,
+    sorted), and per (group, bin) in that order its group's rank, its bin and its weight."""
     firsts = rows.with_row_index("__row").with_columns(
         __first=pl.col("__row").first().over(group))  # a group's id: the index of its first row
     ids = firsts.filter(pl.col("__row") == pl.col("__first")).select("__first", *group)
@@ -266,8 +276,40 @@ def _sum_by_bin(rows: pl.DataFrame, group: list[str]) -> pl.DataFrame:
         sums = np.bincount(inverse, weights)
     used = sums != 0.0  # empty cells; bins whose weights cancel out in a hand-made frame
     cells, sums = cells[used], sums[used]
-    return ids.select(group).gather(cells // distinct.size).with_columns(
-        bin=pl.Series(distinct[cells % distinct.size], dtype=pl.Int32), weight=pl.Series(sums))
+    return ids.select(group), cells // distinct.size, distinct[cells % distinct.size], sums
+
+
+def _quantile_bins(rank: npt.NDArray[np.int64], bins: npt.NDArray[np.int64],
+                   weights: npt.NDArray[np.float64], n_groups: int,
+                   levels: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.int64],
+                                                             npt.NDArray[np.bool_]]:
+    """Per group and level ``l`` (``q - QUANTILE_EPS``), over rows sorted by group then bin:
+    the first bin whose running weight reaches ``l`` times the group's total (the running
+    sum and the total added in row order, as Polars' ``cum_sum`` and its last value)."""
+    out = np.zeros((n_groups, len(levels)), dtype=np.int64)
+    found = np.zeros((n_groups, len(levels)), dtype=np.bool_)
+    start = 0
+    while start < len(rank):
+        g = rank[start]
+        end = start
+        total = 0.0
+        while end < len(rank) and rank[end] == g:
+            total += weights[end]
+            end += 1
+        for k in range(len(levels)):
+            threshold = total * levels[k]
+            cum = 0.0
+            for i in range(start, end):
+                cum += weights[i]
+                if cum >= threshold:
+                    out[g, k] = bins[i]
+                    found[g, k] = True
+                    break
+        start = end
+    return out, found
+
+
+_quantile_bins_jit: Any = numba.njit(cache=True, nogil=True)(_quantile_bins)
 
 
 def sketch_frame(frame: pl.DataFrame, keys: Sequence[str], value: str, metric: str,
@@ -321,11 +363,19 @@ def sketch_quantiles(frame: pl.DataFrame, keys: Sequence[str], qs: Sequence[floa
     """
     group = _check_keys(keys)
     names = quantile_names([_check_q(q) for q in qs])
-    ranked = _sum_by_bin(frame.select(*group, "bin", "weight"), group).with_columns(
-        cum=pl.col("weight").cum_sum().over(group))
-    found = ranked.group_by(group, maintain_order=True).agg(
-        pl.col("bin").filter(pl.col("cum") >= pl.col("cum").last() * (q - QUANTILE_EPS)).first()
-        .alias(name) for q, name in zip(qs, names, strict=True))
+    rows = frame.select(*group, pl.col("bin").cast(pl.Int32), pl.col("weight").cast(pl.Float64))
+    if rows.is_empty():
+        found = rows.select(group).with_columns(pl.lit(None, dtype=pl.Int32).alias(n)
+                                                for n in names)
+    else:  # one compiled pass over the summed bins of every group, sorted by group then bin
+        group_keys, rank, bins, sums = _binned_sums(rows, group)
+        picked, hit = _quantile_bins_jit(rank, bins.astype(np.int64), sums, group_keys.height,
+                                         np.array([q - QUANTILE_EPS for q in qs]))
+        held = np.unique(rank)  # a group whose weights all summed to 0 has no row: absent
+        picked, hit = picked[held], hit[held]
+        found = group_keys[held].with_columns(
+            pl.Series(name, picked[:, k], dtype=pl.Int32).set(pl.Series(~hit[:, k]), None)
+            for k, name in enumerate(names))
     return found.with_columns(
         pl.when(pl.col(n).is_not_null())
         .then(pl.Series(bin_values(found[n].fill_null(0).to_numpy(), alpha))).alias(n)
