@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from lpscore.ingest import orders
-from lpscore.ingest.orders import link_child_keys, link_child_orders
+from lpscore.ingest.orders import _shared_child_ids, link_child_keys, link_child_orders
 from lpscore.kpi.lifecycle import child_keys
 from lpscore.model.schema import EVENT_SCHEMA, polars_schema
 
@@ -146,3 +146,24 @@ def test_the_compiled_sweep_links_like_the_as_of_joins(seed: int) -> None:
     aliases = orders._aliases(keys)
     assert orders._swept_child_ids(keys, aliases).equals(
         orders._joined_child_ids(keys, aliases))
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_shared_child_ids_as_counting_distinct_ids(seed: int) -> None:
+    """Two orders share a child id only if received at the same time: comparing those alone
+    answers as counting the distinct ids of all (receipt times tied, null, ``#`` in a
+    session or ClOrdID so that different pairs format alike)."""
+    rng = random.Random(seed)
+    n = rng.randint(1, 60)
+    times = sorted((rng.choice([None, 0, 1, 1, 2, 3, 5, 8]) for _ in range(n)),
+                   key=lambda t: (t is not None, t or 0))  # nulls first, as sort() puts them
+    sent = pl.DataFrame({
+        "session": [rng.choice(["S", "S#1", "T", None]) for _ in range(n)],
+        "cl_ord_id": [rng.choice(["A", "1#A", "B", None]) for _ in range(n)],
+        "ts_recv": pl.Series([None if t is None else datetime(2026, 1, 1) + timedelta(
+            microseconds=t) for t in times], dtype=pl.Datetime("ns", "UTC")),
+    })
+    parts = (pl.col("session"), pl.col("cl_ord_id"), pl.col("ts_recv").dt.epoch("ns"))
+    sent = sent.with_columns(pl.format("{}#{}#{}", *(p.cast(pl.String).fill_null("None")
+                                                     for p in parts)).alias("child_id"))
+    assert _shared_child_ids(sent) == (sent["child_id"].n_unique() < sent.height)

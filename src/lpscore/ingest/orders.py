@@ -176,7 +176,7 @@ def _aliases(events: pl.DataFrame) -> pl.DataFrame:
     child = pl.format("{}#{}#{}", *(part.cast(pl.String).fill_null("None") for part in parts))
     sent = requests.filter(pl.col("kind") == "D").select(
         "_at", "session", "cl_ord_id", "ts_recv", child.alias("child_id"), "_cid")
-    if sent["child_id"].n_unique() < sent.height:  # two orders share a child_id: the first's
+    if _shared_child_ids(sent):  # two orders share a child_id: the first's
         sent = sent.with_columns(pl.col("_cid").min().over("child_id"))
     changes = requests.filter(pl.col("kind") != "D")
     if not changes.is_empty():
@@ -184,6 +184,23 @@ def _aliases(events: pl.DataFrame) -> pl.DataFrame:
             _owners(changes, sent), on="_at", how="inner")
         sent = pl.concat([sent, lent]).sort("_at")
     return sent.drop("_at")
+
+
+def _shared_child_ids(sent: pl.DataFrame) -> bool:
+    """Whether two of ``sent`` (in ``ts_recv`` order) have the same ``child_id``. A child id
+    ends with its receipt time (digits, or ``None``, after the last ``#``), so only orders
+    received at the same time can share one: only they are compared, not 1M strings."""
+    ts = sent.get_column("ts_recv")
+    null = ts.is_null().to_numpy()
+    t = ts.dt.epoch("ns").fill_null(0).to_numpy()
+    same = (t[1:] == t[:-1]) & (null[1:] == null[:-1])
+    if not same.any():
+        return False
+    tied = np.zeros(len(t), dtype=np.bool_)
+    tied[1:] |= same
+    tied[:-1] |= same
+    candidates = sent.get_column("child_id").filter(pl.Series(tied))
+    return candidates.n_unique() < len(candidates)
 
 
 def _owners(changes: pl.DataFrame, sent: pl.DataFrame) -> pl.DataFrame:
