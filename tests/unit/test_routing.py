@@ -299,3 +299,15 @@ def test_spray_weights_follow_new_candidates_not_a_remembered_set() -> None:
     # weights 80 x 1 x 50k and 80 x .25 x 50k: 80% / 20%
     assert [(c.lp, c.qty) for c in router.plan(request(100_000), spray).children] == [
         ("LP_C", 80_000), ("LP_D", 20_000)]
+
+
+@pytest.mark.parametrize(("qty", "price"), [(float("nan"), None), (-100.0, None),
+                                            (float("inf"), None), (100.0, 0.0),
+                                            (100.0, float("nan")), (100.0, -20.0)])
+def test_a_request_with_a_bad_quantity_or_price_is_refused(qty: float,
+                                                           price: float | None) -> None:
+    """A library caller's request is checked too (the CLI and the parent order check theirs):
+    a NaN quantity would otherwise fail deep in a policy's rounding."""
+    with pytest.raises(ValueError, match="route request ACME"):
+        RouteRequest("ACME", Side.SELL, qty, price=price)
+    assert RouteRequest("ACME", Side.SELL, 0.0, price=None).qty == 0.0

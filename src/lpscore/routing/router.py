@@ -53,6 +53,16 @@ class RouteRequest:
     why: str = ""
     """Why this request (``re-route after LP_A rejected``), added to every child's reason."""
 
+    def __post_init__(self) -> None:
+        # every entry point checks its input; a library caller's request is checked here,
+        # before a NaN quantity reaches the policies' rounding
+        if not (math.isfinite(self.qty) and self.qty >= 0):
+            raise ValueError(f"route request {self.symbol}: qty {self.qty!r} must be finite "
+                             "and >= 0")
+        if self.price is not None and not (math.isfinite(self.price) and self.price > 0):
+            raise ValueError(f"route request {self.symbol}: price {self.price!r} must be "
+                             "positive and finite, or None")
+
 
 class Child(NamedTuple):
     lp: str
