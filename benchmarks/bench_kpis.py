@@ -338,19 +338,9 @@ def pandas_table(ev: Any, qu: Any) -> Any:
     n_cancel_rejects = linked(["9"])
 
     # The NBBO as of t_send (null when older than max_quote_age): m0, far0 per order.
-    q = qu[["ts", "symbol", "bid", "ask"]].rename(columns={"ts": "q_ts"}).sort_values(
-        "q_ts", kind="stable")
-    last_ts = q.groupby("symbol")["q_ts"].max()
-    per_order = pd.merge_asof(per_order.sort_values("t_send", kind="stable"), q,
-                              left_on="t_send", right_on="q_ts", by="symbol",
-                              direction="backward")
-    fresh = (per_order["t_send"] - per_order["q_ts"]) <= pd.Timedelta(MAX_QUOTE_AGE_MS, "ms")
+    q, last_ts = _pandas_quotes(qu)
+    per_order = _pandas_at_send(per_order, q)
     s = per_order["s"].astype(np.float64)
-    bid0 = per_order["bid"].where(fresh)
-    ask0 = per_order["ask"].where(fresh)
-    per_order["m0"] = (bid0 + ask0) / 2.0
-    per_order["far0"] = ask0.where(s > 0, bid0)
-    per_order = per_order.drop(columns=["bid", "ask", "q_ts"])
 
     # Last look: the mid as of the decision (the engine takes the last quote at or before it,
     # with no staleness rule) against m0; adverse when s * (mid - m0) > 0, favourable < 0.
@@ -536,22 +526,12 @@ def pandas_subset_table(ev: Any, qu: Any) -> Any:
         on=["session", "cl_ord_id"], how="inner")
     fills["t_exec"] = fills["transact_time"].where(
         fills["transact_time_subsecond"].fillna(False).astype(bool), fills["ts_recv"])
-    q = qu[["ts", "symbol", "bid", "ask"]].rename(columns={"ts": "q_ts"}).sort_values(
-        "q_ts", kind="stable")
-    last_ts = q.groupby("symbol")["q_ts"].max()
-
-    fills = pd.merge_asof(fills.sort_values("t_send", kind="stable"), q,
-                          left_on="t_send", right_on="q_ts", by="symbol",
-                          direction="backward")
-    fresh = (fills["t_send"] - fills["q_ts"]) <= pd.Timedelta(MAX_QUOTE_AGE_MS, "ms")
+    q, last_ts = _pandas_quotes(qu)
+    fills = _pandas_at_send(fills, q)
     s = fills["s"].astype(np.float64)
-    p = fills["last_px"]
-    bid0 = fills["bid"].where(fresh)
-    ask0 = fills["ask"].where(fresh)
-    m0 = (bid0 + ask0) / 2.0
-    far0 = ask0.where(s > 0, bid0)
-    fills = fills.drop(columns=["bid", "ask", "q_ts"]).assign(
-        m0=m0, pi_bps=s * (far0 - p) / m0 * 1e4, eff_spread_bps=2.0 * s * (p - m0) / m0 * 1e4)
+    p, m0, far0 = fills["last_px"], fills["m0"], fills["far0"]
+    fills = fills.assign(pi_bps=s * (far0 - p) / m0 * 1e4,
+                         eff_spread_bps=2.0 * s * (p - m0) / m0 * 1e4)
 
     fills = _pandas_horizons(fills, q, last_ts, real_spread=False)
 
@@ -566,6 +546,29 @@ def pandas_subset_table(ev: Any, qu: Any) -> Any:
         name: (sums[f"{name}__wx"] / sums[f"{name}__w"]).where(sums[f"{name}__w"] > 0)
         for name in SUBSET_FILL_KPIS})
     return order_out.join(fill_out, how="outer").reset_index()
+
+
+def _pandas_quotes(qu: Any) -> tuple[Any, Any]:
+    """The quotes for ``merge_asof`` (``q_ts``, symbol, bid, ask; in time order) and each
+    symbol's last quote time."""
+    q = qu[["ts", "symbol", "bid", "ask"]].rename(columns={"ts": "q_ts"}).sort_values(
+        "q_ts", kind="stable")
+    return q, q.groupby("symbol")["q_ts"].max()
+
+
+def _pandas_at_send(frame: Any, q: Any) -> Any:
+    """``frame`` (with symbol, side ``s`` and ``t_send``) sorted by ``t_send``, with ``m0``
+    and ``far0`` from the quote as of ``t_send`` (null when older than max_quote_age)."""
+    import numpy as np  # noqa: PLC0415
+    import pandas as pd  # type: ignore[import-untyped, unused-ignore]  # noqa: PLC0415
+
+    frame = pd.merge_asof(frame.sort_values("t_send", kind="stable"), q, left_on="t_send",
+                          right_on="q_ts", by="symbol", direction="backward")
+    fresh = (frame["t_send"] - frame["q_ts"]) <= pd.Timedelta(MAX_QUOTE_AGE_MS, "ms")
+    bid0, ask0 = frame["bid"].where(fresh), frame["ask"].where(fresh)
+    frame["m0"] = (bid0 + ask0) / 2.0
+    frame["far0"] = ask0.where(frame["s"].astype(np.float64) > 0, bid0)
+    return frame.drop(columns=["bid", "ask", "q_ts"])
 
 
 def _pandas_horizons(fills: Any, q: Any, last_ts: Any, *, real_spread: bool) -> Any:

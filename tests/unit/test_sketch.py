@@ -405,10 +405,7 @@ def _polars_quantiles(frame: pl.DataFrame, keys: list[str], qs: tuple[float, ...
     found = ranked.group_by(group, maintain_order=True).agg(
         pl.col("bin").filter(pl.col("cum") >= pl.col("cum").last() * (q - QUANTILE_EPS)).first()
         .alias(name) for q, name in zip(qs, names, strict=True))
-    return found.with_columns(
-        pl.when(pl.col(n).is_not_null())
-        .then(pl.Series(bin_values(found[n].fill_null(0).to_numpy(), alpha))).alias(n)
-        for n in names)
+    return lpscore.stats.sketch._as_values(found, names, alpha)
 
 
 @pytest.mark.parametrize("seed", range(12))

@@ -89,8 +89,9 @@ def compute_kpis(events: pl.DataFrame, quotes: pl.DataFrame, config: Config,
         fills = effective_fills(linked.select(_FILL_COLUMNS))
         orders = child_orders(sent, linked, fills, session_rejects)
         del sent
-        # what is read of the events themselves, read now: the events with their keys are
-        # the largest table held, and the quote lookups below the job's peak of memory
+        # Everything still read from the events is read now, so the events with their keys
+        # (the largest table the job makes) are let go before the quote lookups below, where
+        # its memory peaks.
         orders = _quarantine_negative_latency(orders, linked, quarantine, quality)
         quality["orphan_reports"] = linked.filter(
             pl.col("kind").is_in(["8", "9"]) & pl.col("child_id").is_null()).height

@@ -158,14 +158,18 @@ class QuoteSweep:
         self.symbols = symbols
         self._enum = pl.Enum(symbols)
         self._parts = parts
-        self._starts = np.cumsum([0, *(len(p.ts) for p in parts)])
-        first, last = np.full(len(symbols), -1), np.full(len(symbols), -1)
-        for part, start in zip(parts, self._starts.tolist(), strict=False):
-            f, la = _bounds_jit(part.code, len(symbols))
-            first = np.where((first < 0) & (f >= 0), f + start, first)
-            last = np.where(la >= 0, la + start, last)
-        self._first_ts: I64 = self._ts_at(first)
-        self._last_ts: I64 = self._ts_at(last)
+        self._len = sum(len(p.ts) for p in parts)
+        # each symbol's first and last quote time (-1 for none): its first part's, its last's
+        self._first_ts: I64 = np.full(len(symbols), -1, dtype=np.int64)
+        self._last_ts: I64 = np.full(len(symbols), -1, dtype=np.int64)
+        seen = np.zeros(len(symbols), dtype=np.bool_)
+        for part in parts:
+            first, last = _bounds_jit(part.code, len(symbols))
+            here = last >= 0
+            new = here & ~seen
+            self._first_ts[new] = part.ts[first[new]]
+            self._last_ts[here] = part.ts[last[here]]
+            seen |= here
 
     @classmethod
     def of(cls, quotes: pl.DataFrame) -> QuoteSweep | None:
@@ -186,16 +190,7 @@ class QuoteSweep:
         return cls(symbols, parts)
 
     def __len__(self) -> int:
-        return int(self._starts[-1])
-
-    def _ts_at(self, rows: I64) -> I64:
-        """The times of quotes by row (-1 for row -1)."""
-        out = np.full(len(rows), -1, dtype=np.int64)
-        part = np.searchsorted(self._starts, rows, side="right") - 1
-        for k, (r, p) in enumerate(zip(rows.tolist(), part.tolist(), strict=True)):
-            if r >= 0:
-                out[k] = self._parts[p].ts[r - self._starts[p]]
-        return out
+        return self._len
 
     def codes(self, symbols: pl.Series | Sequence[str | None]) -> I64:
         """Index of each symbol in ``self.symbols``; -1 for a symbol without quotes."""

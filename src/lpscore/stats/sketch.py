@@ -369,13 +369,18 @@ def sketch_quantiles(frame: pl.DataFrame, keys: Sequence[str], qs: Sequence[floa
                                                 for n in names)
     else:  # one compiled pass over the summed bins of every group, sorted by group then bin
         group_keys, rank, bins, sums = _binned_sums(rows, group)
-        picked, hit = _quantile_bins_jit(rank, bins.astype(np.int64), sums, group_keys.height,
+        picked, hit = _quantile_bins_jit(rank, bins, sums, group_keys.height,
                                          np.array([q - QUANTILE_EPS for q in qs]))
         held = np.unique(rank)  # a group whose weights all summed to 0 has no row: absent
         picked, hit = picked[held], hit[held]
         found = group_keys[held].with_columns(
             pl.Series(name, picked[:, k], dtype=pl.Int32).set(pl.Series(~hit[:, k]), None)
             for k, name in enumerate(names))
+    return _as_values(found, names, alpha)
+
+
+def _as_values(found: pl.DataFrame, names: Sequence[str], alpha: float) -> pl.DataFrame:
+    """``found`` with its bin columns ``names`` as the bins' values (null stays null)."""
     return found.with_columns(
         pl.when(pl.col(n).is_not_null())
         .then(pl.Series(bin_values(found[n].fill_null(0).to_numpy(), alpha))).alias(n)
