@@ -20,7 +20,8 @@ def at(ms: float) -> datetime:
 class Tape:
     """A desk's FIX traffic with one session per LP, written as events in receipt order."""
 
-    def __init__(self) -> None:
+    def __init__(self, session_prefix: str = "DESK") -> None:
+        self.prefix = session_prefix
         self.rows: list[dict[str, Any]] = []
         self._seq: dict[tuple[str, bool], int] = {}
         self._exec = 0
@@ -30,7 +31,7 @@ class Tape:
         self._seq[key] = self._seq.get(key, 0) + 1
         ts = at(ms)
         self.rows.append({
-            "kind": kind, "session": f"DESK->{lp}", "sender": "DESK" if outbound else lp,
+            "kind": kind, "session": f"{self.prefix}->{lp}", "sender": "DESK" if outbound else lp,
             "target": lp if outbound else "DESK", "outbound": outbound, "lp": lp,
             "seq_num": self._seq[key], "seq_epoch": 0, "poss_dup": False, "ts_event": ts,
             "ts_recv": ts, "sending_time": ts, "exec_id_reused": False, "source": "tape",
@@ -61,6 +62,20 @@ class Tape:
     def reject(self, lp: str, cl_ord_id: str, ms: float, reason: int = 99,
                text: str = "Price moved") -> str:
         return self.report(lp, cl_ord_id, ms, "8", "8", ord_rej_reason=reason, text=text)
+
+    def request(self, kind: str, lp: str, cl_ord_id: str, orig: str, ms: float,
+                **fields: Any) -> None:
+        """A cancel (``kind`` F) or replace (G) request for the order ``orig``."""
+        self._row(kind, lp, ms, outbound=True, cl_ord_id=cl_ord_id, orig_cl_ord_id=orig,
+                  **fields)
+
+    def cancel_reject(self, lp: str, cl_ord_id: str, orig: str, ms: float) -> None:
+        self._row("9", lp, ms, outbound=False, cl_ord_id=cl_ord_id, orig_cl_ord_id=orig,
+                  cxl_rej_reason=1, cxl_rej_response_to="1", text="Too late to cancel")
+
+    def sent_seq(self, lp: str) -> int:
+        """The MsgSeqNum of our last message to ``lp``."""
+        return self._seq[(lp, True)]
 
     def session_reject(self, lp: str, ref_seq_num: int, ms: float) -> None:
         self._row("3", lp, ms, outbound=False, ref_seq_num=ref_seq_num, ref_epoch=0,

@@ -21,7 +21,7 @@ from lpscore.history import write_events, write_quotes
 from lpscore.ingest import IngestResult, ingest_logs
 from lpscore.kpi.engine import KpiResult, compute_kpis
 from lpscore.marketdata import QuoteLoad, load_quotes
-from lpscore.model.schema import QUOTE_SCHEMA, polars_schema
+from lpscore.model.schema import QUOTE_SCHEMA, compact, polars_schema
 from lpscore.quarantine import Quarantine
 
 __all__ = [
@@ -116,10 +116,14 @@ def run_kpis(
     fix_files: list[Path], quote_files: list[Path], config: Config, out: Path | None,
     output: OutputFormat, quarantine: Quarantine,
 ) -> tuple[IngestResult, KpiResult]:
-    """``run_ingest``, then the KPI engine on its events and quotes."""
+    """``run_ingest``, then the KPI engine on its events and quotes, both in the compact form
+    (lpscore.model.schema.compact: the same KPIs in less memory). The returned ingest result
+    holds the compact events."""
     ingested, quote_load = run_ingest(fix_files, quote_files, config, out, output, quarantine)
-    quote_table = (quote_load.quotes if quote_load is not None
-                   else pl.DataFrame(schema=polars_schema(QUOTE_SCHEMA)))
+    ingested.events = compact(ingested.events)
+    quote_table = compact(quote_load.quotes if quote_load is not None
+                          else pl.DataFrame(schema=polars_schema(QUOTE_SCHEMA)))
+    del quote_load  # its string form is let go before the engine runs
     return ingested, compute_kpis(ingested.events, quote_table, config, quarantine)
 
 

@@ -248,7 +248,12 @@ def intern(values: pl.Series, within: I32 | None = None, expected: int = 0
     where each value first appears (module docstring). With ``within`` (a group number
     per row, -1 for none), each distinct (group, value) pair is numbered instead, and a
     row without a group gets -1. ``expected``: about how many distinct values there are
-    (the table is made that large at once instead of grown step by step)."""
+    (the table is made that large at once instead of grown step by step).
+
+    A categorical series (without ``within``) is numbered from its physical codes: no
+    string is read."""
+    if within is None and isinstance(values.dtype, pl.Categorical | pl.Enum):
+        return _intern_physical(values.to_physical())
     codes = np.empty(len(values), dtype=np.int32)
     groups = np.zeros(0, np.int64) if within is None else within.astype(np.int64)
     table = _Table(expected)
@@ -261,6 +266,41 @@ def intern(values: pl.Series, within: I32 | None = None, expected: int = 0
     return codes, table.first[:int(table.state[0])].copy()
 
 
+def _intern_physical(physical: pl.Series) -> tuple[I32, I64]:
+    """``intern`` of the physical codes of a categorical series."""
+    raw = physical.fill_null(0).to_numpy() if physical.null_count() else physical.to_numpy()
+    valid = (physical.is_not_null().to_numpy() if physical.null_count()
+             else np.zeros(0, np.bool_))
+    size = int(raw.max()) + 1 if len(raw) else 0
+    codes, first, count = _first_seen_jit(raw, valid, size)
+    return codes, first[:count].copy()
+
+
+def _first_seen(raw: npt.NDArray[np.unsignedinteger[Any]], valid: Bool, size: int
+                ) -> tuple[I32, I64, int]:
+    """Each row's value (< ``size``) numbered in order of first appearance, -1 where
+    ``valid`` (when given) is False; the row of each first appearance; how many values."""
+    remap = np.full(size, -1, dtype=np.int32)
+    codes = np.empty(len(raw), dtype=np.int32)
+    first = np.empty(min(size, len(raw)), dtype=np.int64)
+    count = 0
+    for i in range(len(raw)):
+        if len(valid) and not valid[i]:
+            codes[i] = -1
+            continue
+        code = remap[raw[i]]
+        if code < 0:
+            code = count
+            remap[raw[i]] = code
+            first[code] = i
+            count += 1
+        codes[i] = code
+    return codes, first, count
+
+
+_first_seen_jit = _JIT(_first_seen)
+
+
 def sorted_codes(values: pl.Series) -> tuple[list[str], npt.NDArray[Any]]:
     """The distinct non-null values in sorted order (as ``unique().sort()`` gives them), and
     each row's index among them as the narrowest unsigned integer that holds it (as the
@@ -268,7 +308,7 @@ def sorted_codes(values: pl.Series) -> tuple[list[str], npt.NDArray[Any]]:
     if values.null_count():
         raise ValueError("sorted_codes: leave the nulls out first")
     codes, first = intern(values)
-    found: list[str] = values.cast(pl.String).gather(first).to_list()
+    found: list[str] = values.gather(first).cast(pl.String).to_list()
     order = sorted(range(len(found)), key=found.__getitem__)  # str order = UTF-8 byte order
     rank = np.empty(len(found), dtype=np.min_scalar_type(max(len(found) - 1, 0)))
     rank[order] = np.arange(len(found))

@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 
 from lpscore.cli import app
 from lpscore.config import Config, IngestConfig, MarketDataConfig
+from lpscore.history import read_compact
 from lpscore.ingest.pipeline import ingest_logs
-from lpscore.kpi.engine import compute_kpis
+from lpscore.kpi.engine import EVENT_COLUMNS, QUOTE_COLUMNS, compute_kpis
 from lpscore.marketdata import load_quotes
 from lpscore.quarantine import Quarantine
 from realdata import AMZN_MESSAGES as AMZN
@@ -119,3 +120,21 @@ def test_shuffled_lines_and_a_repeated_file_give_the_same_kpis(tmp_path: Path) -
         assert_frame_equal(fills, base_fills)
     lps = base_orders.group_by("lp").agg(pl.col("rejected").mean()).sort("lp")
     assert lps["lp"].to_list() == ["LP_A", "LP_B", "LP_C", "LP_D"]
+
+
+@pytest.mark.parametrize("paths", [[DEMO_LOG], MOEX_LOGS], ids=["demo", "moex"])
+def test_compact_inputs_read_from_parquet_give_the_same_kpis(paths: list[Path],
+                                                             tmp_path: Path) -> None:
+    """What a caller reading Parquet for the engine gets (read_compact) changes no table."""
+    quotes = load_quotes([AMZN], MarketDataConfig(), Quarantine()).quotes
+    events = ingest_logs(paths, IngestConfig()).events
+    plain = compute_kpis(events, quotes, Config())
+    events.write_parquet(tmp_path / "events.parquet")
+    quotes.write_parquet(tmp_path / "quotes.parquet")
+    small = compute_kpis(read_compact(tmp_path / "events.parquet", EVENT_COLUMNS),
+                         read_compact(tmp_path / "quotes.parquet", QUOTE_COLUMNS), Config())
+    assert plain.fills.height and plain.orders.height
+    for name in ("fills", "orders", "clock_offsets", "unmatched_session_rejects",
+                 "orphan_rejects"):
+        assert_frame_equal(getattr(small, name), getattr(plain, name))
+    assert small.data_quality == plain.data_quality

@@ -9,8 +9,9 @@ import pytest
 
 from lpscore.config import Config, ContextConfig, LpRule, load_config
 from lpscore.errors import ConfigError
-from lpscore.history import read_events, write_events
+from lpscore.history import read_compact, read_events, write_events
 from lpscore.ingest import ingest_logs
+from lpscore.model.schema import CATEGORICAL_COLUMNS, compact
 from realdata import MOEX
 
 
@@ -24,6 +25,22 @@ def test_events_round_trip_through_partitioned_parquet(tmp_path: Path):
         "hive_partitioning=true) WHERE kind = '8'"
     ).fetchall()
     assert rows == [(events.filter(pl.col("kind") == "8").height,)]
+
+
+def test_read_compact_keeps_every_value_in_less_memory(tmp_path: Path):
+    events = ingest_logs(sorted(MOEX.glob("*.log")), Config().ingest).events
+    events.write_parquet(tmp_path / "events.parquet")
+    small = read_compact(tmp_path / "events.parquet")
+    assert {c for c, t in small.schema.items() if t == pl.Categorical} == (
+        set(CATEGORICAL_COLUMNS) & set(events.columns))
+    empty = [c for c in events.columns if events[c].null_count() == events.height]
+    assert "exec_ref_id" in empty  # no bust or correction in the MOEX logs
+    assert all(small[c].null_count() == small.height for c in empty)
+    assert small.with_columns(pl.col(pl.Categorical).cast(pl.String)).equals(events)
+    assert small.estimated_size() < 0.75 * events.estimated_size()
+    picked = read_compact([tmp_path / "events.parquet"], ["kind", "seq_num"])
+    assert picked.columns == ["kind", "seq_num"] and picked.height == events.height
+    assert compact(events.clear()).height == 0
 
 
 def test_config_defaults_and_unknown_key(tmp_path: Path):

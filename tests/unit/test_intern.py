@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 from lpscore.intern import intern, sorted_codes
+from lpscore.marketdata.nbbo import symbol_codes
 
 WORDS = ["", "a", "ab", "S0001", "S0002", "abcdefghijkl", "abcdefghijkm", "abcdefghijklm",
          "abcdefghijkln", "DESK1->LPG-FIX", "DESK1->LPH-FIX", "é", "x" * 40, "x" * 39 + "y"]
@@ -45,6 +46,8 @@ def test_values_are_numbered_by_first_appearance(seed: int) -> None:
     rng = np.random.default_rng(seed)
     series = _series(rng, int(rng.integers(0, 2000)))
     within = rng.integers(-1, 3, len(series)).astype(np.int32) if seed % 2 else None
+    if seed % 4 == 2:  # categorical (the compact form): numbered from its physical codes
+        series = series.cast(pl.Categorical)
     codes, first = intern(series, within, expected=int(rng.integers(0, 50)))
     want, distinct = _reference(series.to_list(), None if within is None else within.tolist())
     assert codes.tolist() == want
@@ -65,6 +68,19 @@ def test_sorted_codes_are_those_of_an_enum(seed: int) -> None:
     values, codes = sorted_codes(series)
     assert values == series.unique().sort().to_list()
     assert codes.tolist() == series.cast(pl.Enum(values)).to_physical().to_list()
+    values_cat, codes_cat = sorted_codes(series.cast(pl.Categorical))
+    assert values_cat == values and codes_cat.tolist() == codes.tolist()
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_symbol_codes_of_categorical_symbols_are_those_of_strings(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    series = _series(rng, 800)
+    known = sorted({v for v in series.to_list() if v is not None and rng.random() < 0.6})
+    enum = pl.Enum(known)
+    want = symbol_codes(enum, series)
+    assert want.tolist() == [known.index(v) if v in known else -1 for v in series.to_list()]
+    assert symbol_codes(enum, series.cast(pl.Categorical)).tolist() == want.tolist()
 
 
 def test_sorted_codes_refuse_nulls() -> None:
@@ -76,4 +92,6 @@ def test_empty() -> None:
     codes, first = intern(pl.Series([], dtype=pl.String))
     assert len(codes) == 0 and len(first) == 0
     assert sorted_codes(pl.Series([], dtype=pl.String))[0] == []
+    codes, first = intern(pl.Series([], dtype=pl.Categorical))
+    assert len(codes) == 0 and len(first) == 0
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+import polars.selectors as cs
 
 from lpscore.config import Config
 from lpscore.ingest.orders import effective_fills, link_child_keys
@@ -112,14 +113,20 @@ def compute_kpis(events: pl.DataFrame, quotes: pl.DataFrame, config: Config,
                                            & (pl.col("state") != "session_rejected")).height
     quality["orders_no_benchmark"] = int(orders["m0"].is_null().sum())
     return KpiResult(
-        fills=fill_table,
-        orders=orders.drop(KEY),
+        fills=_plain(fill_table),
+        orders=_plain(orders.drop(KEY)),
         horizons=labels,
-        clock_offsets=offsets,
+        clock_offsets=_plain(offsets),
         data_quality=dict(sorted(quality.items())),
-        unmatched_session_rejects=_unmatched_session_rejects(session_rejects),
-        orphan_rejects=orphan_rejects,
+        unmatched_session_rejects=_plain(_unmatched_session_rejects(session_rejects)),
+        orphan_rejects=_plain(orphan_rejects),
     )
+
+
+def _plain(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its categorical columns as strings: events in the compact form
+    (lpscore.model.schema.compact) give the same tables as plain ones."""
+    return frame.with_columns(cs.categorical().cast(pl.String))
 
 
 _RECEIPT_ORDER = {"ts_recv": False, "session": False, "outbound": True, "seq_num": False,

@@ -42,7 +42,7 @@ import numpy.typing as npt
 import polars as pl
 
 from lpscore.intern import sorted_codes
-from lpscore.marketdata.nbbo import AsOf, symbol_codes
+from lpscore.marketdata.nbbo import AsOf, symbol_codes, symbol_text
 
 __all__ = ["QuoteSweep"]
 
@@ -174,7 +174,7 @@ class QuoteSweep:
     @classmethod
     def of(cls, quotes: pl.DataFrame) -> QuoteSweep | None:
         """The sweep of ``quotes`` (QUOTE_SCHEMA), or None when their times go back."""
-        frame = quotes.select(pl.col("symbol").cast(pl.String), "ts", "bid", "ask")
+        frame = quotes.select(symbol_text(quotes["symbol"]), "ts", "bid", "ask")
         if frame["symbol"].null_count() or frame["ts"].null_count():
             frame = frame.drop_nulls(["symbol", "ts"])
         # the codes of a cast to pl.Enum(sorted symbols), without hashing 20M strings twice

@@ -25,6 +25,8 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from lpscore.intern import intern
+
 __all__ = ["AsOf", "QuoteBook", "symbol_codes"]
 
 F64 = npt.NDArray[np.float64]
@@ -144,11 +146,22 @@ class QuoteBook:
 
 
 def symbol_codes(enum: pl.Enum, symbols: pl.Series | Sequence[str | None]) -> I64:
-    """Index of each symbol among ``enum``'s categories; -1 for one not among them."""
-    series = (symbols if isinstance(symbols, pl.Series)
-              else pl.Series(symbols, dtype=pl.String)).cast(pl.String)
+    """Index of each symbol among ``enum``'s categories; -1 for one not among them. A
+    categorical series is looked up once per distinct symbol."""
+    series = symbol_text(symbols if isinstance(symbols, pl.Series)
+                         else pl.Series(symbols, dtype=pl.String))
+    if series.dtype == pl.Categorical:
+        codes, first = intern(series)
+        found = symbol_codes(enum, series.gather(first).cast(pl.String))
+        return np.where(codes >= 0, found[np.maximum(codes, 0)] if len(found) else -1, -1)
     coded = series.cast(enum, strict=False).to_physical().cast(pl.Int64)
     return coded.fill_null(-1).to_numpy().astype(np.int64, copy=False)
+
+
+def symbol_text(symbols: pl.Series) -> pl.Series:
+    """``symbols`` as strings, or kept categorical (the compact form,
+    lpscore.model.schema.compact): both are read by value."""
+    return symbols if symbols.dtype == pl.Categorical else symbols.cast(pl.String)
 
 
 def _by_symbol_then_time(codes: npt.NDArray[np.unsignedinteger[Any]], ts: I64) -> I64:

@@ -7,6 +7,7 @@ kind does not have are null. Timestamps are ``timestamp[ns, UTC]``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TypeVar
 
 import polars as pl
 import pyarrow as pa
@@ -14,9 +15,11 @@ import pyarrow as pa
 from lpscore.model.events import Event, event_from_row
 
 __all__ = [
+    "CATEGORICAL_COLUMNS",
     "EVENT_SCHEMA",
     "QUOTE_SCHEMA",
     "TIMESTAMP_COLUMNS",
+    "compact",
     "empty_events",
     "iter_events",
     "polars_schema",
@@ -88,6 +91,38 @@ QUOTE_SCHEMA = pa.schema(
 )
 
 TIMESTAMP_COLUMNS = ("ts_event", "ts_recv", "sending_time", "transact_time")
+
+CATEGORICAL_COLUMNS = (
+    "kind", "session", "sender", "target", "lp", "exec_type", "ord_status", "symbol",
+    "ord_type", "time_in_force", "ex_destination", "cxl_rej_response_to", "ref_msg_type",
+    "source",
+)
+"""The string columns of EVENT_SCHEMA and QUOTE_SCHEMA with few distinct values (message
+types, sessions, LPs, symbols, enumerations, file names). ``compact`` holds them as
+``pl.Categorical``."""
+
+_Frame = TypeVar("_Frame", pl.DataFrame, pl.LazyFrame)
+
+
+def compact(frame: _Frame) -> _Frame:
+    """The compact form of an events or quotes table: the same values in less memory. The
+    KPI engine reads either form and gives the same tables (docs/data-formats.md).
+
+    - CATEGORICAL_COLUMNS become ``pl.Categorical`` (those ``frame`` has): a string column
+      holds 16 bytes a row before its text, a categorical one 4. Cast a ``pl.LazyFrame``
+      from ``pl.scan_parquet`` so that the string columns are never held whole.
+    - In a ``pl.DataFrame``, a column with no value at all (replaces, busts and session
+      rejects have columns of their own that a log without them leaves empty) is made anew
+      as nulls of its type: a Parquet read fills in its values, a new null column is
+      zero-filled memory that the system gives as it is touched."""
+    names = frame.collect_schema().names()
+    present = [c for c in CATEGORICAL_COLUMNS if c in names]
+    frame = frame.with_columns(pl.col(present).cast(pl.Categorical))
+    if isinstance(frame, pl.DataFrame):
+        empty = [s for s in frame.iter_columns() if s.null_count() == len(s) > 0]
+        frame = frame.with_columns(pl.repeat(None, frame.height, dtype=s.dtype).alias(s.name)
+                                   for s in empty)
+    return frame
 
 
 def polars_schema(schema: pa.Schema) -> pl.Schema:
