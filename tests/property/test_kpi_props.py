@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from kpi_builders import Tape, quotes
-from lpscore.config import Config
+from lpscore.config import Config, ContextConfig
 from lpscore.kpi.aggregate import kpi_stats
 from lpscore.kpi.engine import KpiResult, compute_kpis
 from lpscore.model.schema import compact
@@ -100,13 +100,19 @@ def lifecycles(draw: st.DrawFn) -> tuple[pl.DataFrame, pl.DataFrame]:
     return pl.concat([events, tape.events()]), book
 
 
+CONFIGS = (Config(), Config(context=ContextConfig(adv={"XYZ": 2e6},
+                                                  extra_keys=("ord_type",))))
+"""The default, and one that sizes by ADV (looked up by symbol) with an extra key."""
+
+
 @ENGINE
-@given(lifecycles())
-def test_compact_inputs_give_the_same_kpis(data: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+@given(lifecycles(), st.sampled_from(CONFIGS))
+def test_compact_inputs_give_the_same_kpis(data: tuple[pl.DataFrame, pl.DataFrame],
+                                           config: Config) -> None:
     """The compact form (categorical columns, empty columns made anew) changes no table."""
     events, book = data
-    plain = compute_kpis(events, book, Config())
-    small = compute_kpis(compact(events), compact(book), Config())
+    plain = compute_kpis(events, book, config)
+    small = compute_kpis(compact(events), compact(book), config)
     for name in ("fills", "orders", "clock_offsets", "unmatched_session_rejects",
                  "orphan_rejects"):
         assert_frame_equal(getattr(small, name), getattr(plain, name))
