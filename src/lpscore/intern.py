@@ -252,7 +252,7 @@ def intern(values: pl.Series, within: I32 | None = None, expected: int = 0
 
     A categorical series (without ``within``) is numbered from its physical codes: no
     string is read."""
-    if within is None and isinstance(values.dtype, pl.Categorical | pl.Enum):
+    if within is None and values.dtype == pl.Categorical:
         return _intern_physical(values.to_physical())
     codes = np.empty(len(values), dtype=np.int32)
     groups = np.zeros(0, np.int64) if within is None else within.astype(np.int64)
