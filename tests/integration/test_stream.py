@@ -13,11 +13,13 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from cards import assert_same_cards
 from kafkamock import fresh_topic
 from lpscore.cli import app
 from lpscore.config import Config, IngestConfig, load_config
@@ -30,10 +32,12 @@ from lpscore.publish.publisher import snapshots_of
 from lpscore.publish.snapshot import Snapshot, context_key
 from lpscore.publish.store import ScoreStore, open_store
 from lpscore.quarantine import Quarantine
-from lpscore.scoring import catalog, config_catalog, load_profile
+from lpscore.scoring import Scorecard, catalog, config_catalog, load_profile, score_levels
 from lpscore.sim.loop import Simulation
 from lpscore.sim.scenario import load_scenario
+from lpscore.stats.dense import DenseStats
 from lpscore.stats.table import Stats
+from lpscore.stream import runner as runner_module
 from lpscore.stream.files import FollowFile
 from lpscore.stream.processor import FINEST
 from lpscore.stream.replay import replay_logs
@@ -206,6 +210,51 @@ def test_publishes_carry_intervals_and_the_last_one_draws_them(
     assert_same_scores(store, batch_snapshots(log, amzn_quotes, config))
 
 
+@pytest.mark.parametrize("source", ["demo", "moex"])
+def test_publishes_between_full_ones_score_what_the_full_path_scores(
+        tmp_path: Path, amzn_quotes: pl.DataFrame, monkeypatch: pytest.MonkeyPatch,
+        source: str) -> None:
+    """Past the first publish, a publish scores from the arrays it keeps up to date
+    (``score_dense``, docs/stream.md): at every one, the cards equal ``score_levels`` on
+    every lane's statistics merged, for the same contexts and the same draws; so the
+    contexts a poll changed were all read back, and nothing else moved. Orders close one
+    second after they finish, so rows move from the live to the closed statistics too."""
+    log = tmp_path / "fix.log"
+    if source == "demo":
+        log.write_bytes(DEMO_LOG.read_bytes())
+        quotes = amzn_quotes
+    else:
+        replay_logs(sorted(MOEX.glob("*.log")), f"file://{log}")
+        quotes = no_quotes()
+    config = Config()
+    specs = config_catalog(config.kpi)
+    profile = load_profile("block", specs)
+    settings = Settings(config, profile, specs, quotes, max_records=120, final_after_s=1.0,
+                        intervals_per_publish=3)
+    stream = Stream(FollowFile(log), settings, open_store(f"memory://{uuid.uuid4().hex}"))
+    scored = runner_module.score_dense
+    checked: list[int] = []
+
+    def checking(dense: DenseStats, *args: Any, only: Any = None, draw: Any = None
+                 ) -> list[Scorecard]:
+        cards = scored(dense, *args, only=only, draw=draw)
+        drawn = {context_key(c.context): c.drawn for c in cards}
+        total = Stats.merge_all([s for lane in stream.lanes.values()
+                                 if (s := lane.processor.stats()) is not None])
+        want = score_levels(total, profile, specs, list(FINEST[1:]), only=only,
+                            draw=lambda context, lps: drawn[context_key(context)])
+        assert_same_cards(cards, want)
+        checked.append(len(cards))
+        return cards
+
+    monkeypatch.setattr(runner_module, "score_dense", checking)
+    while stream.source.lag() or not stream.lanes:
+        stream.step()
+    assert len(checked) >= 5 and max(checked) > 1, checked
+    assert stream.lanes[str(log)].processor.counts["closed_units"]
+    stream.close()
+
+
 def test_every_symbol_is_rescored_in_turn_within_the_period(
         tmp_path: Path, amzn_quotes: pl.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
     """Past the first publish no publish re-scores every context; each takes the share of
@@ -218,15 +267,13 @@ def test_every_symbol_is_rescored_in_turn_within_the_period(
     stream = Stream(FollowFile(tmp_path / "none.log"), settings,
                     open_store(f"memory://{uuid.uuid4().hex}"))
     symbols = [f"S{i}" for i in range(10)]
-    total = Stats(("lp", "symbol"), pl.DataFrame({"lp": ["A"] * 10, "symbol": symbols}),
-                  pl.DataFrame(), pl.DataFrame())
     now = [100.0]
     monkeypatch.setattr(time, "monotonic", lambda: now[0])
     stream._turn_at = now[0]
     turns = []
     for step in (1.0, 1.0, 0.4, 1.6, 4.0):          # 25%, 25%, 10%, 40%, then a period
         now[0] += step
-        turns.append({s for (s,) in stream._in_turn(total)})
+        turns.append({s for (s,) in stream._in_turn(symbols[::-1])})
     assert turns == [{"S0", "S1", "S2"}, {"S3", "S4", "S5"}, {"S6"},   # shares rounded up
                      {"S7", "S8", "S9", "S0"}, set(symbols)]
 

@@ -16,7 +16,7 @@ router sizes child orders by them.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 import polars as pl
 
@@ -25,12 +25,13 @@ from lpscore.kpi.engine import KpiResult
 from lpscore.publish.intervals import Intervals
 from lpscore.publish.snapshot import Snapshot, context_key
 from lpscore.publish.store import Published, ScoreStore
-from lpscore.scoring import KpiSpec, Profile, score_levels
+from lpscore.scoring import KpiSpec, Profile, Scorecard, score_levels
 from lpscore.scoring.estimate import near
+from lpscore.stats.dense import DenseStats
 from lpscore.stats.table import Stats
 
-__all__ = ["HIERARCHY", "capacities", "levels", "publish_result", "snapshots_of",
-           "snapshots_of_stats"]
+__all__ = ["HIERARCHY", "capacities", "dense_capacities", "levels", "publish_result",
+           "snapshots_of", "snapshots_of_cards", "snapshots_of_stats"]
 
 HIERARCHY = ("symbol", "size_bucket", "vol_regime")
 """The published chain: every prefix of it is a level."""
@@ -73,15 +74,25 @@ def snapshots_of_stats(stats: Stats, profile: Profile, specs: Mapping[str, KpiSp
     if intervals is not None and carry:
         intervals.begin(now)
         draw = intervals.needs_draws
+    cards = score_levels(stats, profile, specs, list(hierarchy), only=only, draw=draw)
+    return snapshots_of_cards(cards, capacity, now, intervals)
+
+
+def snapshots_of_cards(cards: Iterable[Scorecard],
+                       capacity: Mapping[str, Mapping[str, Mapping[str, float | None]]],
+                       now_ns: int, intervals: Intervals | None = None) -> list[Snapshot]:
+    """The snapshots of scorecards computed at ``now_ns``, each LP with its capacity
+    (context key -> LP -> capacity); ``intervals`` remembers the cards drawn and carries
+    its intervals into the others."""
     out = []
-    for scored in score_levels(stats, profile, specs, list(hierarchy), only=only, draw=draw):
+    for scored in cards:
         card, drawn_at = scored, None
         if intervals is not None:
             if card.drawn:
-                intervals.remember(card, now)
+                intervals.remember(card, now_ns)
             else:
                 card, drawn_at = intervals.carry(card)
-        out.append(Snapshot.of(card, computed_at_ns=now, carried_from_ns=drawn_at,
+        out.append(Snapshot.of(card, computed_at_ns=now_ns, carried_from_ns=drawn_at,
                                capacity=capacity.get(context_key(card.context), {})))
     return out
 
@@ -123,6 +134,30 @@ def capacities(stats: Stats, hierarchy: Sequence[str], *,
                                                                              strict=True)})
             out.setdefault(ctx, {})[lp] = {"fill_rate": rate, "filled_qty_per_order": per_order,
                                           "n_terminal": n}
+    return out
+
+
+def dense_capacities(dense: DenseStats, hierarchy: Sequence[str], *,
+                     only: Collection[tuple[str | None, ...]] | None = None
+                     ) -> dict[str, dict[str, dict[str, float | None]]]:
+    """``capacities`` of the statistics ``dense`` holds (for the contexts
+    ``scoring.score_dense`` scores with ``only``)."""
+    out: dict[str, dict[str, dict[str, float | None]]] = {}
+    for depth in range(len(hierarchy) + 1):
+        sums = dense.level(depth, only)
+        names: dict[tuple[object, ...], str] = {}
+        for group, ordered, filled, terminal in zip(
+                sums.groups, sums.column("ordered_qty_terminal").tolist(),
+                sums.column("filled_qty_terminal").tolist(),
+                sums.column("n_terminal").tolist(), strict=True):
+            ctx = names.get(group[1:])
+            if ctx is None:
+                ctx = names[group[1:]] = context_key(
+                    {k: str(v) for k, v in zip(hierarchy[:depth], group[1:], strict=True)})
+            out.setdefault(ctx, {})[str(group[0])] = {
+                "fill_rate": filled / ordered if ordered > 0 else None,
+                "filled_qty_per_order": filled / terminal if terminal > 0 else None,
+                "n_terminal": terminal}
     return out
 
 

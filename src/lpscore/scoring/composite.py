@@ -29,7 +29,8 @@ from lpscore.scoring.normalize import normalize
 from lpscore.scoring.profiles import Profile
 from lpscore.stats.table import Stats
 
-__all__ = ["LpScore", "Scorecard", "composite", "score_contexts", "score_levels"]
+__all__ = ["Level", "LpScore", "Scorecard", "composite", "level_cards", "score_contexts",
+           "score_levels"]
 
 Array = npt.NDArray[np.float64]
 TINY = 1e-9
@@ -134,7 +135,7 @@ def _cards(estimates: pl.DataFrame, context: list[str], profile: Profile,
     (those ``draw`` leaves without draws in their own chunks, in the same order)."""
     if not estimates.height:
         return []
-    level = _Level(estimates, weighted)
+    level = Level.of_frame(estimates, weighted)
     if context:
         groups = (estimates.with_row_index("_i").group_by(context, maintain_order=True)
                   .agg(pl.col("_i")))
@@ -143,6 +144,15 @@ def _cards(estimates: pl.DataFrame, context: list[str], profile: Profile,
     else:
         values, index = [()], [list(range(estimates.height))]
     contexts = [dict(zip(context, v, strict=True)) for v in values]
+    return level_cards(level, contexts, index, profile, weighted, t_ref, draw)
+
+
+def level_cards(level: Level, contexts: Sequence[dict[str, Any]],
+                index: Sequence[Sequence[int]], profile: Profile,
+                weighted: Sequence[KpiSpec], t_ref: int | None,
+                draw: DrawWhen | None = None) -> list[Scorecard]:
+    """The scorecards of ``contexts``, the LPs of context ``c`` being the rows ``index[c]``
+    of ``level`` (in LP order), as ``score_levels`` scores them."""
     drawn = [True] * len(index) if draw is None else [
         draw(ctx, [level.lp[i] for i in rows]) for ctx, rows in zip(contexts, index,
                                                                   strict=True)]
@@ -161,8 +171,8 @@ def _cards(estimates: pl.DataFrame, context: list[str], profile: Profile,
             chosen = [contexts[c] for c in part]
             for c, scores in zip(part, _score(block, profile, weighted, chosen, with_draws),
                                  strict=True):
-                cards[c] = Scorecard(profile.name, contexts[c], scores, profile.interval, t_ref,
-                                     with_draws)
+                cards[c] = Scorecard(profile.name, dict(contexts[c]), scores, profile.interval,
+                                     t_ref, with_draws)
     return [card for card in cards if card is not None]
 
 
@@ -170,27 +180,29 @@ _CHUNK_ELEMENTS = 4_000_000
 """Contexts are scored together in chunks of about this many floats of draws (x KPIs)."""
 
 
-class _Level:
-    """A level's estimates as numpy columns, converted once (not once per context), the
-    columns scoring reads in one conversion."""
+class Level:
+    """A level's shrunk estimates as numpy columns, one row per (LP, context): ``{k}.x``,
+    ``{k}.raw``, ``{k}.N``, ``{k}.s2``, ``n_eff`` and ``n_orders`` (NaN where null), and
+    each row's LP."""
 
-    def __init__(self, estimates: pl.DataFrame, specs: Sequence[KpiSpec]) -> None:
-        self.frame = estimates
-        self.lp = estimates["lp"].cast(pl.String).to_list()
+    def __init__(self, lp: list[str], columns: dict[str, Array]) -> None:
+        self.lp = lp
+        self._columns = columns
+
+    @classmethod
+    def of_frame(cls, estimates: pl.DataFrame, specs: Sequence[KpiSpec]) -> Level:
+        """The columns scoring reads, from a frame of ``shrunk_levels``, in one conversion."""
         names = ["n_eff", "n_orders"]
         for spec in specs:
             for part in (spec.parts if spec.kind == "rate_diff" else (spec.name,)):
                 names += [f"{part}.{k}" for k in ("x", "raw", "N", "s2")
                           if f"{part}.{k}" in estimates.columns and f"{part}.{k}" not in names]
         table = estimates.select(pl.col(names).cast(pl.Float64).fill_null(np.nan)).to_numpy()
-        self._columns: dict[str, Array] = {
-            name: np.ascontiguousarray(table[:, i], dtype=np.float64)
-            for i, name in enumerate(names)}
+        return cls(estimates["lp"].cast(pl.String).to_list(),
+                   {name: np.ascontiguousarray(table[:, i], dtype=np.float64)
+                    for i, name in enumerate(names)})
 
     def column(self, name: str) -> Array:
-        if name not in self._columns:
-            self._columns[name] = (self.frame[name].cast(pl.Float64).fill_null(np.nan)
-                                   .to_numpy().astype(np.float64))
         return self._columns[name]
 
 
@@ -198,7 +210,7 @@ class _Block:
     """The LPs of several contexts of a level, padded to one width: ``(contexts, lps)``
     arrays; a padding slot (``~mask``) holds NaN."""
 
-    def __init__(self, level: _Level, index: Sequence[Sequence[int]]) -> None:
+    def __init__(self, level: Level, index: Sequence[Sequence[int]]) -> None:
         self.level = level
         self.sizes = [len(i) for i in index]
         width = max(self.sizes)

@@ -32,7 +32,9 @@ computed (the batch job ranks it against the whole day's quotes).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import polars as pl
 
@@ -298,6 +300,33 @@ class Processor:
         total = Stats.merge_all(parts)
         return total.decayed_to(self.t_ref) if self.profile.decay is not None else total
 
+
+    def stats_of(self, contexts: Collection[Context]) -> Stats | None:
+        """``stats()`` restricted to the finest ``contexts`` (values of HIERARCHY): the
+        rows a publish re-reads after a poll changed them (lpscore.stats.dense). The held
+        parts share one reference time (``_anchor``), so their rows are filtered in one
+        frame per table and summed once."""
+        held = [s for s in (self.closed, *self.closing, self.rows) if s is not None]
+        if not held:
+            return None
+        if len({s.t_ref for s in held}) > 1:     # not expected: merge as stats() does
+            held = [s.decayed_to(max(s.t_ref or 0 for s in held)) for s in held]
+        wanted = pl.DataFrame([pl.Series(k, [c[i] for c in contexts], dtype=pl.String)
+                               for i, k in enumerate(HIERARCHY)])
+
+        def pick(frames: list[pl.DataFrame], how: Literal["diagonal_relaxed",
+                                                           "vertical_relaxed"]
+                 ) -> pl.DataFrame:
+            frame = pl.concat([f.drop(_UNIT, strict=False) for f in frames], how=how)
+            return frame.join(wanted.cast(frame.select(HIERARCHY).schema),
+                              on=list(HIERARCHY), how="semi", nulls_equal=True)
+
+        rows = replace(held[0], keys=FINEST,
+                       sums=pick([s.sums for s in held], "diagonal_relaxed"),
+                       sketches=pick([s.sketches for s in held], "vertical_relaxed"),
+                       counts=pick([s.counts for s in held], "vertical_relaxed"))
+        total = rows.rollup(list(FINEST))
+        return total.decayed_to(self.t_ref) if self.profile.decay is not None else total
 
 
 def _replace_units(rows: Stats | None, units: set[str], new: Stats) -> Stats:

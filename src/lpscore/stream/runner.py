@@ -31,15 +31,23 @@ import polars as pl
 from lpscore.config import Config
 from lpscore.errors import InputError
 from lpscore.publish.intervals import Intervals
-from lpscore.publish.publisher import snapshots_of_stats
+from lpscore.publish.publisher import (
+    HIERARCHY,
+    dense_capacities,
+    snapshots_of_cards,
+    snapshots_of_stats,
+)
+from lpscore.publish.snapshot import Snapshot
 from lpscore.publish.store import ScoreStore
 from lpscore.quarantine import Quarantine
 from lpscore.scoring import KpiSpec, Profile
+from lpscore.scoring.dense import score_dense
+from lpscore.stats.dense import DenseStats
 from lpscore.stats.table import Stats
 from lpscore.stream.checkpoint import Checkpoint
 from lpscore.stream.decode import Record, StreamDecoder
 from lpscore.stream.partials import decode_stats, encode_stats
-from lpscore.stream.processor import Context, Processor
+from lpscore.stream.processor import FINEST, Context, Processor
 from lpscore.stream.quotes import QuoteFeed
 
 __all__ = ["Lane", "Settings", "Source", "Status", "Stream", "settle_heap"]
@@ -98,6 +106,10 @@ class Settings:
     intervals_per_publish: int = 32
     """Contexts one publish draws at most (new ones and those with old draws, first come);
     a context not drawn yet publishes its intervals pending (null)."""
+    partials_every_s: float = 1.0
+    """Between full publishes, a worker writes its lanes' partials to the store and reads
+    the other workers' at most this often (a publish scores its own lanes' changes at once,
+    other workers' within this time)."""
     lane_threads: int = 2
     """Lanes (Kafka partitions) of one poll decoded and computed at once on this many
     threads; 1: one after the other."""
@@ -119,6 +131,8 @@ class Lane:
     from a checkpoint, which takes the quotes later than those it holds."""
     stats: Stats | None = None
     """The processor's statistics as last published (None: to be computed)."""
+    touched: set[Context] = field(default_factory=set)
+    """Finest contexts whose statistics changed since the last publish."""
 
 
 @dataclass
@@ -171,6 +185,12 @@ class Stream:
         """Other workers' partials, decoded once per content."""
         self._intervals = Intervals(settings.intervals_max_age_s,
                                     settings.intervals_per_publish)
+        self._dense: DenseStats | None = None
+        """Every part's statistics as arrays, kept by the publishes between full ones
+        (None: the next publish is a full one, which builds it)."""
+        self._dense_others: dict[str, Stats] = {}
+        """Other workers' partials as the arrays hold them."""
+        self._partials_at = -float("inf")
         self._pool: ThreadPoolExecutor | None = None
 
     def step(self) -> int:
@@ -195,6 +215,7 @@ class Stream:
         for (lane, _), (seen, events, changed) in zip(work, self._take_lanes(work),
                                                        strict=True):
             self._touched |= changed
+            lane.touched |= changed
             lane.stats = None
             self._dead_letter(lane, seen)
             lane.dirty = True
@@ -204,6 +225,7 @@ class Stream:
                 if key not in polled:
                     changed = lane.processor.add(pl.DataFrame(), lane.quarantine)
                     self._touched |= changed
+                    lane.touched |= changed
                     lane.dirty = lane.dirty or bool(changed)
                     if changed:
                         lane.stats = None
@@ -292,36 +314,17 @@ class Stream:
         every context (``full``) or the ``*`` level and the contexts whose statistics
         changed since the last publish, with the levels above them. Intervals are carried
         where they are recent enough, except in the ``final`` publish (every context,
-        every interval drawn: what the batch job publishes)."""
+        every interval drawn: what the batch job publishes). A publish that is not full
+        scores from the arrays the last full one left (``_publish_dense``)."""
         full = full or final
         start = time.perf_counter()
-        profile = self.settings.profile
-        for lane in self.lanes.values():
-            if lane.stats is None:
-                lane.stats = lane.processor.stats()
-                if lane.stats is not None:
-                    self.store.put_partial(profile.name, lane.key, encode_stats(lane.stats))
-        parts = []
-        for key, data in self.store.partials(profile.name).items():
-            own = self.lanes.get(key)
-            if own is not None and own.stats is not None:
-                parts.append(own.stats)         # our own: as encoded, without decoding
-                continue
-            known = self._others.get(key)
-            if known is None or known[0] != data:
-                known = self._others[key] = (data, decode_stats(data))
-            parts.append(known[1])
-        total = Stats.merge_all(parts) if parts else None
-        if total is not None:
-            only = None if full else self._touched | self._in_turn(total)
-            snapshots = snapshots_of_stats(total, profile, self.settings.specs, only=only,
-                                           intervals=self._intervals, carry=not final)
-            done = self.store.publish(snapshots)
-            self.status.published += sum(p.changed for p in done)
-            self._partial = not full
-            self._carried = not final and (self._carried or any(
-                s.intervals_at_ns != s.computed_at_ns for s in snapshots))
+        if full or self._dense is None:
+            self._publish_full(full, final)
+        else:
+            self._publish_dense()
         self._touched.clear()
+        for lane in self.lanes.values():
+            lane.touched.clear()
         self._pending = False
         self._published_at = time.monotonic()
         if full:
@@ -329,14 +332,93 @@ class Stream:
         self.status.publishes += 1
         self.status.publish_ms = (time.perf_counter() - start) * 1e3
 
-    def _in_turn(self, total: Stats) -> set[Context]:
+    def _publish_full(self, full: bool, final: bool) -> None:
+        """Every lane's statistics as a partial in the store, merged with the other
+        workers', scored with Polars (``snapshots_of_stats``); the arrays rebuilt."""
+        profile = self.settings.profile
+        parts = self._exchange_partials()
+        total = Stats.merge_all(list(parts.values())) if parts else None
+        if total is not None:
+            only = None if full else self._touched | self._in_turn(
+                total.sums.get_column("symbol").unique().to_list())
+            snapshots = snapshots_of_stats(total, profile, self.settings.specs, only=only,
+                                           intervals=self._intervals, carry=not final)
+            self._send(snapshots, full=full, final=final)
+        dense = DenseStats(FINEST, profile.decay)
+        for key, part in parts.items():
+            dense.set_part(key, part)
+        self._dense = dense
+        self._dense_others = {k: p for k, p in parts.items() if k not in self.lanes}
+
+    def _exchange_partials(self) -> dict[str, Stats]:
+        """Write each lane's statistics to the store as its partial; every partial in the
+        store by key, ours as computed (not decoded), the others' decoded once per
+        content."""
+        profile = self.settings.profile
+        for lane in self.lanes.values():
+            if lane.stats is None:
+                lane.stats = lane.processor.stats()
+                if lane.stats is not None:
+                    self.store.put_partial(profile.name, lane.key, encode_stats(lane.stats))
+        parts: dict[str, Stats] = {}
+        for key, data in self.store.partials(profile.name).items():
+            own = self.lanes.get(key)
+            if own is not None and own.stats is not None:
+                parts[key] = own.stats          # our own: as encoded, without decoding
+                continue
+            known = self._others.get(key)
+            if known is None or known[0] != data:
+                known = self._others[key] = (data, decode_stats(data))
+            parts[key] = known[1]
+        self._partials_at = time.monotonic()
+        return parts
+
+    def _publish_dense(self) -> None:
+        """Re-read the contexts the polls changed from their lanes into the arrays (and,
+        every ``partials_every_s``, exchange partials with the other workers), then score
+        the ``*`` level, the changed contexts with the levels above them and the symbols
+        in turn, without Polars (``scoring.score_dense``)."""
+        dense = self._dense
+        assert dense is not None
+        profile = self.settings.profile
+        for lane in self.lanes.values():
+            if lane.touched:
+                part = lane.processor.stats_of(lane.touched)
+                if part is not None:
+                    dense.set_part(lane.key, part, only=lane.touched)
+        if time.monotonic() - self._partials_at >= self.settings.partials_every_s:
+            others = {k: p for k, p in self._exchange_partials().items()
+                      if k not in self.lanes}       # ours are in the arrays already
+            for key in set(self._dense_others) - set(others):
+                dense.drop_part(key)
+            for key, part in others.items():
+                if self._dense_others.get(key) is not part:     # decoded anew: changed
+                    dense.set_part(key, part)
+            self._dense_others = others
+        only = self._touched | self._in_turn([c[0] for c in dense.contexts(1)])
+        now = time.time_ns()
+        self._intervals.begin(now)
+        cards = score_dense(dense, profile, self.settings.specs, HIERARCHY, only=only,
+                            draw=self._intervals.needs_draws)
+        capacity = dense_capacities(dense, HIERARCHY, only=only)
+        self._send(snapshots_of_cards(cards, capacity, now, self._intervals), full=False,
+                   final=False)
+
+    def _send(self, snapshots: list[Snapshot], *, full: bool, final: bool) -> None:
+        done = self.store.publish(snapshots)
+        self.status.published += sum(p.changed for p in done)
+        self._partial = not full
+        self._carried = not final and (self._carried or any(
+            s.intervals_at_ns != s.computed_at_ns for s in snapshots))
+
+    def _in_turn(self, symbols: Sequence[str | None]) -> set[Context]:
         """The symbols this publish re-scores in turn (as ``(symbol,)``: all their
         contexts): the share of the symbols that the time since the last publish is of
         ``full_publish_every_s``, continuing where the last share ended, so that every
         context is re-scored at least that often, a little at every publish rather than
         all at once."""
         now = time.monotonic()
-        symbols = sorted(total.sums.get_column("symbol").unique().to_list(), key=str)
+        symbols = sorted(symbols, key=str)
         share = (now - self._turn_at) / max(self.settings.full_publish_every_s, 1e-9)
         count = min(len(symbols), math.ceil(len(symbols) * share - 1e-9))  # float noise
         self._turn_at = now
@@ -367,12 +449,14 @@ class Stream:
             self.publish(final=True)
 
     def _release(self, key: str) -> None:
+        self._dense = None      # the lanes changed: the next publish is a full one
         lane = self.lanes.pop(key, None)
         if lane is not None:
             self._save(lane)
 
     def _resume(self, key: str) -> Mapping[str, Any] | None:
         """Open lane ``key`` from its checkpoint; the position to resume from."""
+        self._dense = None      # the lanes changed: the next publish is a full one
         s = self.settings
         feed = self.quote_feed
         quotes = s.quotes if feed is None else pl.concat([s.quotes, feed.since(0)],

@@ -1,0 +1,377 @@
+"""Finest-level statistics held as arrays, summed to any coarser group without Polars.
+
+    dense = DenseStats(("lp", "symbol", "size_bucket"), decay)
+    dense.set_part("lane-0", stats)                      # every row of one part
+    dense.set_part("lane-0", fresh, only={("ACME", "adv<0.1%")})   # just these contexts
+    level = dense.level(1, only={("ACME",)})             # LP x symbol, on ACME's path
+    level.groups, level.column("n_orders"), level.quantiles("ack_latency_ms", [0.5])
+
+A stream keeps its statistics per part (a lane, another worker's partial) as ``Stats``
+frames; rolling them up with Polars costs tens of milliseconds per publish whatever their
+size. Here each (part, finest group) is one row of a float matrix: its ``Stats.sums``
+columns and, per sketch metric, its weight in each bin. A coarser group's statistics are
+the sum of its rows, each first decayed from its part's reference time to the latest
+(``Stats.decayed_to``: weights times the factor, ``__w2`` times its square, ``__n`` counts
+as they are). Replacing a row overwrites it, so nothing is ever subtracted and no rounding
+residue builds up; the sums equal ``Stats.merge_all(parts).rollup(keys)`` to float rounding
+(they are added in another order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from lpscore.stats.sketch import DEFAULT_ALPHA, QUANTILE_EPS, bin_values
+from lpscore.stats.table import Decay, Stats
+
+__all__ = ["DenseStats", "LevelSums"]
+
+Array = npt.NDArray[np.float64]
+Prefix = tuple[Any, ...]
+_Sketch = tuple[list[int], Array] | None
+
+
+@dataclass(frozen=True)
+class LevelSums:
+    """The summed statistics of the groups of one level, in ``groups`` order."""
+
+    keys: tuple[str, ...]
+    groups: list[tuple[Any, ...]]
+    """Each group's key values (LP first), sorted as ``Stats.rollup`` sorts them."""
+    sums: Array
+    """``(groups, columns)``: the sums columns, decayed to the latest reference time."""
+    columns: dict[str, int]
+    sketch: Callable[[str], tuple[list[int], Array] | None]
+    """Metric -> its bins, sorted, and ``(groups, bins)`` weights (None: no such metric);
+    summed when first asked for, as scoring needs the metrics of its quantile KPIs only."""
+
+    def column(self, name: str) -> Array:
+        """A sums column per group (zeros for a column no part holds)."""
+        at = self.columns.get(name)
+        return np.zeros(len(self.groups)) if at is None else self.sums[:, at]
+
+    def quantiles(self, metric: str, qs: Sequence[float], alpha: float = DEFAULT_ALPHA
+                  ) -> Array:
+        """``(groups, len(qs))`` sketch quantiles (``QuantileSketch.quantile``'s rule: the
+        first bin whose running weight reaches ``q - QUANTILE_EPS`` of the total); NaN for
+        a group without weight."""
+        out = np.full((len(self.groups), len(qs)), np.nan)
+        found = self.sketch(metric)
+        if found is None or not found[0]:
+            return out
+        bins, weights = found
+        values = bin_values(np.asarray(bins, dtype=np.int64), alpha)
+        cum = np.cumsum(weights, axis=1)
+        total = cum[:, -1:]
+        held = total[:, 0] > 0.0
+        for k, q in enumerate(qs):
+            at = np.argmax(cum >= total * (q - QUANTILE_EPS), axis=1)
+            out[:, k] = np.where(held, values[at], np.nan)
+        return out
+
+
+class DenseStats:
+    """Statistics of several parts, one matrix row per (part, finest group)."""
+
+    def __init__(self, keys: Sequence[str], decay: Decay | None) -> None:
+        if not keys or keys[0] != "lp":
+            raise ValueError(f"DenseStats keys must start with lp, got {tuple(keys)}")
+        self.keys = tuple(keys)
+        self.decay = decay
+        self._columns: dict[str, int] = {}
+        self._by_power: list[npt.NDArray[np.int64]] = [np.zeros(0, dtype=np.int64)] * 3
+        """The columns ``Stats.decayed_to`` scales by factor ** 0 (``__n``), 1, 2
+        (``__w2``)."""
+        self._sums = np.zeros((0, 0))
+        self._t = np.zeros(0)
+        self._alive = np.zeros(0, dtype=bool)
+        self._lp = np.zeros(0, dtype=np.int64)
+        self._lps: dict[str, int] = {}
+        self._prefix_of: list[dict[Prefix, int]] = [{} for _ in self.keys]
+        """Per depth d: context prefix (the first d values after lp) -> its code."""
+        self._by_first: list[dict[Any, list[Prefix]]] = [{} for _ in self.keys]
+        """Per depth: the prefixes by their first value (the symbol)."""
+        self._of_context: dict[tuple[str, Prefix], set[tuple[Any, ...]]] = {}
+        """(part, finest context) -> the keys of its rows."""
+        self._prefix = np.zeros((len(self.keys), 0), dtype=np.int64)
+        self._row_of: dict[tuple[Any, ...], int] = {}
+        self._free: list[int] = []
+        self._parts: dict[str, int | None] = {}
+        """Part -> its latest reference time (ns; None undecayed)."""
+        self._bins: dict[str, dict[int, int]] = {}
+        self._sketch: dict[str, Array] = {}
+        self._order: dict[str, tuple[list[int], npt.NDArray[np.int64]]] = {}
+        self._memo: dict[tuple[Any, ...], LevelSums] = {}
+
+    @property
+    def parts(self) -> list[str]:
+        return list(self._parts)
+
+    @property
+    def t_ref(self) -> int | None:
+        """The latest reference time of any part (``Stats.merge_all``)."""
+        times = [t for t in self._parts.values() if t is not None]
+        return max(times) if times else None
+
+    def contexts(self, depth: int) -> list[Prefix]:
+        """The distinct context prefixes of length ``depth`` that some row holds."""
+        codes = np.unique(self._prefix[depth, self._alive]).tolist()
+        prefixes = list(self._prefix_of[depth])
+        return [prefixes[c] for c in codes]
+
+    def __len__(self) -> int:
+        return len(self._row_of)
+
+    def set_part(self, part: str, stats: Stats, only: Collection[Prefix] | None = None
+                 ) -> None:
+        """Make ``part``'s rows those of ``stats`` (keyed ``self.keys``, decayed to its
+        ``t_ref``): every row, or with ``only`` (finest contexts: the values of the keys
+        after ``lp``) the rows of those contexts, the others kept. A row whose context is
+        in ``only`` but not in ``stats`` goes."""
+        if tuple(stats.keys) != self.keys or stats.decay != self.decay:
+            raise ValueError(f"stats keyed {stats.keys} ({stats.decay}), expected "
+                             f"{self.keys} ({self.decay})")
+        self._memo.clear()
+        old = self._parts.get(part)
+        self._parts[part] = old if stats.t_ref is None else max(stats.t_ref, old or 0)
+        wanted = None if only is None else set(only)
+        if wanted is None:
+            self._drop_part_rows(part)
+        else:
+            for context in wanted:
+                for key in self._of_context.pop((part, context), set()):
+                    self._drop(key, self._row_of[key])
+        sums = stats.sums
+        if not sums.height:
+            return
+        keys = sums.select(self.keys).rows()
+        keep = [i for i, k in enumerate(keys) if wanted is None or k[1:] in wanted]
+        if len(keep) < len(keys):
+            sums = sums[keep]
+            keys = [keys[i] for i in keep]
+        names = [c for c in sums.columns if c not in self.keys]
+        for name in names:
+            self._column(name)
+        rows = np.array([self._row((part, *k)) for k in keys], dtype=np.int64)
+        self._t[rows] = stats.t_ref or 0
+        values = sums.select(pl.col(names).cast(pl.Float64).fill_null(0.0)).to_numpy()
+        at = np.array([self._columns[n] for n in names], dtype=np.int64)
+        self._sums[np.ix_(rows, at)] = values
+        if stats.sketches.height:
+            self._set_sketches(part, stats.sketches, wanted)
+
+    def drop_part(self, part: str) -> None:
+        """Forget ``part`` and its rows."""
+        self._memo.clear()
+        self._drop_part_rows(part)
+        self._parts.pop(part, None)
+
+    def _drop_part_rows(self, part: str) -> None:
+        for held in [k for k in self._of_context if k[0] == part]:
+            for key in self._of_context.pop(held):
+                self._drop(key, self._row_of[key])
+
+    def level(self, depth: int | None, only: Collection[Prefix] | None = None) -> LevelSums:
+        """The groups of one level, summed: ``None`` every row in one group (keys ``()``),
+        ``d`` per ``keys[:d + 1]`` (LP and the first ``d`` context keys). With ``only``
+        (context prefixes), below the LP level just the groups whose context is on the path
+        to one of them or under one (its values agree with the prefix's over their common
+        length, as ``scoring.estimate.near`` keeps them). Remembered until the next
+        ``set_part``."""
+        memo = (depth, None if only is None or not depth else frozenset(only))
+        found = self._memo.get(memo)
+        if found is None:
+            found = self._memo[memo] = self._level(depth, only)
+        return found
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _level(self, depth: int | None, only: Collection[Prefix] | None) -> LevelSums:
+        if depth is None:       # one group of everything: the LP level's groups added up
+            lps = self.level(0)
+            if not lps.groups:
+                return LevelSums((), [], lps.sums, lps.columns, lambda metric: None)
+            ones = np.ones((1, len(lps.groups)))
+
+            def pooled(metric: str) -> tuple[list[int], Array] | None:
+                found = lps.sketch(metric)
+                return None if found is None else (found[0], ones @ found[1])
+
+            return LevelSums((), [()], ones @ lps.sums, lps.columns, _remembered(pooled))
+        rows = np.flatnonzero(self._alive)
+        code = self._prefix[depth, rows]
+        if only is not None and depth:
+            mask = np.isin(code, self._allowed(depth, only))
+            rows, code = rows[mask], code[mask]
+        width = len(self._prefix_of[depth])
+        distinct, gid = np.unique(self._lp[rows] * width + code, return_inverse=True)
+        lp_names = list(self._lps)
+        prefixes = list(self._prefix_of[depth])
+        groups = [(lp_names[c // width], *prefixes[c % width]) for c in distinct.tolist()]
+        order = sorted(range(len(groups)), key=lambda i: _sort_key(groups[i]))
+        rank = np.empty(len(groups), dtype=np.int64)
+        rank[order] = np.arange(len(groups))
+        by_group = np.argsort(rank[gid], kind="stable")     # rows grouped, in sorted order
+        rows = rows[by_group]
+        starts = np.flatnonzero(np.r_[True, np.diff(rank[gid][by_group]) != 0])
+        factor = self._factors(rows)[:, None]
+        block = self._sums[rows]
+        for power, cols in enumerate(self._by_power):
+            if power and cols.size:
+                block[:, cols] *= factor if power == 1 else factor * factor
+        sums = (np.add.reduceat(block, starts, axis=0) if len(rows)
+                else np.zeros((0, len(self._columns))))
+        sketches = self._sketch
+        bin_order = self._bin_order
+
+        def sketch(metric: str) -> tuple[list[int], Array] | None:
+            matrix = sketches.get(metric)
+            if matrix is None:
+                return None
+            bins, cols = bin_order(metric)
+            weights = matrix[rows][:, cols] * factor
+            return bins, (np.add.reduceat(weights, starts, axis=0) if len(rows)
+                          else np.zeros((0, len(bins))))
+
+        return LevelSums(self.keys[:depth + 1], [groups[i] for i in order], sums,
+                         dict(self._columns), _remembered(sketch))
+
+    def _allowed(self, depth: int, only: Collection[Prefix]) -> npt.NDArray[np.int64]:
+        """The codes of the depth's prefixes on the path to one of ``only`` or under one: a
+        prefix equal to a tuple's start, or starting with a shorter tuple."""
+        exact = {t[:depth] for t in only if len(t) >= depth}
+        shorter: dict[int, set[Prefix]] = {}
+        for t in only:
+            if len(t) < depth:
+                shorter.setdefault(len(t), set()).add(t)
+        if () in shorter.get(0, ()):
+            return np.arange(len(self._prefix_of[depth]), dtype=np.int64)
+        codes = self._prefix_of[depth]
+        firsts = {t[0] for t in only if t}
+        allowed = []
+        for first in firsts:
+            for prefix in self._by_first[depth].get(first, ()):
+                if prefix in exact or any(prefix[:n] in ts for n, ts in shorter.items()):
+                    allowed.append(codes[prefix])
+        return np.array(allowed, dtype=np.int64)
+
+    def _factors(self, rows: npt.NDArray[np.int64]) -> Array:
+        """Each row's decay factor from its reference time to the latest."""
+        t_ref = self.t_ref
+        if self.decay is None or t_ref is None:
+            return np.ones(len(rows))
+        return np.asarray(0.5 ** ((t_ref - self._t[rows]) / self.decay.half_life),
+                          dtype=np.float64)
+
+    def _column(self, name: str) -> int:
+        at = self._columns.get(name)
+        if at is None:
+            at = self._columns[name] = len(self._columns)
+            power = 0 if name.endswith("__n") else 2 if name.endswith("__w2") else 1
+            self._by_power[power] = np.append(self._by_power[power], at)
+            grown = np.zeros((self._sums.shape[0], at + 1))
+            grown[:, :at] = self._sums
+            self._sums = grown
+        return at
+
+    def _row(self, key: tuple[Any, ...]) -> int:
+        row = self._row_of.get(key)
+        if row is not None:
+            return row
+        if not self._free:
+            self._grow()
+        row = self._free.pop()
+        self._row_of[key] = row
+        self._alive[row] = True
+        self._lp[row] = self._lps.setdefault(str(key[1]), len(self._lps))
+        context = key[2:]
+        for depth, codes in enumerate(self._prefix_of):
+            prefix = context[:depth]
+            code = codes.get(prefix)
+            if code is None:
+                code = codes[prefix] = len(codes)
+                if depth:
+                    self._by_first[depth].setdefault(prefix[0], []).append(prefix)
+            self._prefix[depth, row] = code
+        self._of_context.setdefault((key[0], context), set()).add(key)
+        return row
+
+    def _grow(self) -> None:
+        old = self._sums.shape[0]
+        extra = max(64, old)
+        self._sums = np.vstack([self._sums, np.zeros((extra, self._sums.shape[1]))])
+        self._t = np.concatenate([self._t, np.zeros(extra)])
+        self._alive = np.concatenate([self._alive, np.zeros(extra, dtype=bool)])
+        self._lp = np.concatenate([self._lp, np.zeros(extra, dtype=np.int64)])
+        self._prefix = np.hstack([self._prefix, np.zeros((len(self.keys), extra),
+                                                         dtype=np.int64)])
+        for metric, matrix in self._sketch.items():
+            self._sketch[metric] = np.vstack([matrix, np.zeros((extra, matrix.shape[1]))])
+        self._free = list(range(old + extra - 1, old - 1, -1))
+
+    def _drop(self, key: tuple[Any, ...], row: int) -> None:
+        del self._row_of[key]
+        self._alive[row] = False
+        self._sums[row] = 0.0
+        for matrix in self._sketch.values():
+            matrix[row] = 0.0
+        self._free.append(row)
+
+    def _bin_order(self, metric: str) -> tuple[list[int], npt.NDArray[np.int64]]:
+        """The metric's bins, sorted, and their columns."""
+        found = self._order.get(metric)
+        if found is None:
+            bins = sorted(self._bins[metric])
+            found = self._order[metric] = (bins, np.array(
+                [self._bins[metric][b] for b in bins], dtype=np.int64))
+        return found
+
+    def _set_sketches(self, part: str, sketches: pl.DataFrame,
+                      wanted: set[Prefix] | None) -> None:
+        for (metric,), frame in sketches.partition_by("metric", as_dict=True).items():
+            name = str(metric)
+            rows = [self._row_of.get((part, *k), -1) for k in frame.select(self.keys).rows()]
+            bins = frame["bin"].to_list()
+            known = self._bins.setdefault(name, {})
+            new = set(bins) - set(known)
+            for b in sorted(new):
+                known[b] = len(known)
+            if new:
+                self._order.pop(name, None)
+            matrix = self._sketch.get(name)
+            if matrix is None or matrix.shape[1] < len(known):
+                width = max(len(known), 2 * (0 if matrix is None else matrix.shape[1]))
+                grown = np.zeros((self._sums.shape[0], width))
+                if matrix is not None:
+                    grown[:, :matrix.shape[1]] = matrix
+                matrix = self._sketch[name] = grown
+            # every sketched group has a sums row (kpi_stats); rows of other contexts
+            # (not ``wanted``) were not taken
+            at = np.array(rows, dtype=np.int64)
+            take = at >= 0
+            if wanted is not None:
+                take &= np.array([k[1:] in wanted for k in frame.select(self.keys).rows()])
+            cols = np.array([known[b] for b in bins], dtype=np.int64)
+            np.add.at(matrix, (at[take], cols[take]), frame["weight"].to_numpy()[take])
+
+
+def _remembered(compute: Callable[[str], _Sketch]) -> Callable[[str], _Sketch]:
+    """``compute``, each metric computed once."""
+    done: dict[str, _Sketch] = {}
+
+    def get(metric: str) -> _Sketch:
+        if metric not in done:
+            done[metric] = compute(metric)
+        return done[metric]
+    return get
+
+
+def _sort_key(group: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Sort as Polars sorts keys with ``nulls_last``: by value, None after every value."""
+    return tuple((v is None, "" if v is None else v) for v in group)
