@@ -3,6 +3,7 @@ through Kafka (librdkafka's mock cluster); crashes and rebalances lose and repea
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import pickle
@@ -210,7 +211,7 @@ def test_publishes_carry_intervals_and_the_last_one_draws_them(
     assert_same_scores(store, batch_snapshots(log, amzn_quotes, config))
 
 
-@pytest.mark.parametrize("source", ["demo", "moex"])
+@pytest.mark.parametrize("source", ["demo", "moex", "demo-undecayed"])
 def test_publishes_between_full_ones_score_what_the_full_path_scores(
         tmp_path: Path, amzn_quotes: pl.DataFrame, monkeypatch: pytest.MonkeyPatch,
         source: str) -> None:
@@ -220,7 +221,7 @@ def test_publishes_between_full_ones_score_what_the_full_path_scores(
     contexts a poll changed were all read back, and nothing else moved. Orders close one
     second after they finish, so rows move from the live to the closed statistics too."""
     log = tmp_path / "fix.log"
-    if source == "demo":
+    if source.startswith("demo"):
         log.write_bytes(DEMO_LOG.read_bytes())
         quotes = amzn_quotes
     else:
@@ -229,6 +230,8 @@ def test_publishes_between_full_ones_score_what_the_full_path_scores(
     config = Config()
     specs = config_catalog(config.kpi)
     profile = load_profile("block", specs)
+    if source.endswith("undecayed"):
+        profile = dataclasses.replace(profile, decay=None)
     settings = Settings(config, profile, specs, quotes, max_records=120, final_after_s=1.0,
                         intervals_per_publish=3)
     stream = Stream(FollowFile(log), settings, open_store(f"memory://{uuid.uuid4().hex}"))

@@ -137,34 +137,56 @@ class DenseStats:
         if tuple(stats.keys) != self.keys or stats.decay != self.decay:
             raise ValueError(f"stats keyed {stats.keys} ({stats.decay}), expected "
                              f"{self.keys} ({self.decay})")
+        self.set_rows(part, stats.sums, stats.sketches, stats.t_ref, latest=stats.t_ref,
+                      only=only)
+
+    def set_rows(self, part: str, sums: pl.DataFrame, sketches: pl.DataFrame,
+                 t_ref: int | None, *, latest: int | None,
+                 only: Collection[Prefix] | None = None) -> None:
+        """``set_part`` from rows that need not be summed yet (a group's statistics are
+        the sum of its rows: ``sums`` and ``sketches`` frames as in ``Stats``, keys
+        repeating), decayed to ``t_ref``; ``latest`` is the part's reference time (the
+        scores are decayed to the latest of the parts')."""
         self._memo.clear()
         old = self._parts.get(part)
-        self._parts[part] = old if stats.t_ref is None else max(stats.t_ref, old or 0)
+        self._parts[part] = old if latest is None else max(latest, old or latest)
         wanted = None if only is None else set(only)
-        if wanted is None:
-            self._drop_part_rows(part)
-        else:
-            for context in wanted:
-                for key in self._of_context.pop((part, context), set()):
-                    self._drop(key, self._row_of[key])
-        sums = stats.sums
-        if not sums.height:
+        keys = sums.select(self.keys).rows() if sums.height else []
+        if wanted is not None:
+            keep = [i for i, k in enumerate(keys) if k[1:] in wanted]
+            if len(keep) < len(keys):
+                sums, keys = sums[keep], [keys[i] for i in keep]
+        held = (list(self._of_context) if wanted is None else
+                [(part, c) for c in wanted if (part, c) in self._of_context])
+        new = {(part, *k) for k in keys}
+        for context in held:
+            if context[0] != part:
+                continue
+            rows = self._of_context[context]
+            for key in [k for k in rows if k not in new]:     # gone from the part
+                rows.discard(key)
+                self._drop(key, self._row_of[key])
+            if not rows:
+                del self._of_context[context]
+        if not keys:
             return
-        keys = sums.select(self.keys).rows()
-        keep = [i for i, k in enumerate(keys) if wanted is None or k[1:] in wanted]
-        if len(keep) < len(keys):
-            sums = sums[keep]
-            keys = [keys[i] for i in keep]
         names = [c for c in sums.columns if c not in self.keys]
         for name in names:
             self._column(name)
-        rows = np.array([self._row((part, *k)) for k in keys], dtype=np.int64)
-        self._t[rows] = stats.t_ref or 0
+        row_of = {k: self._row((part, *k)) for k in dict.fromkeys(keys)}
+        at = np.array([row_of[k] for k in keys], dtype=np.int64)
+        self._t[at] = t_ref or 0
         values = sums.select(pl.col(names).cast(pl.Float64).fill_null(0.0)).to_numpy()
-        at = np.array([self._columns[n] for n in names], dtype=np.int64)
-        self._sums[np.ix_(rows, at)] = values
-        if stats.sketches.height:
-            self._set_sketches(part, stats.sketches, wanted)
+        self._sums[at] = 0.0
+        cols = np.array([self._columns[n] for n in names], dtype=np.int64)
+        if len(row_of) == len(keys):
+            self._sums[np.ix_(at, cols)] = values
+        else:
+            np.add.at(self._sums, (at[:, None], cols[None, :]), values)
+        for matrix in self._sketch.values():
+            matrix[at] = 0.0
+        if sketches.height:
+            self._set_sketches(row_of, sketches)
 
     def drop_part(self, part: str) -> None:
         """Forget ``part`` and its rows."""
@@ -332,11 +354,15 @@ class DenseStats:
                 [self._bins[metric][b] for b in bins], dtype=np.int64))
         return found
 
-    def _set_sketches(self, part: str, sketches: pl.DataFrame,
-                      wanted: set[Prefix] | None) -> None:
+    def _set_sketches(self, row_of: dict[tuple[Any, ...], int],
+                      sketches: pl.DataFrame) -> None:
+        """Add the bins of ``sketches`` to the rows ``row_of`` gives their keys (every
+        sketched group has a sums row, kpi_stats; groups not in ``row_of`` are not
+        taken)."""
         for (metric,), frame in sketches.partition_by("metric", as_dict=True).items():
             name = str(metric)
-            rows = [self._row_of.get((part, *k), -1) for k in frame.select(self.keys).rows()]
+            at = np.array([row_of.get(k, -1) for k in frame.select(self.keys).rows()],
+                          dtype=np.int64)
             bins = frame["bin"].to_list()
             known = self._bins.setdefault(name, {})
             new = set(bins) - set(known)
@@ -351,12 +377,7 @@ class DenseStats:
                 if matrix is not None:
                     grown[:, :matrix.shape[1]] = matrix
                 matrix = self._sketch[name] = grown
-            # every sketched group has a sums row (kpi_stats); rows of other contexts
-            # (not ``wanted``) were not taken
-            at = np.array(rows, dtype=np.int64)
             take = at >= 0
-            if wanted is not None:
-                take &= np.array([k[1:] in wanted for k in frame.select(self.keys).rows()])
             cols = np.array([known[b] for b in bins], dtype=np.int64)
             np.add.at(matrix, (at[take], cols[take]), frame["weight"].to_numpy()[take])
 

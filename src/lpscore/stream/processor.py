@@ -49,7 +49,7 @@ from lpscore.scoring import Profile
 from lpscore.stats.table import Stats
 from lpscore.stream.units import CLOSED, Units
 
-__all__ = ["FINEST", "Context", "Processor"]
+__all__ = ["FINEST", "Context", "Processor", "Rows"]
 
 FINEST = ("lp", *HIERARCHY)
 """The keys of the statistics a stream keeps: every published level rolls up from them."""
@@ -301,16 +301,17 @@ class Processor:
         return total.decayed_to(self.t_ref) if self.profile.decay is not None else total
 
 
-    def stats_of(self, contexts: Collection[Context]) -> Stats | None:
-        """``stats()`` restricted to the finest ``contexts`` (values of HIERARCHY): the
-        rows a publish re-reads after a poll changed them (lpscore.stats.dense). The held
-        parts share one reference time (``_anchor``), so their rows are filtered in one
-        frame per table and summed once."""
+    def rows_of(self, contexts: Collection[Context]) -> Rows | None:
+        """The rows of ``stats()`` in the finest ``contexts`` (values of HIERARCHY), not
+        summed: sums and sketch rows keyed FINEST, a group's statistics the sum of its
+        rows (lpscore.stats.dense sums them), at the held rows' reference time (the
+        ``_anchor``). What a publish re-reads after a poll changed those contexts."""
         held = [s for s in (self.closed, *self.closing, self.rows) if s is not None]
         if not held:
             return None
-        if len({s.t_ref for s in held}) > 1:     # not expected: merge as stats() does
-            held = [s.decayed_to(max(s.t_ref or 0 for s in held)) for s in held]
+        if len({s.t_ref for s in held}) > 1:     # not expected: bring them to one
+            latest = max(s.t_ref or 0 for s in held)
+            held = [s.decayed_to(latest) for s in held]
         wanted = pl.DataFrame([pl.Series(k, [c[i] for c in contexts], dtype=pl.String)
                                for i, k in enumerate(HIERARCHY)])
 
@@ -321,12 +322,17 @@ class Processor:
             return frame.join(wanted.cast(frame.select(HIERARCHY).schema),
                               on=list(HIERARCHY), how="semi", nulls_equal=True)
 
-        rows = replace(held[0], keys=FINEST,
-                       sums=pick([s.sums for s in held], "diagonal_relaxed"),
-                       sketches=pick([s.sketches for s in held], "vertical_relaxed"),
-                       counts=pick([s.counts for s in held], "vertical_relaxed"))
-        total = rows.rollup(list(FINEST))
-        return total.decayed_to(self.t_ref) if self.profile.decay is not None else total
+        return Rows(pick([s.sums for s in held], "diagonal_relaxed"),
+                    pick([s.sketches for s in held], "vertical_relaxed"), held[0].t_ref)
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Statistics rows not summed per group (``Processor.rows_of``)."""
+
+    sums: pl.DataFrame
+    sketches: pl.DataFrame
+    t_ref: int | None
 
 
 def _replace_units(rows: Stats | None, units: set[str], new: Stats) -> Stats:

@@ -383,9 +383,11 @@ class Stream:
         profile = self.settings.profile
         for lane in self.lanes.values():
             if lane.touched:
-                part = lane.processor.stats_of(lane.touched)
-                if part is not None:
-                    dense.set_part(lane.key, part, only=lane.touched)
+                rows = lane.processor.rows_of(lane.touched)
+                if rows is not None:
+                    latest = lane.processor.t_ref if profile.decay is not None else None
+                    dense.set_rows(lane.key, rows.sums, rows.sketches, rows.t_ref,
+                                   latest=latest, only=lane.touched)
         if time.monotonic() - self._partials_at >= self.settings.partials_every_s:
             others = {k: p for k, p in self._exchange_partials().items()
                       if k not in self.lanes}       # ours are in the arrays already
