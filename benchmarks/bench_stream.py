@@ -15,8 +15,10 @@ without quotes (markouts null; the quote joins are measured in the KPI benchmark
   (ingest, compute_kpis, publish) over everything received so far at every poll, on the
   first polls only (its cost grows with the history).
 - latency: a producer thread paces the log at 5,000 fills/s onto the topic while the worker
-  runs with an embedded Valkey store; a record's latency is from its produce call to the end
-  of the first publish that covers its offset (a store write a reader sees at once); once
+  runs with an embedded Valkey store; a record's latency is from its produce call to the
+  store write, in the first publish that covers its offset, of the contexts the polls
+  changed (``Status.visible_at``: a write a reader sees at once; a publish between full
+  ones writes those first, then the symbols it re-scores in turn); once
   per ``--publish-every`` interval (ms; 0: every poll publishes). The worker first takes
   ``--history`` messages of the same log unpaced (a running worker knows its contexts and
   carries their intervals, docs/stream.md); one more run starts cold, from nothing, and one
@@ -248,7 +250,8 @@ def latency(log: Path, bootstrap: str, fills_per_s: float,
                 for k in stream.lanes}
         if stream.status.publishes != published:    # a publish: it covers what was read
             published = stream.status.publishes
-            covered.append((time.monotonic(), read))
+            visible = stream.status.visible_at       # when it had written what changed
+            covered.append((time.monotonic() if visible is None else visible, read))
             polls.append(((time.perf_counter() - start) * 1e3, stream.status.publish_ms or 0.0))
         idle = 0 if got or producer.is_alive() else idle + 1
     stream.close()
@@ -372,8 +375,10 @@ def main() -> int:
             f"{base['polls']} polls of 50,000 lines) | {base['execs_per_s']:,.0f} | "
             f"{base['wall_s']:.1f} | |", "",
             f"Latency at 5,000 fills/s ({args.latency_messages:,} messages, {paced_fills:,} "
-            "fills, paced by fills; embedded Valkey store), from the produce call to the end of "
-            "the publish that covers the record, per `--publish-every` interval. A running "
+            "fills, paced by fills; embedded Valkey store), from the produce call to the store "
+            "write of the changed contexts in the publish that covers the record "
+            "(`Status.visible_at`; a publish between full ones writes them before the symbols "
+            "it re-scores in turn), per `--publish-every` interval. A running "
             f"worker has seen its contexts before: it first takes {args.history:,} messages of "
             "the same log unpaced and publishes them; the cold run starts from nothing, so "
             "every context is new to it (and drawn); the last run paces the same log at "

@@ -258,6 +258,34 @@ def test_publishes_between_full_ones_score_what_the_full_path_scores(
     stream.close()
 
 
+def test_publishes_of_many_changed_contexts_score_with_polars(
+        tmp_path: Path, amzn_quotes: pl.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ``dense_max_contexts`` changed contexts a publish scores the merged statistics
+    with Polars, as a full one does, and leaves the arrays to be rebuilt; the stream still
+    ends at the batch's scores, and each publish says when the changed contexts were
+    visible."""
+    log = tmp_path / "fix.log"
+    log.write_bytes(DEMO_LOG.read_bytes())
+    config = Config()
+    specs = config_catalog(config.kpi)
+    settings = Settings(config, load_profile("block", specs), specs, amzn_quotes,
+                        max_records=150, dense_max_contexts=0)
+    store = open_store(f"memory://{uuid.uuid4().hex}")
+    stream = Stream(FollowFile(log), settings, store)
+
+    def refused(*args: Any, **kwargs: Any) -> list[Scorecard]:
+        raise AssertionError("score_dense called past dense_max_contexts")
+
+    monkeypatch.setattr(runner_module, "score_dense", refused)
+    before = time.monotonic()
+    while stream.source.lag() or not stream.lanes:
+        stream.step()
+    visible = stream.status.visible_at
+    assert stream.status.publishes >= 3 and visible is not None and visible > before
+    stream.close()
+    assert_same_scores(store, batch_snapshots(log, amzn_quotes, config))
+
+
 def test_every_symbol_is_rescored_in_turn_within_the_period(
         tmp_path: Path, amzn_quotes: pl.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
     """Past the first publish no publish re-scores every context; each takes the share of

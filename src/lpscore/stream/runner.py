@@ -37,7 +37,7 @@ from lpscore.publish.publisher import (
     snapshots_of_cards,
     snapshots_of_stats,
 )
-from lpscore.publish.snapshot import Snapshot
+from lpscore.publish.snapshot import Snapshot, context_key
 from lpscore.publish.store import ScoreStore
 from lpscore.quarantine import Quarantine
 from lpscore.scoring import KpiSpec, Profile
@@ -110,6 +110,10 @@ class Settings:
     """Between full publishes, a worker writes its lanes' partials to the store and reads
     the other workers' at most this often (a publish scores its own lanes' changes at once,
     other workers' within this time)."""
+    dense_max_contexts: int = 500
+    """A publish between full ones scores from arrays (``_publish_dense``) when the polls
+    changed at most this many finest contexts; more (a large backlog), and Polars, which
+    scores many contexts faster, does it from the merged statistics."""
     lane_threads: int = 2
     """Lanes (Kafka partitions) of one poll decoded and computed at once on this many
     threads; 1: one after the other."""
@@ -153,6 +157,9 @@ class Status:
     publishes: int = 0
     """Publish runs."""
     publish_ms: float | None = None
+    visible_at: float | None = None
+    """``time.monotonic()`` when the last publish had written the contexts that polls
+    changed (a publish between full ones writes them first, then the symbols in turn)."""
 
 
 class Stream:
@@ -318,8 +325,9 @@ class Stream:
         scores from the arrays the last full one left (``_publish_dense``)."""
         full = full or final
         start = time.perf_counter()
-        if full or self._dense is None:
-            self._publish_full(full, final)
+        few = len(self._touched) <= self.settings.dense_max_contexts
+        if full or not few or self._dense is None:
+            self._publish_full(full, final, rebuild=not final and (full or few))
         else:
             self._publish_dense()
         self._touched.clear()
@@ -332,9 +340,11 @@ class Stream:
         self.status.publishes += 1
         self.status.publish_ms = (time.perf_counter() - start) * 1e3
 
-    def _publish_full(self, full: bool, final: bool) -> None:
+    def _publish_full(self, full: bool, final: bool, *, rebuild: bool) -> None:
         """Every lane's statistics as a partial in the store, merged with the other
-        workers', scored with Polars (``snapshots_of_stats``); the arrays rebuilt."""
+        workers', scored with Polars (``snapshots_of_stats``); the arrays rebuilt
+        (``rebuild``) or else dropped, to be rebuilt by the next publish that needs
+        them."""
         profile = self.settings.profile
         parts = self._exchange_partials()
         total = Stats.merge_all(list(parts.values())) if parts else None
@@ -344,6 +354,10 @@ class Stream:
             snapshots = snapshots_of_stats(total, profile, self.settings.specs, only=only,
                                            intervals=self._intervals, carry=not final)
             self._send(snapshots, full=full, final=final)
+        self.status.visible_at = time.monotonic()
+        if not rebuild:
+            self._dense = None
+            return
         dense = DenseStats(FINEST, profile.decay)
         for key, part in parts.items():
             dense.set_part(key, part)
@@ -397,14 +411,22 @@ class Stream:
                 if self._dense_others.get(key) is not part:     # decoded anew: changed
                     dense.set_part(key, part)
             self._dense_others = others
-        only = self._touched | self._in_turn([c[0] for c in dense.contexts(1)])
         now = time.time_ns()
         self._intervals.begin(now)
-        cards = score_dense(dense, profile, self.settings.specs, HIERARCHY, only=only,
-                            draw=self._intervals.needs_draws)
-        capacity = dense_capacities(dense, HIERARCHY, only=only)
-        self._send(snapshots_of_cards(cards, capacity, now, self._intervals), full=False,
-                   final=False)
+        in_turn = self._in_turn([c[0] for c in dense.contexts(1)])
+        done: set[str] = set()
+        for only in (self._touched, in_turn):   # what the polls changed first
+            if only is in_turn and not in_turn:
+                break
+            cards = [c for c in score_dense(dense, profile, self.settings.specs, HIERARCHY,
+                                            only=only, draw=self._intervals.needs_draws)
+                     if context_key(c.context) not in done]
+            done.update(context_key(c.context) for c in cards)
+            capacity = dense_capacities(dense, HIERARCHY, only=only)
+            self._send(snapshots_of_cards(cards, capacity, now, self._intervals),
+                       full=False, final=False)
+            if only is self._touched:
+                self.status.visible_at = time.monotonic()
 
     def _send(self, snapshots: list[Snapshot], *, full: bool, final: bool) -> None:
         done = self.store.publish(snapshots)
