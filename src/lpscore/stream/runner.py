@@ -198,6 +198,8 @@ class Stream:
         self._dense_others: dict[str, Stats] = {}
         """Other workers' partials as the arrays hold them."""
         self._partials_at = -float("inf")
+        self._few = 0
+        """Publishes in a row with at most ``dense_max_contexts`` changed contexts."""
         self._pool: ThreadPoolExecutor | None = None
 
     def step(self) -> int:
@@ -326,8 +328,11 @@ class Stream:
         full = full or final
         start = time.perf_counter()
         few = len(self._touched) <= self.settings.dense_max_contexts
+        self._few = self._few + 1 if few else 0
         if full or not few or self._dense is None:
-            self._publish_full(full, final, rebuild=not final and (full or few))
+            # rebuilding the arrays costs about a full Polars publish: worth it for a run
+            # of publishes with few changes, not for one between large ones (a backlog)
+            self._publish_full(full, final, rebuild=not final and (full or self._few >= 2))
         else:
             self._publish_dense()
         self._touched.clear()
