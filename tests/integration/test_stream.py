@@ -273,8 +273,11 @@ def test_publishes_of_many_changed_contexts_score_with_polars(
     store = open_store(f"memory://{uuid.uuid4().hex}")
     stream = Stream(FollowFile(log), settings, store)
 
-    def refused(*args: Any, **kwargs: Any) -> list[Scorecard]:
-        raise AssertionError("score_dense called past dense_max_contexts")
+    scored = runner_module.score_dense
+
+    def refused(*args: Any, only: Any = None, **kwargs: Any) -> list[Scorecard]:
+        assert not stream._touched, "score_dense called past dense_max_contexts"
+        return scored(*args, only=only, **kwargs)
 
     monkeypatch.setattr(runner_module, "score_dense", refused)
     before = time.monotonic()
