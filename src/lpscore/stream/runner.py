@@ -7,7 +7,10 @@ A source delivers records per *lane*: a followed file is one lane, a Kafka parti
 Each lane has its own decoder, processor and checkpoint directory, so a lane can move to
 another worker (a consumer-group rebalance) with its state. Every worker publishes its
 lanes' statistics as *partials* in the store and scores the merge of every worker's
-partials, so the published scores cover all lanes wherever they run.
+partials, so the published scores cover all lanes wherever they run. Between full
+publishes it keeps that merge as arrays (lpscore.stats.dense), overwrites the contexts its
+polls changed and scores from them (lpscore.scoring.dense), exchanging partials at most
+once per ``Settings.partials_every_s``.
 
 With a quote feed (lpscore.stream.quotes), every lane's processor takes live quotes: each
 poll hands the new quotes to every lane, and lanes without new records are still
@@ -420,9 +423,9 @@ class Stream:
         self._intervals.begin(now)
         in_turn = self._in_turn([c[0] for c in dense.contexts(1)])
         done: set[str] = set()
-        for only in (self._touched, in_turn):   # what the polls changed first
-            if only is in_turn and not in_turn:
-                break
+        # what the polls changed first (with the levels above it and `*`), then the symbols
+        # in turn, leaving out the contexts the first write had
+        for phase, only in enumerate([self._touched, *([in_turn] if in_turn else [])]):
             cards = [c for c in score_dense(dense, profile, self.settings.specs, HIERARCHY,
                                             only=only, draw=self._intervals.needs_draws)
                      if context_key(c.context) not in done]
@@ -430,7 +433,7 @@ class Stream:
             capacity = dense_capacities(dense, HIERARCHY, only=only)
             self._send(snapshots_of_cards(cards, capacity, now, self._intervals),
                        full=False, final=False)
-            if only is self._touched:
+            if phase == 0:
                 self.status.visible_at = time.monotonic()
 
     def _send(self, snapshots: list[Snapshot], *, full: bool, final: bool) -> None:
