@@ -112,28 +112,11 @@ def capacities(stats: Stats, hierarchy: Sequence[str], *,
         # three sums per group: no need to roll the sketches and counts up (Stats.rollup)
         level = (rows.sums.group_by(["lp", *keys]).agg(pl.col(needed).sum())
                  .sort(["lp", *keys], nulls_last=True))
-        ordered = pl.col("ordered_qty_terminal").fill_null(0.0)
-        filled = pl.col("filled_qty_terminal").fill_null(0.0)
-        terminal = pl.col("n_terminal").fill_null(0.0).cast(pl.Float64)
-        level = level.select(
-            pl.col("lp").cast(pl.String),
-            *(pl.col(k).cast(pl.String) for k in keys),
-            pl.when(_positive(ordered)).then(filled / ordered).alias("fill_rate"),
-            pl.when(_positive(terminal)).then(filled / terminal).alias("filled_qty_per_order"),
-            terminal.alias("n_terminal"))
-        names: dict[tuple[object, ...], str] = {}
-        contexts = level.select(keys).rows() if keys else [()] * level.height
-        for lp, values, rate, per_order, n in zip(
-                level.get_column("lp").to_list(), contexts,
-                level.get_column("fill_rate").to_list(),
-                level.get_column("filled_qty_per_order").to_list(),
-                level.get_column("n_terminal").to_list(), strict=True):
-            ctx = names.get(values)
-            if ctx is None:
-                ctx = names[values] = context_key({k: str(v) for k, v in zip(keys, values,
-                                                                             strict=True)})
-            out.setdefault(ctx, {})[lp] = {"fill_rate": rate, "filled_qty_per_order": per_order,
-                                          "n_terminal": n}
+        groups = level.select(pl.col("lp").cast(pl.String),
+                              *(pl.col(k).cast(pl.String) for k in keys)).rows()
+        _add_capacities(out, keys, groups, *(
+            level.get_column(name).cast(pl.Float64).fill_null(0.0).to_list()
+            for name in ("ordered_qty_terminal", "filled_qty_terminal", "n_terminal")))
     return out
 
 
@@ -145,25 +128,28 @@ def dense_capacities(dense: DenseStats, hierarchy: Sequence[str], *,
     out: dict[str, dict[str, dict[str, float | None]]] = {}
     for depth in range(len(hierarchy) + 1):
         sums = dense.level(depth, only)
-        names: dict[tuple[object, ...], str] = {}
-        for group, ordered, filled, terminal in zip(
-                sums.groups, sums.column("ordered_qty_terminal").tolist(),
-                sums.column("filled_qty_terminal").tolist(),
-                sums.column("n_terminal").tolist(), strict=True):
-            ctx = names.get(group[1:])
-            if ctx is None:
-                ctx = names[group[1:]] = context_key(
-                    {k: str(v) for k, v in zip(hierarchy[:depth], group[1:], strict=True)})
-            out.setdefault(ctx, {})[str(group[0])] = {
-                "fill_rate": filled / ordered if ordered > 0 else None,
-                "filled_qty_per_order": filled / terminal if terminal > 0 else None,
-                "n_terminal": terminal}
+        _add_capacities(out, hierarchy[:depth], sums.groups, *(
+            sums.column(name).tolist()
+            for name in ("ordered_qty_terminal", "filled_qty_terminal", "n_terminal")))
     return out
 
 
-def _positive(x: pl.Expr) -> pl.Expr:
-    """``x > 0`` as Python has it: false for NaN (Polars orders NaN above every number)."""
-    return (x > 0) & ~x.is_nan()
+def _add_capacities(out: dict[str, dict[str, dict[str, float | None]]], keys: Sequence[str],
+                    groups: Sequence[tuple[object, ...]], ordered: list[float],
+                    filled: list[float], terminal: list[float]) -> None:
+    """Each group's (LP, context values...) capacity into ``out``: context key -> LP ->
+    ``fill_rate`` (filled / ordered quantity), ``filled_qty_per_order`` (filled quantity per
+    terminal order), ``n_terminal``; a ratio whose denominator is not > 0 is None."""
+    names: dict[tuple[object, ...], str] = {}
+    for group, o, f, t in zip(groups, ordered, filled, terminal, strict=True):
+        ctx = names.get(group[1:])
+        if ctx is None:
+            ctx = names[group[1:]] = context_key(
+                {k: str(v) for k, v in zip(keys, group[1:], strict=True)})
+        out.setdefault(ctx, {})[str(group[0])] = {
+            "fill_rate": f / o if o > 0 else None,
+            "filled_qty_per_order": f / t if t > 0 else None,
+            "n_terminal": t}
 
 
 def publish_result(result: KpiResult, profile: Profile, specs: Mapping[str, KpiSpec],

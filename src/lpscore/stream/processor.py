@@ -300,7 +300,6 @@ class Processor:
         total = Stats.merge_all(parts)
         return total.decayed_to(self.t_ref) if self.profile.decay is not None else total
 
-
     def rows_of(self, contexts: Collection[Context]) -> Rows | None:
         """The rows of ``stats()`` in the finest ``contexts`` (values of HIERARCHY), not
         summed: sums and sketch rows keyed FINEST, a group's statistics the sum of its
