@@ -18,6 +18,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from cards import assert_same_cards
@@ -38,9 +39,11 @@ from lpscore.sim.loop import Simulation
 from lpscore.sim.scenario import load_scenario
 from lpscore.stats.dense import DenseStats
 from lpscore.stats.table import Stats
+from lpscore.stream import processor as processor_module
 from lpscore.stream import runner as runner_module
+from lpscore.stream.decode import Record, StreamDecoder
 from lpscore.stream.files import FollowFile
-from lpscore.stream.processor import FINEST
+from lpscore.stream.processor import FINEST, Processor, add_all
 from lpscore.stream.replay import replay_logs
 from lpscore.stream.runner import Settings, Stream
 from realdata import AMZN_MESSAGES, DEMO_LOG, MOEX, MOEX_ORDERS
@@ -287,6 +290,59 @@ def test_publishes_of_many_changed_contexts_score_with_polars(
     assert stream.status.publishes >= 3 and visible is not None and visible > before
     stream.close()
     assert_same_scores(store, batch_snapshots(log, amzn_quotes, config))
+
+
+def test_lanes_share_one_kpi_run_and_keep_their_own_statistics(
+        amzn_quotes: pl.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``add_all`` runs the KPI engine once for the lanes of a poll, and each lane ends with
+    the statistics of a lane computed alone, poll after poll, closing orders as they go.
+    The lanes share sessions, ClOrdIDs and parent ids (the worst case for linking across
+    lanes): two get the demo log's polls, the third the same a microsecond later at prices
+    0.1% higher, so that a reject in it would find another lane's refill first, at another
+    price, if anything linked across lanes."""
+    config = Config()
+    profile = load_profile("block", config_catalog(config.kpi))
+    lines = DEMO_LOG.read_bytes().splitlines()
+    decoder = StreamDecoder(config.ingest)
+    polls = [decoder.decode([Record("demo", i + k, line) for k, line in
+                             enumerate(lines[i:i + 300])], Quarantine())
+             for i in range(0, len(lines), 300)]
+
+    def processor() -> Processor:
+        return Processor(config, profile, amzn_quotes, final_after_s=1.0)
+
+    every, later = processor(), processor()
+    lanes = [processor(), processor(), processor()]
+    us = pl.duration(microseconds=1)
+    runs = [0]
+    engine = processor_module.compute_kpis
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        runs[0] += 1
+        return engine(*args, **kwargs)
+
+    monkeypatch.setattr(processor_module, "compute_kpis", counted)
+    for events in polls:
+        shifted = events.with_columns(
+            *(pl.col(c) + us for c in ("ts_event", "ts_recv", "sending_time",
+                                       "transact_time")),
+            *(pl.col(c) * 1.001 for c in ("price", "last_px", "avg_px")))
+        want = [every.add(events, Quarantine()), later.add(shifted, Quarantine())]
+        before = runs[0]
+        got = add_all([(lanes[0], events, Quarantine()), (lanes[1], shifted, Quarantine()),
+                       (lanes[2], events, Quarantine())])
+        assert runs[0] - before == 1
+        assert got == [want[0], want[1], want[0]]
+        for each in (every, later, *lanes):
+            each.close_finished(Quarantine())
+    assert every.counts["closed_units"] > 100
+    for lane, alone in zip(lanes, (every, later, every), strict=True):
+        expected, stats = alone.stats(), lane.stats()
+        assert expected is not None and stats is not None and stats.t_ref == expected.t_ref
+        assert lane.counts == alone.counts
+        for table in ("sums", "sketches", "counts"):
+            assert_frame_equal(getattr(stats, table), getattr(expected, table),
+                               check_exact=False, rel_tol=1e-12)
 
 
 def test_every_symbol_is_rescored_in_turn_within_the_period(
