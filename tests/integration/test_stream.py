@@ -99,6 +99,20 @@ def run_file_stream(log: Path, quotes: pl.DataFrame, config: Config, store: Scor
     return stream
 
 
+def follow_demo(tmp_path: Path, quotes: pl.DataFrame, **options: Any
+                ) -> tuple[Path, Config, ScoreStore, Stream]:
+    """A stream following a copy of the demo log under the block profile into a fresh
+    memory store, with ``options`` (Settings fields): the log, the config, the store, the
+    stream."""
+    log = tmp_path / "fix.log"
+    log.write_bytes(DEMO_LOG.read_bytes())
+    config = Config()
+    specs = config_catalog(config.kpi)
+    settings = Settings(config, load_profile("block", specs), specs, quotes, **options)
+    store = open_store(f"memory://{uuid.uuid4().hex}")
+    return log, config, store, Stream(FollowFile(log), settings, store)
+
+
 @pytest.fixture(scope="module")
 def amzn_quotes() -> pl.DataFrame:
     return load_quotes([AMZN_MESSAGES], Config().marketdata, Quarantine()).quotes
@@ -184,14 +198,8 @@ def test_publishes_carry_intervals_and_the_last_one_draws_them(
     never drawn yet, publish them pending (null, ``intervals_at_ns`` null) with their
     scores; the last publish draws every context, and the store then holds the batch's
     scores and intervals."""
-    log = tmp_path / "fix.log"
-    log.write_bytes(DEMO_LOG.read_bytes())
-    config = Config()
-    specs = config_catalog(config.kpi)
-    settings = Settings(config, load_profile("block", specs), specs, amzn_quotes,
-                        max_records=400, intervals_per_publish=4)
-    store = open_store(f"memory://{uuid.uuid4().hex}")
-    stream = Stream(FollowFile(log), settings, store)
+    log, config, store, stream = follow_demo(tmp_path, amzn_quotes, max_records=400,
+                                             intervals_per_publish=4)
     seen = {"drawn": 0, "carried": 0, "pending": 0}
     while stream.source.lag() or not stream.lanes:
         stream.step()
@@ -267,15 +275,8 @@ def test_publishes_of_many_changed_contexts_score_with_polars(
     with Polars, as a full one does, and leaves the arrays to be rebuilt; the stream still
     ends at the batch's scores, and each publish says when the changed contexts were
     visible."""
-    log = tmp_path / "fix.log"
-    log.write_bytes(DEMO_LOG.read_bytes())
-    config = Config()
-    specs = config_catalog(config.kpi)
-    settings = Settings(config, load_profile("block", specs), specs, amzn_quotes,
-                        max_records=150, dense_max_contexts=0)
-    store = open_store(f"memory://{uuid.uuid4().hex}")
-    stream = Stream(FollowFile(log), settings, store)
-
+    log, config, store, stream = follow_demo(tmp_path, amzn_quotes, max_records=150,
+                                             dense_max_contexts=0)
     scored = runner_module.score_dense
 
     def refused(*args: Any, only: Any = None, **kwargs: Any) -> list[Scorecard]:

@@ -58,8 +58,8 @@ def datasets() -> dict[str, tuple[np.ndarray, np.ndarray]]:
 def test_public_api_is_exactly_documented() -> None:
     assert set(lpscore.stats.sketch.__all__) == {
         "DEFAULT_ALPHA", "DEFAULT_QS", "MIN_INDEXABLE", "QUANTILE_EPS", "QuantileSketch",
-        "bin_keys", "bin_values", "merge_sketch_frames", "quantile_names", "sketch_frame",
-        "sketch_quantiles", "sketches_from_frame",
+        "bin_keys", "bin_quantiles", "bin_values", "merge_sketch_frames", "quantile_names",
+        "sketch_frame", "sketch_quantiles", "sketches_from_frame",
     }
 
 

@@ -41,11 +41,10 @@ def score_dense(dense: DenseStats, profile: Profile, catalog: Mapping[str, KpiSp
         raise ValueError(f"stats keyed by {dense.keys}, expected {('lp', *hierarchy)}")
     weighted = [catalog[k] for k in profile.weights]
     specs = expand(weighted, dict(catalog))
-    shrunk_names = [s.name for s in specs if s.kind in ("rate", "mean", "quantile")]
     top = dense.level(None)
     if not top.groups:
         return []
-    parent = _unshrunk(_estimates(top, specs), shrunk_names)
+    parent = _unshrunk(_estimates(top, specs), [s.name for s in specs])
     parent_groups: list[tuple[Any, ...]] = [()]
     cards: list[Scorecard] = []
     for depth in range(len(hierarchy) + 1):
@@ -72,8 +71,7 @@ def _level_cards(sums: LevelSums, shrunk: Columns, keys: list[str], profile: Pro
     for i, group in enumerate(sums.groups):
         index.setdefault(group[1:], []).append(i)
     contexts = [dict(zip(keys, values, strict=True)) for values in index]
-    columns = dict(shrunk)
-    level = Level([str(g[0]) for g in sums.groups], columns)
+    level = Level([str(g[0]) for g in sums.groups], shrunk)
     return level_cards(level, contexts, list(index.values()), profile, weighted, t_ref, draw)
 
 
@@ -136,9 +134,7 @@ def _shrink(own: Columns, parent: Columns, up: npt.NDArray[np.int64],
         values = parent[name][at] if len(parent[name]) else np.full(len(up), np.nan)
         return np.where(missing, np.nan, values)
 
-    for spec in specs:
-        if spec.kind not in ("rate", "mean", "quantile"):
-            continue
+    for spec in specs:      # rates, means and quantiles (``expand`` split the differences)
         k = spec.name
         x = own[f"{k}.x"]
         n = np.nan_to_num(own[f"{k}.n"])

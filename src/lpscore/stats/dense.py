@@ -19,6 +19,7 @@ residue builds up; the sums equal ``Stats.merge_all(parts).rollup(keys)`` to flo
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,14 +28,13 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from lpscore.stats.sketch import DEFAULT_ALPHA, QUANTILE_EPS, bin_values
-from lpscore.stats.table import Decay, Stats
+from lpscore.stats.sketch import DEFAULT_ALPHA, bin_quantiles
+from lpscore.stats.table import Decay, Stats, decay_power
 
 __all__ = ["DenseStats", "LevelSums"]
 
 Array = npt.NDArray[np.float64]
 Prefix = tuple[Any, ...]
-_Sketch = tuple[list[int], Array] | None
 
 
 @dataclass(frozen=True)
@@ -58,22 +58,12 @@ class LevelSums:
 
     def quantiles(self, metric: str, qs: Sequence[float], alpha: float = DEFAULT_ALPHA
                   ) -> Array:
-        """``(groups, len(qs))`` sketch quantiles (``QuantileSketch.quantile``'s rule: the
-        first bin whose running weight reaches ``q - QUANTILE_EPS`` of the total); NaN for
-        a group without weight."""
-        out = np.full((len(self.groups), len(qs)), np.nan)
+        """``(groups, len(qs))`` sketch quantiles (``sketch_quantiles``' rule); NaN for a
+        group without weight."""
         found = self.sketch(metric)
         if found is None or not found[0]:
-            return out
-        bins, weights = found
-        values = bin_values(np.asarray(bins, dtype=np.int64), alpha)
-        cum = np.cumsum(weights, axis=1)
-        total = cum[:, -1:]
-        held = total[:, 0] > 0.0
-        for k, q in enumerate(qs):
-            at = np.argmax(cum >= total * (q - QUANTILE_EPS), axis=1)
-            out[:, k] = np.where(held, values[at], np.nan)
-        return out
+            return np.full((len(self.groups), len(qs)), np.nan)
+        return bin_quantiles(found[0], found[1], qs, alpha)
 
 
 class DenseStats:
@@ -86,8 +76,7 @@ class DenseStats:
         self.decay = decay
         self._columns: dict[str, int] = {}
         self._by_power: list[npt.NDArray[np.int64]] = [np.zeros(0, dtype=np.int64)] * 3
-        """The columns ``Stats.decayed_to`` scales by factor ** 0 (``__n``), 1, 2
-        (``__w2``)."""
+        """The columns ``Stats.decayed_to`` scales by factor ** 0, 1, 2 (``decay_power``)."""
         self._sums = np.zeros((0, 0))
         self._t = np.zeros(0)
         self._alive = np.zeros(0, dtype=bool)
@@ -156,12 +145,10 @@ class DenseStats:
             keep = [i for i, k in enumerate(keys) if k[1:] in wanted]
             if len(keep) < len(keys):
                 sums, keys = sums[keep], [keys[i] for i in keep]
-        held = (list(self._of_context) if wanted is None else
+        held = ([k for k in self._of_context if k[0] == part] if wanted is None else
                 [(part, c) for c in wanted if (part, c) in self._of_context])
         new = {(part, *k) for k in keys}
         for context in held:
-            if context[0] != part:
-                continue
             rows = self._of_context[context]
             for key in [k for k in rows if k not in new]:     # gone from the part
                 rows.discard(key)
@@ -191,13 +178,10 @@ class DenseStats:
     def drop_part(self, part: str) -> None:
         """Forget ``part`` and its rows."""
         self._memo.clear()
-        self._drop_part_rows(part)
-        self._parts.pop(part, None)
-
-    def _drop_part_rows(self, part: str) -> None:
         for held in [k for k in self._of_context if k[0] == part]:
             for key in self._of_context.pop(held):
                 self._drop(key, self._row_of[key])
+        self._parts.pop(part, None)
 
     def level(self, depth: int | None, only: Collection[Prefix] | None = None) -> LevelSums:
         """The groups of one level, summed: ``None`` every row in one group (keys ``()``),
@@ -225,7 +209,7 @@ class DenseStats:
                 found = lps.sketch(metric)
                 return None if found is None else (found[0], ones @ found[1])
 
-            return LevelSums((), [()], ones @ lps.sums, lps.columns, _remembered(pooled))
+            return LevelSums((), [()], ones @ lps.sums, lps.columns, functools.cache(pooled))
         rows = np.flatnonzero(self._alive)
         code = self._prefix[depth, rows]
         if only is not None and depth:
@@ -262,7 +246,7 @@ class DenseStats:
                           else np.zeros((0, len(bins))))
 
         return LevelSums(self.keys[:depth + 1], [groups[i] for i in order], sums,
-                         dict(self._columns), _remembered(sketch))
+                         dict(self._columns), functools.cache(sketch))
 
     def _allowed(self, depth: int, only: Collection[Prefix]) -> npt.NDArray[np.int64]:
         """The codes of the depth's prefixes on the path to one of ``only`` or under one: a
@@ -295,7 +279,7 @@ class DenseStats:
         at = self._columns.get(name)
         if at is None:
             at = self._columns[name] = len(self._columns)
-            power = 0 if name.endswith("__n") else 2 if name.endswith("__w2") else 1
+            power = decay_power(name)
             self._by_power[power] = np.append(self._by_power[power], at)
             grown = np.zeros((self._sums.shape[0], at + 1))
             grown[:, :at] = self._sums
@@ -380,17 +364,6 @@ class DenseStats:
             take = at >= 0
             cols = np.array([known[b] for b in bins], dtype=np.int64)
             np.add.at(matrix, (at[take], cols[take]), frame["weight"].to_numpy()[take])
-
-
-def _remembered(compute: Callable[[str], _Sketch]) -> Callable[[str], _Sketch]:
-    """``compute``, each metric computed once."""
-    done: dict[str, _Sketch] = {}
-
-    def get(metric: str) -> _Sketch:
-        if metric not in done:
-            done[metric] = compute(metric)
-        return done[metric]
-    return get
 
 
 def _sort_key(group: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -26,6 +26,8 @@ Two forms, one bin function. ``QuantileSketch`` (a dict) serves the live stream;
 from the numpy ``bin_keys`` (a Polars ``log`` may differ by an ulp and move a value at a bucket
 edge) and values from ``bin_values``, sum weights per bin in row order and apply the rule to the
 same running sums: the same rows give the same bins, weights and quantiles, bit for bit.
+``bin_quantiles`` applies the same compiled rule to sketches held as rows of a matrix (the
+stream's arrays, lpscore.stats.dense).
 Null and NaN values are skipped, not counted; inf raises ValueError; weights must be finite and
 >= 0 (zero weights are dropped).
 """
@@ -45,8 +47,8 @@ import polars as pl
 
 __all__ = [
     "DEFAULT_ALPHA", "DEFAULT_QS", "MIN_INDEXABLE", "QUANTILE_EPS", "QuantileSketch", "bin_keys",
-    "bin_values", "merge_sketch_frames", "quantile_names", "sketch_frame", "sketch_quantiles",
-    "sketches_from_frame",
+    "bin_quantiles", "bin_values", "merge_sketch_frames", "quantile_names", "sketch_frame",
+    "sketch_quantiles", "sketches_from_frame",
 ]
 
 DEFAULT_ALPHA = 0.01
@@ -377,6 +379,19 @@ def sketch_quantiles(frame: pl.DataFrame, keys: Sequence[str], qs: Sequence[floa
             pl.Series(name, picked[:, k], dtype=pl.Int32).set(pl.Series(~hit[:, k]), None)
             for k, name in enumerate(names))
     return _as_values(found, names, alpha)
+
+
+def bin_quantiles(bins: Sequence[int], weights: npt.NDArray[np.float64], qs: Sequence[float],
+                  alpha: float = DEFAULT_ALPHA) -> npt.NDArray[np.float64]:
+    """Quantiles of several sketches held as rows of ``weights`` (``(sketches, bins)``, each
+    row its weight in each of ``bins``, sorted), by the rule of ``sketch_quantiles`` (the
+    same compiled pass): ``(sketches, len(qs))``, NaN for a sketch without weight."""
+    rank, at = np.nonzero(weights)          # row by row, each row's bins in order
+    keys = np.asarray(bins, dtype=np.int64)[at]
+    picked, hit = _quantile_bins_jit(rank.astype(np.int64), keys, weights[rank, at],
+                                     weights.shape[0],
+                                     np.array([_check_q(q) - QUANTILE_EPS for q in qs]))
+    return np.where(hit, bin_values(picked, alpha), np.nan)
 
 
 def _as_values(found: pl.DataFrame, names: Sequence[str], alpha: float) -> pl.DataFrame:

@@ -34,7 +34,8 @@ import polars as pl
 
 from lpscore.stats.sketch import merge_sketch_frames
 
-__all__ = ["Decay", "Stats", "decay_weight", "effective_n", "mean_of", "moment_sums"]
+__all__ = ["Decay", "Stats", "decay_power", "decay_weight", "effective_n", "mean_of",
+           "moment_sums"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,12 @@ class Decay:
     def __post_init__(self) -> None:
         if not self.half_life > 0:
             raise ValueError(f"half-life must be > 0, got {self.half_life}")
+
+
+def decay_power(column: str) -> int:
+    """How a sums column scales when its weights are decayed by a factor: ``__n`` counts
+    not at all (0), ``__w2`` by its square (2), every other weighted sum by it (1)."""
+    return 0 if column.endswith("__n") else 2 if column.endswith("__w2") else 1
 
 
 def decay_weight(t: pl.Expr, t_ref: int | None, decay: Decay | None) -> pl.Expr:
@@ -133,9 +140,8 @@ class Stats:
         if t_ref == self.t_ref:      # a factor of 1: every weight as it is
             return self
         factor = 0.5 ** ((t_ref - self.t_ref) / self.decay.half_life)
-        scaled = [pl.col(c) * (factor * factor if c.endswith("__w2") else factor)
-                  for c in self.sums.columns
-                  if c not in self.keys and not c.endswith("__n")]
+        scaled = [pl.col(c) * factor ** decay_power(c) for c in self.sums.columns
+                  if c not in self.keys and decay_power(c)]
         return replace(
             self,
             sums=self.sums.with_columns(scaled),

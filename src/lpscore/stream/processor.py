@@ -383,13 +383,17 @@ def _select_units(rows: Stats, units: set[str], *, keep: bool) -> Stats:
 
 
 def _records_by_unit(scratch: Quarantine, part: pl.DataFrame) -> dict[str, list[QuarantinedRecord]]:
-    """The KPI stage's records (negative latencies) per unit, by the order's source row."""
+    """The KPI stage's records (negative latencies) per unit, by the order's source row;
+    a record naming no row of ``part`` is not this processor's (another lane's, from a
+    shared run of the engine, ``add_all``)."""
     if not len(scratch):
         return {}
     where = {(s, o): u for s, o, u in part.select("source", "offset", _UNIT).iter_rows()}
     out: dict[str, list[QuarantinedRecord]] = {}
     for record in scratch:
-        out.setdefault(where.get((record.source, record.offset), ""), []).append(record)
+        unit = where.get((record.source, record.offset))
+        if unit is not None:
+            out.setdefault(unit, []).append(record)
     return out
 
 
@@ -420,8 +424,8 @@ def add_all(items: Sequence[tuple[Processor, pl.DataFrame, Quarantine]]) -> list
         result = compute_kpis(pl.concat(
             [_qualified(part, k) for k, part in enumerate(parts)], how="vertical_relaxed"
         ).drop(_UNIT), first.quotes, first.config, scratch, book=first.book)
-        for k, (i, part) in enumerate(zip(group, parts, strict=True)):
-            done[i] = (_unqualified(result, k), _records_of(scratch, part))
+        for k, i in enumerate(group):
+            done[i] = (_unqualified(result, k), scratch)   # finish takes its own records
     out: list[set[Context]] = []
     for i, ((processor, _, _), work) in enumerate(zip(items, works, strict=True)):
         if work is None:
@@ -449,11 +453,3 @@ def _unqualified(result: KpiResult, lane: int) -> KpiResult:
             if c in frame.columns)
 
     return replace(result, orders=mine(result.orders), fills=mine(result.fills))
-
-
-def _records_of(scratch: Quarantine, part: pl.DataFrame) -> Quarantine:
-    """The records of ``scratch`` that name a row of ``part`` (by source and offset)."""
-    rows = set(part.select("source", "offset").iter_rows())
-    out = Quarantine()
-    out.extend(r for r in scratch if (r.source, r.offset) in rows)
-    return out
