@@ -26,6 +26,7 @@ from kafkamock import fresh_topic
 from lpscore.cli import app
 from lpscore.config import Config, IngestConfig, load_config
 from lpscore.ingest import ingest_logs
+from lpscore.kpi import aggregate
 from lpscore.kpi.aggregate import kpi_stats
 from lpscore.kpi.engine import compute_kpis
 from lpscore.marketdata import load_quotes
@@ -344,6 +345,40 @@ def test_lanes_share_one_kpi_run_and_keep_their_own_statistics(
         for table in ("sums", "sketches", "counts"):
             assert_frame_equal(getattr(stats, table), getattr(expected, table),
                                check_exact=False, rel_tol=1e-12)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_kpi_stats_weighs_each_order_against_its_own_reference(
+        amzn_quotes: pl.DataFrame, monkeypatch: pytest.MonkeyPatch, compiled: bool) -> None:
+    """``kpi_stats(t_ref=column)``, as ``add_all`` runs it over several lanes at once: each
+    part's rows are those of the part alone at its own reference time, the same numbers
+    (Polars' sums and the compiled ones), and the result names no reference of its own."""
+    monkeypatch.setattr(aggregate, "_COMPILED_FROM_ROWS", 0 if compiled else 10**9)
+    config = Config()
+    decay = load_profile("block", config_catalog(config.kpi)).decay
+    assert decay is not None
+    events = ingest_logs([DEMO_LOG], config.ingest, Quarantine()).events
+    result = compute_kpis(events, amzn_quotes, config)
+    latest = int(result.orders["t_send"].dt.epoch("ns").max())  # type: ignore[arg-type]
+    anchors = [latest, latest + 3_600 * 10**9 + 7]
+    orders = result.orders.with_row_index("_i").with_columns(
+        (pl.col("_i") % 2).cast(pl.Int32).alias("part")).drop("_i").with_columns(
+        pl.col("part").replace_strict({0: anchors[0], 1: anchors[1]},
+                                      return_dtype=pl.Int64).alias("anchor"))
+    keys = [*FINEST, "part"]
+    every = kpi_stats(dataclasses.replace(result, orders=orders), keys, decay=decay,
+                      t_ref="anchor")
+    assert every.t_ref is None
+    for part, anchor in enumerate(anchors):
+        mine = orders.filter(pl.col("part") == part)
+        alone = kpi_stats(dataclasses.replace(
+            result, orders=mine.drop("anchor"),
+            fills=result.fills.join(mine.select("child_id"), on="child_id", how="semi")),
+            keys, decay=decay, t_ref=anchor)
+        assert alone.t_ref == anchor and alone.sums.height > 5
+        for table in ("sums", "sketches", "counts"):
+            assert_frame_equal(getattr(every, table).filter(pl.col("part") == part),
+                               getattr(alone, table), check_exact=False, rel_tol=1e-15)
 
 
 def test_every_symbol_is_rescored_in_turn_within_the_period(

@@ -47,7 +47,7 @@ def per_fill_kpis(horizons: Sequence[str]) -> list[str]:
 
 
 def kpi_stats(result: KpiResult, by: Sequence[str] = ("lp",), *, decay: Decay | None = None,
-              t_ref: int | None = None, first_order: int = 0,
+              t_ref: int | str | None = None, first_order: int = 0,
               order_index: pl.Series | None = None) -> Stats:
     """The sufficient statistics of ``result`` per ``by`` group (``lp`` always first).
 
@@ -57,7 +57,10 @@ def kpi_stats(result: KpiResult, by: Sequence[str] = ("lp",), *, decay: Decay | 
     input its global offset so that their stats merge). A part whose orders interleave with
     other parts' (the cluster's partitions by date and symbol) gives ``order_index`` instead:
     each order's global index, row-aligned with ``result.orders``. ``t_ref`` defaults to the
-    latest ``t``, so the newest order weighs 1.
+    latest ``t``, so the newest order weighs 1. It may also name an integer column of the
+    orders: each order (and its fills) weighed against its own reference, the statistics
+    then left without one (``Stats.t_ref`` None) for the caller to set on the parts it splits
+    them into (several streams' rows at once, lpscore.stream.processor.add_all).
     """
     keys = ["lp", *[k for k in by if k != "lp"]]
     orders, fills = result.orders, result.fills
@@ -66,6 +69,8 @@ def kpi_stats(result: KpiResult, by: Sequence[str] = ("lp",), *, decay: Decay | 
         raise ValueError(f"unknown --by key(s) {', '.join(missing)}: use columns of the orders "
                          f"table such as {', '.join(CONTEXT_KEYS)}")
     extra = [k for k in keys if k not in fills.columns]
+    if isinstance(t_ref, str) and t_ref not in fills.columns:
+        extra.append(t_ref)
     if extra:
         fills = fills.join(orders.select("child_id", *extra), on="child_id", how="left")
     clock = _clock(orders, decay, first_order)
@@ -74,7 +79,7 @@ def kpi_stats(result: KpiResult, by: Sequence[str] = ("lp",), *, decay: Decay | 
     orders = orders.with_columns(clock.alias("_t"))
     if decay is not None and t_ref is None and orders.height:
         t_ref = int(orders["_t"].max())  # type: ignore[arg-type]
-    d = decay_weight(pl.col("_t"), t_ref, decay)
+    d = decay_weight(pl.col("_t"), pl.col(t_ref) if isinstance(t_ref, str) else t_ref, decay)
     orders = orders.with_columns(d.alias("_d"))
     if decay is not None and decay.clock == "orders":
         fills = fills.join(orders.select("child_id", "_d"), on="child_id", how="left")
@@ -95,7 +100,7 @@ def kpi_stats(result: KpiResult, by: Sequence[str] = ("lp",), *, decay: Decay | 
             pl.col("reject_reason").alias("category"), pl.col("_d").alias("weight"),
         ).explode("category", "weight").group_by([*keys, "name", "category"]).agg(
             pl.col("weight").sum()).sort([*keys, "category"], nulls_last=True),
-        t_ref=t_ref if decay is not None else None,
+        t_ref=t_ref if decay is not None and not isinstance(t_ref, str) else None,
         decay=decay,
     )
 

@@ -57,11 +57,13 @@ def decay_power(column: str) -> int:
     return 0 if column.endswith("__n") else 2 if column.endswith("__w2") else 1
 
 
-def decay_weight(t: pl.Expr, t_ref: int | None, decay: Decay | None) -> pl.Expr:
-    """``0.5 ** ((t_ref - t)/half_life)`` for an integer clock column, or exactly 1 undecayed."""
+def decay_weight(t: pl.Expr, t_ref: int | pl.Expr | None, decay: Decay | None) -> pl.Expr:
+    """``0.5 ** ((t_ref - t)/half_life)`` for an integer clock column, or exactly 1 undecayed.
+    ``t_ref`` may be an integer column (each row's own reference: several streams' rows
+    weighed at once, lpscore.stream.processor.add_all)."""
     if decay is None or t_ref is None:
         return pl.lit(1.0)
-    age = pl.lit(t_ref) - t
+    age = (t_ref if isinstance(t_ref, pl.Expr) else pl.lit(t_ref)) - t
     return pl.lit(0.5).pow(age.cast(pl.Float64) / decay.half_life)
 
 

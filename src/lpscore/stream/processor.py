@@ -46,7 +46,7 @@ from lpscore.marketdata.nbbo import QuoteBook
 from lpscore.publish.publisher import HIERARCHY
 from lpscore.quarantine import Quarantine, QuarantinedRecord
 from lpscore.scoring import Profile
-from lpscore.stats.table import Stats
+from lpscore.stats.table import Decay, Stats
 from lpscore.stream.units import CLOSED, Units
 
 __all__ = ["FINEST", "Context", "Processor", "Rows", "Work", "add_all"]
@@ -216,16 +216,28 @@ class Processor:
         """The last part of ``add``: the rows of the work's units from ``result`` (the KPI
         engine on its events), the rows of merged units dropped; the contexts of the rows
         replaced and of the new ones."""
-        units, merged, part = work.units, work.merged, work.part
-        self.counts["recomputed_units"] += len(units)
+        result = self.united(result)
+        new = kpi_stats(result, [*FINEST, _UNIT], decay=self.profile.decay,
+                        t_ref=self._anchor())
+        return self.settle(work, result, new, scratch)
+
+    def united(self, result: KpiResult) -> KpiResult:
+        """``result`` with each order's unit (``_unit``); the latest send time moved on."""
         orders = result.orders.with_columns(
             pl.col("parent_id").replace_strict(
                 {p: self.units.find(p) for p in result.orders["parent_id"].unique().to_list()
                  if p is not None}, default=None, return_dtype=pl.String).alias(_UNIT))
         if orders.height:
             self.t_ref = max(self.t_ref or 0, _max_ns(orders["t_send"]))
-        new = kpi_stats(replace(result, orders=orders), [*FINEST, _UNIT],
-                        decay=self.profile.decay, t_ref=self._anchor())
+        return replace(result, orders=orders)
+
+    def settle(self, work: Work, result: KpiResult, new: Stats, scratch: Quarantine
+               ) -> set[Context]:
+        """The rest of ``finish``, given ``new``, the statistics of the ``united`` result
+        keyed ``[*FINEST, _unit]`` at the ``_anchor``."""
+        units, merged, part = work.units, work.merged, work.part
+        orders = result.orders
+        self.counts["recomputed_units"] += len(units)
         changed = _contexts(new.sums)
         if self.rows is not None:
             changed |= _contexts(self.rows.sums.filter(pl.col(_UNIT).is_in(list(units | merged))))
@@ -410,12 +422,13 @@ def add_all(items: Sequence[tuple[Processor, pl.DataFrame, Quarantine]]) -> list
     links across processors, and the engine's orders and fills go back to their own; the
     statistics are those of ``add`` one by one (tests/integration/test_stream.py)."""
     works = [processor.prepare(events, quarantine) for processor, events, quarantine in items]
-    shared: dict[tuple[int, int], list[int]] = {}
+    shared: dict[tuple[int, int, Decay | None], list[int]] = {}
     for i, ((processor, _, _), work) in enumerate(zip(items, works, strict=True)):
         if work is not None and work.part.height and not processor.live_quotes:
-            shared.setdefault((id(processor.quotes), id(processor.config)), []).append(i)
-    done: dict[int, tuple[KpiResult, Quarantine]] = {}
-    for group in shared.values():
+            shared.setdefault((id(processor.quotes), id(processor.config),
+                               processor.profile.decay), []).append(i)
+    done: dict[int, tuple[KpiResult, Stats, Quarantine]] = {}
+    for (_, _, decay), group in shared.items():
         parts = [w.part for i in group if (w := works[i]) is not None]
         if len(group) < 2 or any(p["session"].null_count() for p in parts):
             continue
@@ -424,15 +437,48 @@ def add_all(items: Sequence[tuple[Processor, pl.DataFrame, Quarantine]]) -> list
         result = compute_kpis(pl.concat(
             [_qualified(part, k) for k, part in enumerate(parts)], how="vertical_relaxed"
         ).drop(_UNIT), first.quotes, first.config, scratch, book=first.book)
-        for k, i in enumerate(group):
-            done[i] = (_unqualified(result, k), scratch)   # finish takes its own records
+        results = [items[i][0].united(_unqualified(result, k)) for k, i in enumerate(group)]
+        stats = _stats_together(results, [items[i][0]._anchor() for i in group], decay)
+        for i, mine, new in zip(group, results, stats, strict=True):
+            done[i] = (mine, new, scratch)      # settle takes its own records
     out: list[set[Context]] = []
     for i, ((processor, _, _), work) in enumerate(zip(items, works, strict=True)):
         if work is None:
             out.append(set())
+        elif i in done:
+            out.append(processor.settle(work, *done[i]))
         else:
-            out.append(processor.finish(work, *(done.get(i) or processor.compute(work))))
+            out.append(processor.finish(work, *processor.compute(work)))
     return out
+
+
+_LANE, _ANCHOR = "_lane", "_anchor"
+
+
+def _stats_together(results: Sequence[KpiResult], anchors: Sequence[int | None],
+                    decay: Decay | None) -> list[Stats]:
+    """``kpi_stats(result, [*FINEST, _unit], t_ref=anchor)`` of each ``united`` result, in
+    one run: the orders of result ``k`` keyed by lane ``k`` too and weighed against their
+    own lane's anchor, the statistics split back by lane (the same rows, in the same
+    order, as each run alone gives)."""
+    orders = pl.concat([r.orders.with_columns(pl.lit(k, dtype=pl.Int32).alias(_LANE),
+                                              pl.lit(a, dtype=pl.Int64).alias(_ANCHOR))
+                        for k, (r, a) in enumerate(zip(results, anchors, strict=True))],
+                       how="vertical_relaxed")
+    fills = pl.concat([r.fills for r in results], how="vertical_relaxed")
+    every = kpi_stats(replace(results[0], orders=orders, fills=fills), [*FINEST, _UNIT, _LANE],
+                      decay=decay, t_ref=_ANCHOR)
+
+    def split(frame: pl.DataFrame) -> list[pl.DataFrame]:
+        parts = frame.partition_by(_LANE, as_dict=True, include_key=False)
+        empty = frame.drop(_LANE).clear()
+        return [parts.get((k,), empty) for k in range(len(results))]
+
+    return [Stats(keys=(*FINEST, _UNIT), sums=sums, sketches=sketches, counts=counts,
+                  t_ref=anchor if decay is not None else None, decay=decay)
+            for sums, sketches, counts, anchor in zip(
+                split(every.sums), split(every.sketches), split(every.counts), anchors,
+                strict=True)]
 
 
 def _qualified(part: pl.DataFrame, lane: int) -> pl.DataFrame:
