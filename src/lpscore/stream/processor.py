@@ -354,7 +354,9 @@ class Processor:
         def pick(frames: list[pl.DataFrame], how: Literal["diagonal_relaxed",
                                                            "vertical_relaxed"]
                  ) -> pl.DataFrame:
-            frame = pl.concat([f.drop(_UNIT, strict=False) for f in frames], how=how)
+            # only the live rows are keyed by unit: the others need no copy
+            frame = pl.concat([f.drop(_UNIT) if _UNIT in f.columns else f for f in frames],
+                              how=how)
             return frame.join(wanted.cast(frame.select(HIERARCHY).schema),
                               on=list(HIERARCHY), how="semi", nulls_equal=True)
 

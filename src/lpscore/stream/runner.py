@@ -409,10 +409,11 @@ class Stream:
         return parts
 
     def _publish_dense(self) -> None:
-        """Re-read the contexts the polls changed from their lanes into the arrays (and,
-        every ``partials_every_s``, exchange partials with the other workers), then score
-        the ``*`` level, the changed contexts with the levels above them and the symbols
-        in turn, without Polars (``scoring.score_dense``)."""
+        """Re-read the contexts the polls changed from their lanes into the arrays, score
+        them with the levels above them and the ``*`` level, without Polars
+        (``scoring.score_dense``), and write them; then, every ``partials_every_s``,
+        exchange partials with the other workers, and score and write the symbols in
+        turn."""
         dense = self._dense
         assert dense is not None
         profile = self.settings.profile
@@ -423,6 +424,14 @@ class Stream:
                     latest = lane.processor.t_ref if profile.decay is not None else None
                     dense.set_rows(lane.key, rows.sums, rows.sketches, rows.t_ref,
                                    latest=latest, only=lane.touched)
+        now = time.time_ns()
+        self._intervals.begin(now)
+        # what the polls changed first (with the levels above it and `*`), then the symbols
+        # in turn, leaving out the contexts the first write had
+        done = self._send_dense(self._touched, now, set())
+        self.status.visible_at = time.monotonic()
+        # the exchange with other workers after the first write, out of the way of the
+        # changed scores: their partials count from the symbols in turn on
         if time.monotonic() - self._partials_at >= self.settings.partials_every_s:
             others = {k: p for k, p in self._exchange_partials().items()
                       if k not in self.lanes}       # ours are in the arrays already
@@ -432,22 +441,22 @@ class Stream:
                 if self._dense_others.get(key) is not part:     # decoded anew: changed
                     dense.set_part(key, part)
             self._dense_others = others
-        now = time.time_ns()
-        self._intervals.begin(now)
         in_turn = self._in_turn([c[0] for c in dense.contexts(1)])
-        done: set[str] = set()
-        # what the polls changed first (with the levels above it and `*`), then the symbols
-        # in turn, leaving out the contexts the first write had
-        for phase, only in enumerate([self._touched, *([in_turn] if in_turn else [])]):
-            cards = [c for c in score_dense(dense, profile, self.settings.specs, HIERARCHY,
-                                            only=only, draw=self._intervals.needs_draws)
-                     if context_key(c.context) not in done]
-            done.update(context_key(c.context) for c in cards)
-            capacity = dense_capacities(dense, HIERARCHY, only=only)
-            self._send(snapshots_of_cards(cards, capacity, now, self._intervals),
-                       full=False, final=False)
-            if phase == 0:
-                self.status.visible_at = time.monotonic()
+        if in_turn:
+            self._send_dense(in_turn, now, done)
+
+    def _send_dense(self, only: set[Context], now: int, done: set[str]) -> set[str]:
+        """Score ``only`` (with the levels above them and ``*``) from the arrays and write
+        the snapshots of the contexts not ``done`` already; ``done`` with them."""
+        assert self._dense is not None
+        cards = [c for c in score_dense(self._dense, self.settings.profile,
+                                        self.settings.specs, HIERARCHY, only=only,
+                                        draw=self._intervals.needs_draws)
+                 if context_key(c.context) not in done]
+        capacity = dense_capacities(self._dense, HIERARCHY, only=only)
+        self._send(snapshots_of_cards(cards, capacity, now, self._intervals),
+                   full=False, final=False)
+        return done | {context_key(c.context) for c in cards}
 
     def _send(self, snapshots: list[Snapshot], *, full: bool, final: bool) -> None:
         done = self.store.publish(snapshots)
