@@ -110,3 +110,37 @@ def _epoch_ns(stamp: str) -> int:
     whole, _, frac = stamp.partition(".")
     seconds = int(datetime.strptime(whole, "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC).timestamp())
     return seconds * 10**9 + int((frac + "000000000")[:9])
+
+
+@SETTINGS
+@given(noisy_fill_logs(), st.data())
+def test_lanes_decoded_together_give_what_each_gives_alone(log: NoisyFills,
+                                                          data: st.DataObject) -> None:
+    """``decode_all`` types the rows of every lane in one run: each lane's events, counts,
+    history and quarantine equal those of its decoder decoding alone, poll after poll
+    (a lane may have no records in a poll; the third lane has its own configuration
+    object, so it is decoded on its own)."""
+    lines = [capture_prefix(c) + s.raw for s, c in zip(log.specs, log.captures, strict=True)]
+    lines[data.draw(st.integers(0, len(lines) - 1), label="garbled")] += b"\x0110=xyz"
+    lane_of = data.draw(st.lists(st.integers(0, 2), min_size=len(lines),
+                                 max_size=len(lines)), label="lanes")
+    polls = data.draw(st.integers(1, 4), label="polls")
+    shared = IngestConfig()
+    configs = [shared, shared, IngestConfig()]
+    together = [StreamDecoder(c) for c in configs]
+    alone = [StreamDecoder(c) for c in configs]
+    quarantines = {id(d): Quarantine() for d in (*together, *alone)}
+    for poll in range(polls):
+        batches = [[Record(f"lane{k}", i, line) for i, line in enumerate(lines)
+                    if lane_of[i] == k and i % polls == poll] for k in range(3)]
+        got = stream_decode.decode_all([(d, b, quarantines[id(d)])
+                                        for d, b in zip(together, batches, strict=True)])
+        for decoder, batch, events in zip(alone, batches, got, strict=True):
+            assert events.equals(decoder.decode(batch, quarantines[id(decoder)]))
+    for mine, theirs in zip(together, alone, strict=True):
+        assert mine.counts == theirs.counts
+        assert (mine.history is None) == (theirs.history is None)
+        assert mine.history is None or theirs.history is None or mine.history.equals(
+            theirs.history)
+        assert quarantines[id(mine)].records == quarantines[id(theirs)].records
+    assert sum(d.counts["records"] for d in together) == len(lines)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -38,7 +38,7 @@ from lpscore.ingest.pipeline import canonical_events, typed_messages
 from lpscore.ingest.records import split_messages, time_column
 from lpscore.quarantine import Quarantine
 
-__all__ = ["Record", "StreamDecoder", "capture_prefix"]
+__all__ = ["Record", "StreamDecoder", "capture_prefix", "decode_all"]
 
 _CAPTURE_NS = time_column("capture")
 _DEDUP_COLUMNS = (
@@ -77,7 +77,12 @@ class StreamDecoder:
         if not records:
             return pl.DataFrame()
         self.counts["records"] += len(records)
-        typed = typed_messages(self._rows(records, quarantine), self.config)
+        return self.events_of(typed_messages(self._rows(records, quarantine), self.config),
+                              records, quarantine)
+
+    def events_of(self, typed: pl.DataFrame, records: Sequence[Record],
+                  quarantine: Quarantine) -> pl.DataFrame:
+        """The rest of ``decode``, given the ``typed_messages`` of the records' rows."""
         bad = typed.filter(pl.col("reason").is_not_null())
         for source, offset, record, reason in bad.select(
                 "source", "offset", "_record", "reason").iter_rows():
@@ -158,6 +163,56 @@ class StreamDecoder:
             pl.col("ts_recv") == pl.col("ts_recv").filter(SEQUENCE_RESET).max()
             .over("sender", "target"))
         self.history = rows.filter((pl.col("ts_recv") >= cutoff) | last_reset.fill_null(False))
+
+
+Item = tuple[StreamDecoder, Sequence[Record], Quarantine]
+Mapper = Callable[[Callable[[int], pl.DataFrame], Iterable[int]], Iterable[pl.DataFrame]]
+
+
+def decode_all(items: Sequence[Item], run: Mapper = map) -> list[pl.DataFrame]:
+    """``decoder.decode(records, quarantine)`` for every item (the lanes of a poll), the
+    decoders that share their configuration typing their rows in one run of
+    ``typed_messages`` (a stateless step, whose cost is mostly fixed) instead of one each;
+    the rest is each decoder's own (its duplicates history, own CompIDs and counts), done
+    by ``run`` (``map``, or a thread pool's)."""
+    out = [pl.DataFrame() for _ in items]
+    shared: dict[int, list[int]] = {}
+    for i, (decoder, records, _) in enumerate(items):
+        if records:
+            shared.setdefault(id(decoder.config), []).append(i)
+    for group in shared.values():
+        if len(group) < 2:
+            decoder, records, quarantine = items[group[0]]
+            out[group[0]] = decoder.decode(records, quarantine)
+        else:
+            for i, frame in zip(group, _decode_together(items, group, run), strict=True):
+                out[i] = frame
+    return out
+
+
+def _decode_together(items: Sequence[Item], group: list[int], run: Mapper
+                     ) -> Iterable[pl.DataFrame]:
+    """The events of the ``group`` of ``items``, typed in one run."""
+
+    def rows(i: int) -> pl.DataFrame:
+        decoder, records, quarantine = items[i]
+        decoder.counts["records"] += len(records)
+        return decoder._rows(records, quarantine).with_columns(
+            pl.lit(i, dtype=pl.Int32).alias(_ITEM))
+
+    typed = typed_messages(pl.concat(list(run(rows, group)), how="diagonal_relaxed"),
+                           items[group[0]][0].config)
+    parts = typed.partition_by(_ITEM, as_dict=True, include_key=False)
+
+    def events(i: int) -> pl.DataFrame:
+        decoder, records, quarantine = items[i]
+        return decoder.events_of(parts.get((i,), typed.drop(_ITEM).clear()), records,
+                                 quarantine)
+
+    return run(events, group)
+
+
+_ITEM = "_item"
 
 
 def _by_source(records: Sequence[Record]

@@ -48,7 +48,7 @@ from lpscore.scoring.dense import score_dense
 from lpscore.stats.dense import DenseStats
 from lpscore.stats.table import Stats
 from lpscore.stream.checkpoint import Checkpoint
-from lpscore.stream.decode import Record, StreamDecoder
+from lpscore.stream.decode import Record, StreamDecoder, decode_all
 from lpscore.stream.partials import decode_stats, encode_stats
 from lpscore.stream.processor import FINEST, Context, Processor, add_all
 from lpscore.stream.quotes import QuoteFeed
@@ -278,7 +278,10 @@ class Stream:
         run = self._pool.map if pooled and self._pool is not None else map
         if not self.settings.batch_lanes:
             return list(run(_take, work))
-        decoded = list(run(_decode, work))
+        seen = [len(lane.quarantine) for lane, _ in work]
+        decoded = list(zip(seen, decode_all(
+            [(lane.decoder, records, lane.quarantine) for lane, records in work], run),
+            strict=True))
         changed = add_all([(lane.processor, events, lane.quarantine)
                            for (lane, _), (_, events) in zip(work, decoded, strict=True)])
         return [(seen, events.height, c)
@@ -579,18 +582,12 @@ def settle_heap() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def _decode(item: tuple[Lane, Sequence[Record]]) -> tuple[int, pl.DataFrame]:
-    """Decode a lane's records: the lane's quarantine count before, the events."""
-    lane, records = item
-    seen = len(lane.quarantine)
-    return seen, lane.decoder.decode(records, lane.quarantine)
-
-
 def _take(item: tuple[Lane, Sequence[Record]]) -> tuple[int, int, set[Context]]:
     """Decode a lane's records and update its processor: the lane's quarantine count
     before, the events, the finest contexts whose statistics changed."""
-    seen, events = _decode(item)
-    lane = item[0]
+    lane, records = item
+    seen = len(lane.quarantine)
+    events = lane.decoder.decode(records, lane.quarantine)
     return seen, events.height, lane.processor.add(events, lane.quarantine)
 
 
