@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import os
 import pickle
 import signal
@@ -15,6 +16,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import polars as pl
 import pytest
@@ -88,12 +90,12 @@ def assert_same_scores(store: ScoreStore, batch: dict[str, Snapshot]) -> None:
 
 def run_file_stream(log: Path, quotes: pl.DataFrame, config: Config, store: ScoreStore,
                     checkpoint: Path | None = None, final_after_s: float = 300.0,
-                    max_records: int = 700) -> Stream:
+                    max_records: int = 700, close_every_s: float = 1.0) -> Stream:
     specs = catalog([f"{h // 1000}s" if h % 1000 == 0 else f"{h}ms"
                      for h in config.kpi.horizons_ms])
     settings = Settings(config, load_profile("block", specs), specs, quotes,
                         checkpoint_root=checkpoint, final_after_s=final_after_s,
-                        max_records=max_records)
+                        max_records=max_records, close_every_s=close_every_s)
     stream = Stream(FollowFile(log), settings, store)
     stream.run(until_idle_s=0.3)
     stream.close()
@@ -119,24 +121,41 @@ def amzn_quotes() -> pl.DataFrame:
     return load_quotes([AMZN_MESSAGES], Config().marketdata, Quarantine()).quotes
 
 
-@pytest.mark.parametrize("final_after_s", [1e9, 1.0])
+@pytest.mark.parametrize(("final_after_s", "close_every_s"), [(1e9, 1.0), (1.0, 0.0),
+                                                               (1.0, 1.0)])
 def test_followed_log_gives_the_batch_scores(tmp_path: Path, amzn_quotes: pl.DataFrame,
-                                             final_after_s: float) -> None:
+                                             final_after_s: float, close_every_s: float
+                                             ) -> None:
     """The demo log (four LPs on the real AMZN book) through a followed file, in polls of
-    700 records, with orders kept live to the end or closed one second after they finish."""
+    700 records, with orders kept live to the end or closed one second after they finish,
+    after every poll or at most once a second."""
     log = tmp_path / "fix.log"
     log.write_bytes(DEMO_LOG.read_bytes())
     config = Config()
     store = open_store(f"memory://{uuid.uuid4().hex}")
-    stream = run_file_stream(log, amzn_quotes, config, store, final_after_s=final_after_s)
+    closes = []
+    close = Processor.close_finished
+
+    def counted(self: Processor, quarantine: Quarantine) -> int:
+        closes.append(time.monotonic())
+        return close(self, quarantine)
+
+    with mock.patch.object(Processor, "close_finished", counted):
+        stream = run_file_stream(log, amzn_quotes, config, store, final_after_s=final_after_s,
+                                 close_every_s=close_every_s)
     assert_same_scores(store, batch_snapshots(log, amzn_quotes, config))
     lane = stream.lanes[str(log)]
     counts = lane.decoder.counts
     assert counts["records"] == counts["event"] + counts["admin"] + counts["not_used"] + \
         counts["duplicate"] + counts["quarantined"] + counts["skipped_lines"]
     assert lane.quarantine.by_reason() == {"bad_checksum": 1}
-    if final_after_s < 10:
+    if final_after_s < 10 and not close_every_s:
         assert lane.processor.counts["closed_units"] > 500  # memory follows open orders
+    elif final_after_s < 10:
+        assert lane.processor.counts["closed_units"] > 0
+    assert closes and min(map(float.__sub__, closes[1:], closes[:-1]),
+                          default=math.inf) >= close_every_s
+    assert len(closes) > 1 or close_every_s
 
 
 def test_publish_every_coalesces_polls_and_each_publish_covers_what_came_before(
@@ -435,6 +454,26 @@ def test_real_moex_logs_replayed_to_a_file_give_the_batch_scores(tmp_path: Path)
                              max_records=97)
     assert_same_scores(store, batch_snapshots(log, no_quotes(), config))
     assert stream.lanes[str(log)].processor.counts["closed_units"] > 0
+
+
+@pytest.mark.parametrize("per_poll", [20, 97, 5000])
+def test_each_session_keeps_its_own_window_of_duplicates(tmp_path: Path,
+                                                         per_poll: int) -> None:
+    """The MOEX logs replayed one after another: a session's messages follow another
+    session's later ones. The PossDup resend of MsgSeqNum 65 (a minute after the original)
+    is a duplicate in any polls, as in the batch ingest: the decoder's window of history is
+    each session's own last hour, not the last hour before the latest message of any."""
+    log = tmp_path / "moex.log"
+    replay_logs(sorted(MOEX.glob("*.log")), f"file://{log}")
+    lines = log.read_bytes().split(b"\n")
+    offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+    decoder = StreamDecoder(IngestConfig())
+    events = [decoder.decode([Record(str(log), offsets[j], lines[j])
+                              for j in range(i, min(i + per_poll, len(lines))) if lines[j]],
+                             Quarantine()).height for i in range(0, len(lines), per_poll)]
+    batch = ingest_logs([log], IngestConfig(), Quarantine())
+    assert batch.data_quality["duplicates"] == decoder.counts["duplicate"] == 1
+    assert sum(events) == batch.events.height
 
 
 def test_simulated_log_gives_the_batch_scores(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ mark_duplicates, canonical_events), so a message means the same in the stream as
 What the batch ingest learns from the whole file, the decoder carries from poll to poll
 (and checkpoints, lpscore.stream.checkpoint):
 
-- duplicates: the kept messages of the last ``dedup_window_ns`` of receipt time (and the
-  latest sequence reset of every session), against which each new message is marked;
+- duplicates: each session's kept messages of its last ``dedup_window_ns`` of receipt time
+  (and its latest sequence reset), against which each new message is marked;
 - our own CompIDs: ``ingest.own_comp_ids``, else inferred from every message seen so far
   (configure them: a message attributed before its session's first order cannot be
   re-attributed).
@@ -158,7 +158,10 @@ class StreamDecoder:
         if rows.is_empty():
             self.history = rows
             return
-        cutoff = pl.col("ts_recv").max() - pl.duration(nanoseconds=self.dedup_window_ns)
+        # each session's own last window: a log may interleave sessions out of time order
+        # (files replayed one after another), and a session's duplicates are its own
+        cutoff = (pl.col("ts_recv").max().over("sender", "target")
+                  - pl.duration(nanoseconds=self.dedup_window_ns))
         last_reset = SEQUENCE_RESET & (
             pl.col("ts_recv") == pl.col("ts_recv").filter(SEQUENCE_RESET).max()
             .over("sender", "target"))

@@ -123,6 +123,10 @@ class Settings:
     lane_threads: int = 2
     """Lanes (Kafka partitions) of one poll decoded and computed at once on this many
     threads; 1: one after the other."""
+    close_every_s: float = 1.0
+    """A lane closes its finished orders (``Processor.close_finished``) at most this often:
+    a close costs a dozen Polars queries whatever it closes, and an order stays open
+    ``final_after_s`` anyway (0: after every poll)."""
 
 
 @dataclass
@@ -143,6 +147,8 @@ class Lane:
     """The processor's statistics as last published (None: to be computed)."""
     touched: set[Context] = field(default_factory=set)
     """Finest contexts whose statistics changed since the last publish."""
+    closed_at: float = -math.inf
+    """When it last closed finished orders (``time.monotonic``)."""
 
 
 @dataclass
@@ -254,8 +260,12 @@ class Stream:
             self.publish(full=not self.status.publishes)   # the first re-scores everything
         # housekeeping after the publish, out of the way of the scores: closing finished
         # orders moves their rows from the live to the closed statistics, the same sums
+        at = time.monotonic()
         for key in polled:
             lane = self.lanes[key]
+            if at - lane.closed_at < self.settings.close_every_s:
+                continue
+            lane.closed_at = at
             seen = len(lane.quarantine)
             lane.processor.close_finished(lane.quarantine)
             self._dead_letter(lane, seen)     # a closed order's KPI-stage records
