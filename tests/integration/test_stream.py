@@ -158,6 +158,34 @@ def test_followed_log_gives_the_batch_scores(tmp_path: Path, amzn_quotes: pl.Dat
     assert len(closes) > 1 or close_every_s
 
 
+@pytest.mark.parametrize("per_poll", [40, 100])
+def test_closed_orders_quarantine_late_messages_and_the_rest_gives_the_batch_scores(
+        tmp_path: Path, amzn_quotes: pl.DataFrame, per_poll: int) -> None:
+    """Orders closed one second after they finish, in small polls: the demo log's bust
+    (and correction) that come tens of seconds after their order closed, and after the
+    unit's index was forgotten, are quarantined as late (``late_after_final``), not taken
+    for reports of orders never seen; the scores are the batch job's on the log without
+    them, so every difference from the batch is a record in the quarantine."""
+    log = tmp_path / "fix.log"
+    log.write_bytes(DEMO_LOG.read_bytes())
+    config = Config()
+    store = open_store(f"memory://{uuid.uuid4().hex}")
+    stream = run_file_stream(log, amzn_quotes, config, store, final_after_s=1.0,
+                             max_records=per_poll, close_every_s=0.0)
+    lane = stream.lanes[str(log)]
+    late = {r.offset for r in lane.quarantine.records if r.reason == "late_after_final"}
+    data = log.read_bytes()
+    bust = data.index(b"\x01150=H\x01")
+    assert data.rindex(b"\n", 0, bust) + 1 in late
+    assert lane.processor.counts["late_after_final"] == len(late)
+    kept = tmp_path / "kept.log"
+    lines = data.splitlines(keepends=True)
+    offsets = itertools.accumulate(map(len, lines), initial=0)
+    kept.write_bytes(b"".join(line for offset, line in zip(offsets, lines, strict=False)
+                              if offset not in late))
+    assert_same_scores(store, batch_snapshots(kept, amzn_quotes, config))
+
+
 def test_publish_every_coalesces_polls_and_each_publish_covers_what_came_before(
         tmp_path: Path, amzn_quotes: pl.DataFrame) -> None:
     """``publish_every_s`` (``--publish-every``): polls in between only update the

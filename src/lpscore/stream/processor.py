@@ -89,6 +89,10 @@ class Processor:
     profile: Profile
     quotes: pl.DataFrame
     final_after_s: float = 300.0
+    late_after_s: float = 86_400.0
+    """How long (receipt time) a closed order's ClOrdIDs are remembered, so that a message
+    naming one is quarantined as late (``late_after_final``) rather than taken for a
+    report of an order never seen (lpscore.stream.units); about 100 bytes an order."""
     units: Units = field(default_factory=Units)
     events: pl.DataFrame | None = None
     """The events of live units, with their unit in ``_unit``."""
@@ -124,6 +128,8 @@ class Processor:
                               "(half_life = \"4h\") or none")
         if not self.final_after_s >= 0:     # NaN too
             raise ConfigError("stream final_after_s must be >= 0 seconds")
+        if not self.late_after_s >= 0:
+            raise ConfigError("stream late_after_s must be >= 0 seconds")
         if self.live_quotes and self.quotes.height and not self.symbol_ns:
             self._advance(self.quotes)                   # the quotes it starts with
 
@@ -302,6 +308,7 @@ class Processor:
         if done:
             self._close(done, quarantine)
         self.units.forget(cutoff - int(self.final_after_s * 1e9))
+        self.units.expire(cutoff - int(self.late_after_s * 1e9))
         return len(done)
 
     def close_all(self, quarantine: Quarantine) -> int:

@@ -10,11 +10,17 @@ before its order) are merged, so that linking sees every candidate.
 
 ``Units.assign`` gives each new event its unit (a parent id, or ``~...`` for events that
 name no known order yet) and returns the units touched; a unit closed by the processor
-(``close``) keeps its aliases for a while so that a late event for it is recognised.
+(``close``) keeps its aliases for a while so that a late event for it is recognised. Once
+those are forgotten (``forget``, to bound memory), the unit's (session, ClOrdID) keys are
+still remembered as 64-bit hashes until ``expire``: a bust or a correction that comes an
+hour after its order closed is then recognised as late (and quarantined by the processor)
+instead of passing for a report of an order never seen, which changes no statistic.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -43,6 +49,17 @@ class Units:
     """Closed unit -> when (ns, receipt time) it was closed."""
     merged: set[str] = field(default_factory=set)
     """Units merged into another since the last ``take_merged``."""
+    gone: dict[int, int] = field(default_factory=dict)
+    """``_key_hash`` of each (session, ClOrdID) of a forgotten unit -> when (ns) the latest
+    unit it named was closed."""
+    gone_order: deque[tuple[int, list[int]]] = field(default_factory=deque)
+    """(closed at, key hashes) of the forgotten units, oldest first, for ``expire``."""
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        # a checkpoint written before ``gone`` existed
+        state.setdefault("gone", {})
+        state.setdefault("gone_order", deque())
+        self.__dict__.update(state)
 
     def find(self, unit: str) -> str:
         root = unit
@@ -85,6 +102,9 @@ class Units:
         if found is None and second is not None:
             found = alias.get((session, second))
         if found is None:
+            if self.gone and any(c is not None and _key_hash(session, c) in self.gone
+                                 for c in (first, second)):
+                return CLOSED       # names an order forgotten since it closed
             unit = self._root(f"~{session}#{first}")
         else:
             unit = self._live(found)
@@ -129,15 +149,47 @@ class Units:
             self.closed[unit] = now_ns
 
     def forget(self, before_ns: int) -> int:
-        """Drop what indexes units closed before ``before_ns`` (a later event for one of them
-        is then an orphan, as for an order never seen); returns how many units."""
+        """Drop what indexes units closed before ``before_ns``, keeping only the hashes of
+        their (session, ClOrdID) keys (``gone``, until ``expire``); returns how many units."""
         old = {u for u, t in self.closed.items() if t < before_ns}
         if not old:
             return 0
         roots = {k: self.find(k) for k in self.parent}
-        self.alias = {k: u for k, u in self.alias.items() if roots.get(u, u) not in old}
+        kept: dict[tuple[str, str], str] = {}
+        batches: dict[int, list[int]] = {}
+        for key, unit in self.alias.items():
+            root = roots.get(unit, unit)
+            if root not in old:
+                kept[key] = unit
+                continue
+            closed_ns = self.closed[root]
+            hashed = _key_hash(*key)
+            if self.gone.get(hashed, closed_ns) <= closed_ns:
+                self.gone[hashed] = closed_ns
+                batches.setdefault(closed_ns, []).append(hashed)
+        self.gone_order.extend(sorted(batches.items()))
+        self.alias = kept
         self.seq = {k: u for k, u in self.seq.items() if roots.get(u, u) not in old}
         self.parent = {k: r for k, r in self.parent.items() if roots[k] not in old}
         for unit in old:
             del self.closed[unit]
         return len(old)
+
+    def expire(self, before_ns: int) -> int:
+        """Drop the hashes of keys whose units closed before ``before_ns`` (an event naming
+        one is then an orphan, as for an order never seen); returns how many."""
+        gone, order = self.gone, self.gone_order
+        dropped = 0
+        while order and order[0][0] < before_ns:
+            closed_ns, hashes = order.popleft()
+            for hashed in hashes:
+                if gone.get(hashed) == closed_ns:   # not named again by a later unit
+                    del gone[hashed]
+                    dropped += 1
+        return dropped
+
+
+def _key_hash(session: str, cl_ord_id: str) -> int:
+    """A 64-bit hash of a (session, ClOrdID) key, the same in every process (checkpoints)."""
+    digest = hashlib.blake2b(f"{session}\x1f{cl_ord_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
