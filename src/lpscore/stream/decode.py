@@ -83,13 +83,20 @@ class StreamDecoder:
     def events_of(self, typed: pl.DataFrame, records: Sequence[Record],
                   quarantine: Quarantine) -> pl.DataFrame:
         """The rest of ``decode``, given the ``typed_messages`` of the records' rows."""
+        return self.events_of_marked(self._mark(self.good_of(typed, records, quarantine)))
+
+    def good_of(self, typed: pl.DataFrame, records: Sequence[Record],
+                quarantine: Quarantine) -> pl.DataFrame:
+        """The typed rows that can be messages; the others quarantined."""
         bad = typed.filter(pl.col("reason").is_not_null())
         for source, offset, record, reason in bad.select(
                 "source", "offset", "_record", "reason").iter_rows():
             quarantine.add(source, offset, 0, reason, records[record].data, stage="stream")
         self.counts["quarantined"] += bad.height
-        good = typed.filter(pl.col("reason").is_null()).with_columns(pl.lit(False).alias("_old"))
-        marked = self._mark(good)
+        return typed.filter(pl.col("reason").is_null()).with_columns(pl.lit(False).alias("_old"))
+
+    def events_of_marked(self, marked: pl.DataFrame) -> pl.DataFrame:
+        """The rest of ``events_of``, given the good rows marked (``_mark``)."""
         new = marked.filter(~pl.col("_old"))
         status = (pl.when(pl.col("category") != "event").then(pl.col("category"))
                   .when(pl.col("duplicate")).then(pl.lit("duplicate")).otherwise(pl.lit("event")))
@@ -139,16 +146,16 @@ class StreamDecoder:
     def _mark(self, good: pl.DataFrame) -> pl.DataFrame:
         """``mark_duplicates`` over the history the new rows can depend on (``linked``) and
         the new rows; history rows keep ``_old``."""
+        return self._marked(good, _flags(self.history, good))
+
+    def _marked(self, good: pl.DataFrame, flags: pl.DataFrame) -> pl.DataFrame:
+        """``good`` with the flags ``_flags`` gave its rows (row for row), in session order
+        when there was history."""
+        marked = good.with_columns(*(flags[c] for c in _FLAGS))
         if self.history is None or self.history.is_empty():
-            return mark_duplicates(good)
-        both = pl.concat([linked(self.history, good),
-                          good.select(*_DEDUP_COLUMNS, pl.lit(False).alias("_old"))
-                          .with_columns(pl.lit(True).alias("_new"))], how="diagonal_relaxed")
-        flags = mark_duplicates(both.with_row_index("_i")).filter(pl.col("_new")).sort("_i")
-        return good.with_columns(
-            *(flags[c] for c in ("duplicate", "exec_id_reused", "seq_num_reused", "epoch",
-                                 "ref_epoch"))).sort(["sender", "target", "ts_recv",
-                                                      "file_index", "offset"], nulls_last=True)
+            return marked
+        return marked.sort(["sender", "target", "ts_recv", "file_index", "offset"],
+                           nulls_last=True)
 
     def _remember(self, kept: pl.DataFrame) -> None:
         """Keep the last window of kept messages, and every session's latest reset."""
@@ -193,9 +200,50 @@ def decode_all(items: Sequence[Item], run: Mapper = map) -> list[pl.DataFrame]:
     return out
 
 
+_FLAGS = ("duplicate", "exec_id_reused", "seq_num_reused", "epoch", "ref_epoch")
+
+
+def _flags(history: pl.DataFrame | None, new: pl.DataFrame) -> pl.DataFrame:
+    """The duplicate flags (``_FLAGS``) of the ``new`` rows, row for row, marked with the
+    part of ``history`` they can depend on (``linked``)."""
+    if history is None or history.is_empty():
+        return mark_duplicates(new.select(_DEDUP_COLUMNS)).select(_FLAGS)
+    both = pl.concat([linked(history, new),
+                      new.select(*_DEDUP_COLUMNS, pl.lit(False).alias("_old"))
+                      .with_columns(pl.lit(True).alias("_new"))], how="diagonal_relaxed")
+    return (mark_duplicates(both.with_row_index("_i")).filter(pl.col("_new")).sort("_i")
+            .select(_FLAGS))
+
+
+def _lane_sessions(frame: pl.DataFrame, lane: int) -> pl.DataFrame:
+    """``frame`` with its senders and targets prefixed by ``lane``: sessions of one lane
+    never meet another's."""
+    prefix = pl.lit(f"{lane}\x1f")
+    return frame.with_columns((prefix + pl.col("sender")).alias("sender"),
+                              (prefix + pl.col("target")).alias("target"))
+
+
+def _marked_together(decoders: Sequence[StreamDecoder], goods: Sequence[pl.DataFrame]
+                     ) -> list[pl.DataFrame]:
+    """``decoder._mark(good)`` for each pair, in one marking: each lane's sessions told
+    apart (``_lane_sessions``), so that its rows meet only its own history, as alone."""
+    if any(g["sender"].null_count() or g["target"].null_count() for g in goods):
+        return [d._mark(g) for d, g in zip(decoders, goods, strict=True)]
+    held = [_lane_sessions(d.history, k) for k, d in enumerate(decoders)
+            if d.history is not None and not d.history.is_empty()]
+    new = pl.concat([_lane_sessions(g.select(_DEDUP_COLUMNS), k) for k, g in enumerate(goods)],
+                    how="vertical_relaxed")
+    flags = _flags(pl.concat(held, how="vertical_relaxed") if held else None, new)
+    out, start = [], 0
+    for decoder, good in zip(decoders, goods, strict=True):
+        out.append(decoder._marked(good, flags.slice(start, good.height)))
+        start += good.height
+    return out
+
+
 def _decode_together(items: Sequence[Item], group: list[int], run: Mapper
                      ) -> Iterable[pl.DataFrame]:
-    """The events of the ``group`` of ``items``, typed in one run."""
+    """The events of the ``group`` of ``items``, typed and marked in one run each."""
 
     def rows(i: int) -> pl.DataFrame:
         decoder, records, quarantine = items[i]
@@ -206,13 +254,12 @@ def _decode_together(items: Sequence[Item], group: list[int], run: Mapper
     typed = typed_messages(pl.concat(list(run(rows, group)), how="diagonal_relaxed"),
                            items[group[0]][0].config)
     parts = typed.partition_by(_ITEM, as_dict=True, include_key=False)
-
-    def events(i: int) -> pl.DataFrame:
-        decoder, records, quarantine = items[i]
-        return decoder.events_of(parts.get((i,), typed.drop(_ITEM).clear()), records,
-                                 quarantine)
-
-    return run(events, group)
+    empty = typed.drop(_ITEM).clear()
+    goods = [items[i][0].good_of(parts.get((i,), empty), items[i][1], items[i][2])
+             for i in group]
+    marked = dict(zip(group, _marked_together([items[i][0] for i in group], goods),
+                      strict=True))
+    return run(lambda i: items[i][0].events_of_marked(marked[i]), group)
 
 
 _ITEM = "_item"
