@@ -16,11 +16,17 @@ Byte values below: SOH 1, LF 10, ``=`` 61, ``0``-``9`` 48-57, ``.`` 46, ``-`` 45
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numba
 import numpy as np
 import numpy.typing as npt
+from llvmlite import ir
+from numba import types
+from numba.core.base import BaseContext
+from numba.core.typing.templates import Signature
+from numba.extending import intrinsic
 
 __all__ = ["columns", "match_prefix", "newlines", "parse_timestamps", "scan", "views"]
 
@@ -48,6 +54,24 @@ _HIGH_BITS = np.uint64(0x8080808080808080)
 _LOW7_BITS = np.uint64(0x7F7F7F7F7F7F7F7F)
 _LF = 10
 _LF_BYTES = np.uint64(0x0A0A0A0A0A0A0A0A)
+
+
+def _load_word(typingctx: object, buf: types.Type, at: types.Type,
+               ) -> tuple[Signature, Callable[..., ir.Value]]:
+    """``_load(buf, at)``: the 8 bytes of ``buf[at:at + 8]`` as one little-endian word, in a
+    single unaligned load (the caller keeps it inside the buffer). NumPy cannot view a byte
+    array as words at any offset; shifting them out of the aligned words under them takes
+    several steps more."""
+    def codegen(context: BaseContext, builder: ir.IRBuilder, signature: Signature,
+                args: list[ir.Value]) -> ir.Value:
+        make_array: Callable[[types.Type], Callable[..., Any]] = context.make_array
+        array = make_array(signature.args[0])(context, builder, args[0])
+        address = builder.gep(array.data, [args[1]])
+        return builder.load(builder.bitcast(address, ir.IntType(64).as_pointer()), align=1)
+    return types.uint64(buf, types.intp), codegen
+
+
+_load: Any = intrinsic(_load_word)
 
 
 def _digits(buf: U8, start: int, end: int, max_digits: int) -> int:
@@ -179,29 +203,21 @@ def _tag(buf: U8, p: int) -> tuple[int, int]:
     return (tag if n_digits else -1), p + 1
 
 
-def _view(buf: U8, words: tuple[U64, int], start: int, end: int,
-          base: int) -> tuple[np.uint64, np.uint64]:
+def _view(buf: U8, start: int, end: int, base: int) -> tuple[np.uint64, np.uint64]:
     """The Arrow string view of ``buf[start:end]``: the length, then the bytes inline up to 12,
     else the first 4 bytes and the offset from ``base`` in data buffer 0.
 
-    The bytes come as two words shifted out of the three aligned ones under them and masked
-    to the length: a byte loop (up to 12, as long as the value) mispredicts its end in most
-    values, ~0.15 s a million messages."""
+    The bytes come as two unaligned words (``_load``) masked to the length: a byte loop (up
+    to 12, as long as the value) mispredicts its end in most values (~0.15 s a million
+    messages), and shifting the words out of the aligned ones under them took ~0.2 s more
+    than these two loads."""
     n = end - start
-    aligned, offset = words
-    j = (start - offset) >> 3
-    if start < offset or j + 2 >= aligned.shape[0]:  # at the buffer's edges
+    if start + 12 > buf.shape[0]:  # at the buffer's end
         return _view_bytes(buf, start, end, base)
-    shift = np.uint64(8 * ((start - offset) & 7))
-    w0, w1, w2 = aligned[j], aligned[j + 1], aligned[j + 2]
-    # (w << 1) << (63 - shift) is w << (64 - shift), and 0 when shift is 0 (not w).
-    low = (w0 >> shift) | ((w1 << np.uint64(1)) << (np.uint64(63) - shift))
-    high = (w1 >> shift) | ((w2 << np.uint64(1)) << (np.uint64(63) - shift))
-    head = np.uint64(n) | ((low & _byte_mask(min(n, 4))) << np.uint64(32))
+    head = np.uint64(n) | ((_load(buf, start) & _byte_mask(min(n, 4))) << np.uint64(32))
     if n > _INLINE:
         return head, np.uint64(start - base) << np.uint64(32)
-    tail = ((low >> np.uint64(32)) | (high << np.uint64(32))) & _byte_mask(max(n - 4, 0))
-    return head, tail
+    return head, _load(buf, start + 4) & _byte_mask(max(n - 4, 0))
 
 
 def _byte_mask(n: int) -> np.uint64:
@@ -266,7 +282,7 @@ def _message(buf: U8, words: tuple[U64, int], start: int, end: int, column_of: I
         if positions:
             value_start[row, c] = v_start
             value_end[row, c] = v_end
-        head, tail = _view(buf, words, v_start, v_end, base)
+        head, tail = _view(buf, v_start, v_end, base)
         view[row, c, 0] = head
         view[row, c, 1] = tail
         present[row, c] = True
