@@ -206,18 +206,22 @@ def _reason() -> pl.Expr:
 
 def attribute(frame: pl.DataFrame, own: Sequence[str], lp_map: dict[str, str]) -> pl.DataFrame:
     """Direction, session and LP of each row (KPIS.md, Notation)."""
-    outbound = pl.col("sender").is_in(list(own))
-    lp_comp = pl.when(outbound).then(pl.col("target")).otherwise(pl.col("sender"))
+    # The direction and the counterparty are columns before the session and the LP read
+    # them: as expressions, each would be evaluated again wherever it is used (a DataFrame's
+    # with_columns does not share subexpressions): 0.08 -> 0.06 s a million rows.
+    outbound = pl.col("outbound")
+    lp_comp = pl.col("_lp_comp")
     ours = pl.when(outbound).then(pl.col("sender")).otherwise(pl.col("target"))
     # ExDestination where an order we send names one, else the counterparty: one choice, not
     # a coalesce inside a choice (each builds a string column: 0.06 -> 0.04 s a million rows).
     named = pl.col("kind").is_in(["D", "G"]) & outbound & pl.col("ex_destination").is_not_null()
     routed = pl.when(named).then(pl.col("ex_destination")).otherwise(lp_comp)
-    return frame.with_columns(
-        outbound.alias("outbound"),
+    return frame.with_columns(pl.col("sender").is_in(list(own)).alias("outbound")).with_columns(
+        pl.when(outbound).then(pl.col("target")).otherwise(pl.col("sender")).alias("_lp_comp"),
+    ).with_columns(
         pl.concat_str([ours, pl.lit("->"), lp_comp]).alias("session"),
         routed.replace(lp_map).alias("lp"),
-    )
+    ).drop("_lp_comp")
 
 
 def infer_own_comp_ids(frame: pl.DataFrame) -> list[str]:
