@@ -57,7 +57,9 @@ class BatchScan:
     ``ok[i]`` says message i passed the fast path. For the ok messages in order, column by
     column (``tags[c]``): ``views[c]`` holds the Arrow string view of the tag's first value
     (offsets from ``base``; see ``string_views``) and ``present[c]`` whether there is one;
-    ``high`` names the tags with a byte >= 0x80 in one of those values (maybe not UTF-8);
+    ``high`` names the tags with a byte >= 0x80 in one of those values (maybe not UTF-8), or
+    in the value of a message that failed (the flag only costs decoding the column's values
+    one by one);
     ``times`` holds, for the tags asked for as times, the epoch ns of each value that is an
     exact FIX UTCTimestamp from 1970 on (see ``parse_timestamps``), else -1.
     """

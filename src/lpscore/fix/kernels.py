@@ -250,20 +250,25 @@ def _high(buf: U8, start: int, end: int) -> bool:
 
 
 def _message(buf: U8, words: tuple[U64, int], start: int, end: int, column_of: I16,
-             time_of: I16, base: int, row: int, out: tuple[I64, I64, U64, Bool, Bool, I64],
-             written: I16, positions: bool) -> tuple[bool, int]:
+             time_of: I16, base: int, row: int, out: tuple[I64, I64, U64, Bool, I64],
+             high: Bool, written: I16, positions: bool) -> tuple[bool, int]:
     """Validate ``buf[start:end]`` as lpscore.fix.codec.decode does with ``lenient=False``
     and record the first value of each wanted tag in tile row ``row`` (``out``: starts and
-    ends when ``positions``, views, present, high, times; see ``_scan``). Returns (passed,
-    how many columns it wrote, listed in ``written``); a failing message leaves the precise
-    codec to decide, with its reason."""
+    ends when ``positions``, views, present, times; see ``_scan``), and in ``high`` the
+    columns it has a byte >= 0x80 in. Returns (passed, how many columns it wrote, listed in
+    ``written``); a failing message leaves the precise codec to decide, with its reason.
+
+    ``high`` is set even by a message that then fails: harmless, as a flagged column's
+    values are only decoded one by one (lpscore.ingest.records), the same strings for ASCII
+    values; a flag per tile row, cleared and or-ed over when copied out, cost ~0.05 s a
+    million messages, for a byte almost no log has."""
     trailer, checksum = _frame(buf, start, end)
     if trailer < 0:
         return False, 0
     total, any_high = _byte_sum(buf, words[0], words[1], start, trailer)
     if total % 256 != checksum:
         return False, 0
-    value_start, value_end, view, present, high, times = out
+    value_start, value_end, view, present, times = out
     p = start
     n_fields = 0
     n_written = 0
@@ -286,7 +291,8 @@ def _message(buf: U8, words: tuple[U64, int], start: int, end: int, column_of: I
         view[row, c, 0] = head
         view[row, c, 1] = tail
         present[row, c] = True
-        high[row, c] = any_high and _high(buf, v_start, v_end)
+        if any_high:
+            high[c] |= _high(buf, v_start, v_end)
         t = time_of[c]
         if t >= 0:
             times[row, t] = max(_timestamp(buf, v_start, v_end - v_start), -1)
@@ -304,7 +310,8 @@ def _scan(buf: U8, words: U64, offset: int, starts: I64, ends: I64, column_of: I
     Output, for wanted tag ``c`` (``column_of[tag]``) and passing message ``row``:
     ``view[c][row]``, the Arrow string view of its first value (zero: absent; offsets from
     the first message's start); ``present[c][row]``; ``high[c]``, whether some value has a
-    byte >= 0x80 (the caller fills ``high`` with False); for the tags read as times
+    byte >= 0x80 (the caller fills ``high`` with False; a failing message may set it too,
+    see ``_message``); for the tags read as times
     (``time_of[c] = t >= 0``), ``times[t, row]``, the epoch ns of the value when
     ``_timestamp`` parses it to a time from 1970 on (as ``_parse_timestamps``), else -1;
     and only when ``positions``,
@@ -322,7 +329,6 @@ def _scan(buf: U8, words: U64, offset: int, starts: I64, ends: I64, column_of: I
             np.full((_TILE, n_positions), -1, dtype=np.int64),
             np.zeros((_TILE, n_columns, 2), dtype=np.uint64),
             np.zeros((_TILE, n_columns), dtype=np.bool_),
-            np.zeros((_TILE, n_columns), dtype=np.bool_),
             np.full((_TILE, times.shape[0]), -1, dtype=np.int64))
     written = np.empty(n_columns, dtype=np.int16)
     base = starts[0] if starts.shape[0] else 0
@@ -330,23 +336,23 @@ def _scan(buf: U8, words: U64, offset: int, starts: I64, ends: I64, column_of: I
     row = 0  # passing messages in the tile
     for i in range(starts.shape[0]):
         passed, n_written = _message(buf, (words, offset), starts[i], ends[i], column_of,
-                                     time_of, base, row, tile, written, positions)
+                                     time_of, base, row, tile, high, written, positions)
         ok[i] = passed
         if not passed:
             _clear(tile, row, written[:n_written], time_of, positions)
             continue
         row += 1
         if row == _TILE:
-            _copy_out(tile, row, rows, (value_start, value_end, view, present, high, times),
+            _copy_out(tile, row, rows, (value_start, value_end, view, present, times),
                       time_of, positions)
             rows += row
             row = 0
-    _copy_out(tile, row, rows, (value_start, value_end, view, present, high, times), time_of,
+    _copy_out(tile, row, rows, (value_start, value_end, view, present, times), time_of,
               positions)
     return rows + row
 
 
-def _clear(tile: tuple[I64, I64, U64, Bool, Bool, I64], row: int, columns: I16,
+def _clear(tile: tuple[I64, I64, U64, Bool, I64], row: int, columns: I16,
            time_of: I16, positions: bool) -> None:
     """Undo what a failing message wrote to tile row ``row``."""
     for c in columns:
@@ -356,18 +362,17 @@ def _clear(tile: tuple[I64, I64, U64, Bool, Bool, I64], row: int, columns: I16,
         tile[2][row, c, 0] = 0
         tile[2][row, c, 1] = 0
         tile[3][row, c] = False
-        tile[4][row, c] = False
         if time_of[c] >= 0:
-            tile[5][row, time_of[c]] = -1
+            tile[4][row, time_of[c]] = -1
 
 
-def _copy_out(tile: tuple[I64, I64, U64, Bool, Bool, I64], n: int, at: int,
-              out: tuple[I64, I64, list[U64], list[Bool], Bool, I64], time_of: I16,
+def _copy_out(tile: tuple[I64, I64, U64, Bool, I64], n: int, at: int,
+              out: tuple[I64, I64, list[U64], list[Bool], I64], time_of: I16,
               positions: bool) -> None:
-    """The first ``n`` rows of the tile into the columns ``out`` from row ``at`` (``high``
-    is or-ed over the rows); clears them."""
-    t_start, t_end, t_view, t_present, t_high, t_times = tile
-    value_start, value_end, views, presents, high, times = out
+    """The first ``n`` rows of the tile into the columns ``out`` from row ``at``; clears
+    them."""
+    t_start, t_end, t_view, t_present, t_times = tile
+    value_start, value_end, views, presents, times = out
     for c in range(t_view.shape[1]):
         view = views[c]
         present = presents[c]
@@ -375,7 +380,6 @@ def _copy_out(tile: tuple[I64, I64, U64, Bool, Bool, I64], n: int, at: int,
             view[at + row, 0] = t_view[row, c, 0]
             view[at + row, 1] = t_view[row, c, 1]
             present[at + row] = t_present[row, c]
-            high[c] |= t_high[row, c]
         if positions:
             for row in range(n):
                 value_start[c, at + row] = t_start[row, c]
@@ -388,7 +392,6 @@ def _copy_out(tile: tuple[I64, I64, U64, Bool, Bool, I64], n: int, at: int,
     t_end[:n] = -1
     t_view[:n] = 0
     t_present[:n] = False
-    t_high[:n] = False
     t_times[:n] = -1
 
 
