@@ -28,7 +28,7 @@ from numba.core.base import BaseContext
 from numba.core.typing.templates import Signature
 from numba.extending import intrinsic
 
-__all__ = ["columns", "match_prefix", "newlines", "parse_timestamps", "scan", "views"]
+__all__ = ["match_prefix", "newlines", "parse_timestamps", "scan", "views"]
 
 _JIT: Any = numba.njit(cache=True, nogil=True)
 _INLINED: Any = numba.njit(cache=True, nogil=True, inline="always")
@@ -45,7 +45,6 @@ Bool = npt.NDArray[np.bool_]
 _SOH, _EQUALS, _ZERO, _NINE = 1, 61, 48, 57
 _MAX_TAG_DIGITS = 9  # the precise codec's limit (lpscore.fix.codec.split_fields)
 _INLINE = 12  # Arrow string views hold values up to 12 bytes themselves
-_TILE = 1024  # messages scanned into rows before they are copied out to columns
 _LOW32 = np.uint64(0xFFFFFFFF)
 _ALL_BYTES = np.uint64(0xFFFFFFFFFFFFFFFF)
 _EVEN_BYTES = np.uint64(0x00FF00FF00FF00FF)
@@ -72,6 +71,20 @@ def _load_word(typingctx: object, buf: types.Type, at: types.Type,
 
 
 _load: Any = intrinsic(_load_word)
+
+
+def _store_word(typingctx: object, address: types.Type, value: types.Type,
+                ) -> tuple[Signature, Callable[..., ir.Value]]:
+    """``_store(address, value)``: write the word ``value`` at memory address ``address``
+    (8-byte aligned, in an array the caller keeps alive); gives ``value`` back."""
+    def codegen(context: BaseContext, builder: ir.IRBuilder, signature: Signature,
+                args: list[ir.Value]) -> ir.Value:
+        builder.store(args[1], builder.inttoptr(args[0], ir.IntType(64).as_pointer()), align=8)
+        return args[1]
+    return types.uint64(types.int64, types.uint64), codegen
+
+
+_store: Any = intrinsic(_store_word)
 
 
 def _digits(buf: U8, start: int, end: int, max_digits: int) -> int:
@@ -261,25 +274,25 @@ def _high(buf: U8, start: int, end: int) -> bool:
 
 
 def _message(buf: U8, words: tuple[U64, int], start: int, end: int, column_of: I16,
-             time_of: I16, base: int, row: int, out: tuple[I64, I64, U64, Bool, I64],
+             time_of: I16, base: int, row: int, out: tuple[I64, I64, I64, Bool, I64],
              high: Bool, written: I16, positions: bool) -> tuple[bool, int]:
     """Validate ``buf[start:end]`` as lpscore.fix.codec.decode does with ``lenient=False``
-    and record the first value of each wanted tag in tile row ``row`` (``out``: starts and
-    ends when ``positions``, views, present, times; see ``_scan``), and in ``high`` the
-    columns it has a byte >= 0x80 in. Returns (passed, how many columns it wrote, listed in
-    ``written``); a failing message leaves the precise codec to decide, with its reason.
+    and record the first value of each wanted tag in output row ``row`` (``out``: starts and
+    ends when ``positions``, the view columns' addresses, present, times; see ``_scan``),
+    and in ``high`` the columns it has a byte >= 0x80 in. Returns (passed, how many columns
+    it wrote, listed in ``written``); a failing message leaves the precise codec to decide,
+    with its reason (its row is cleared, ``_clear``, and taken by the next message).
 
     ``high`` is set even by a message that then fails: harmless, as a flagged column's
     values are only decoded one by one (lpscore.ingest.records), the same strings for ASCII
-    values; a flag per tile row, cleared and or-ed over when copied out, cost ~0.05 s a
-    million messages, for a byte almost no log has."""
+    values."""
     trailer, checksum = _frame(buf, start, end)
     if trailer < 0:
         return False, 0
     total, any_high = _byte_sum(buf, words[0], words[1], start, trailer)
     if total % 256 != checksum:
         return False, 0
-    value_start, value_end, view, present, times = out
+    value_start, value_end, view_at, present, times = out
     p = start
     n_fields = 0
     n_written = 0
@@ -293,117 +306,75 @@ def _message(buf: U8, words: tuple[U64, int], start: int, end: int, column_of: I
         p = v_end + 1
         n_fields += 1
         c = column_of[tag] if tag < column_of.shape[0] else -1
-        if c < 0 or present[row, c]:
+        if c < 0 or present[c, row]:
             continue
         if positions:
-            value_start[row, c] = v_start
-            value_end[row, c] = v_end
+            value_start[c, row] = v_start
+            value_end[c, row] = v_end
         head, tail = _view(buf, v_start, v_end, base)
-        view[row, c, 0] = head
-        view[row, c, 1] = tail
-        present[row, c] = True
+        _store(view_at[c] + 16 * row, head)
+        _store(view_at[c] + 16 * row + 8, tail)
+        present[c, row] = True
         if any_high:
             high[c] |= _high(buf, v_start, v_end)
         t = time_of[c]
         if t >= 0:
-            times[row, t] = max(_timestamp(buf, v_start, v_end - v_start), -1)
+            times[t, row] = max(_timestamp(buf, v_start, v_end - v_start), -1)
         written[n_written] = c
         n_written += 1
     return n_fields >= 4, n_written  # 8, 9, 35 (checked third) and the trailer at least
 
 
 def _scan(buf: U8, words: U64, offset: int, starts: I64, ends: I64, column_of: I16,
-          time_of: I16, positions: bool, value_start: I64, value_end: I64, view: list[U64],
-          present: list[Bool], high: Bool, times: I64, ok: Bool) -> int:
+          time_of: I16, positions: bool, value_start: I64, value_end: I64, view_at: I64,
+          present: Bool, high: Bool, times: I64, ok: Bool) -> int:
     """Scan each message; the passing ones take the output rows in order. Returns how many
     passed. ``words``: ``buf`` as aligned words from ``offset`` (see ``_byte_sum``).
 
-    Output, for wanted tag ``c`` (``column_of[tag]``) and passing message ``row``:
-    ``view[c][row]``, the Arrow string view of its first value (zero: absent; offsets from
-    the first message's start); ``present[c][row]``; ``high[c]``, whether some value has a
-    byte >= 0x80 (the caller fills ``high`` with False; a failing message may set it too,
-    see ``_message``); for the tags read as times
-    (``time_of[c] = t >= 0``), ``times[t, row]``, the epoch ns of the value when
-    ``_timestamp`` parses it to a time from 1970 on (as ``_parse_timestamps``), else -1;
-    and only when ``positions``,
-    ``value_start[c, row]``/``value_end[c, row]``, the value's byte range (-1: absent).
-    ``view`` and ``present`` are lists of one array per column (numba typed lists), so
-    that each column can be freed on its own.
+    Output, for wanted tag ``c`` (``column_of[tag]``) and passing message ``row``, each
+    array prepared by the caller: at address ``view_at[c] + 16 * row`` (in an (n, 2) uint64
+    array per column, zeroed: an absent value's view is zero), the Arrow string view of its
+    first value (offsets from the first message's start); ``present[c, row]`` (zeroed);
+    ``high[c]``, whether some value has a byte >= 0x80 (filled with False; a failing
+    message may set it too, see ``_message``); for the tags read as times (``time_of[c] =
+    t >= 0``), ``times[t, row]``, the epoch ns of the value when ``_timestamp`` parses it to
+    a time from 1970 on (as ``_parse_timestamps``), else -1 (filled with -1); and only when
+    ``positions``, ``value_start[c, row]``/``value_end[c, row]``, the value's byte range
+    (filled with -1).
 
-    Columns, because Arrow wants them; but one message writes ~20 of them at once, so a
-    tile of messages is scanned into rows (a block that stays in cache; a failing
-    message's row is cleared and reused) and copied out column by column when full.
-    """
-    n_columns = len(view)
-    n_positions = n_columns if positions else 0
-    tile = (np.full((_TILE, n_positions), -1, dtype=np.int64),
-            np.full((_TILE, n_positions), -1, dtype=np.int64),
-            np.zeros((_TILE, n_columns, 2), dtype=np.uint64),
-            np.zeros((_TILE, n_columns), dtype=np.bool_),
-            np.full((_TILE, times.shape[0]), -1, dtype=np.int64))
-    written = np.empty(n_columns, dtype=np.int16)
+    Each message writes its values where they go in the columns: ~20 columns, each
+    advancing 16 bytes a message, streams the caches take well. Columns no message holds
+    are never written, so their zeroed pages are never touched. The views are written
+    through addresses because numba takes a reference on an array each time one is taken
+    from a typed list (one array per column, so that each can be freed on its own)."""
+    written = np.empty(present.shape[0], dtype=np.int16)
+    out = (value_start, value_end, view_at, present, times)
     base = starts[0] if starts.shape[0] else 0
-    rows = 0  # passing messages copied out
-    row = 0  # passing messages in the tile
+    row = 0
     for i in range(starts.shape[0]):
         passed, n_written = _message(buf, (words, offset), starts[i], ends[i], column_of,
-                                     time_of, base, row, tile, high, written, positions)
+                                     time_of, base, row, out, high, written, positions)
         ok[i] = passed
-        if not passed:
-            _clear(tile, row, written[:n_written], time_of, positions)
-            continue
-        row += 1
-        if row == _TILE:
-            _copy_out(tile, row, rows, (value_start, value_end, view, present, times),
-                      time_of, positions)
-            rows += row
-            row = 0
-    _copy_out(tile, row, rows, (value_start, value_end, view, present, times), time_of,
-              positions)
-    return rows + row
+        if passed:
+            row += 1
+        else:
+            _clear(out, row, written[:n_written], time_of, positions)
+    return row
 
 
-def _clear(tile: tuple[I64, I64, U64, Bool, I64], row: int, columns: I16,
-           time_of: I16, positions: bool) -> None:
-    """Undo what a failing message wrote to tile row ``row``."""
+def _clear(out: tuple[I64, I64, I64, Bool, I64], row: int, columns: I16, time_of: I16,
+           positions: bool) -> None:
+    """Undo what a failing message wrote to row ``row``."""
+    value_start, value_end, view_at, present, times = out
     for c in columns:
         if positions:
-            tile[0][row, c] = -1
-            tile[1][row, c] = -1
-        tile[2][row, c, 0] = 0
-        tile[2][row, c, 1] = 0
-        tile[3][row, c] = False
+            value_start[c, row] = -1
+            value_end[c, row] = -1
+        _store(view_at[c] + 16 * row, np.uint64(0))
+        _store(view_at[c] + 16 * row + 8, np.uint64(0))
+        present[c, row] = False
         if time_of[c] >= 0:
-            tile[4][row, time_of[c]] = -1
-
-
-def _copy_out(tile: tuple[I64, I64, U64, Bool, I64], n: int, at: int,
-              out: tuple[I64, I64, list[U64], list[Bool], I64], time_of: I16,
-              positions: bool) -> None:
-    """The first ``n`` rows of the tile into the columns ``out`` from row ``at``; clears
-    them."""
-    t_start, t_end, t_view, t_present, t_times = tile
-    value_start, value_end, views, presents, times = out
-    for c in range(t_view.shape[1]):
-        view = views[c]
-        present = presents[c]
-        for row in range(n):
-            view[at + row, 0] = t_view[row, c, 0]
-            view[at + row, 1] = t_view[row, c, 1]
-            present[at + row] = t_present[row, c]
-        if positions:
-            for row in range(n):
-                value_start[c, at + row] = t_start[row, c]
-                value_end[c, at + row] = t_end[row, c]
-        t = time_of[c]
-        if t >= 0:
-            for row in range(n):
-                times[t, at + row] = t_times[row, t]
-    t_start[:n] = -1
-    t_end[:n] = -1
-    t_view[:n] = 0
-    t_present[:n] = False
-    t_times[:n] = -1
+            times[time_of[c], row] = -1
 
 
 def _views(buf: U8, base: int, start: I64, end: I64, view: U64, present: Bool,
@@ -472,14 +443,6 @@ def _match_prefix(buf: U8, starts: I64, ends: I64, template: U8, message_at: int
             good = good and buf[s + message_at + k] == begin[k]
         ok[i] = good
     return ok
-
-
-def columns(arrays: list[npt.NDArray[Any]]) -> object:
-    """``arrays`` as a numba typed list, for ``scan``'s per-column outputs."""
-    typed = numba.typed.List()
-    for array in arrays:
-        typed.append(array)
-    return typed
 
 
 def _days_from_civil(year: int, month: int, day: int) -> int:
@@ -555,7 +518,6 @@ _view = _INLINED(_view)
 _high = _INLINED(_high)
 _message = _INLINED(_message)
 _clear = _JIT(_clear)
-_copy_out = _JIT(_copy_out)
 scan = _JIT(_scan)
 views = _JIT(_views)
 match_prefix = _JIT(_match_prefix)
