@@ -379,17 +379,20 @@ def _clear(out: tuple[I64, I64, I64, Bool, I64], row: int, columns: I16, time_of
 
 def _views(buf: U8, base: int, start: I64, end: I64, view: U64, present: Bool,
            times: I64) -> None:
-    """The Arrow string view (see ``_view``) of each ``buf[start[i]:end[i]]`` into
-    ``view[i]``; zero, and ``present[i]`` False, where start is -1. When ``times`` has room,
-    also each value's ``_timestamp`` (-1: not one, or before 1970, as in
-    ``_parse_timestamps``), while its bytes are in cache."""
+    """The Arrow string view (``_view``; a byte at a time in a buffer shorter than a word) of
+    each ``buf[start[i]:end[i]]`` into ``view[i]``; zero, and ``present[i]`` False, where
+    start is -1. When ``times`` has room, also each value's ``_timestamp`` (-1: not one, or
+    before 1970, as in ``_parse_timestamps``), while its bytes are in cache."""
     parse = times.shape[0] > 0
+    words = buf.shape[0] >= 8  # _view reads whole words
     for i in range(start.shape[0]):
         s = start[i]
         present[i] = s >= 0
         head = np.uint64(0)
         tail = np.uint64(0)
-        if s >= 0:
+        if s >= 0 and words:
+            head, tail = _view(buf, s, end[i], base)
+        elif s >= 0:
             head, tail = _view_bytes(buf, s, end[i], base)
         view[i, 0] = head
         view[i, 1] = tail
