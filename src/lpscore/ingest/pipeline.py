@@ -12,8 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
 import polars as pl
 import polars.selectors as cs
 
@@ -24,7 +22,7 @@ from lpscore.ingest.dedup import ARRIVAL_ORDER, in_arrival_order, mark_duplicate
 from lpscore.ingest.records import (
     TIME_TAGS,
     MessageRows,
-    read_array,
+    read_bytes,
     split_messages,
     tag_column,
     time_column,
@@ -122,15 +120,15 @@ def ingest_logs(
 def _read_logs(
     paths: Sequence[Path], config: IngestConfig, quarantine: Quarantine,
     progress: Callable[[Path, int], None] | None,
-) -> tuple[list[FileReport], pl.DataFrame, dict[str, npt.NDArray[np.uint8]]]:
+) -> tuple[list[FileReport], pl.DataFrame, dict[str, bytes]]:
     """Each file's first reconciliation counts, the message rows of all (with
     ``file_index``) and each file's bytes by path (framing rejects are quarantined)."""
     tags = wanted_tags(config)
     reports: list[FileReport] = []
     frames: list[pl.DataFrame] = []
-    raw_data: dict[str, npt.NDArray[np.uint8]] = {}
+    raw_data: dict[str, bytes] = {}
     for index, path in enumerate(paths):
-        data = read_array(path)
+        data = read_bytes(path)
         source = str(path)
         raw_data[source] = data
         rows: MessageRows = split_messages(data, source, tags, quarantine, lenient=config.lenient)
@@ -164,12 +162,12 @@ def typed_messages(rows: pl.DataFrame, config: IngestConfig) -> pl.DataFrame:
     ).drop(_RAW_DONE)
 
 
-def _quarantine_rows(bad: pl.DataFrame, raw_data: dict[str, npt.NDArray[np.uint8]],
+def _quarantine_rows(bad: pl.DataFrame, raw_data: dict[str, bytes],
                      quarantine: Quarantine) -> None:
     for source, offset, length, line, reason in bad.select(
         "source", "offset", "length", "line", "reason"
     ).iter_rows():
-        raw = raw_data[source][offset : offset + length].tobytes()
+        raw = raw_data[source][offset : offset + length]
         quarantine.add(source, offset, line, reason, raw, _detail(reason))
 
 
