@@ -346,9 +346,10 @@ def _scan(buf: U8, words: U64, offset: int, starts: I64, ends: I64, column_of: I
 
     Each message writes its values where they go in the columns: ~20 columns, each
     advancing 16 bytes a message, streams the caches take well. Columns no message holds
-    are never written, so their zeroed pages are never touched. The views are written
-    through addresses because numba takes a reference on an array each time one is taken
-    from a typed list (one array per column, so that each can be freed on its own)."""
+    are never written, so their zeroed pages are never touched. There is one array of views
+    per column, so that each can be freed on its own; they are written through their
+    addresses, not through a numba typed list of the arrays looked up at every value (which
+    takes a reference on the array it gives)."""
     written = np.empty(present.shape[0], dtype=np.int16)
     out = (value_start, value_end, view_at, present, times)
     base = starts[0] if starts.shape[0] else 0
