@@ -62,12 +62,13 @@ def test_byte_sum_of_a_long_run_of_high_bytes() -> None:
 def test_views_from_words_equal_views_from_bytes() -> None:
     rng = random.Random(3)
     for buf in buffers(rng):
-        words, offset = batch._words(buf)
+        if len(buf) < 8:  # _view reads whole words: any buffer holding a message has them
+            continue
         for _ in range(30):
             start = rng.randrange(len(buf) + 1)
             end = min(len(buf), start + rng.choice([0, 1, 3, 4, 5, 11, 12, 13, 40]))
             base = rng.randrange(start + 1)
-            assert (kernels._view(buf, (words, offset), start, end, base)
+            assert (kernels._view(buf, start, end, base)
                     == kernels._view_bytes(buf, start, end, base))
 
 

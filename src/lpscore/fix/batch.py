@@ -57,7 +57,9 @@ class BatchScan:
     ``ok[i]`` says message i passed the fast path. For the ok messages in order, column by
     column (``tags[c]``): ``views[c]`` holds the Arrow string view of the tag's first value
     (offsets from ``base``; see ``string_views``) and ``present[c]`` whether there is one;
-    ``high`` names the tags with a byte >= 0x80 in one of those values (maybe not UTF-8);
+    ``high`` names the tags with a byte >= 0x80 in one of those values (maybe not UTF-8), or
+    in the value of a message that failed (the flag only costs decoding the column's values
+    one by one);
     ``times`` holds, for the tags asked for as times, the epoch ns of each value that is an
     exact FIX UTCTimestamp from 1970 on (see ``parse_timestamps``), else -1.
     """
@@ -101,9 +103,9 @@ def scan_messages(buf: U8, starts: I64, ends: I64, tags: Sequence[int],
     three times as long).
 
     Ranges must be ordered and lie inside ``buf``; nothing outside ``buf`` is read (whole
-    words are, a few bytes past a value). Working memory is small and fixed (the compiled
-    loop scans tiles of messages); the output is the columns themselves (17 bytes per
-    message and tag, 8 more for a time).
+    words are, a few bytes past a value). No working memory: the compiled loop writes each
+    value into its column; the output is the columns themselves (17 bytes per message and
+    tag, 8 more for a time; the pages of a column no message holds are never touched).
     """
     starts = np.ascontiguousarray(starts, dtype=np.int64)
     ends = np.ascontiguousarray(ends, dtype=np.int64)
@@ -139,20 +141,20 @@ def _scan(buf: U8, starts: I64, ends: I64, tags: tuple[int, ...], *, positions: 
     time_of = np.full(n_tags, -1, dtype=np.int16)
     for t, tag in enumerate(times):
         time_of[tags.index(tag)] = t
-    ns = np.empty((len(times), n), dtype=np.int64)
+    ns = np.full((len(times), n), -1, dtype=np.int64)
     shape = (n_tags, n) if positions else (0, 0)
-    value_start = np.empty(shape, dtype=np.int64)
-    value_end = np.empty(shape, dtype=np.int64)
-    # One array of views per column: each can be freed on its own once typed. The flags are
-    # packed into bitmaps before that: one allocation (large: huge pages, few page faults).
-    views = [np.empty((n, 2), dtype=np.uint64) for _ in tags]
-    present = list(np.empty((n_tags, n), dtype=np.bool_))
+    value_start = np.full(shape, -1, dtype=np.int64)
+    value_end = np.full(shape, -1, dtype=np.int64)
+    # One array of views per column: each can be freed on its own once typed. Zeroed, an
+    # absent value's view is zero: calloc'ed, a page no value is written to is never
+    # touched. The flags are packed into bitmaps before that: one allocation (huge pages).
+    views = [np.zeros((n, 2), dtype=np.uint64) for _ in tags]
+    view_at = np.array([v.ctypes.data for v in views], dtype=np.int64)
+    present = np.zeros((n_tags, n), dtype=np.bool_)
     high = np.zeros(n_tags, dtype=np.bool_)
     ok = np.empty(n, dtype=np.bool_)
-    kernels = _kernels()
-    rows = int(kernels.scan(buf, *_words(buf), starts, ends, column_of, time_of, positions,
-                            value_start, value_end, kernels.columns(views),
-                            kernels.columns(present), high, ns, ok))
+    rows = int(_kernels().scan(buf, *_words(buf), starts, ends, column_of, time_of, positions,
+                               value_start, value_end, view_at, present, high, ns, ok))
     return _Found(ok, [v[:rows] for v in views], [p[:rows] for p in present],
                   value_start[:, :rows], value_end[:, :rows],
                   frozenset(t for c, t in enumerate(tags) if high[c]),

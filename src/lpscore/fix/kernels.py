@@ -16,13 +16,19 @@ Byte values below: SOH 1, LF 10, ``=`` 61, ``0``-``9`` 48-57, ``.`` 46, ``-`` 45
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numba
 import numpy as np
 import numpy.typing as npt
+from llvmlite import ir
+from numba import types
+from numba.core.base import BaseContext
+from numba.core.typing.templates import Signature
+from numba.extending import intrinsic
 
-__all__ = ["columns", "match_prefix", "newlines", "parse_timestamps", "scan", "views"]
+__all__ = ["match_prefix", "newlines", "parse_timestamps", "scan", "views"]
 
 _JIT: Any = numba.njit(cache=True, nogil=True)
 _INLINED: Any = numba.njit(cache=True, nogil=True, inline="always")
@@ -39,7 +45,6 @@ Bool = npt.NDArray[np.bool_]
 _SOH, _EQUALS, _ZERO, _NINE = 1, 61, 48, 57
 _MAX_TAG_DIGITS = 9  # the precise codec's limit (lpscore.fix.codec.split_fields)
 _INLINE = 12  # Arrow string views hold values up to 12 bytes themselves
-_TILE = 1024  # messages scanned into rows before they are copied out to columns
 _LOW32 = np.uint64(0xFFFFFFFF)
 _ALL_BYTES = np.uint64(0xFFFFFFFFFFFFFFFF)
 _EVEN_BYTES = np.uint64(0x00FF00FF00FF00FF)
@@ -48,6 +53,40 @@ _HIGH_BITS = np.uint64(0x8080808080808080)
 _LOW7_BITS = np.uint64(0x7F7F7F7F7F7F7F7F)
 _LF = 10
 _LF_BYTES = np.uint64(0x0A0A0A0A0A0A0A0A)
+_DIGIT_BYTES = np.uint64(0x3030303030303030)
+_DIGIT_LIMIT = np.uint64(0x7676767676767676)  # + a digit's value (0-9) stays below 0x80
+
+
+def _load_word(typingctx: object, buf: types.Type, at: types.Type,
+               ) -> tuple[Signature, Callable[..., ir.Value]]:
+    """``_load(buf, at)``: the 8 bytes of ``buf[at:at + 8]`` as one little-endian word, in a
+    single unaligned load (the caller keeps it inside the buffer). NumPy cannot view a byte
+    array as words at any offset; shifting them out of the aligned words under them takes
+    several steps more."""
+    def codegen(context: BaseContext, builder: ir.IRBuilder, signature: Signature,
+                args: list[ir.Value]) -> ir.Value:
+        make_array: Callable[[types.Type], Callable[..., Any]] = context.make_array
+        array = make_array(signature.args[0])(context, builder, args[0])
+        address = builder.gep(array.data, [args[1]])
+        return builder.load(builder.bitcast(address, ir.IntType(64).as_pointer()), align=1)
+    return types.uint64(buf, types.intp), codegen
+
+
+_load: Any = intrinsic(_load_word)
+
+
+def _store_word(typingctx: object, address: types.Type, value: types.Type,
+                ) -> tuple[Signature, Callable[..., ir.Value]]:
+    """``_store(address, value)``: write the word ``value`` at memory address ``address``
+    (8-byte aligned, in an array the caller keeps alive); gives ``value`` back."""
+    def codegen(context: BaseContext, builder: ir.IRBuilder, signature: Signature,
+                args: list[ir.Value]) -> ir.Value:
+        builder.store(args[1], builder.inttoptr(args[0], ir.IntType(64).as_pointer()), align=8)
+        return args[1]
+    return types.uint64(types.int64, types.uint64), codegen
+
+
+_store: Any = intrinsic(_store_word)
 
 
 def _digits(buf: U8, start: int, end: int, max_digits: int) -> int:
@@ -179,29 +218,32 @@ def _tag(buf: U8, p: int) -> tuple[int, int]:
     return (tag if n_digits else -1), p + 1
 
 
-def _view(buf: U8, words: tuple[U64, int], start: int, end: int,
-          base: int) -> tuple[np.uint64, np.uint64]:
+def _view(buf: U8, start: int, end: int, base: int) -> tuple[np.uint64, np.uint64]:
     """The Arrow string view of ``buf[start:end]``: the length, then the bytes inline up to 12,
     else the first 4 bytes and the offset from ``base`` in data buffer 0.
 
-    The bytes come as two words shifted out of the three aligned ones under them and masked
-    to the length: a byte loop (up to 12, as long as the value) mispredicts its end in most
-    values, ~0.15 s a million messages."""
+    The bytes come as two unaligned words (``_load_within``) masked to the length: a byte
+    loop (up to 12, as long as the value) mispredicts its end in most values (~0.15 s a
+    million messages), and shifting the words out of the aligned ones under them took ~0.2 s
+    more than these two loads."""
     n = end - start
-    aligned, offset = words
-    j = (start - offset) >> 3
-    if start < offset or j + 2 >= aligned.shape[0]:  # at the buffer's edges
-        return _view_bytes(buf, start, end, base)
-    shift = np.uint64(8 * ((start - offset) & 7))
-    w0, w1, w2 = aligned[j], aligned[j + 1], aligned[j + 2]
-    # (w << 1) << (63 - shift) is w << (64 - shift), and 0 when shift is 0 (not w).
-    low = (w0 >> shift) | ((w1 << np.uint64(1)) << (np.uint64(63) - shift))
-    high = (w1 >> shift) | ((w2 << np.uint64(1)) << (np.uint64(63) - shift))
-    head = np.uint64(n) | ((low & _byte_mask(min(n, 4))) << np.uint64(32))
+    head = np.uint64(n) | ((_load_within(buf, start) & _byte_mask(min(n, 4))) << np.uint64(32))
     if n > _INLINE:
         return head, np.uint64(start - base) << np.uint64(32)
-    tail = ((low >> np.uint64(32)) | (high << np.uint64(32))) & _byte_mask(max(n - 4, 0))
-    return head, tail
+    return head, _load_within(buf, start + 4) & _byte_mask(max(n - 4, 0))
+
+
+def _load_within(buf: U8, at: int) -> np.uint64:
+    """``_load(buf, at)`` for any ``at`` inside ``buf``, which holds a word at least (as any
+    buffer holding a message does): bytes past its end read as zeros.
+
+    Why not a test of ``at`` and a byte loop near the end: that test, once a value, made the
+    scan of 1M messages ~0.2 s slower (as would a test of the buffer's length with a byte
+    loop: the compiler optimises the field loop less with either); a load moved back from
+    the end and shifted costs a ``min``."""
+    within = min(at, buf.shape[0] - 8)
+    word: np.uint64 = _load(buf, within)
+    return word >> np.uint64(8 * min(at - within, 7))
 
 
 def _byte_mask(n: int) -> np.uint64:
@@ -234,20 +276,25 @@ def _high(buf: U8, start: int, end: int) -> bool:
 
 
 def _message(buf: U8, words: tuple[U64, int], start: int, end: int, column_of: I16,
-             time_of: I16, base: int, row: int, out: tuple[I64, I64, U64, Bool, Bool, I64],
-             written: I16, positions: bool) -> tuple[bool, int]:
+             time_of: I16, base: int, row: int, out: tuple[I64, I64, I64, Bool, I64],
+             high: Bool, written: I16, positions: bool) -> tuple[bool, int]:
     """Validate ``buf[start:end]`` as lpscore.fix.codec.decode does with ``lenient=False``
-    and record the first value of each wanted tag in tile row ``row`` (``out``: starts and
-    ends when ``positions``, views, present, high, times; see ``_scan``). Returns (passed,
-    how many columns it wrote, listed in ``written``); a failing message leaves the precise
-    codec to decide, with its reason."""
+    and record the first value of each wanted tag in output row ``row`` (``out``: starts and
+    ends when ``positions``, the view columns' addresses, present, times; see ``_scan``),
+    and in ``high`` the columns it has a byte >= 0x80 in. Returns (passed, how many columns
+    it wrote, listed in ``written``); a failing message leaves the precise codec to decide,
+    with its reason (its row is cleared, ``_clear``, and taken by the next message).
+
+    ``high`` is set even by a message that then fails: harmless, as a flagged column's
+    values are only decoded one by one (lpscore.ingest.records), the same strings for ASCII
+    values."""
     trailer, checksum = _frame(buf, start, end)
     if trailer < 0:
         return False, 0
     total, any_high = _byte_sum(buf, words[0], words[1], start, trailer)
     if total % 256 != checksum:
         return False, 0
-    value_start, value_end, view, present, high, times = out
+    value_start, value_end, view_at, present, times = out
     p = start
     n_fields = 0
     n_written = 0
@@ -261,134 +308,94 @@ def _message(buf: U8, words: tuple[U64, int], start: int, end: int, column_of: I
         p = v_end + 1
         n_fields += 1
         c = column_of[tag] if tag < column_of.shape[0] else -1
-        if c < 0 or present[row, c]:
+        if c < 0 or present[c, row]:
             continue
         if positions:
-            value_start[row, c] = v_start
-            value_end[row, c] = v_end
-        head, tail = _view(buf, words, v_start, v_end, base)
-        view[row, c, 0] = head
-        view[row, c, 1] = tail
-        present[row, c] = True
-        high[row, c] = any_high and _high(buf, v_start, v_end)
+            value_start[c, row] = v_start
+            value_end[c, row] = v_end
+        head, tail = _view(buf, v_start, v_end, base)
+        _store(view_at[c] + 16 * row, head)
+        _store(view_at[c] + 16 * row + 8, tail)
+        present[c, row] = True
+        if any_high:
+            high[c] |= _high(buf, v_start, v_end)
         t = time_of[c]
         if t >= 0:
-            times[row, t] = max(_timestamp(buf, v_start, v_end - v_start), -1)
+            times[t, row] = max(_timestamp(buf, v_start, v_end - v_start), -1)
         written[n_written] = c
         n_written += 1
     return n_fields >= 4, n_written  # 8, 9, 35 (checked third) and the trailer at least
 
 
 def _scan(buf: U8, words: U64, offset: int, starts: I64, ends: I64, column_of: I16,
-          time_of: I16, positions: bool, value_start: I64, value_end: I64, view: list[U64],
-          present: list[Bool], high: Bool, times: I64, ok: Bool) -> int:
+          time_of: I16, positions: bool, value_start: I64, value_end: I64, view_at: I64,
+          present: Bool, high: Bool, times: I64, ok: Bool) -> int:
     """Scan each message; the passing ones take the output rows in order. Returns how many
     passed. ``words``: ``buf`` as aligned words from ``offset`` (see ``_byte_sum``).
 
-    Output, for wanted tag ``c`` (``column_of[tag]``) and passing message ``row``:
-    ``view[c][row]``, the Arrow string view of its first value (zero: absent; offsets from
-    the first message's start); ``present[c][row]``; ``high[c]``, whether some value has a
-    byte >= 0x80 (the caller fills ``high`` with False); for the tags read as times
-    (``time_of[c] = t >= 0``), ``times[t, row]``, the epoch ns of the value when
-    ``_timestamp`` parses it to a time from 1970 on (as ``_parse_timestamps``), else -1;
-    and only when ``positions``,
-    ``value_start[c, row]``/``value_end[c, row]``, the value's byte range (-1: absent).
-    ``view`` and ``present`` are lists of one array per column (numba typed lists), so
-    that each column can be freed on its own.
+    Output, for wanted tag ``c`` (``column_of[tag]``) and passing message ``row``, each
+    array prepared by the caller: at address ``view_at[c] + 16 * row`` (in an (n, 2) uint64
+    array per column, zeroed: an absent value's view is zero), the Arrow string view of its
+    first value (offsets from the first message's start); ``present[c, row]`` (zeroed);
+    ``high[c]``, whether some value has a byte >= 0x80 (filled with False; a failing
+    message may set it too, see ``_message``); for the tags read as times (``time_of[c] =
+    t >= 0``), ``times[t, row]``, the epoch ns of the value when ``_timestamp`` parses it to
+    a time from 1970 on (as ``_parse_timestamps``), else -1 (filled with -1); and only when
+    ``positions``, ``value_start[c, row]``/``value_end[c, row]``, the value's byte range
+    (filled with -1).
 
-    Columns, because Arrow wants them; but one message writes ~20 of them at once, so a
-    tile of messages is scanned into rows (a block that stays in cache; a failing
-    message's row is cleared and reused) and copied out column by column when full.
-    """
-    n_columns = len(view)
-    n_positions = n_columns if positions else 0
-    tile = (np.full((_TILE, n_positions), -1, dtype=np.int64),
-            np.full((_TILE, n_positions), -1, dtype=np.int64),
-            np.zeros((_TILE, n_columns, 2), dtype=np.uint64),
-            np.zeros((_TILE, n_columns), dtype=np.bool_),
-            np.zeros((_TILE, n_columns), dtype=np.bool_),
-            np.full((_TILE, times.shape[0]), -1, dtype=np.int64))
-    written = np.empty(n_columns, dtype=np.int16)
+    Each message writes its values where they go in the columns: ~20 columns, each
+    advancing 16 bytes a message, streams the caches take well. Columns no message holds
+    are never written, so their zeroed pages are never touched. There is one array of views
+    per column, so that each can be freed on its own; they are written through their
+    addresses, not through a numba typed list of the arrays looked up at every value (which
+    takes a reference on the array it gives)."""
+    written = np.empty(present.shape[0], dtype=np.int16)
+    out = (value_start, value_end, view_at, present, times)
     base = starts[0] if starts.shape[0] else 0
-    rows = 0  # passing messages copied out
-    row = 0  # passing messages in the tile
+    row = 0
     for i in range(starts.shape[0]):
         passed, n_written = _message(buf, (words, offset), starts[i], ends[i], column_of,
-                                     time_of, base, row, tile, written, positions)
+                                     time_of, base, row, out, high, written, positions)
         ok[i] = passed
-        if not passed:
-            _clear(tile, row, written[:n_written], time_of, positions)
-            continue
-        row += 1
-        if row == _TILE:
-            _copy_out(tile, row, rows, (value_start, value_end, view, present, high, times),
-                      time_of, positions)
-            rows += row
-            row = 0
-    _copy_out(tile, row, rows, (value_start, value_end, view, present, high, times), time_of,
-              positions)
-    return rows + row
+        if passed:
+            row += 1
+        else:
+            _clear(out, row, written[:n_written], time_of, positions)
+    return row
 
 
-def _clear(tile: tuple[I64, I64, U64, Bool, Bool, I64], row: int, columns: I16,
-           time_of: I16, positions: bool) -> None:
-    """Undo what a failing message wrote to tile row ``row``."""
+def _clear(out: tuple[I64, I64, I64, Bool, I64], row: int, columns: I16, time_of: I16,
+           positions: bool) -> None:
+    """Undo what a failing message wrote to row ``row``."""
+    value_start, value_end, view_at, present, times = out
     for c in columns:
         if positions:
-            tile[0][row, c] = -1
-            tile[1][row, c] = -1
-        tile[2][row, c, 0] = 0
-        tile[2][row, c, 1] = 0
-        tile[3][row, c] = False
-        tile[4][row, c] = False
+            value_start[c, row] = -1
+            value_end[c, row] = -1
+        _store(view_at[c] + 16 * row, np.uint64(0))
+        _store(view_at[c] + 16 * row + 8, np.uint64(0))
+        present[c, row] = False
         if time_of[c] >= 0:
-            tile[5][row, time_of[c]] = -1
-
-
-def _copy_out(tile: tuple[I64, I64, U64, Bool, Bool, I64], n: int, at: int,
-              out: tuple[I64, I64, list[U64], list[Bool], Bool, I64], time_of: I16,
-              positions: bool) -> None:
-    """The first ``n`` rows of the tile into the columns ``out`` from row ``at`` (``high``
-    is or-ed over the rows); clears them."""
-    t_start, t_end, t_view, t_present, t_high, t_times = tile
-    value_start, value_end, views, presents, high, times = out
-    for c in range(t_view.shape[1]):
-        view = views[c]
-        present = presents[c]
-        for row in range(n):
-            view[at + row, 0] = t_view[row, c, 0]
-            view[at + row, 1] = t_view[row, c, 1]
-            present[at + row] = t_present[row, c]
-            high[c] |= t_high[row, c]
-        if positions:
-            for row in range(n):
-                value_start[c, at + row] = t_start[row, c]
-                value_end[c, at + row] = t_end[row, c]
-        t = time_of[c]
-        if t >= 0:
-            for row in range(n):
-                times[t, at + row] = t_times[row, t]
-    t_start[:n] = -1
-    t_end[:n] = -1
-    t_view[:n] = 0
-    t_present[:n] = False
-    t_high[:n] = False
-    t_times[:n] = -1
+            times[time_of[c], row] = -1
 
 
 def _views(buf: U8, base: int, start: I64, end: I64, view: U64, present: Bool,
            times: I64) -> None:
-    """The Arrow string view (see ``_view``) of each ``buf[start[i]:end[i]]`` into
-    ``view[i]``; zero, and ``present[i]`` False, where start is -1. When ``times`` has room,
-    also each value's ``_timestamp`` (-1: not one, or before 1970, as in
-    ``_parse_timestamps``), while its bytes are in cache."""
+    """The Arrow string view (``_view``; a byte at a time in a buffer shorter than a word) of
+    each ``buf[start[i]:end[i]]`` into ``view[i]``; zero, and ``present[i]`` False, where
+    start is -1. When ``times`` has room, also each value's ``_timestamp`` (-1: not one, or
+    before 1970, as in ``_parse_timestamps``), while its bytes are in cache."""
     parse = times.shape[0] > 0
+    words = buf.shape[0] >= 8  # _view reads whole words
     for i in range(start.shape[0]):
         s = start[i]
         present[i] = s >= 0
         head = np.uint64(0)
         tail = np.uint64(0)
-        if s >= 0:
+        if s >= 0 and words:
+            head, tail = _view(buf, s, end[i], base)
+        elif s >= 0:
             head, tail = _view_bytes(buf, s, end[i], base)
         view[i, 0] = head
         view[i, 1] = tail
@@ -427,29 +434,47 @@ def _newlines(buf: U8, words: U64, offset: int, out: I64) -> int:
 
 def _match_prefix(buf: U8, starts: I64, ends: I64, template: U8, message_at: int) -> Bool:
     """Lines longer than ``message_at + 20`` whose first bytes have ``template``'s layout (a
-    digit where it has a digit, the same byte elsewhere), then ``8=FIX``."""
+    digit where it has a digit, the same byte elsewhere), then ``8=FIX``.
+
+    A word at a time (``_layout``): the fixed bytes compared under a mask, the digits checked
+    together (SWAR), not a branch per byte (0.03 s a million lines)."""
+    fixed, fixed_mask, digit_mask = _layout(template, message_at)
     ok = np.zeros(starts.shape[0], dtype=np.bool_)
-    begin = np.array([56, 61, 70, 73, 88], dtype=np.uint8)  # 8=FIX
     for i in range(starts.shape[0]):
         s = starts[i]
-        good = ends[i] - s > message_at + 20
-        for k in range(template.shape[0]):
-            if not good:
-                break
-            b, want = buf[s + k], template[k]
-            good = _ZERO <= b <= _NINE if _ZERO <= want <= _NINE else b == want
-        for k in range(5):
-            good = good and buf[s + message_at + k] == begin[k]
+        good = ends[i] - s > message_at + 20  # then the words read lie inside the line
+        k = 0
+        while good and k < fixed.shape[0]:
+            word = _load(buf, s + 8 * k)
+            digits = (word & digit_mask[k]) - (_DIGIT_BYTES & digit_mask[k])
+            good = (word & fixed_mask[k]) == fixed[k] and (
+                (digits | (digits + _DIGIT_LIMIT)) & _HIGH_BITS & digit_mask[k]) == 0
+            k += 1
         ok[i] = good
     return ok
 
 
-def columns(arrays: list[npt.NDArray[Any]]) -> object:
-    """``arrays`` as a numba typed list, for ``scan``'s per-column outputs."""
-    typed = numba.typed.List()
-    for array in arrays:
-        typed.append(array)
-    return typed
+def _layout(template: U8, message_at: int) -> tuple[U64, U64, U64]:
+    """``template`` then ``8=FIX`` at ``message_at``, as words: the bytes that must be equal
+    (and their mask), and the mask of the bytes that must be digits (where the template has
+    one)."""
+    pattern = np.zeros(message_at + 5, dtype=np.uint8)
+    pattern[: template.shape[0]] = template
+    pattern[message_at:] = np.array([56, 61, 70, 73, 88], dtype=np.uint8)  # 8=FIX
+    n_words = (pattern.shape[0] + 7) // 8
+    fixed = np.zeros(n_words, dtype=np.uint64)
+    fixed_mask = np.zeros(n_words, dtype=np.uint64)
+    digit_mask = np.zeros(n_words, dtype=np.uint64)
+    for p in range(pattern.shape[0]):
+        shift = np.uint64(8 * (p % 8))
+        if template.shape[0] <= p < message_at:  # between the two: any byte
+            continue
+        if p < message_at and _ZERO <= pattern[p] <= _NINE:
+            digit_mask[p // 8] |= np.uint64(0xFF) << shift
+        else:
+            fixed[p // 8] |= np.uint64(pattern[p]) << shift
+            fixed_mask[p // 8] |= np.uint64(0xFF) << shift
+    return fixed, fixed_mask, digit_mask
 
 
 def _days_from_civil(year: int, month: int, day: int) -> int:
@@ -520,13 +545,14 @@ _byte_sum = _JIT(_byte_sum)
 _tag = _INLINED(_tag)
 _byte_mask = _INLINED(_byte_mask)
 _view_bytes = _JIT(_view_bytes)
+_load_within = _INLINED(_load_within)
 _view = _INLINED(_view)
 _high = _INLINED(_high)
 _message = _INLINED(_message)
 _clear = _JIT(_clear)
-_copy_out = _JIT(_copy_out)
 scan = _JIT(_scan)
 views = _JIT(_views)
+_layout = _JIT(_layout)
 match_prefix = _JIT(_match_prefix)
 newlines = _JIT(_newlines)
 _view_at = _INLINED(_view_at)

@@ -100,8 +100,14 @@ def _distinct_exec_ids(marked: pl.DataFrame, is_exec: pl.Expr) -> bool:
     """Whether no two execution reports share an ExecID, in any session: then none reuses
     one. Counting distinct ExecIDs hashes one string column, of the execution reports only;
     "first in its session" hashes three, of every row (0.07 s against 0.2 s a million
-    messages)."""
+    messages).
+
+    Their 64-bit hashes are counted first: all distinct, the ExecIDs are too (equal strings
+    hash equal), and counting integers is cheaper than counting strings (0.05 -> 0.03 s a
+    million messages). Only when two hashes are equal are the strings counted."""
     ids = pl.col("exec_id").filter(is_exec)
+    if marked.select(ids.hash().n_unique() == ids.len()).item():
+        return True
     return bool(marked.select(ids.n_unique() == ids.len()).item())
 
 
