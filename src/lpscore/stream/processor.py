@@ -425,11 +425,12 @@ def _max_ns(column: pl.Series) -> int:
 
 def add_all(items: Sequence[tuple[Processor, pl.DataFrame, Quarantine]]) -> list[set[Context]]:
     """``processor.add(events, quarantine)`` for every item (the lanes of a poll), with one
-    run of the KPI engine for the processors that share their quotes and configuration
-    instead of one each: the engine costs a poll tens of milliseconds whatever its size.
-    Each processor's sessions and parent ids are told apart by a prefix, so that nothing
-    links across processors, and the engine's orders and fills go back to their own; the
-    statistics are those of ``add`` one by one (tests/integration/test_stream.py)."""
+    run of the KPI engine and one of ``kpi_stats`` for the processors that share their
+    quotes, configuration and decay instead of one each: each costs a poll tens of
+    milliseconds whatever its size. Each processor's sessions and parent ids are told apart
+    by a prefix, so that nothing links across processors, and the engine's orders and fills
+    go back to their own; the statistics are those of ``add`` one by one
+    (tests/integration/test_stream.py)."""
     works = [processor.prepare(events, quarantine) for processor, events, quarantine in items]
     shared: dict[tuple[int, int, Decay | None], list[int]] = {}
     for i, ((processor, _, _), work) in enumerate(zip(items, works, strict=True)):
@@ -499,7 +500,7 @@ def _qualified(part: pl.DataFrame, lane: int) -> pl.DataFrame:
 
 def _unqualified(result: KpiResult, lane: int) -> KpiResult:
     """The orders and fills of ``lane`` in a run over ``_qualified`` parts, as a run over
-    its part alone gives them (the other tables stay the run's: ``finish`` reads none)."""
+    its part alone gives them (the other tables stay the run's: ``settle`` reads none)."""
     prefix = f"{lane}\x1f"
 
     def mine(frame: pl.DataFrame) -> pl.DataFrame:
