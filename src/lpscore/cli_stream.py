@@ -48,6 +48,10 @@ def stream(
     final_after: Annotated[float, typer.Option(
         "--final-after", min=0.0, help="Seconds (receipt time) after which a finished order is "
         "closed and its events dropped from memory.")] = 300.0,
+    late_after: Annotated[float, typer.Option(
+        "--late-after", min=0.0, help="Seconds (receipt time) for which a closed order's "
+        "ClOrdIDs are remembered, so that a message naming one is quarantined as late "
+        "(about 100 bytes an order).")] = 86_400.0,
     dead_letter: Annotated[str | None, typer.Option(
         "--dead-letter", help="Kafka topic for quarantined records (Kafka sources).")] = None,
     publish_every: Annotated[float, typer.Option(
@@ -68,7 +72,8 @@ def stream(
         specs = config_catalog(config.kpi)
         profile = load_profile(profile_spec, specs)
         settings = Settings(config, profile, specs, table, checkpoint_root=checkpoint,
-                            final_after_s=final_after, publish_every_s=publish_every / 1e3)
+                            final_after_s=final_after, late_after_s=late_after,
+                            publish_every_s=publish_every / 1e3)
         feed = open_source(source, group, dead_letter)
         live = QuoteFeed.open(quote_source, config.marketdata) if quote_source else None
         with open_store(store_uri) as store:

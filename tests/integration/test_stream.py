@@ -184,6 +184,14 @@ def test_closed_orders_quarantine_late_messages_and_the_rest_gives_the_batch_sco
     assert_same_scores(store, batch_snapshots(kept, amzn_quotes, config))
 
 
+def test_late_after_reaches_every_lane(tmp_path: Path, amzn_quotes: pl.DataFrame) -> None:
+    """``Settings.late_after_s`` (``--late-after``) is each lane's processor's."""
+    *_, stream = follow_demo(tmp_path, amzn_quotes, late_after_s=5.0)
+    stream.step()
+    assert [lane.processor.late_after_s for lane in stream.lanes.values()] == [5.0]
+    stream.close()
+
+
 def test_publish_every_coalesces_polls_and_each_publish_covers_what_came_before(
         tmp_path: Path, amzn_quotes: pl.DataFrame) -> None:
     """``publish_every_s`` (``--publish-every``): polls in between only update the

@@ -90,6 +90,8 @@ class Settings:
     quotes: pl.DataFrame
     checkpoint_root: Path | None = None
     final_after_s: float = 300.0
+    late_after_s: float = 86_400.0
+    """How long a closed order's ClOrdIDs are remembered (``Processor.late_after_s``)."""
     checkpoint_every_s: float = 1.0
     max_records: int = 20_000
     full_publish_every_s: float = 10.0
@@ -529,7 +531,7 @@ class Stream:
         quotes = s.quotes if feed is None else pl.concat([s.quotes, feed.since(0)],
                                                         how="vertical_relaxed")
         processor = Processor(s.config, s.profile, quotes, final_after_s=s.final_after_s,
-                              live_quotes=feed is not None)
+                              late_after_s=s.late_after_s, live_quotes=feed is not None)
         lane = Lane(key, StreamDecoder(s.config.ingest), processor,
                     quote_mark=0 if feed is None else len(feed.chunks))
         self.lanes[key] = lane
