@@ -9,6 +9,7 @@ import random
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+import pyarrow as pa
 import pytest
 from polars.testing import assert_series_equal
 
@@ -59,17 +60,39 @@ def test_byte_sum_of_a_long_run_of_high_bytes() -> None:
     assert kernels._byte_sum(buf, words, offset, 3, 100_001) == (0xFF * 99_998, True)
 
 
-def test_views_from_words_equal_views_from_bytes() -> None:
+def test_views_from_word_loads_equal_views_from_bytes() -> None:
+    """``_view`` loads whole words: the scan calls it on a framed message (20 bytes at
+    least); ``string_views`` of a shorter buffer takes the byte path, the same strings."""
     rng = random.Random(3)
     for buf in buffers(rng):
-        if len(buf) < 8:  # _view reads whole words: any buffer holding a message has them
-            continue
         for _ in range(30):
             start = rng.randrange(len(buf) + 1)
             end = min(len(buf), start + rng.choice([0, 1, 3, 4, 5, 11, 12, 13, 40]))
             base = rng.randrange(start + 1)
+            if len(buf) < 8:
+                views = batch.string_views(buf, np.array([start]), np.array([end]))
+                assert views.cast(pa.binary_view()).to_pylist() == [bytes(buf[start:end])]
+                continue
             assert (kernels._view(buf, start, end, base)
                     == kernels._view_bytes(buf, start, end, base))
+
+
+def test_a_failing_message_does_not_flag_its_high_bytes() -> None:
+    """Only a passing message's values flag their column as holding bytes >= 0x80 (a
+    flagged column is decoded value by value, several times slower)."""
+    good = encode("D", [(49, b"A"), (55, b"EUR")])
+    body = b"35=D\x0149=A\x0155=EUR\xc3\xa9\x01049=B\x01"     # a malformed tag after 55
+    head = b"8=FIX.4.4\x019=%d\x01" % len(body)                 # a valid frame and CheckSum
+    bad = head + body + b"10=%03d\x01" % (sum(head + body) % 256)
+    flagged = encode("D", [(49, b"A"), (55, "EUR\u00e9".encode())])
+    for data, ok, high in ((good + bad, [True, False], set()),
+                           (good + bad + flagged, [True, False, True], {55})):
+        buf = np.frombuffer(data, dtype=np.uint8)
+        starts = [0, len(good), len(good) + len(bad)][:len(ok)]
+        ends = [len(good), len(good) + len(bad), len(data)][:len(ok)]
+        scan = scan_messages(buf, np.array(starts), np.array(ends), [49, 55])
+        assert scan.ok.tolist() == ok
+        assert scan.high == high
 
 
 TIMES = ["20250612-13:30:00.123", "20250612-13:30:00", "20240229-23:59:59.999999999",

@@ -23,10 +23,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-__all__ = ["PAD", "BatchScan", "lines_with_prefix", "newlines", "pad_buffer",
-           "parse_timestamps", "scan_messages", "string_views", "timestamp_views"]
-
-PAD = 8
+__all__ = ["BatchScan", "lines_with_prefix", "newlines", "parse_timestamps", "scan_messages",
+           "string_views", "timestamp_views"]
 
 I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
@@ -42,14 +40,6 @@ def _kernels() -> ModuleType:
     return kernels
 
 
-def pad_buffer(data: bytes) -> U8:
-    """The bytes as a uint8 array with PAD zero bytes after them (for callers that read
-    whole words past a value; the scanner itself never reads past ``end``)."""
-    out = np.zeros(len(data) + PAD, dtype=np.uint8)
-    out[: len(data)] = np.frombuffer(data, dtype=np.uint8)
-    return out
-
-
 @dataclass(frozen=True)
 class BatchScan:
     """Result of a vectorised scan.
@@ -57,9 +47,7 @@ class BatchScan:
     ``ok[i]`` says message i passed the fast path. For the ok messages in order, column by
     column (``tags[c]``): ``views[c]`` holds the Arrow string view of the tag's first value
     (offsets from ``base``; see ``string_views``) and ``present[c]`` whether there is one;
-    ``high`` names the tags with a byte >= 0x80 in one of those values (maybe not UTF-8), or
-    in the value of a message that failed (the flag only costs decoding the column's values
-    one by one);
+    ``high`` names the tags with a byte >= 0x80 in one of those values (maybe not UTF-8);
     ``times`` holds, for the tags asked for as times, the epoch ns of each value that is an
     exact FIX UTCTimestamp from 1970 on (see ``parse_timestamps``), else -1.
     """
@@ -218,7 +206,7 @@ def lines_with_prefix(buf: U8, starts: I64, ends: I64, template: bytes) -> Bool:
     """Lines longer than ``len(template) + 20`` bytes that start with ``template``'s layout (a
     digit wherever it has a digit, the same byte elsewhere) followed by ``8=FIX``."""
     pattern = np.frombuffer(template, dtype=np.uint8)
-    ok: Bool = _kernels().match_prefix(buf, starts, ends, pattern, len(template))
+    ok: Bool = _kernels().match_prefix(buf, starts, ends, pattern)
     return ok
 
 

@@ -277,23 +277,20 @@ def _high(buf: U8, start: int, end: int) -> bool:
 
 def _message(buf: U8, words: tuple[U64, int], start: int, end: int, column_of: I16,
              time_of: I16, base: int, row: int, out: tuple[I64, I64, I64, Bool, I64],
-             high: Bool, written: I16, positions: bool) -> tuple[bool, int]:
+             written: I16, written_high: Bool, positions: bool) -> tuple[bool, int, bool]:
     """Validate ``buf[start:end]`` as lpscore.fix.codec.decode does with ``lenient=False``
     and record the first value of each wanted tag in output row ``row`` (``out``: starts and
-    ends when ``positions``, the view columns' addresses, present, times; see ``_scan``),
-    and in ``high`` the columns it has a byte >= 0x80 in. Returns (passed, how many columns
-    it wrote, listed in ``written``); a failing message leaves the precise codec to decide,
-    with its reason (its row is cleared, ``_clear``, and taken by the next message).
-
-    ``high`` is set even by a message that then fails: harmless, as a flagged column's
-    values are only decoded one by one (lpscore.ingest.records), the same strings for ASCII
-    values."""
+    ends when ``positions``, the view columns' addresses, present, times; see ``_scan``).
+    Returns (passed, how many columns it wrote, listed in ``written``, whether a byte of
+    the message is >= 0x80: then ``written_high[k]`` says whether the value of column
+    ``written[k]`` has one); a failing message leaves the precise codec to decide, with its
+    reason (its row is cleared, ``_clear``, and taken by the next message)."""
     trailer, checksum = _frame(buf, start, end)
     if trailer < 0:
-        return False, 0
+        return False, 0, False
     total, any_high = _byte_sum(buf, words[0], words[1], start, trailer)
     if total % 256 != checksum:
-        return False, 0
+        return False, 0, False
     value_start, value_end, view_at, present, times = out
     p = start
     n_fields = 0
@@ -301,7 +298,7 @@ def _message(buf: U8, words: tuple[U64, int], start: int, end: int, column_of: I
     while p < end:  # every field ends with an SOH: the loops stop at it, before end
         tag, v_start = _tag(buf, p)
         if tag < 0 or (n_fields == 2 and tag != 35):
-            return False, n_written
+            return False, n_written, any_high
         v_end = v_start
         while buf[v_end] != _SOH:
             v_end += 1
@@ -318,13 +315,13 @@ def _message(buf: U8, words: tuple[U64, int], start: int, end: int, column_of: I
         _store(view_at[c] + 16 * row + 8, tail)
         present[c, row] = True
         if any_high:
-            high[c] |= _high(buf, v_start, v_end)
+            written_high[n_written] = _high(buf, v_start, v_end)
         t = time_of[c]
         if t >= 0:
             times[t, row] = max(_timestamp(buf, v_start, v_end - v_start), -1)
         written[n_written] = c
         n_written += 1
-    return n_fields >= 4, n_written  # 8, 9, 35 (checked third) and the trailer at least
+    return n_fields >= 4, n_written, any_high  # 8, 9, 35 (third) and the trailer at least
 
 
 def _scan(buf: U8, words: U64, offset: int, starts: I64, ends: I64, column_of: I16,
@@ -337,10 +334,10 @@ def _scan(buf: U8, words: U64, offset: int, starts: I64, ends: I64, column_of: I
     array prepared by the caller: at address ``view_at[c] + 16 * row`` (in an (n, 2) uint64
     array per column, zeroed: an absent value's view is zero), the Arrow string view of its
     first value (offsets from the first message's start); ``present[c, row]`` (zeroed);
-    ``high[c]``, whether some value has a byte >= 0x80 (filled with False; a failing
-    message may set it too, see ``_message``); for the tags read as times (``time_of[c] =
-    t >= 0``), ``times[t, row]``, the epoch ns of the value when ``_timestamp`` parses it to
-    a time from 1970 on (as ``_parse_timestamps``), else -1 (filled with -1); and only when
+    ``high[c]``, whether the value of some passing message has a byte >= 0x80 (filled with
+    False); for the tags read as times (``time_of[c] = t >= 0``), ``times[t, row]``, the
+    epoch ns of the value when ``_timestamp`` parses it to a time from 1970 on (as
+    ``_parse_timestamps``), else -1 (filled with -1); and only when
     ``positions``, ``value_start[c, row]``/``value_end[c, row]``, the value's byte range
     (filled with -1).
 
@@ -351,15 +348,20 @@ def _scan(buf: U8, words: U64, offset: int, starts: I64, ends: I64, column_of: I
     addresses, not through a numba typed list of the arrays looked up at every value (which
     takes a reference on the array it gives)."""
     written = np.empty(present.shape[0], dtype=np.int16)
+    written_high = np.empty(present.shape[0], dtype=np.bool_)
     out = (value_start, value_end, view_at, present, times)
     base = starts[0] if starts.shape[0] else 0
     row = 0
     for i in range(starts.shape[0]):
-        passed, n_written = _message(buf, (words, offset), starts[i], ends[i], column_of,
-                                     time_of, base, row, out, high, written, positions)
+        passed, n_written, any_high = _message(
+            buf, (words, offset), starts[i], ends[i], column_of, time_of, base, row, out,
+            written, written_high, positions)
         ok[i] = passed
         if passed:
             row += 1
+            if any_high:     # only a passing message's values flag their columns
+                for k in range(n_written):
+                    high[written[k]] |= written_high[k]
         else:
             _clear(out, row, written[:n_written], time_of, positions)
     return row
@@ -432,13 +434,14 @@ def _newlines(buf: U8, words: U64, offset: int, out: I64) -> int:
     return n
 
 
-def _match_prefix(buf: U8, starts: I64, ends: I64, template: U8, message_at: int) -> Bool:
-    """Lines longer than ``message_at + 20`` whose first bytes have ``template``'s layout (a
-    digit where it has a digit, the same byte elsewhere), then ``8=FIX``.
+def _match_prefix(buf: U8, starts: I64, ends: I64, template: U8) -> Bool:
+    """Lines longer than ``len(template) + 20`` whose first bytes have ``template``'s layout
+    (a digit where it has a digit, the same byte elsewhere), then ``8=FIX``.
 
     A word at a time (``_layout``): the fixed bytes compared under a mask, the digits checked
     together (SWAR), not a branch per byte (0.03 s a million lines)."""
-    fixed, fixed_mask, digit_mask = _layout(template, message_at)
+    fixed, fixed_mask, digit_mask = _layout(template)
+    message_at = template.shape[0]
     ok = np.zeros(starts.shape[0], dtype=np.bool_)
     for i in range(starts.shape[0]):
         s = starts[i]
@@ -454,12 +457,12 @@ def _match_prefix(buf: U8, starts: I64, ends: I64, template: U8, message_at: int
     return ok
 
 
-def _layout(template: U8, message_at: int) -> tuple[U64, U64, U64]:
-    """``template`` then ``8=FIX`` at ``message_at``, as words: the bytes that must be equal
-    (and their mask), and the mask of the bytes that must be digits (where the template has
-    one)."""
+def _layout(template: U8) -> tuple[U64, U64, U64]:
+    """``template`` then ``8=FIX``, as words: the bytes that must be equal (and their mask),
+    and the mask of the bytes that must be digits (where the template has one)."""
+    message_at = template.shape[0]
     pattern = np.zeros(message_at + 5, dtype=np.uint8)
-    pattern[: template.shape[0]] = template
+    pattern[:message_at] = template
     pattern[message_at:] = np.array([56, 61, 70, 73, 88], dtype=np.uint8)  # 8=FIX
     n_words = (pattern.shape[0] + 7) // 8
     fixed = np.zeros(n_words, dtype=np.uint64)
@@ -467,8 +470,6 @@ def _layout(template: U8, message_at: int) -> tuple[U64, U64, U64]:
     digit_mask = np.zeros(n_words, dtype=np.uint64)
     for p in range(pattern.shape[0]):
         shift = np.uint64(8 * (p % 8))
-        if template.shape[0] <= p < message_at:  # between the two: any byte
-            continue
         if p < message_at and _ZERO <= pattern[p] <= _NINE:
             digit_mask[p // 8] |= np.uint64(0xFF) << shift
         else:

@@ -26,7 +26,7 @@ wanted tag costs a column of the scan, ~16 MB a million messages)."""
 _APP = (11, 41, 37, 17, 19, 20, 150, 39, 55, 54, 38, 44, 40, 59, 100,
         32, 31, 14, 151, 6, 60, 103, 58, 434, 102, 45, 371, 372, 373)
 _EXEC_TYPES = [e.value for e in ExecType]
-_BUY, _SELLS = "1", ["2", "5", "6"]
+_SIDES = {"1": 1, "2": -1, "5": -1, "6": -1}
 _FIX_TIME = "%Y%m%d-%H:%M:%S%.f"
 _REQUIRED: dict[str, tuple[int, ...]] = {
     "D": (11, 55, 54, 38),
@@ -132,7 +132,7 @@ def typed_rows(frame: pl.DataFrame, config: IngestConfig) -> pl.DataFrame:
         exec_type_raw.alias("exec_type"),
         _t(39).alias("ord_status"),
         _t(55).alias("symbol"),
-        _side().alias("side"),
+        _t(54).replace_strict(_SIDES, default=None, return_dtype=pl.Int8).alias("side"),
         _t(40).alias("ord_type"),
         _t(59).alias("time_in_force"),
         _t(100).alias("ex_destination"),
@@ -143,13 +143,6 @@ def typed_rows(frame: pl.DataFrame, config: IngestConfig) -> pl.DataFrame:
         *[_t(tag).cast(dtype, strict=False).alias(f"i{tag}") for tag, dtype in _INTS.items()],
     )
     return typed.with_columns(**_SHARED).with_columns(_reason().alias("reason")).drop(*_SHARED)
-
-
-def _side() -> pl.Expr:
-    """Side (54) as +1 (buy) or -1 (sell, short, short exempt), else null: two string tests,
-    not a lookup per row (0.016 -> 0.008 s a million rows)."""
-    return (pl.when(_t(54) == _BUY).then(pl.lit(1, dtype=pl.Int8))
-            .when(_t(54).is_in(_SELLS)).then(pl.lit(-1, dtype=pl.Int8)))
 
 
 _SHARED: dict[str, pl.Expr] = {

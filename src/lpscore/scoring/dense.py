@@ -64,10 +64,11 @@ def score_dense(dense: DenseStats, profile: Profile, catalog: Mapping[str, KpiSp
 def _cards(levels: Sequence[tuple[LevelSums, Columns, list[str]]], profile: Profile,
            weighted: Sequence[KpiSpec], t_ref: int | None,
            draw: DrawWhen | None) -> list[Scorecard]:
-    """The scorecards of every level, scored together (``level_cards`` costs a few
-    milliseconds a call whatever the number of contexts: a handful of small levels cost
-    it once, not once each), in level order. A level's groups are sorted by LP then
-    context, so each context's LPs come in LP order, as in ``score_levels``."""
+    """The scorecards of every level, scored together in one ``level_cards`` call (its
+    fixed cost, about half a millisecond, paid once, not once per level: 0.75 -> 0.70 s
+    over 20 publishes of 200-record polls, cProfile), in level order. A level's groups are
+    sorted by LP then context, so each context's LPs come in LP order, as in
+    ``score_levels``."""
     if not levels:
         return []
     lps: list[str] = []

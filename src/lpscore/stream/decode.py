@@ -37,6 +37,7 @@ from lpscore.ingest.dedup import SEQUENCE_RESET, mark_duplicates
 from lpscore.ingest.pipeline import canonical_events, typed_messages
 from lpscore.ingest.records import split_messages, time_column
 from lpscore.quarantine import Quarantine
+from lpscore.stream.lanes import prefixed
 
 __all__ = ["Record", "StreamDecoder", "capture_prefix", "decode_all"]
 
@@ -182,8 +183,9 @@ Mapper = Callable[[Callable[[int], pl.DataFrame], Iterable[int]], Iterable[pl.Da
 def decode_all(items: Sequence[Item], run: Mapper = map) -> list[pl.DataFrame]:
     """``decoder.decode(records, quarantine)`` for every item (the lanes of a poll), the
     decoders that share their configuration typing their rows in one run of
-    ``typed_messages`` (a stateless step, whose cost is mostly fixed) instead of one each;
-    the rest is each decoder's own (its duplicates history, own CompIDs and counts), done
+    ``typed_messages`` and marking their duplicates in one run of ``mark_duplicates``
+    (each against its own history), instead of one each: both costs are mostly fixed. The
+    framing and the rest are each decoder's own (own CompIDs, counts, history kept), done
     by ``run`` (``map``, or a thread pool's)."""
     out = [pl.DataFrame() for _ in items]
     shared: dict[int, list[int]] = {}
@@ -201,6 +203,9 @@ def decode_all(items: Sequence[Item], run: Mapper = map) -> list[pl.DataFrame]:
 
 
 _FLAGS = ("duplicate", "exec_id_reused", "seq_num_reused", "epoch", "ref_epoch")
+_SESSION = ("sender", "target")
+"""The columns that key a session for the duplicate rules (both: a session reject's epoch
+comes from the other direction's logons)."""
 
 
 def _flags(history: pl.DataFrame | None, new: pl.DataFrame) -> pl.DataFrame:
@@ -215,24 +220,16 @@ def _flags(history: pl.DataFrame | None, new: pl.DataFrame) -> pl.DataFrame:
             .select(_FLAGS))
 
 
-def _lane_sessions(frame: pl.DataFrame, lane: int) -> pl.DataFrame:
-    """``frame`` with its senders and targets prefixed by ``lane``: sessions of one lane
-    never meet another's."""
-    prefix = pl.lit(f"{lane}\x1f")
-    return frame.with_columns((prefix + pl.col("sender")).alias("sender"),
-                              (prefix + pl.col("target")).alias("target"))
-
-
 def _marked_together(decoders: Sequence[StreamDecoder], goods: Sequence[pl.DataFrame]
                      ) -> list[pl.DataFrame]:
     """``decoder._mark(good)`` for each pair, in one marking: each lane's sessions told
-    apart (``_lane_sessions``), so that its rows meet only its own history, as alone."""
+    apart (prefixed by the lane), so that its rows meet only its own history, as alone."""
     if any(g["sender"].null_count() or g["target"].null_count() for g in goods):
         return [d._mark(g) for d, g in zip(decoders, goods, strict=True)]
-    held = [_lane_sessions(d.history, k) for k, d in enumerate(decoders)
+    held = [prefixed(d.history, k, _SESSION) for k, d in enumerate(decoders)
             if d.history is not None and not d.history.is_empty()]
-    new = pl.concat([_lane_sessions(g.select(_DEDUP_COLUMNS), k) for k, g in enumerate(goods)],
-                    how="vertical_relaxed")
+    new = pl.concat([prefixed(g.select(_DEDUP_COLUMNS), k, _SESSION)
+                     for k, g in enumerate(goods)], how="vertical_relaxed")
     flags = _flags(pl.concat(held, how="vertical_relaxed") if held else None, new)
     out, start = [], 0
     for decoder, good in zip(decoders, goods, strict=True):

@@ -47,6 +47,7 @@ from lpscore.publish.publisher import HIERARCHY
 from lpscore.quarantine import Quarantine, QuarantinedRecord
 from lpscore.scoring import Profile
 from lpscore.stats.table import Decay, Stats
+from lpscore.stream.lanes import lane_prefix, prefixed
 from lpscore.stream.units import CLOSED, Units
 
 __all__ = ["FINEST", "Context", "Processor", "Rows", "Work", "add_all"]
@@ -445,7 +446,7 @@ def add_all(items: Sequence[tuple[Processor, pl.DataFrame, Quarantine]]) -> list
         first = items[group[0]][0]
         scratch = Quarantine()
         result = compute_kpis(pl.concat(
-            [_qualified(part, k) for k, part in enumerate(parts)], how="vertical_relaxed"
+            [prefixed(part, k, _LINKED) for k, part in enumerate(parts)], how="vertical_relaxed"
         ).drop(_UNIT), first.quotes, first.config, scratch, book=first.book)
         results = [items[i][0].united(_unqualified(result, k)) for k, i in enumerate(group)]
         stats = _stats_together(results, [items[i][0]._anchor() for i in group], decay)
@@ -463,6 +464,9 @@ def add_all(items: Sequence[tuple[Processor, pl.DataFrame, Quarantine]]) -> list
 
 
 _LANE, _ANCHOR = "_lane", "_anchor"
+_LINKED = ("session", "parent_id")
+"""The columns through which the KPI engine links events (``add_all`` prefixes them by
+lane)."""
 
 
 def _stats_together(results: Sequence[KpiResult], anchors: Sequence[int | None],
@@ -491,21 +495,14 @@ def _stats_together(results: Sequence[KpiResult], anchors: Sequence[int | None],
                 strict=True)]
 
 
-def _qualified(part: pl.DataFrame, lane: int) -> pl.DataFrame:
-    """``part`` with its sessions and parent ids prefixed by ``lane``."""
-    prefix = pl.lit(f"{lane}\x1f")
-    return part.with_columns((prefix + pl.col("session")).alias("session"),
-                             (prefix + pl.col("parent_id")).alias("parent_id"))
-
-
 def _unqualified(result: KpiResult, lane: int) -> KpiResult:
-    """The orders and fills of ``lane`` in a run over ``_qualified`` parts, as a run over
-    its part alone gives them (the other tables stay the run's: ``settle`` reads none)."""
-    prefix = f"{lane}\x1f"
+    """The orders and fills of ``lane`` in a run over parts prefixed by their lanes
+    (``_LINKED``), as a run over its part alone gives them (the other tables stay the
+    run's: ``settle`` reads none)."""
+    prefix = lane_prefix(lane)
 
     def mine(frame: pl.DataFrame) -> pl.DataFrame:
         return frame.filter(pl.col("session").str.starts_with(prefix)).with_columns(
-            pl.col(c).str.strip_prefix(prefix) for c in ("session", "parent_id")
-            if c in frame.columns)
+            pl.col(c).str.strip_prefix(prefix) for c in _LINKED if c in frame.columns)
 
     return replace(result, orders=mine(result.orders), fills=mine(result.fills))
