@@ -109,6 +109,8 @@ class KafkaSource:
             messages = self._consumer.consume(1, timeout_s)
             if messages and max_records > 1:
                 messages += self._consumer.consume(max_records - 1, 0)
+        # per partition: its lane and list, or None for a partition revoked meanwhile
+        lanes: dict[int, tuple[str, list[Record]] | None] = {}
         for message in messages:
             error = message.error()
             if error is not None:
@@ -116,13 +118,24 @@ class KafkaSource:
                     self.errors.append(str(error))
                 continue
             partition, offset = message.partition(), message.offset()
-            if partition is None or offset is None or partition not in self._next:
+            if partition is None or offset is None:
+                continue
+            if partition not in lanes:
+                name = self.lane(partition)
+                lanes[partition] = ((name, out.setdefault(name, []))
+                                    if partition in self._next else None)
+            lane = lanes[partition]
+            if lane is None:
                 continue  # a record fetched before its partition was revoked
-            headers = dict(message.headers() or [])
-            capture = headers.get("capture_ns")
-            out.setdefault(self.lane(partition), []).append(Record(
-                self.lane(partition), offset, message.value() or b"",
-                int(capture) if capture else None))
+            capture = None
+            headers = message.headers()      # a list of pairs from a consumer
+            if headers:
+                for header, value in (headers.items() if isinstance(headers, dict)
+                                      else headers):
+                    if header == "capture_ns":
+                        capture = value
+            lane[1].append(Record(lane[0], offset, message.value() or b"",
+                                  int(capture) if capture else None))
             self._next[partition] = offset + 1
         return out
 
