@@ -52,6 +52,11 @@ def stream(
         "--late-after", min=0.0, help="Seconds (receipt time) for which a closed order's "
         "ClOrdIDs are remembered, so that a message naming one is quarantined as late "
         "(about 100 bytes an order).")] = 86_400.0,
+    idle_after: Annotated[float, typer.Option(
+        "--idle-after", min=0.0, help="Seconds (receipt time, at least --final-after) after "
+        "which an order still working with no new message is closed as it stands (its end "
+        "never came: a day order that expired unreported); a later message for it is "
+        "quarantined as late.")] = 86_400.0,
     dead_letter: Annotated[str | None, typer.Option(
         "--dead-letter", help="Kafka topic for quarantined records (Kafka sources).")] = None,
     publish_every: Annotated[float, typer.Option(
@@ -73,6 +78,7 @@ def stream(
         profile = load_profile(profile_spec, specs)
         settings = Settings(config, profile, specs, table, checkpoint_root=checkpoint,
                             final_after_s=final_after, late_after_s=late_after,
+                            idle_after_s=idle_after,
                             publish_every_s=publish_every / 1e3)
         feed = open_source(source, group, dead_letter)
         live = QuoteFeed.open(quote_source, config.marketdata) if quote_source else None

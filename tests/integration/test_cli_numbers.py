@@ -20,6 +20,8 @@ CASES = [
     (("stream", "--source", f"file://{DEMO_LOG}", "--final-after", "nan"), "--final-after"),
     (("stream", "--source", f"file://{DEMO_LOG}", "--late-after", "nan"), "--late-after"),
     (("stream", "--source", f"file://{DEMO_LOG}", "--late-after", "-1"), "--late-after"),
+    (("stream", "--source", f"file://{DEMO_LOG}", "--idle-after", "nan"), "--idle-after"),
+    (("stream", "--source", f"file://{DEMO_LOG}", "--idle-after", "-1"), "--idle-after"),
     (("replay", str(DEMO_LOG), "--to", "file:///nonexistent/x.log", "--speed", "nan"),
      "--speed"),
     (("route", "--symbol", "ACME", "--side", "buy", "--qty", "inf"), "positive, finite"),

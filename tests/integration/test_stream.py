@@ -90,12 +90,14 @@ def assert_same_scores(store: ScoreStore, batch: dict[str, Snapshot]) -> None:
 
 def run_file_stream(log: Path, quotes: pl.DataFrame, config: Config, store: ScoreStore,
                     checkpoint: Path | None = None, final_after_s: float = 300.0,
-                    max_records: int = 700, close_every_s: float = 1.0) -> Stream:
+                    max_records: int = 700, close_every_s: float = 1.0,
+                    idle_after_s: float = 86_400.0) -> Stream:
     specs = catalog([f"{h // 1000}s" if h % 1000 == 0 else f"{h}ms"
                      for h in config.kpi.horizons_ms])
     settings = Settings(config, load_profile("block", specs), specs, quotes,
                         checkpoint_root=checkpoint, final_after_s=final_after_s,
-                        max_records=max_records, close_every_s=close_every_s)
+                        max_records=max_records, close_every_s=close_every_s,
+                        idle_after_s=idle_after_s)
     stream = Stream(FollowFile(log), settings, store)
     stream.run(until_idle_s=0.3)
     stream.close()
@@ -182,6 +184,53 @@ def test_closed_orders_quarantine_late_messages_and_the_rest_gives_the_batch_sco
     kept.write_bytes(b"".join(line for offset, line in zip(offsets, lines, strict=False)
                               if offset not in late))
     assert_same_scores(store, batch_snapshots(kept, amzn_quotes, config))
+
+
+def test_orders_idle_while_working_close_too_and_the_rest_gives_the_batch_scores(
+        tmp_path: Path, amzn_quotes: pl.DataFrame) -> None:
+    """``idle_after_s`` (``--idle-after``): a unit with an order still working closes once
+    its last event is that old, as it stands; the messages that come for it later are
+    quarantined as late, and the scores are the batch job's on the log without them."""
+    log = tmp_path / "fix.log"
+    log.write_bytes(DEMO_LOG.read_bytes())
+    config = Config()
+    store = open_store(f"memory://{uuid.uuid4().hex}")
+    stream = run_file_stream(log, amzn_quotes, config, store, final_after_s=1.0,
+                             idle_after_s=2.0, max_records=100, close_every_s=0.0)
+    processor = stream.lanes[str(log)].processor
+    assert processor.counts["closed_working_units"] > 0
+    late = {r.offset for r in stream.lanes[str(log)].quarantine.records
+            if r.reason == "late_after_final"}
+    assert processor.counts["late_after_final"] == len(late) > 0
+    data = log.read_bytes()
+    lines = data.splitlines(keepends=True)
+    offsets = itertools.accumulate(map(len, lines), initial=0)
+    kept = tmp_path / "kept.log"
+    kept.write_bytes(b"".join(line for offset, line in zip(offsets, lines, strict=False)
+                              if offset not in late))
+    assert_same_scores(store, batch_snapshots(kept, amzn_quotes, config))
+    # by default (a day) nothing in the demo log's hours closes while working
+    again = run_file_stream(log, amzn_quotes, config, open_store(f"memory://{uuid.uuid4().hex}"),
+                            final_after_s=1.0, max_records=100, close_every_s=0.0)
+    assert again.lanes[str(log)].processor.counts["closed_working_units"] == 0
+
+
+def test_a_restored_lane_takes_this_runs_settings(tmp_path: Path,
+                                                  amzn_quotes: pl.DataFrame) -> None:
+    """A lane restored from a checkpoint closes and remembers by the restarted worker's
+    ``--final-after``, ``--late-after`` and ``--idle-after``, not the saved run's."""
+    *_, first = follow_demo(tmp_path, amzn_quotes, checkpoint_root=tmp_path / "ckpt")
+    first.step()
+    first.close()
+    *_, second = follow_demo(tmp_path, amzn_quotes, checkpoint_root=tmp_path / "ckpt",
+                             final_after_s=5.0, late_after_s=9.0, idle_after_s=7.0)
+    second.step()
+    processor = next(iter(second.lanes.values())).processor
+    saved = next(iter(first.lanes.values())).processor
+    assert processor.counts["recomputed_units"] == saved.counts["recomputed_units"] > 0
+    assert (processor.final_after_s, processor.late_after_s, processor.idle_after_s) == (
+        5.0, 9.0, 7.0)
+    second.close()
 
 
 def test_late_after_reaches_every_lane(tmp_path: Path, amzn_quotes: pl.DataFrame) -> None:

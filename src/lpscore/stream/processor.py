@@ -94,6 +94,13 @@ class Processor:
     """How long (receipt time) a closed order's ClOrdIDs are remembered, so that a message
     naming one is quarantined as late (``late_after_final``) rather than taken for a
     report of an order never seen (lpscore.stream.units); about 100 bytes an order."""
+    idle_after_s: float = 86_400.0
+    """A unit with an order still working is closed once its last event is this old
+    (receipt time; at least ``final_after_s``): an order whose end never comes (a day
+    order that expired without a report, a drop copy that missed the cancel) would
+    otherwise stay live, and its rows in every poll's work, for ever. Its orders count
+    as working, as in a batch run over a log that ends there; a later message for it is
+    quarantined as late."""
     units: Units = field(default_factory=Units)
     events: pl.DataFrame | None = None
     """The events of live units, with their unit in ``_unit``."""
@@ -131,6 +138,8 @@ class Processor:
             raise ConfigError("stream final_after_s must be >= 0 seconds")
         if not self.late_after_s >= 0:
             raise ConfigError("stream late_after_s must be >= 0 seconds")
+        if not self.idle_after_s >= 0:
+            raise ConfigError("stream idle_after_s must be >= 0 seconds")
         if self.live_quotes and self.quotes.height and not self.symbol_ns:
             self._advance(self.quotes)                   # the quotes it starts with
 
@@ -302,11 +311,14 @@ class Processor:
         return self.t_ref
 
     def close_finished(self, quarantine: Quarantine) -> int:
-        """Close the units done for ``final_after_s``; returns how many were closed."""
+        """Close the units done for ``final_after_s``, and those idle for ``idle_after_s``
+        with an order still working; returns how many were closed."""
         cutoff = self.watermark_ns - int(self.final_after_s * 1e9)
+        idle = self.watermark_ns - int(max(self.idle_after_s, self.final_after_s) * 1e9)
         done = {u for u, o in self.open.items()
-                if o.done and o.last_ns <= cutoff and u not in self.due}
+                if o.last_ns <= (cutoff if o.done else idle) and u not in self.due}
         if done:
+            self.counts["closed_working_units"] += sum(not self.open[u].done for u in done)
             self._close(done, quarantine)
         self.units.forget(cutoff - int(self.final_after_s * 1e9))
         self.units.expire(cutoff - int(self.late_after_s * 1e9))

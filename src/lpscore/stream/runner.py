@@ -92,6 +92,8 @@ class Settings:
     final_after_s: float = 300.0
     late_after_s: float = 86_400.0
     """How long a closed order's ClOrdIDs are remembered (``Processor.late_after_s``)."""
+    idle_after_s: float = 86_400.0
+    """When a unit with an order still working is closed (``Processor.idle_after_s``)."""
     checkpoint_every_s: float = 1.0
     max_records: int = 20_000
     full_publish_every_s: float = 10.0
@@ -531,7 +533,8 @@ class Stream:
         quotes = s.quotes if feed is None else pl.concat([s.quotes, feed.since(0)],
                                                         how="vertical_relaxed")
         processor = Processor(s.config, s.profile, quotes, final_after_s=s.final_after_s,
-                              late_after_s=s.late_after_s, live_quotes=feed is not None)
+                              late_after_s=s.late_after_s,
+                              idle_after_s=s.idle_after_s, live_quotes=feed is not None)
         lane = Lane(key, StreamDecoder(s.config.ingest), processor,
                     quote_mark=0 if feed is None else len(feed.chunks))
         self.lanes[key] = lane
@@ -543,6 +546,10 @@ class Stream:
             return None
         lane.decoder = state["decoder"]
         lane.processor = state["processor"]
+        # this run's settings, not those of the run that saved it
+        lane.processor.final_after_s = s.final_after_s
+        lane.processor.late_after_s = s.late_after_s
+        lane.processor.idle_after_s = s.idle_after_s
         if feed is None or not lane.processor.live_quotes:
             lane.processor.quotes = s.quotes     # not kept in the checkpoint: read again
             lane.processor.live_quotes = False
