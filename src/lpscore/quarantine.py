@@ -65,9 +65,19 @@ class QuarantinedRecord:
 
 @dataclass(slots=True)
 class Quarantine:
-    """An append-only list of quarantined records with counts per reason."""
+    """An append-only list of quarantined records with counts per reason.
+
+    A long-running holder (a stream lane) that has written its records elsewhere (its
+    checkpoint's file) ``release`` s them: they still count (``len``, ``by_reason``) but are
+    no longer held, so memory does not grow with the quarantine. Positions (``len``,
+    ``since``) count every record ever added; ``records`` and iteration give the ones held.
+    """
 
     records: list[QuarantinedRecord] = field(default_factory=list)
+    released: int = 0
+    """Records dropped from ``records`` by ``release``: the first ``released`` positions."""
+    released_by: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """Released records per (source, reason)."""
 
     def add(
         self,
@@ -87,14 +97,34 @@ class Quarantine:
         self.records.extend(records)
 
     def __len__(self) -> int:
-        return len(self.records)
+        return self.released + len(self.records)
 
     def __iter__(self) -> Iterator[QuarantinedRecord]:
         return iter(self.records)
 
+    def since(self, position: int) -> list[QuarantinedRecord]:
+        """The records added at ``position`` (a ``len`` taken earlier) and after."""
+        if position < self.released:
+            raise ValueError(f"quarantine records before {self.released} were released; "
+                             f"{position} asked for")
+        return self.records[position - self.released:]
+
+    def release(self, position: int) -> None:
+        """Stop holding the records before ``position`` (written elsewhere); they still
+        count."""
+        drop = position - self.released
+        if drop <= 0:
+            return
+        self.released_by.update((r.source, r.reason) for r in self.records[:drop])
+        del self.records[:drop]
+        self.released = position
+
     def by_reason(self, source: str | None = None) -> dict[str, int]:
-        """Counts per reason code, for one source or for all."""
+        """Counts per reason code, for one source or for all (released records too)."""
         counts = Counter(r.reason for r in self.records if source is None or r.source == source)
+        for (where, reason), n in self.released_by.items():
+            if source is None or where == source:
+                counts[reason] += n
         return dict(sorted(counts.items()))
 
     def write_jsonl(self, path: Path) -> int:

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -231,6 +232,29 @@ def test_a_restored_lane_takes_this_runs_settings(tmp_path: Path,
     assert (processor.final_after_s, processor.late_after_s, processor.idle_after_s) == (
         5.0, 9.0, 7.0)
     second.close()
+
+
+def test_a_checkpoint_releases_the_quarantine_it_wrote_and_the_counts_stay(
+        tmp_path: Path, amzn_quotes: pl.DataFrame) -> None:
+    """Records a checkpoint wrote to its quarantine file leave the lane's memory (a stream
+    that runs for months would otherwise hold every poison record); the counts and the
+    file still have them all."""
+    import json  # noqa: PLC0415
+
+    log, *_, stream = follow_demo(tmp_path, amzn_quotes, checkpoint_root=tmp_path / "ckpt",
+                                  checkpoint_every_s=0.0, max_records=500)
+    with log.open("ab") as out:
+        out.write(b"this is not FIX\n8=FIX.4.4\x019=5\x0135=0\x0110=000\x01\n")
+    stream.run(until_idle_s=0.3)
+    stream.close()
+    lane = next(iter(stream.lanes.values()))
+    path = next((tmp_path / "ckpt").glob("*/quarantine.jsonl"))
+    written = [json.loads(line) for line in path.read_text().splitlines()]
+    assert not lane.quarantine.records
+    assert len(lane.quarantine) == len(written) == stream.status.quarantined >= 2
+    assert lane.quarantine.by_reason() == dict(sorted(Counter(
+        r["reason"] for r in written).items()))
+    assert {"not_fix", "bad_checksum"} <= set(lane.quarantine.by_reason())
 
 
 def test_late_after_reaches_every_lane(tmp_path: Path, amzn_quotes: pl.DataFrame) -> None:

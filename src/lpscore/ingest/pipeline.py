@@ -83,7 +83,7 @@ def ingest_logs(
 ) -> IngestResult:
     """Read, validate, decode and de-duplicate FIX logs into canonical events."""
     quarantine = Quarantine() if quarantine is None else quarantine
-    first_record = len(quarantine)
+    first_record = len(quarantine.records)   # held records: a list index
     reports, rows, raw_data = _read_logs(paths, config, quarantine, progress)
     # Each stage lets go of what it no longer needs: at a million messages, a frame of raw
     # or typed columns is most of a GB.

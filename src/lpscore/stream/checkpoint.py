@@ -10,7 +10,8 @@ file, flushed to disk and renamed over ``state.pkl``: a crash leaves the previou
 or the new one, never a mix. After a restart the sources are put back at the saved
 positions, so every record after the checkpoint is read again and applied once to the state
 as it was then: no fill lost, none counted twice. The quarantine file is appended at each
-checkpoint and cut back to its saved length on restore, so it has no repeats either.
+checkpoint and cut back to its saved length on restore, so it has no repeats either; the
+records written are released from memory (``Quarantine.release``).
 
 The file is a pickle of lpscore's own objects: load only checkpoints you wrote.
 """
@@ -64,14 +65,16 @@ class Checkpoint:
         return state
 
     def save(self, state: dict[str, Any], quarantine: Quarantine) -> None:
-        new = quarantine.records[self.written:]
+        """Append the quarantine's new records to the file (then ``quarantine`` releases
+        them: the file holds them), and write ``state`` atomically."""
+        new = quarantine.since(self.written)
         with self.quarantine_path.open("ab") as handle:
             for record in new:
                 handle.write(json.dumps(asdict(record), ensure_ascii=True).encode() + b"\n")
             handle.flush()
             os.fsync(handle.fileno())
             size = handle.tell()
-        self.written = len(quarantine.records)
+        self.written = len(quarantine)
         payload = {**state, "version": _VERSION, "quarantine_bytes": size}
         tmp = self.state_path.with_suffix(".tmp")
         with tmp.open("wb") as handle:
@@ -79,3 +82,4 @@ class Checkpoint:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self.state_path)
+        quarantine.release(self.written)

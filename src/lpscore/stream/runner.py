@@ -306,7 +306,7 @@ class Stream:
         letter topic, if it has one."""
         dead_letter = getattr(self.source, "dead_letter", None)
         if dead_letter is not None and len(lane.quarantine) > seen:
-            dead_letter(lane.quarantine.records[seen:])
+            dead_letter(lane.quarantine.since(seen))
 
     def _take_quotes(self) -> int:
         """Read the quote feed; every lane takes the quotes it has not taken yet."""
