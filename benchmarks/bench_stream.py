@@ -11,9 +11,11 @@ without quotes (markouts null; the quote joins are measured in the KPI benchmark
   5 MB a partition), and one ``Stream`` worker reads each round to its end: execution reports
   per second from the bus to published scores, over the polls that brought records (every
   poll publishes, or ``--throughput-publish-every``). The run fails unless the worker read
-  every record. Baseline in the same run: the naive loop, which re-runs the batch job
-  (ingest, compute_kpis, publish) over everything received so far at every poll, on the
-  first polls only (its cost grows with the history).
+  every record. One more run (``--sustained-messages``, 1,000,000 by default) on a longer
+  log of the same generator shows what the rate becomes as a running worker's state grows
+  (the target row takes the lower of the two). Baseline in the same run: the naive loop,
+  which re-runs the batch job (ingest, compute_kpis, publish) over everything received so
+  far at every poll, on the first polls only (its cost grows with the history).
 - latency: a producer thread paces the log at 5,000 fills/s onto the topic while the worker
   runs with an embedded Valkey store; a record's latency is from its produce call to the
   store write, in the first publish that covers its offset, of the contexts the polls
@@ -287,6 +289,10 @@ def main() -> int:
                         help="records a throughput poll takes at most (the micro-batch)")
     parser.add_argument("--steady-fills", type=float, default=1_000.0,
                         help="fills/s of one more latency run, at a rate a worker keeps up with")
+    parser.add_argument("--sustained-messages", type=int, default=1_000_000,
+                        help="messages of one more throughput run, at the last "
+                        "--throughput-publish-every, long enough that the state grows as a "
+                        "running worker's does (0: skip)")
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--write-results", action="store_true")
     args = parser.parse_args()
@@ -311,6 +317,18 @@ def main() -> int:
             print(f"throughput (publish every {every:g} ms)", tps[every], flush=True)
         tp = tps[args.throughput_publish_every[0]]
         best = max(tps.values(), key=lambda r: r["execs_per_s"])
+        sustained = None
+        if args.sustained_messages:
+            long_log = Path(tmp) / "long.log"
+            long_lines, _ = generate(args.sustained_messages, args.seed)
+            long_log.write_bytes(b"".join(long_lines))
+            long_execs = sum(b"\x0135=8\x01" in line for line in long_lines)
+            del long_lines
+            every = args.throughput_publish_every[-1]
+            sustained = (every, long_execs, throughput(long_log, bootstrap, long_execs,
+                                                       every / 1e3, args.max_records))
+            print(f"sustained throughput, {args.sustained_messages:,} messages (publish "
+                  f"every {every:g} ms)", sustained[2], flush=True)
         base = ({"wall_s": 0.0, "execs_per_s": 0.0, "polls": 0} if args.skip_naive
                 else naive(log, polls=4, per_poll=50_000))
         print("naive", base, flush=True)
@@ -326,6 +344,8 @@ def main() -> int:
                          past if args.history else None)
         print(f"latency at {args.steady_fills:g} fills/s", steady, flush=True)
     del owner
+    rate = best["execs_per_s"] if sustained is None else min(best["execs_per_s"],
+                                                               sustained[2]["execs_per_s"])
     if args.write_results:
         info = machine(["polars", "confluent-kafka", "redis"])
         after = " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -371,6 +391,15 @@ def main() -> int:
             f"| the first run without its publish time (decode and KPI engine only) | "
             f"{tp['process_execs_per_s']:,.0f} | "
             f"{tp['wall_s'] * (1 - tp['publish_share']):.1f} | |",
+            *([] if sustained is None else [
+                f"| sustained: the same worker on {args.sustained_messages:,} messages "
+                f"({sustained[1]:,} execution reports) of the same generator, "
+                f"--publish-every {sustained[0]:g} ({sustained[2]['polls']} polls with records, "
+                f"{sustained[2]['publishes']} publishes, {sustained[2]['contexts']:,} contexts; "
+                f"publishing {100 * sustained[2]['publish_share']:.0f}% of the time, the rest "
+                f"{sustained[2]['process_execs_per_s']:,.0f} ER/s) | "
+                f"{sustained[2]['execs_per_s']:,.0f} | {sustained[2]['wall_s']:.1f} | "
+                f"{sustained[2]['cpu_s']:.1f} |"]),
             f"| naive loop: the batch job over everything so far at each poll (first "
             f"{base['polls']} polls of 50,000 lines) | {base['execs_per_s']:,.0f} | "
             f"{base['wall_s']:.1f} | |", "",
@@ -387,9 +416,11 @@ def main() -> int:
             "p50 ms | p99 ms | max ms |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |", *latency_rows, "",
             "| target | required | measured | result |", "| --- | ---: | ---: | --- |",
-            f"| sustained throughput, one worker | >= 50,000 ER/s | "
-            f"{best['execs_per_s']:,.0f} ER/s | "
-            f"{'PASS' if best['execs_per_s'] >= 50_000 else 'MISS'} |",
+            "| sustained throughput, one worker | >= 50,000 ER/s | "
+            + (f"{best['execs_per_s']:,.0f} ER/s" if sustained is None else
+               f"{sustained[2]['execs_per_s']:,.0f} ER/s over {args.sustained_messages:,} "
+               f"messages ({best['execs_per_s']:,.0f} over {args.messages:,})")
+            + f" | {'PASS' if rate >= 50_000 else 'MISS'} |",
             f"| bus -> score visible, p99 at 5,000 fills/s | <= 5 ms | {lat['p99_ms']:,.0f} ms | "
             f"{'PASS' if lat['p99_ms'] <= 5 else 'MISS'} |", "",
             f"Where the time goes now: publishing took {100 * tp['publish_share']:.0f}% of the "
