@@ -137,5 +137,7 @@ def _line(status: Status) -> str:
     return (f"records {status.records:,} ({status.rate:,.0f}/s) | events {status.events:,} | "
             f"quotes {status.quotes:,} | lag {status.lag:,} | lanes {status.lanes} | "
             f"live orders {status.live_units:,} | "
+            + (f"closed while working {status.closed_working:,} | "
+               if status.closed_working else "") +
             f"quarantined {status.quarantined:,} | published {status.published:,} | "
             f"last publish {publish}")

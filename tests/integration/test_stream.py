@@ -8,6 +8,7 @@ import itertools
 import math
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -547,6 +548,23 @@ def test_publish_every_option(tmp_path: Path, amzn_quotes: pl.DataFrame) -> None
                                   "--publish-every", "-1"])
     assert refused.exit_code == 2
     assert "--publish-every" in refused.output
+
+
+def test_the_status_line_counts_orders_closed_while_working(tmp_path: Path) -> None:
+    """``lpscore stream --idle-after``: the final status line says how many units were
+    closed with an order still working (and says nothing of them when there were none)."""
+    log = tmp_path / "fix.log"
+    log.write_bytes(DEMO_LOG.read_bytes())
+    runner = CliRunner()
+    args = ["stream", "--source", f"file://{log}", "--store", f"memory://{uuid.uuid4().hex}",
+            "--until-idle", "0.5", "--final-after", "1"]
+    idle = runner.invoke(app, [*args, "--idle-after", "2"])
+    assert idle.exit_code == 0, idle.output
+    shown = re.search(r"closed while working ([\d,]+)", idle.output)
+    assert shown is not None and int(shown.group(1).replace(",", "")) > 0, idle.output
+    default = runner.invoke(app, args)
+    assert default.exit_code == 0, default.output
+    assert "records " in default.output and "closed while working" not in default.output
 
 
 def test_real_moex_logs_replayed_to_a_file_give_the_batch_scores(tmp_path: Path) -> None:

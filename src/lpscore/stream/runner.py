@@ -167,6 +167,8 @@ class Status:
     lag: int = 0
     lanes: int = 0
     live_units: int = 0
+    closed_working: int = 0
+    """Units closed with an order still working (``--idle-after``) by this worker's lanes."""
     quarantined: int = 0
     published: int = 0
     """Snapshots that got a new version."""
@@ -583,6 +585,8 @@ class Stream:
         self.status.lag = self.source.lag()
         self.status.lanes = len(self.lanes)
         self.status.live_units = sum(len(lane.processor.open) for lane in self.lanes.values())
+        self.status.closed_working = sum(lane.processor.counts["closed_working_units"]
+                                         for lane in self.lanes.values())
         self.status.quarantined = sum(len(lane.quarantine) for lane in self.lanes.values())
         return self.status
 
