@@ -51,6 +51,22 @@ def test_publish_then_read_gives_the_same_snapshot(store: ScoreStore) -> None:
     assert store.get("hft", {"symbol": "ACME"}) is None
 
 
+def test_partials_are_stored_per_lane_and_a_workers_own_are_not_fetched(
+        store: ScoreStore) -> None:
+    """Stream workers' partials (lpscore.stream.partials): each lane's replaces its last;
+    ``exclude`` leaves a worker's own lanes out of what it fetches."""
+    assert store.partials("block") == {}
+    big = bytes(range(256)) * 4096
+    store.put_partial("block", "kafka:fix/0", b"first")
+    store.put_partial("block", "kafka:fix/0", big)
+    store.put_partial("block", "kafka:fix/1", b"\x00one")
+    store.put_partial("hft", "kafka:fix/2", b"other profile")
+    assert store.partials("block") == {"kafka:fix/0": big, "kafka:fix/1": b"\x00one"}
+    assert store.partials("block", exclude={"kafka:fix/0"}) == {"kafka:fix/1": b"\x00one"}
+    assert store.partials("block", exclude={"kafka:fix/0", "kafka:fix/1", "x"}) == {}
+    assert store.partials("hft", exclude={"kafka:fix/0"}) == {"kafka:fix/2": b"other profile"}
+
+
 def test_versions_increase_only_when_the_content_changes(store: ScoreStore) -> None:
     first = snapshot("block", {}, 50.0)
     assert store.publish([first])[0].version == 1

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -122,8 +122,8 @@ class LosingStore(ScoreStore):
     def put_partial(self, profile: str, lane: str, data: bytes) -> None:
         self.inner.put_partial(profile, lane, data)
 
-    def partials(self, profile: str) -> dict[str, bytes]:
-        return self.inner.partials(profile)
+    def partials(self, profile: str, exclude: Collection[str] = ()) -> dict[str, bytes]:
+        return self.inner.partials(profile, exclude)
 
     def close(self) -> None:
         self.inner.close()

@@ -37,7 +37,7 @@ import queue
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -126,8 +126,9 @@ class ScoreStore(ABC):
         """Store one stream lane's statistics (lpscore.stream.partials), replacing its last."""
 
     @abstractmethod
-    def partials(self, profile: str) -> dict[str, bytes]:
-        """Every lane's statistics stored for ``profile``."""
+    def partials(self, profile: str, exclude: Collection[str] = ()) -> dict[str, bytes]:
+        """Every lane's statistics stored for ``profile``, but those of the lanes in
+        ``exclude`` (a worker's own, which it holds already: not fetched)."""
 
     @abstractmethod
     def close(self) -> None:
@@ -174,9 +175,10 @@ class MemoryStore(ScoreStore):
         with self._lock:
             self._partials.setdefault(profile, {})[lane] = data
 
-    def partials(self, profile: str) -> dict[str, bytes]:
+    def partials(self, profile: str, exclude: Collection[str] = ()) -> dict[str, bytes]:
         with self._lock:
-            return dict(self._partials.get(profile, {}))
+            return {lane: data for lane, data in self._partials.get(profile, {}).items()
+                    if lane not in exclude}
 
     def publish(self, snapshots: Iterable[Snapshot]) -> list[Published]:
         out = []
@@ -379,7 +381,7 @@ class RedisStore(ScoreStore):
             members = self._client.smembers(f"{self._prefix}:contexts:{profile}")
         except redis.RedisError as exc:
             raise _unavailable(self.name, exc) from exc
-        return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+        return sorted(_text(m) for m in members)
 
     def subscribe(self) -> Subscription:
         return _RedisSubscription(self._client, self.channel, self.name)
@@ -390,18 +392,30 @@ class RedisStore(ScoreStore):
         except redis.RedisError as exc:
             raise _unavailable(self.name, exc) from exc
 
-    def partials(self, profile: str) -> dict[str, bytes]:
+    def partials(self, profile: str, exclude: Collection[str] = ()) -> dict[str, bytes]:
+        key = f"{self._prefix}:partials:{profile}"
         try:
-            found = self._client.hgetall(f"{self._prefix}:partials:{profile}")
+            if not exclude:
+                found = self._client.hgetall(key)
+            else:        # the names first: a worker's own partials are megabytes apiece
+                names = [_text(k) for k in self._client.hkeys(key)]
+                wanted = [name for name in names if name not in exclude]
+                values = self._client.hmget(key, wanted) if wanted else []
+                found = {n: v for n, v in zip(wanted, values, strict=True) if v is not None}
         except redis.RedisError as exc:
             raise _unavailable(self.name, exc) from exc
-        return {(k.decode() if isinstance(k, bytes) else str(k)):
-                (v if isinstance(v, bytes) else str(v).encode()) for k, v in found.items()}
+        return {_text(k): (v if isinstance(v, bytes) else str(v).encode())
+                for k, v in found.items()}
 
     def close(self) -> None:
         self._client.close()
         if self._on_close is not None:
             self._on_close()
+
+
+def _text(value: object) -> str:
+    """A key or member as redis-py gives it (bytes), as text."""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 _MEMORY: dict[str, MemoryStore] = {}

@@ -414,12 +414,10 @@ class Stream:
                 lane.stats = lane.processor.stats()
                 if lane.stats is not None:
                     self.store.put_partial(profile.name, lane.key, encode_stats(lane.stats))
-        parts: dict[str, Stats] = {}
-        for key, data in self.store.partials(profile.name).items():
-            own = self.lanes.get(key)
-            if own is not None and own.stats is not None:
-                parts[key] = own.stats          # our own: as encoded, without decoding
-                continue
+        # our own as computed, neither fetched nor decoded; a lane of ours without
+        # statistics yet may have a partial from its previous owner
+        parts = {key: lane.stats for key, lane in self.lanes.items() if lane.stats is not None}
+        for key, data in self.store.partials(profile.name, exclude=parts).items():
             known = self._others.get(key)
             if known is None or known[0] != data:
                 known = self._others[key] = (data, decode_stats(data))
