@@ -48,6 +48,7 @@ from lpscore.stream import processor as processor_module
 from lpscore.stream import runner as runner_module
 from lpscore.stream.decode import Record, StreamDecoder
 from lpscore.stream.files import FollowFile
+from lpscore.stream.partials import encode_stats
 from lpscore.stream.processor import FINEST, Processor, add_all
 from lpscore.stream.replay import replay_logs
 from lpscore.stream.runner import Settings, Stream
@@ -395,6 +396,48 @@ def test_publishes_between_full_ones_score_what_the_full_path_scores(
     assert len(checked) >= 5 and max(checked) > 1, checked
     assert stream.lanes[str(log)].processor.counts["closed_units"]
     stream.close()
+
+
+@pytest.mark.parametrize("others", [False, True])
+def test_a_worker_alone_writes_its_partials_seldom_between_full_publishes(
+        tmp_path: Path, amzn_quotes: pl.DataFrame, others: bool) -> None:
+    """``partials_alone_every_s``: between full publishes, a worker that finds no other
+    worker's partial in the store does not write its own at every exchange (a lane's
+    partial is all its statistics); once another worker's partial is there, it writes at
+    every exchange again. After the final publish the store holds the lane's statistics."""
+    log, config, store, stream = follow_demo(tmp_path, amzn_quotes, max_records=120,
+                                             partials_every_s=0.0,
+                                             partials_alone_every_s=3_600.0)
+    written: list[tuple[str, int]] = []
+    put = store.put_partial
+
+    def counting(profile: str, lane: str, data: bytes) -> None:
+        written.append((lane, stream.status.publishes))
+        put(profile, lane, data)
+
+    store.put_partial = counting  # type: ignore[method-assign]
+    stream.step()
+    while stream.status.publishes < 1:
+        stream.step()
+    first = len(written)
+    assert first == 1                             # the first publish is a full one
+    if others:       # another worker's lane (its content does not matter here)
+        put("block", "elsewhere/0", store.partials("block")[str(log)])
+    dense_before = stream._dense is not None
+    while stream.source.lag():
+        stream.step()
+    assert dense_before and stream.status.publishes >= 3
+    between = len(written) - first
+    assert (between >= stream.status.publishes - 2) if others else between == 0, written
+    stream.close()
+    lane = stream.lanes[str(log)]
+    assert lane.stats is not None                  # the final publish left it current
+    assert store.partials("block")[str(log)] == encode_stats(lane.stats)
+    now = lane.processor.stats()
+    assert now is not None
+    assert_frame_equal(lane.stats.sums, now.sums, rel_tol=1e-12)   # summed in another order
+    if not others:
+        assert_same_scores(store, batch_snapshots(log, amzn_quotes, config))
 
 
 def test_publishes_of_many_changed_contexts_score_with_polars(

@@ -117,6 +117,14 @@ class Settings:
     """Between full publishes, a worker writes its lanes' partials to the store and reads
     the other workers' at most this often (a publish scores its own lanes' changes at once,
     other workers' within this time)."""
+    partials_alone_every_s: float = 30.0
+    """Between full publishes, a worker that found no other worker's partial in the store
+    writes its own at most this often (it still looks for others' every
+    ``partials_every_s``, and writes every time once it has found some): a lane's partial
+    is all its statistics, so writing it costs in proportion to everything the lane has
+    seen (some 55 ms a lane a second after 1,000,000 messages), for no reader. A worker
+    that joins triggers a rebalance, after which the next publish is a full one, which
+    writes every partial."""
     dense_max_contexts: int = 500
     """A publish between full ones scores from arrays (``_publish_dense``) when the polls
     changed at most this many finest contexts; more (a large backlog), and Polars, which
@@ -216,6 +224,8 @@ class Stream:
         self._dense_others: dict[str, Stats] = {}
         """Other workers' partials as the arrays hold them."""
         self._partials_at = -float("inf")
+        self._written_at = -float("inf")
+        """When the lanes' partials were last written (``_exchange_partials``)."""
         self._few = 0
         """Publishes in a row with at most ``dense_max_contexts`` changed contexts."""
         self._pool: ThreadPoolExecutor | None = None
@@ -404,20 +414,25 @@ class Stream:
         self._dense = dense
         self._dense_others = {k: p for k, p in parts.items() if k not in self.lanes}
 
-    def _exchange_partials(self) -> dict[str, Stats]:
+    def _exchange_partials(self, *, write: bool = True) -> dict[str, Stats]:
         """Write each lane's statistics to the store as its partial; every partial in the
         store by key, ours as computed (not decoded), the others' decoded once per
-        content."""
+        content. Without ``write``, only the other workers' partials: ours are neither
+        computed nor written."""
         profile = self.settings.profile
-        for lane in self.lanes.values():
-            if lane.stats is None:
-                lane.stats = lane.processor.stats()
-                if lane.stats is not None:
-                    self.store.put_partial(profile.name, lane.key, encode_stats(lane.stats))
+        if write:
+            for lane in self.lanes.values():
+                if lane.stats is None:
+                    lane.stats = lane.processor.stats()
+                    if lane.stats is not None:
+                        self.store.put_partial(profile.name, lane.key,
+                                               encode_stats(lane.stats))
+            self._written_at = time.monotonic()
         # our own as computed, neither fetched nor decoded; a lane of ours without
         # statistics yet may have a partial from its previous owner
         parts = {key: lane.stats for key, lane in self.lanes.items() if lane.stats is not None}
-        for key, data in self.store.partials(profile.name, exclude=parts).items():
+        mine = parts if write else self.lanes
+        for key, data in self.store.partials(profile.name, exclude=mine).items():
             known = self._others.get(key)
             if known is None or known[0] != data:
                 known = self._others[key] = (data, decode_stats(data))
@@ -450,7 +465,9 @@ class Stream:
         # the exchange with other workers after the first write, out of the way of the
         # changed scores: their partials count from the symbols in turn on
         if time.monotonic() - self._partials_at >= self.settings.partials_every_s:
-            others = {k: p for k, p in self._exchange_partials().items()
+            write = bool(self._dense_others) or (time.monotonic() - self._written_at
+                                                 >= self.settings.partials_alone_every_s)
+            others = {k: p for k, p in self._exchange_partials(write=write).items()
                       if k not in self.lanes}       # ours are in the arrays already
             for key in set(self._dense_others) - set(others):
                 dense.drop_part(key)
