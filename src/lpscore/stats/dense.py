@@ -160,7 +160,9 @@ class DenseStats:
         names = [c for c in sums.columns if c not in self.keys]
         for name in names:
             self._column(name)
-        row_of = {k: self._row((part, *k)) for k in dict.fromkeys(keys)}
+        distinct = list(dict.fromkeys(keys))
+        self._reserve(sum((part, *k) not in self._row_of for k in distinct))
+        row_of = {k: self._row((part, *k)) for k in distinct}
         at = np.array([row_of[k] for k in keys], dtype=np.int64)
         self._t[at] = t_ref or 0
         values = sums.select(pl.col(names).cast(pl.Float64).fill_null(0.0)).to_numpy()
@@ -308,9 +310,16 @@ class DenseStats:
         self._of_context.setdefault((key[0], context), set()).add(key)
         return row
 
-    def _grow(self) -> None:
+    def _reserve(self, rows: int) -> None:
+        """Free rows for ``rows`` new keys, the arrays grown once (a rebuild after a full
+        publish adds every row at once: growing by doubling copied every sketch matrix a
+        dozen times)."""
+        if rows > len(self._free):
+            self._grow(rows - len(self._free))
+
+    def _grow(self, at_least: int = 0) -> None:
         old = self._sums.shape[0]
-        extra = max(64, old)
+        extra = max(64, old, at_least)
         self._sums = np.vstack([self._sums, np.zeros((extra, self._sums.shape[1]))])
         self._t = np.concatenate([self._t, np.zeros(extra)])
         self._alive = np.concatenate([self._alive, np.zeros(extra, dtype=bool)])
@@ -319,7 +328,8 @@ class DenseStats:
                                                          dtype=np.int64)])
         for metric, matrix in self._sketch.items():
             self._sketch[metric] = np.vstack([matrix, np.zeros((extra, matrix.shape[1]))])
-        self._free = list(range(old + extra - 1, old - 1, -1))
+        # the rows still free are taken first, then the new ones in ascending order
+        self._free = [*range(old + extra - 1, old - 1, -1), *self._free]
 
     def _drop(self, key: tuple[Any, ...], row: int) -> None:
         del self._row_of[key]
