@@ -317,7 +317,7 @@ def main() -> int:
             print(f"throughput (publish every {every:g} ms)", tps[every], flush=True)
         tp = tps[args.throughput_publish_every[0]]
         best = max(tps.values(), key=lambda r: r["execs_per_s"])
-        sustained = None
+        sustained: dict[str, float] | None = None
         if args.sustained_messages:
             long_log = Path(tmp) / "long.log"
             long_lines, _ = generate(args.sustained_messages, args.seed)
@@ -325,10 +325,10 @@ def main() -> int:
             long_execs = sum(b"\x0135=8\x01" in line for line in long_lines)
             del long_lines
             every = args.throughput_publish_every[-1]
-            sustained = (every, long_execs, throughput(long_log, bootstrap, long_execs,
-                                                       every / 1e3, args.max_records))
+            sustained = {**throughput(long_log, bootstrap, long_execs, every / 1e3,
+                                      args.max_records), "execs": long_execs, "every": every}
             print(f"sustained throughput, {args.sustained_messages:,} messages (publish "
-                  f"every {every:g} ms)", sustained[2], flush=True)
+                  f"every {every:g} ms)", sustained, flush=True)
         base = ({"wall_s": 0.0, "execs_per_s": 0.0, "polls": 0} if args.skip_naive
                 else naive(log, polls=4, per_poll=50_000))
         print("naive", base, flush=True)
@@ -345,7 +345,7 @@ def main() -> int:
         print(f"latency at {args.steady_fills:g} fills/s", steady, flush=True)
     del owner
     rate = best["execs_per_s"] if sustained is None else min(best["execs_per_s"],
-                                                               sustained[2]["execs_per_s"])
+                                                               sustained["execs_per_s"])
     if args.write_results:
         info = machine(["polars", "confluent-kafka", "redis"])
         after = " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -393,13 +393,13 @@ def main() -> int:
             f"{tp['wall_s'] * (1 - tp['publish_share']):.1f} | |",
             *([] if sustained is None else [
                 f"| sustained: the same worker on {args.sustained_messages:,} messages "
-                f"({sustained[1]:,} execution reports) of the same generator, "
-                f"--publish-every {sustained[0]:g} ({sustained[2]['polls']} polls with records, "
-                f"{sustained[2]['publishes']} publishes, {sustained[2]['contexts']:,} contexts; "
-                f"publishing {100 * sustained[2]['publish_share']:.0f}% of the time, the rest "
-                f"{sustained[2]['process_execs_per_s']:,.0f} ER/s) | "
-                f"{sustained[2]['execs_per_s']:,.0f} | {sustained[2]['wall_s']:.1f} | "
-                f"{sustained[2]['cpu_s']:.1f} |"]),
+                f"({sustained['execs']:,.0f} execution reports) of the same generator, "
+                f"--publish-every {sustained['every']:g} ({sustained['polls']:.0f} polls with "
+                f"records, {sustained['publishes']:.0f} publishes, {sustained['contexts']:,.0f} "
+                f"contexts; publishing {100 * sustained['publish_share']:.0f}% of the time, "
+                f"the rest {sustained['process_execs_per_s']:,.0f} ER/s) | "
+                f"{sustained['execs_per_s']:,.0f} | {sustained['wall_s']:.1f} | "
+                f"{sustained['cpu_s']:.1f} |"]),
             f"| naive loop: the batch job over everything so far at each poll (first "
             f"{base['polls']} polls of 50,000 lines) | {base['execs_per_s']:,.0f} | "
             f"{base['wall_s']:.1f} | |", "",
@@ -418,7 +418,7 @@ def main() -> int:
             "| target | required | measured | result |", "| --- | ---: | ---: | --- |",
             "| sustained throughput, one worker | >= 50,000 ER/s | "
             + (f"{best['execs_per_s']:,.0f} ER/s" if sustained is None else
-               f"{sustained[2]['execs_per_s']:,.0f} ER/s over {args.sustained_messages:,} "
+               f"{sustained['execs_per_s']:,.0f} ER/s over {args.sustained_messages:,} "
                f"messages ({best['execs_per_s']:,.0f} over {args.messages:,})")
             + f" | {'PASS' if rate >= 50_000 else 'MISS'} |",
             f"| bus -> score visible, p99 at 5,000 fills/s | <= 5 ms | {lat['p99_ms']:,.0f} ms | "

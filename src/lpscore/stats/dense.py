@@ -174,8 +174,9 @@ class DenseStats:
             np.add.at(self._sums, (at[:, None], cols[None, :]), values)
         for matrix in self._sketch.values():
             matrix[at] = 0.0
-        if sketches.height:
-            self._set_sketches(row_of, sketches)
+        if sketches.height:     # each group's row, for the sketch rows to join
+            groups = sums.select(self.keys).with_columns(pl.Series("__row", at))
+            self._set_sketches(groups.unique(self.keys), sketches)
 
     def drop_part(self, part: str) -> None:
         """Forget ``part`` and its rows."""
@@ -348,21 +349,13 @@ class DenseStats:
                 [self._bins[metric][b] for b in bins], dtype=np.int64))
         return found
 
-    def _set_sketches(self, row_of: dict[tuple[Any, ...], int],
-                      sketches: pl.DataFrame) -> None:
-        """Add the bins of ``sketches`` to the rows ``row_of`` gives their keys (every
-        sketched group has a sums row, kpi_stats; groups not in ``row_of`` are not
-        taken). Rows are found by a join and bins by a sorted search, not row by row in
-        Python: a publish after a long run re-reads tens of thousands of sketch rows."""
-        if not row_of:
-            return
-        keys = list(self.keys)
-        found = pl.DataFrame(
-            [pl.Series(k, [key[i] for key in row_of], dtype=pl.String)
-             for i, k in enumerate(keys)]
-            + [pl.Series("__row", list(row_of.values()), dtype=pl.Int64)]
-        ).cast({k: sketches.schema[k] for k in keys})
-        placed = sketches.join(found, on=keys, how="left", nulls_equal=True,
+    def _set_sketches(self, groups: pl.DataFrame, sketches: pl.DataFrame) -> None:
+        """Add the bins of ``sketches`` to the rows of their groups (``groups``: the keys
+        and their ``__row``, one row per group; every sketched group has a sums row,
+        kpi_stats; groups not in ``groups`` are not taken). Rows are found by a join and
+        bins by a sorted search, not row by row in Python: a publish after a long run
+        re-reads tens of thousands of sketch rows."""
+        placed = sketches.join(groups, on=list(self.keys), how="left", nulls_equal=True,
                                maintain_order="left")
         for (metric,), frame in placed.partition_by("metric", as_dict=True).items():
             name = str(metric)
