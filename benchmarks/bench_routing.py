@@ -336,7 +336,8 @@ def _stage_means(router: Router, cache: ScoreCache, reqs: list[RouteRequest], po
     for req in reqs:
         entry = next(e for e in (cache.entry(PROFILE, k) for k in router.chain(req))
                      if e is not None)
-        options = list(router._screen(entry.candidates, entry.options, req, []))
+        options = list(router._screen(entry.candidates, entry.options, entry.memo, req,
+                                      []))
         found.append((entry, options))
     lot = router.config.lot_size
     steps: dict[str, Callable[[int], object]] = {
@@ -344,7 +345,8 @@ def _stage_means(router: Router, cache: ScoreCache, reqs: list[RouteRequest], po
         "cache.entry (whole chain)": lambda i: [cache.entry(PROFILE, k)
                                                 for k in router.chain(reqs[i % m])],
         "_screen (all 20 LPs)": lambda i: list(router._screen(
-            found[i % m][0].candidates, found[i % m][0].options, reqs[i % m], [])),
+            found[i % m][0].candidates, found[i % m][0].options, found[i % m][0].memo,
+            reqs[i % m], [])),
         "policy.allocate": lambda i: policy.allocate(reqs[i % m].qty, found[i % m][1], lot),
         "stale": lambda i: cache.stale(PROFILE),
         "whole plan": lambda i: router.plan(reqs[i % m], policy),

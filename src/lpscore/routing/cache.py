@@ -28,8 +28,9 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 from lpscore.errors import ConfigError, StoreUnavailable
 from lpscore.publish.snapshot import Snapshot, context_key
@@ -53,6 +54,10 @@ class Entry:
     candidates: tuple[Candidate, ...]
     options: tuple[Option, ...]
     """``candidates`` without size limits, prebuilt for the router."""
+    memo: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
+    """What routers work out once from this snapshot (a router keeps here, per
+    configuration and symbol, what its rules decide about each LP); it goes with the
+    entry when a newer snapshot replaces it."""
 
     @classmethod
     def of(cls, snapshot: Snapshot) -> Entry:

@@ -128,9 +128,17 @@ class Spray(Policy):
 
     def allocate(self, qty: float, options: Iterable[Option], lot: float) -> list[Allocation]:
         chosen, sizes, shape = _split(qty, _top(options, self.top_k, lot), lot, self._shape)
-        text = qty_text(qty) if chosen else ""
-        return [Allocation(o.candidate, size, _share_note(size, qty, text, basis, o.max_qty))
-                for o, size, basis in zip(chosen, sizes, shape.basis, strict=True) if size > 0]
+        if not chosen:
+            return []
+        text = qty_text(qty)
+        out = []
+        for o, size, basis in zip(chosen, sizes, shape.basis, strict=True):
+            if size > 0:    # why this size: ``35% of 1,000,000 by score 87.6 x ...``
+                note = f"{size / qty:.0%} of {text} by {basis}"
+                if size >= o.max_qty - EPS:
+                    note = f"{note}, at its maximum {qty_text(o.max_qty)}"
+                out.append(Allocation(o.candidate, size, note))
+        return out
 
     def _shape(self, chosen: list[Option]) -> _Shape:
         """The weights and notes of a set of LPs, worked out once per set of candidates
@@ -185,19 +193,14 @@ def _basis(c: Candidate, score: float, rate: float, per_order: float) -> str:
     return f"{basis} x fill rate {rate:.2f} x typical fill {per_order:,.0f}"
 
 
-def _share_note(size: float, qty: float, qty_as_text: str, basis: str, top: float) -> str:
-    """Why a spray slice has its size: ``35% of 1,000,000 by score 87.6 x ...``
-    (``qty_as_text``: ``qty_text(qty)``, formatted once for all slices)."""
-    note = f"{size / qty:.0%} of {qty_as_text} by {basis}"
-    return f"{note}, at its maximum {qty_text(top)}" if size >= top - EPS else note
-
-
 def _top(options: Iterable[Option], k: float, lot: float) -> list[Option]:
     """The first ``k`` options that can take at least one lot (screened lazily: no more are
     taken from ``options`` than needed)."""
     chosen: list[Option] = []
+    least = lot - EPS
     for o in options:
-        if o.max_qty >= max(o.min_qty, lot) - EPS:
+        top = o.max_qty
+        if top >= least and top >= o.min_qty - EPS:     # max(min_qty, lot) - EPS
             chosen.append(o)
             if len(chosen) >= k:
                 break
@@ -227,7 +230,7 @@ def _sizes(qty: float, chosen: Sequence[Option], shape: _Shape, lot: float) -> l
     if mass > 0 and math.inf == min(caps):       # the usual case: nothing to cap, one pass
         floor = math.floor
         whole = [floor(min(qty * w / mass, qty) / lot + EPS) * lot for w in shape.weights]
-        residual = round((lots(qty, lot) - sum(whole)) / lot) * lot
+        residual = round((floor(qty / lot + EPS) * lot - sum(whole)) / lot) * lot  # lots()
         if residual >= lot - EPS:                # no cap: the largest weight takes them all
             whole[shape.order[0]] += residual
         return whole

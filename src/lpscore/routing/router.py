@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from lpscore.config import RoutingConfig
+from lpscore.config import LpRule, RoutingConfig
 from lpscore.model.enums import Side
 from lpscore.publish.publisher import HIERARCHY, levels
 from lpscore.routing.cache import ScoreCache
@@ -117,6 +117,7 @@ class Router:
         self._killed = set(config.killed)
         self._cooldown: dict[tuple[str, str], float] = {}
         self._chains: dict[tuple[str | None, ...], tuple[str, ...]] = {}
+        self._static_memo: dict[object, Any] = {}
         self._static = static_candidates(config.static_ranking)
         self._static_options = default_options(self._static)
 
@@ -151,7 +152,8 @@ class Router:
                 tried.append(f"no scores at {key}")
                 continue
             screened: list[Skipped] = []
-            found = self._screen(entry.candidates, entry.options, request, screened)
+            found = self._screen(entry.candidates, entry.options, entry.memo, request,
+                                 screened)
             first = next(found, None)
             if first is not None:
                 used, skipped = key, screened
@@ -160,11 +162,16 @@ class Router:
             skipped = skipped or screened      # explain the finest level that had LPs
             tried.append(f"no eligible LP at {key}")
         if used == STATIC:     # screened as the policy takes them, explained with the rest
-            options = self._screen(self._static, self._static_options, request, skipped)
+            options = self._screen(self._static, self._static_options, self._static_memo,
+                                   request, skipped)
         allocations = policy.allocate(request.qty, options, self.config.lot_size)
         why = request.why
-        children = tuple([Child(a.candidate.lp, a.qty, _reason(a.candidate.label, a.note, why))
-                          for a in allocations])
+        if why:
+            children = tuple([Child(c.lp, qty, _reason(c.label, note, why))
+                              for c, qty, note in allocations])
+        else:   # the usual request: the reason is the LP as ranked, then why this size
+            children = tuple([Child(c.lp, qty, f"{c.label}; {note}" if note else c.label)
+                              for c, qty, note in allocations])
         stale = self.cache.stale(self.profile) if self.cache is not None else True
         if used == chain[0]:
             fallback = ""
@@ -188,45 +195,88 @@ class Router:
         return found
 
     def _screen(self, candidates: Sequence[Candidate], defaults: Sequence[Option],
-                request: RouteRequest, skipped: list[Skipped]) -> Iterator[Option]:
-        """The eligible LPs in rank order, lazily; those screened out go to ``skipped``."""
-        config = self.config
-        exclude, killed, cooldown, rules = (request.exclude, self._killed, self._cooldown,
-                                            config.lps)
+                memo: dict[object, Any], request: RouteRequest, skipped: list[Skipped]
+                ) -> Iterator[Option]:
+        """The eligible LPs in rank order, lazily; those screened out go to ``skipped``.
+        What the configuration alone decides is worked out once per snapshot and symbol
+        (``_rules``, kept in the snapshot's ``memo``); a decision checks the order's
+        exclusions, the kill switch and the cool-downs, and sizes the LPs with a
+        ``max_notional`` at the order's price."""
         symbol = request.symbol
-        for c, default in zip(candidates, defaults, strict=True):
-            lp = c.lp
-            why = ""
+        exclude, killed, cooldown = request.exclude, self._killed, self._cooldown
+        for lp, c, option, before, after, rule in self._rules(candidates, defaults, memo,
+                                                                symbol):
             if exclude and lp in exclude:
                 why = "already tried for this order"
             elif killed and lp in killed:
                 why = "kill switch"
-            elif config.exclude_provisional and c.provisional:
-                why = f"provisional (n={c.n_orders}) and routing.exclude_provisional is on"
-            elif cooldown:
-                until = cooldown.get((lp, symbol))
-                now = self._clock() if until is not None else 0.0
-                if until is not None and until > now:
-                    ago = config.reject_cooldown_s - (until - now)
-                    why = (f"rejected {symbol} {ago:.1f} s ago (cool-down "
-                           f"{config.reject_cooldown_s:g} s)")
-            if why:
-                skipped.append(Skipped(lp, why))
+            elif before:
+                why = before
+            elif cooldown and (until := cooldown.get((lp, symbol))) is not None and (
+                    until > (now := self._clock())):
+                ago = self.config.reject_cooldown_s - (until - now)
+                why = (f"rejected {symbol} {ago:.1f} s ago (cool-down "
+                       f"{self.config.reject_cooldown_s:g} s)")
+            elif after:
+                why = after
+            elif option is not None:
+                yield option
                 continue
-            rule = rules.get(lp) if rules else None
-            if rule is None:
-                yield default
+            elif request.price is None:
+                why = "has a max_notional and the order no price"
+            else:
+                assert rule is not None
+                assert rule.max_notional is not None
+                top = rule.max_qty if rule.max_qty is not None else math.inf
+                yield Option(c, rule.min_qty, min(top, rule.max_notional / request.price))
                 continue
-            if rule.symbols and symbol not in rule.symbols:
-                skipped.append(Skipped(lp, f"not allowed {symbol} (routing.lps.{lp}.symbols)"))
-                continue
-            top = rule.max_qty if rule.max_qty is not None else math.inf
-            if rule.max_notional is not None:
-                if request.price is None:
-                    skipped.append(Skipped(lp, "has a max_notional and the order no price"))
-                    continue
-                top = min(top, rule.max_notional / request.price)
-            yield Option(c, rule.min_qty, top)
+            skipped.append(Skipped(lp, why))
+
+    def _rules(self, candidates: Sequence[Candidate], defaults: Sequence[Option],
+               memo: dict[object, Any], symbol: str) -> tuple[_Rule, ...]:
+        """Per LP of a snapshot, what the configuration decides for ``symbol``: its option
+        (None when its size depends on the order's price), why it is screened out before
+        the cool-down (provisional) and after it (symbol not allowed). Kept in ``memo``
+        (the snapshot's) per configuration and symbol."""
+        key = (id(self.config), symbol)
+        found = memo.get(key)
+        if found is not None and found[0] is self.config:
+            return found[1]  # type: ignore[no-any-return]
+        config = self.config
+        rules = config.lps
+        out = []
+        for c, default in zip(candidates, defaults, strict=True):
+            lp = c.lp
+            before = (f"provisional (n={c.n_orders}) and routing.exclude_provisional is on"
+                      if config.exclude_provisional and c.provisional else "")
+            rule = rules.get(lp)
+            option: Option | None = default
+            after = ""
+            if rule is not None:
+                if rule.symbols and symbol not in rule.symbols:
+                    after = f"not allowed {symbol} (routing.lps.{lp}.symbols)"
+                elif rule.max_notional is None:
+                    option = Option(c, rule.min_qty,
+                                    rule.max_qty if rule.max_qty is not None else math.inf)
+                else:
+                    option = None
+            out.append(_Rule(lp, c, option, before, after, rule))
+        rules_of = tuple(out)
+        memo[key] = (config, rules_of)
+        return rules_of
+
+
+class _Rule(NamedTuple):
+    """What the configuration decides about one LP of a snapshot for one symbol."""
+
+    lp: str
+    candidate: Candidate
+    option: Option | None
+    """None when its size depends on the order's price (``max_notional``)."""
+    before: str
+    after: str
+    rule: LpRule | None
+
 
 def _reason(label: str, note: str, why: str) -> str:
     """A child's reason: the LP as ranked (``Candidate.label``), then why this size, then
