@@ -239,10 +239,12 @@ def _sizes(qty: float, chosen: Sequence[Option], shape: _Shape, lot: float) -> l
     whole = [s if s == inf else floor(s / lot + EPS) * lot for s in sizes]
     target = lots(qty if left <= EPS * max(qty, 1.0) else sum(sizes), lot)
     residual = round((target - sum(whole)) / lot) * lot     # whole lots, float noise out
+    least = lot - EPS
     for i in shape.order:                                   # leftover lots, largest first
-        if residual < lot - EPS:
+        if residual < least:
             break
-        take = min(lots(caps[i] - whole[i], lot), residual)
+        room = caps[i] - whole[i]
+        take = residual if room == inf else min(floor(room / lot + EPS) * lot, residual)
         whole[i] += take
         residual -= take
     return whole
