@@ -282,6 +282,39 @@ def test_a_pending_interval_routes_on_the_score_and_says_so() -> None:
     assert plan.children[0].reason == "LP_C: rank 1 under block, score 88.2 (interval pending)"
 
 
+def test_remembered_screening_follows_the_symbol_config_snapshot_and_runtime_state() -> None:
+    """What the rules decide about a snapshot's LPs is worked out once per snapshot, symbol
+    and configuration (Entry.memo); the order's exclusions, the kill switch and the
+    cool-downs are still checked at every decision."""
+    star = snap({}, item("LP_C", 1, 88.2), item("LP_D", 2, 70.0), item("LP_A", 3, 40.0))
+    clock = Clock()
+    config = RoutingConfig(lps={"LP_C": LpRule(symbols=("XYZ",)),
+                                "LP_D": LpRule(max_qty=3_000.0)})
+    router = Router(cache_with(star), "block", config, clock=clock)
+
+    def first(symbol: str, **kw: object) -> tuple[str, float]:
+        plan = router.plan(RouteRequest(symbol, Side.SELL, 10_000, **kw),  # type: ignore[arg-type]
+                           Primary())
+        return plan.children[0].lp, plan.children[0].qty
+
+    assert first("ACME") == ("LP_D", 3_000)        # LP_C not allowed ACME, LP_D capped
+    assert first("XYZ") == ("LP_C", 10_000)        # same snapshot, another symbol
+    assert first("ACME") == ("LP_D", 3_000)        # remembered, the same answer
+    assert first("XYZ", exclude=frozenset({"LP_C"})) == ("LP_D", 3_000)
+    router.kill("LP_D")
+    assert first("ACME") == ("LP_A", 10_000)
+    router.revive("LP_D")
+    router.record_reject("LP_D", "ACME")
+    assert first("ACME") == ("LP_A", 10_000)
+    clock.now += config.reject_cooldown_s + 1
+    assert first("ACME") == ("LP_D", 3_000)
+    router.config = RoutingConfig()                # a new configuration: worked out afresh
+    assert first("ACME") == ("LP_C", 10_000)
+    assert router.cache is not None                # a new snapshot: worked out afresh
+    router.cache.install(snap({}, item("LP_A", 1, 90.0), item("LP_C", 2, 88.2)))
+    assert first("ACME") == ("LP_A", 10_000)
+
+
 def test_spray_weights_follow_new_candidates_not_a_remembered_set() -> None:
     """The spray remembers each set of candidates' weights; a new snapshot version of the
     same LPs (new candidates) must be weighed afresh."""
