@@ -230,7 +230,7 @@ def _sizes(qty: float, chosen: Sequence[Option], shape: _Shape, lot: float) -> l
     if mass > 0 and math.inf == min(caps):       # the usual case: nothing to cap, one pass
         floor = math.floor
         whole = [floor(min(qty * w / mass, qty) / lot + EPS) * lot for w in shape.weights]
-        residual = round((floor(qty / lot + EPS) * lot - sum(whole)) / lot) * lot  # lots()
+        residual = round((lots(qty, lot) - sum(whole)) / lot) * lot
         if residual >= lot - EPS:                # no cap: the largest weight takes them all
             whole[shape.order[0]] += residual
         return whole
@@ -239,12 +239,10 @@ def _sizes(qty: float, chosen: Sequence[Option], shape: _Shape, lot: float) -> l
     whole = [s if s == inf else floor(s / lot + EPS) * lot for s in sizes]
     target = lots(qty if left <= EPS * max(qty, 1.0) else sum(sizes), lot)
     residual = round((target - sum(whole)) / lot) * lot     # whole lots, float noise out
-    least = lot - EPS
     for i in shape.order:                                   # leftover lots, largest first
-        if residual < least:
+        if residual < lot - EPS:
             break
-        room = caps[i] - whole[i]
-        take = residual if room == inf else min(floor(room / lot + EPS) * lot, residual)
+        take = min(lots(caps[i] - whole[i], lot), residual)
         whole[i] += take
         residual -= take
     return whole

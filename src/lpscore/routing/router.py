@@ -166,12 +166,8 @@ class Router:
                                    request, skipped)
         allocations = policy.allocate(request.qty, options, self.config.lot_size)
         why = request.why
-        if why:
-            children = tuple([Child(c.lp, qty, _reason(c.label, note, why))
-                              for c, qty, note in allocations])
-        else:   # the usual request: the reason is the LP as ranked, then why this size
-            children = tuple([Child(c.lp, qty, f"{c.label}; {note}" if note else c.label)
-                              for c, qty, note in allocations])
+        children = tuple([Child(c.lp, qty, _reason(c.label, note, why))
+                          for c, qty, note in allocations])
         stale = self.cache.stale(self.profile) if self.cache is not None else True
         if used == chain[0]:
             fallback = ""
@@ -204,8 +200,8 @@ class Router:
         ``max_notional`` at the order's price."""
         symbol = request.symbol
         exclude, killed, cooldown = request.exclude, self._killed, self._cooldown
-        for lp, c, option, before, after, rule in self._rules(candidates, defaults, memo,
-                                                                symbol):
+        for c, option, before, after, rule in self._rules(candidates, defaults, memo, symbol):
+            lp = c.lp
             if exclude and lp in exclude:
                 why = "already tried for this order"
             elif killed and lp in killed:
@@ -238,11 +234,11 @@ class Router:
         (None when its size depends on the order's price), why it is screened out before
         the cool-down (provisional) and after it (symbol not allowed). Kept in ``memo``
         (the snapshot's) per configuration and symbol."""
-        key = (id(self.config), symbol)
-        found = memo.get(key)
-        if found is not None and found[0] is self.config:
-            return found[1]  # type: ignore[no-any-return]
         config = self.config
+        key = (id(config), symbol)     # a RoutingConfig (its rules a dict) has no hash
+        found = memo.get(key)
+        if found is not None:   # the memo holds that config: no other object has its id
+            return found[1]  # type: ignore[no-any-return]
         rules = config.lps
         out = []
         for c, default in zip(candidates, defaults, strict=True):
@@ -260,7 +256,7 @@ class Router:
                                     rule.max_qty if rule.max_qty is not None else math.inf)
                 else:
                     option = None
-            out.append(_Rule(lp, c, option, before, after, rule))
+            out.append(_Rule(c, option, before, after, rule))
         rules_of = tuple(out)
         memo[key] = (config, rules_of)
         return rules_of
@@ -269,7 +265,6 @@ class Router:
 class _Rule(NamedTuple):
     """What the configuration decides about one LP of a snapshot for one symbol."""
 
-    lp: str
     candidate: Candidate
     option: Option | None
     """None when its size depends on the order's price (``max_notional``)."""
