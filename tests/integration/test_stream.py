@@ -161,6 +161,28 @@ def test_followed_log_gives_the_batch_scores(tmp_path: Path, amzn_quotes: pl.Dat
     assert len(closes) > 1 or close_every_s
 
 
+def test_a_lanes_state_stays_in_one_chunk_poll_after_poll(tmp_path: Path,
+                                                          amzn_quotes: pl.DataFrame) -> None:
+    """The frames a lane keeps from poll to poll (the live events and statistics, the
+    duplicate history) are put together with each poll's rows; they stay one chunk,
+    whose queries do not slow down as a chunk per poll would make them."""
+    _, _, _, stream = follow_demo(tmp_path, amzn_quotes, max_records=50)
+    polls = 0
+    while stream.step() and polls < 40:
+        polls += 1
+    assert polls == 40
+    lane = next(iter(stream.lanes.values()))
+    rows = lane.processor.rows
+    assert lane.processor.events is not None and rows is not None
+    assert lane.decoder.history is not None
+    frames = {"events": lane.processor.events, "history": lane.decoder.history,
+              "sums": rows.sums, "sketches": rows.sketches, "counts": rows.counts}
+    assert all(f.height for f in frames.values()), {k: f.height for k, f in frames.items()}
+    assert {k: f.n_chunks("all") for k, f in frames.items()} == {
+        k: [1] * f.width for k, f in frames.items()}
+    stream.close()
+
+
 @pytest.mark.parametrize("per_poll", [40, 100])
 def test_closed_orders_quarantine_late_messages_and_the_rest_gives_the_batch_scores(
         tmp_path: Path, amzn_quotes: pl.DataFrame, per_poll: int) -> None:

@@ -162,7 +162,7 @@ class StreamDecoder:
         """Keep the last window of kept messages, and every session's latest reset."""
         rows = kept.select(*_DEDUP_COLUMNS, pl.lit(True).alias("_old"))
         if self.history is not None:
-            rows = pl.concat([self.history, rows], how="diagonal_relaxed")
+            rows = pl.concat([self.history, rows], how="diagonal_relaxed", rechunk=True)
         if rows.is_empty():
             self.history = rows
             return

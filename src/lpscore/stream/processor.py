@@ -209,7 +209,7 @@ class Processor:
         events = events.filter(pl.col(_UNIT) != CLOSED)
         merged = self.units.take_merged()
         frames = [events] if self.events is None else [self.events, events]
-        live = pl.concat(frames, how="vertical_relaxed")
+        live = pl.concat(frames, how="vertical_relaxed", rechunk=True)  # _replace_units
         if merged:
             roots = {u: self.units.find(u) for u in merged}
             live = live.with_columns(pl.col(_UNIT).replace(roots))
@@ -397,11 +397,16 @@ def _replace_units(rows: Stats | None, units: set[str], new: Stats) -> Stats:
     if rows is None:
         return new
     kept = _select_units(rows, units, keep=False).decayed_to(new.t_ref)
+    # one chunk (rechunk) here, in prepare's events and in the decoder's history: these
+    # are filtered, joined and read at every poll, and each poll's concatenation added a
+    # chunk to every column (14-18 after a few hundred polls; queries on them slowed
+    # several times over)
     return replace(
         kept,
-        sums=pl.concat([kept.sums, new.sums], how="diagonal_relaxed"),
-        sketches=pl.concat([kept.sketches, new.sketches], how="vertical_relaxed"),
-        counts=pl.concat([kept.counts, new.counts], how="vertical_relaxed"),
+        sums=pl.concat([kept.sums, new.sums], how="diagonal_relaxed", rechunk=True),
+        sketches=pl.concat([kept.sketches, new.sketches], how="vertical_relaxed",
+                           rechunk=True),
+        counts=pl.concat([kept.counts, new.counts], how="vertical_relaxed", rechunk=True),
     )
 
 
