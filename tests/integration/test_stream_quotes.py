@@ -5,6 +5,7 @@ checkpoint takes the quotes it lacks."""
 from __future__ import annotations
 
 import dataclasses
+import pickle
 import time
 import uuid
 from datetime import datetime
@@ -127,7 +128,12 @@ def test_a_restart_takes_the_quotes_it_lacks(
     its start), the rest of the day: the batch job's numbers, nothing taken twice."""
     ckpt = tmp_path / "ckpt"
     first, files = feed_in_steps(tmp_path, day, range(STEPS // 2), ckpt)
+    held = first.lanes[str(files[0])].processor.quotes.height
     first.close()
+    (lane_dir,) = ckpt.iterdir()       # the quotes apart from the pickle, each row once
+    assert pickle.loads((lane_dir / "state.pkl").read_bytes())["processor"].quotes is None
+    parts = sorted(lane_dir.glob("quotes-*.arrow"))
+    assert len(parts) > 1 and sum(pl.read_ipc(p).height for p in parts) == held > 0
     second, _ = feed_in_steps(tmp_path, day, range(STEPS // 2, STEPS), ckpt, files)
     lane = second.lanes[str(files[0])]
     assert lane.processor.quotes.height == day[2].height

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kpi_builders import at, quotes
 from lpscore.marketdata.nbbo import QuoteBook
@@ -85,3 +89,36 @@ def test_many_symbols_use_wider_codes() -> None:
     assert codes.tolist() == [n - 1, 0]
     hit = book.asof(codes, np.array([ns(10), ns(10)], dtype=np.int64))
     assert hit.bid.tolist() == [0.0, float(n - 1)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.tuples(st.integers(0, 30), st.sampled_from(["ABC", "XYZ", "QQQ"]),
+                               st.integers(0, 50)), min_size=1, max_size=40),
+       cuts=st.lists(st.integers(0, 40), max_size=4),
+       queries=st.lists(st.tuples(st.sampled_from(["ABC", "XYZ", "QQQ", "NOPE"]),
+                                  st.integers(-2, 33)), min_size=1, max_size=20))
+def test_a_book_extended_piece_by_piece_answers_as_one_made_at_once(
+        rows: list[tuple[int, str, int]], cuts: list[int],
+        queries: list[tuple[str, int]]) -> None:
+    """Quotes taken in pieces (``extend``: a live feed, poll by poll), in time order or
+    not, with symbols first seen in a later piece and ties across pieces, give the book
+    made from all of them at once: the same symbols, length, series and as-of answers."""
+    frame = quotes([(t, sym, 10.0 + price / 100, 10.02 + price / 100)
+                    for t, sym, price in rows])
+    whole = QuoteBook(frame)
+    bounds = sorted({0, *(min(c, frame.height) for c in cuts), frame.height})
+    pieces = QuoteBook(frame.slice(0, bounds[1]))
+    for lo, hi in itertools.pairwise(bounds[1:]):
+        pieces.extend(frame.slice(lo, hi - lo))
+    assert pieces.symbols == whole.symbols
+    assert len(pieces) == len(whole) == frame.height
+    for code in range(len(whole.symbols)):
+        for a, b in zip(pieces.series(code), whole.series(code), strict=True):
+            assert a.tolist() == b.tolist()
+    symbols = [s for s, _ in queries]
+    times = np.array([ns(t) for _, t in queries], dtype=np.int64)
+    got, want = (book.asof(book.codes(symbols), times) for book in (pieces, whole))
+    for name in ("ts", "found", "past_end"):
+        assert getattr(got, name).tolist() == getattr(want, name).tolist()
+    for name in ("bid", "ask"):
+        assert np.array_equal(getattr(got, name), getattr(want, name), equal_nan=True)

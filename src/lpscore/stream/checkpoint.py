@@ -13,6 +13,13 @@ as it was then: no fill lost, none counted twice. The quarantine file is appende
 checkpoint and cut back to its saved length on restore, so it has no repeats either; the
 records written are released from memory (``Quarantine.release``).
 
+Live quotes (``save(..., quotes=)``: a processor's quotes only grow, by appending) are kept
+apart from the pickle, as Arrow IPC parts ``quotes-NNNNNN.arrow``: each save writes the rows
+added since the last one as a new part and names the parts in the state, so a save costs
+the quotes it adds, not the day's (pickling five million quotes took 1.4 s, every
+``checkpoint_every_s``). ``load`` reads the parts the state names into ``state["quotes"]``
+and deletes any part written after it (a crash between the two).
+
 The file is a pickle of lpscore's own objects: load only checkpoints you wrote.
 """
 
@@ -25,16 +32,19 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from lpscore.errors import InputError
 from lpscore.quarantine import Quarantine
 
 __all__ = ["Checkpoint"]
 
 _VERSION = 1
+_QUOTES = "quotes"
 
 
 class Checkpoint:
-    """A checkpoint directory: ``state.pkl`` and ``quarantine.jsonl``."""
+    """A checkpoint directory: ``state.pkl``, ``quarantine.jsonl`` and the quote parts."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -43,6 +53,10 @@ class Checkpoint:
         self.quarantine_path = root / "quarantine.jsonl"
         self.written = 0
         """Records of this process's quarantine already in the file."""
+        self.quote_parts: list[str] = []
+        """The quote parts the state on disk names."""
+        self.quote_rows = 0
+        """The quotes they hold."""
 
     def load(self) -> dict[str, Any] | None:
         if not self.state_path.exists():
@@ -62,11 +76,29 @@ class Checkpoint:
         if self.quarantine_path.exists():
             with self.quarantine_path.open("r+b") as handle:
                 handle.truncate(int(state["quarantine_bytes"]))
+        self.quote_parts = list(state.get("quote_parts", []))
+        for path in self.root.glob(f"{_QUOTES}-*.arrow"):
+            if path.name not in self.quote_parts:     # written after this state
+                path.unlink()
+        if self.quote_parts:
+            state["quotes"] = pl.concat([pl.read_ipc((self.root / name).read_bytes())
+                                         for name in self.quote_parts], how="vertical")
+            self.quote_rows = state["quotes"].height
         return state
 
-    def save(self, state: dict[str, Any], quarantine: Quarantine) -> None:
+    def save(self, state: dict[str, Any], quarantine: Quarantine,
+             quotes: pl.DataFrame | None = None) -> None:
         """Append the quarantine's new records to the file (then ``quarantine`` releases
-        them: the file holds them), and write ``state`` atomically."""
+        them: the file holds them), write the rows of ``quotes`` past those saved as a new
+        part, and write ``state`` atomically."""
+        if quotes is not None and quotes.height > self.quote_rows:
+            name = f"{_QUOTES}-{len(self.quote_parts) + 1:06d}.arrow"
+            with (self.root / name).open("wb") as handle:
+                quotes.slice(self.quote_rows).write_ipc(handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            self.quote_parts.append(name)
+            self.quote_rows = quotes.height
         new = quarantine.since(self.written)
         with self.quarantine_path.open("ab") as handle:
             for record in new:
@@ -75,7 +107,8 @@ class Checkpoint:
             os.fsync(handle.fileno())
             size = handle.tell()
         self.written = len(quarantine)
-        payload = {**state, "version": _VERSION, "quarantine_bytes": size}
+        payload = {**state, "version": _VERSION, "quarantine_bytes": size,
+                   "quote_parts": list(self.quote_parts)}
         tmp = self.state_path.with_suffix(".tmp")
         with tmp.open("wb") as handle:
             handle.write(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))

@@ -146,8 +146,9 @@ class Processor:
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
         state["_book"] = None  # rebuilt from the quotes
-        if not self.live_quotes:
-            state["quotes"] = None  # the quote files are read again (Stream._resume)
+        # not pickled: the quote files are read again, and live quotes are saved apart
+        # (lpscore.stream.checkpoint; Stream._resume puts them back)
+        state["quotes"] = None
         return state
 
     @property
@@ -164,7 +165,8 @@ class Processor:
         if quotes.is_empty():
             return
         self.quotes = pl.concat([self.quotes, quotes], how="vertical_relaxed")
-        self._book = None
+        if self._book is not None:
+            self._book.extend(quotes)       # what they add, not the day's quotes again
         self._advance(quotes)
 
     def _advance(self, quotes: pl.DataFrame) -> None:

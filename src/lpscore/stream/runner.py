@@ -573,6 +573,8 @@ class Stream:
             lane.processor.live_quotes = False
             lane.processor.due.clear()
         else:       # it holds the quotes it had: the later ones come from the feed
+            if "quotes" in state or lane.processor.quotes is None:   # else pickled with it
+                lane.processor.quotes = state.get("quotes", s.quotes.clear())
             lane.quote_mark = None
         position: Mapping[str, Any] = state["position"]
         return position
@@ -587,8 +589,10 @@ class Stream:
     def _save(self, lane: Lane) -> None:
         if lane.checkpoint is None:
             return
-        lane.checkpoint.save({"decoder": lane.decoder, "processor": lane.processor,
-                              "position": self.source.position(lane.key)}, lane.quarantine)
+        held = lane.processor
+        lane.checkpoint.save({"decoder": lane.decoder, "processor": held,
+                              "position": self.source.position(lane.key)}, lane.quarantine,
+                             quotes=held.quotes if held.live_quotes else None)
         lane.saved_at = time.monotonic()
         lane.dirty = False
 
