@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kpi_builders import at, quotes
-from lpscore.marketdata.nbbo import QuoteBook
+from lpscore.marketdata.nbbo import QuoteBook, mid_variance
 
 MS = 1_000_000
 
@@ -109,12 +109,16 @@ def test_a_book_extended_piece_by_piece_answers_as_one_made_at_once(
     bounds = sorted({0, *(min(c, frame.height) for c in cuts), frame.height})
     pieces = QuoteBook(frame.slice(0, bounds[1]))
     for lo, hi in itertools.pairwise(bounds[1:]):
+        for code in range(len(pieces.symbols)):   # kept up from here on (a live feed's
+            pieces.variance(code)                  # regimes read it at every poll)
         pieces.extend(frame.slice(lo, hi - lo))
     assert pieces.symbols == whole.symbols
     assert len(pieces) == len(whole) == frame.height
     for code in range(len(whole.symbols)):
         for a, b in zip(pieces.series(code), whole.series(code), strict=True):
             assert a.tolist() == b.tolist()
+        _, mid = whole.series(code)        # the running variance to the last bit
+        assert pieces.variance(code)[1].tolist() == mid_variance(mid).tolist()
     symbols = [s for s, _ in queries]
     times = np.array([ns(t) for _, t in queries], dtype=np.int64)
     got, want = (book.asof(book.codes(symbols), times) for book in (pieces, whole))

@@ -23,7 +23,7 @@ import polars as pl
 from lpscore.config import ContextConfig
 from lpscore.errors import ConfigError
 from lpscore.kpi.sweep import QuoteSweep
-from lpscore.marketdata.nbbo import QuoteBook
+from lpscore.marketdata.nbbo import QuoteBook, mid_variance
 
 __all__ = ["CONTEXT_KEYS", "add_context", "load_adv", "size_bucket_labels", "size_bucket_of",
            "symbol_regimes"]
@@ -136,7 +136,8 @@ def _vol_regime(orders: pl.DataFrame, book: QuoteBook | QuoteSweep,
             code = int(sorted_codes[lo])
             if code >= 0:
                 rows = by_symbol[lo:hi]
-                regime[rows] = symbol_regimes(*book.series(code), t_send[rows], window, step)
+                regime[rows] = variance_regimes(*book.variance(code), t_send[rows], window,
+                                                step)
     return _REGIMES.gather(regime)
 
 
@@ -145,7 +146,13 @@ def symbol_regimes(ts: npt.NDArray[np.int64], mid: npt.NDArray[np.float64],
                     step: int) -> npt.NDArray[np.int8]:
     """The regimes (indices into ``_REGIMES``) of one symbol's orders sent at ``t_send``,
     from its quote times and mids."""
-    variance = np.r_[0.0, np.cumsum(np.diff(np.log(mid)) ** 2)]
+    return variance_regimes(ts, mid_variance(mid), t_send, window, step)
+
+
+def variance_regimes(ts: npt.NDArray[np.int64], variance: npt.NDArray[np.float64],
+                     t_send: npt.NDArray[np.int64], window: int,
+                     step: int) -> npt.NDArray[np.int8]:
+    """``symbol_regimes`` from the quotes' ``mid_variance``."""
     grid = np.arange(ts[0] + window, ts[-1] + 1, step, dtype=np.int64)
     if len(grid) < 3:
         grid = np.linspace(ts[0], ts[-1], 10).astype(np.int64)

@@ -28,7 +28,7 @@ import polars as pl
 
 from lpscore.intern import intern
 
-__all__ = ["AsOf", "QuoteBook", "symbol_codes"]
+__all__ = ["AsOf", "QuoteBook", "mid_variance", "symbol_codes"]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -122,6 +122,12 @@ class QuoteBook:
         one = self._series[code]
         return one.ts, (one.bid + one.ask) / 2.0
 
+    def variance(self, code: int) -> tuple[I64, F64]:
+        """Times and ``mid_variance`` of one symbol's quotes, worked out once and then kept
+        up as quotes come (a live feed's volatility regimes read them at every poll)."""
+        one = self._series[code]
+        return one.ts, one.variance()
+
     def asof(self, codes: I64, times_ns: I64) -> AsOf:
         """The quote as of each (symbol code, time).
 
@@ -158,14 +164,16 @@ class QuoteBook:
 
 class _Series:
     """One symbol's quotes in time order (equal times in the order given), in arrays with
-    room to grow."""
+    room to grow; and, once asked for, the cumulative variance of their mid
+    (``mid_variance``), kept up as quotes are appended."""
 
-    __slots__ = ("_ask", "_bid", "_n", "_ts")
+    __slots__ = ("_ask", "_bid", "_n", "_ts", "_var")
 
     def __init__(self) -> None:
         self._ts: I64 = np.empty(0, dtype=np.int64)
         self._bid: F64 = np.empty(0, dtype=np.float64)
         self._ask: F64 = np.empty(0, dtype=np.float64)
+        self._var: F64 | None = None
         self._n = 0
 
     @property
@@ -180,29 +188,47 @@ class _Series:
     def ask(self) -> F64:
         return self._ask[:self._n]
 
+    def variance(self) -> F64:
+        if self._var is None:
+            self._var = np.empty(len(self._ts), dtype=np.float64)
+            self._var[:self._n] = mid_variance((self.bid + self.ask) / 2.0)
+        return self._var[:self._n]
+
     def add(self, ts: I64, bid: F64, ask: F64) -> None:
         """Quotes in time order (``_by_symbol_then_time``), in arrays this takes over."""
         n, k = self._n, len(ts)
-        if not n:       # the caller's arrays are its own (gathered for this symbol)
-            self._ts, self._bid, self._ask, self._n = ts, bid, ask, k
-            return
-        if ts[0] < self._ts[n - 1]:     # out of order: merged, equal times held first
-            ts, bid, ask = (np.concatenate([self.ts, ts]), np.concatenate([self.bid, bid]),
-                            np.concatenate([self.ask, ask]))
-            order = np.argsort(ts, kind="stable")
-            self._ts, self._bid, self._ask, self._n = ts[order], bid[order], ask[order], n + k
+        if not n or ts[0] < self._ts[n - 1]:   # the first; or out of order: merged, equal
+            if n:                               # times held first
+                ts, bid, ask = (np.concatenate([self.ts, ts]), np.concatenate([self.bid, bid]),
+                                np.concatenate([self.ask, ask]))
+                order = np.argsort(ts, kind="stable")
+                ts, bid, ask = ts[order], bid[order], ask[order]
+            self._ts, self._bid, self._ask, self._var, self._n = ts, bid, ask, None, n + k
             return
         if n + k > len(self._ts):
             room = max(n + k, 2 * len(self._ts))
-            for name in ("_ts", "_bid", "_ask"):
+            for name in ("_ts", "_bid", "_ask", "_var"):
                 old = getattr(self, name)
-                grown = np.empty(room, dtype=old.dtype)
-                grown[:n] = old[:n]
-                setattr(self, name, grown)
+                if old is not None:
+                    grown = np.empty(room, dtype=old.dtype)
+                    grown[:n] = old[:n]
+                    setattr(self, name, grown)
         self._ts[n:n + k] = ts
         self._bid[n:n + k] = bid
         self._ask[n:n + k] = ask
+        if self._var is not None:   # the running sum goes on from the last quote held
+            mid = (self._bid[n - 1:n + k] + self._ask[n - 1:n + k]) / 2.0
+            self._var[n:n + k] = np.cumsum(
+                np.r_[self._var[n - 1], np.diff(np.log(mid)) ** 2])[1:]
         self._n = n + k
+
+
+def mid_variance(mid: F64) -> F64:
+    """The running sum of the squared log returns of ``mid``, 0 at the first quote: the
+    realized variance between two quotes is the difference of their sums (KPIS.md,
+    volatility regime)."""
+    out: F64 = np.r_[0.0, np.cumsum(np.diff(np.log(mid)) ** 2)]
+    return out
 
 
 def symbol_codes(enum: pl.Enum, symbols: pl.Series | Sequence[str | None]) -> I64:
