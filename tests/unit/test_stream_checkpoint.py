@@ -49,7 +49,9 @@ def test_a_part_written_after_the_last_state_is_dropped_and_saving_goes_on(
 
 
 def test_a_checkpoint_without_quotes_has_no_parts(tmp_path: Path) -> None:
+    DAY.write_ipc(tmp_path / "quotes-000002.arrow")     # a first save that never finished
     ckpt = Checkpoint(tmp_path)
+    assert ckpt.load() is None
     ckpt.save({"position": 0}, Quarantine())
     state = Checkpoint(tmp_path).load()
     assert state is not None and "quotes" not in state

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+from collections.abc import Collection
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ class Checkpoint:
     def load(self) -> dict[str, Any] | None:
         if not self.state_path.exists():
             self.quarantine_path.unlink(missing_ok=True)
+            self._drop_parts_but(())        # of a first save that never finished
             return None
         try:
             state = pickle.loads(self.state_path.read_bytes())
@@ -77,14 +79,17 @@ class Checkpoint:
             with self.quarantine_path.open("r+b") as handle:
                 handle.truncate(int(state["quarantine_bytes"]))
         self.quote_parts = list(state.get("quote_parts", []))
-        for path in self.root.glob(f"{_QUOTES}-*.arrow"):
-            if path.name not in self.quote_parts:     # written after this state
-                path.unlink()
+        self._drop_parts_but(self.quote_parts)      # written after this state
         if self.quote_parts:
             state["quotes"] = pl.concat([pl.read_ipc((self.root / name).read_bytes())
                                          for name in self.quote_parts], how="vertical")
             self.quote_rows = state["quotes"].height
         return state
+
+    def _drop_parts_but(self, kept: Collection[str]) -> None:
+        for path in self.root.glob(f"{_QUOTES}-*.arrow"):
+            if path.name not in kept:
+                path.unlink()
 
     def save(self, state: dict[str, Any], quarantine: Quarantine,
              quotes: pl.DataFrame | None = None) -> None:
