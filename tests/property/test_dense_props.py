@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lpscore.scoring.estimate import near
+from lpscore.stats import dense as dense_module
 from lpscore.stats.dense import DenseStats
 from lpscore.stats.sketch import sketch_quantiles
 from lpscore.stats.table import Decay, Stats
@@ -105,3 +106,24 @@ def test_levels_equal_the_merged_rollups(parts: list[Any], replaced: list[Any],
                 assert values == pytest.approx(list(found[group]), rel=1e-12)
             else:
                 assert all(math.isnan(v) for v in values)
+
+
+@FAST
+@given(rows=st.lists(st.tuples(key_values, st.lists(
+    st.floats(allow_nan=False, allow_infinity=False, width=64) | st.sampled_from([0.0, -0.0]),
+    min_size=3, max_size=3)), max_size=60))
+def test_repeated_keys_are_summed_in_row_order_as_add_at_sums_them(
+        rows: list[tuple[tuple[Any, ...], list[float]]]) -> None:
+    """``set_rows`` takes the distinct keys in order of first appearance (as
+    ``dict.fromkeys`` gives them) and adds each group's rows in row order from 0.0, to the
+    last bit what ``np.add.at`` gives (its running order; ``np.add.reduceat`` differs)."""
+    frame = pl.DataFrame([k for k, _ in rows], schema=dict.fromkeys(KEYS, pl.String),
+                         orient="row")
+    distinct, group = dense_module._distinct(frame, KEYS)
+    assert distinct == list(dict.fromkeys(k for k, _ in rows))
+    assert [distinct[g] for g in group] == [k for k, _ in rows]
+    values = np.array([v for _, v in rows], dtype=np.float64).reshape(len(rows), 3)
+    want = np.zeros((len(distinct), 3))
+    np.add.at(want, (group[:, None], np.arange(3)[None, :]), values)
+    got = dense_module._group_sums(values, group, len(distinct))
+    assert got.tobytes() == want.tobytes()

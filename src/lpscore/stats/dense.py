@@ -24,6 +24,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 import numpy.typing as npt
 import polars as pl
@@ -140,43 +141,50 @@ class DenseStats:
         old = self._parts.get(part)
         self._parts[part] = old if latest is None else max(latest, old or latest)
         wanted = None if only is None else set(only)
-        keys = sums.select(self.keys).rows() if sums.height else []
+        # the distinct keys in order of first appearance and each row's among them: the
+        # rows repeat their keys (a group's rows from each held part and live unit), and
+        # only the distinct keys go through Python (after a long run the rows of a publish
+        # were tens of thousands, each made a tuple and looked up)
+        distinct, group = _distinct(sums, self.keys)
         if wanted is not None:
-            keep = [i for i, k in enumerate(keys) if k[1:] in wanted]
-            if len(keep) < len(keys):
-                sums, keys = sums[keep], [keys[i] for i in keep]
+            keep = np.array([k[1:] in wanted for k in distinct], dtype=bool)
+            if not keep.all():
+                rows = np.flatnonzero(keep[group])
+                sums = sums[rows]
+                distinct = [k for k, kept in zip(distinct, keep, strict=True) if kept]
+                group = (np.cumsum(keep) - 1)[group[rows]]
         held = ([k for k in self._of_context if k[0] == part] if wanted is None else
                 [(part, c) for c in wanted if (part, c) in self._of_context])
-        new = {(part, *k) for k in keys}
+        new = {(part, *k) for k in distinct}
         for context in held:
-            rows = self._of_context[context]
-            for key in [k for k in rows if k not in new]:     # gone from the part
-                rows.discard(key)
+            rows_of = self._of_context[context]
+            for key in [k for k in rows_of if k not in new]:     # gone from the part
+                rows_of.discard(key)
                 self._drop(key, self._row_of[key])
-            if not rows:
+            if not rows_of:
                 del self._of_context[context]
-        if not keys:
+        if not distinct:
             return
         names = [c for c in sums.columns if c not in self.keys]
         for name in names:
             self._column(name)
-        distinct = list(dict.fromkeys(keys))
         self._reserve(sum((part, *k) not in self._row_of for k in distinct))
-        row_of = {k: self._row((part, *k)) for k in distinct}
-        at = np.array([row_of[k] for k in keys], dtype=np.int64)
+        at = np.array([self._row((part, *k)) for k in distinct], dtype=np.int64)
         self._t[at] = t_ref or 0
         values = sums.select(pl.col(names).cast(pl.Float64).fill_null(0.0)).to_numpy()
         self._sums[at] = 0.0
         cols = np.array([self._columns[n] for n in names], dtype=np.int64)
-        if len(row_of) == len(keys):
+        if len(distinct) == sums.height:
             self._sums[np.ix_(at, cols)] = values
-        else:
-            np.add.at(self._sums, (at[:, None], cols[None, :]), values)
+        else:           # each group's rows added in order, from 0.0, as np.add.at adds
+            self._sums[np.ix_(at, cols)] = _group_sums(
+                np.ascontiguousarray(values), group, len(distinct))
         for matrix in self._sketch.values():
             matrix[at] = 0.0
         if sketches.height:     # each group's row, for the sketch rows to join
-            groups = sums.select(self.keys).with_columns(pl.Series("__row", at))
-            self._set_sketches(groups.unique(self.keys), sketches)
+            groups = pl.DataFrame(distinct, schema=sums.select(self.keys).schema,
+                                  orient="row").with_columns(pl.Series("__row", at))
+            self._set_sketches(groups, sketches)
 
     def drop_part(self, part: str) -> None:
         """Forget ``part`` and its rows."""
@@ -383,3 +391,33 @@ class DenseStats:
 def _sort_key(group: tuple[Any, ...]) -> tuple[Any, ...]:
     """Sort as Polars sorts keys with ``nulls_last``: by value, None after every value."""
     return tuple((v is None, "" if v is None else v) for v in group)
+
+
+def _distinct(frame: pl.DataFrame, keys: Sequence[str]) -> tuple[list[tuple[Any, ...]],
+                                                                  npt.NDArray[np.int64]]:
+    """The distinct rows of ``frame``'s ``keys`` in order of first appearance (as
+    ``dict.fromkeys``), and each row's index among them."""
+    if not frame.height:
+        return [], np.empty(0, dtype=np.int64)
+    found = (frame.select(keys).with_row_index("__i")
+             .group_by(list(keys), maintain_order=True).agg(pl.col("__i")))
+    rows = found["__i"]
+    group = np.empty(frame.height, dtype=np.int64)
+    group[rows.explode().to_numpy()] = np.repeat(np.arange(found.height),
+                                                 rows.list.len().to_numpy())
+    return found.select(keys).rows(), group
+
+
+def _group_sums_py(values: Array, group: npt.NDArray[np.int64], n_groups: int) -> Array:
+    """Per group, its rows of ``values`` added in row order from 0.0: what ``np.add.at``
+    gives (``np.add.reduceat`` sums in another order), without its slowness."""
+    out = np.zeros((n_groups, values.shape[1]))
+    for i in range(values.shape[0]):
+        g = group[i]
+        for j in range(values.shape[1]):
+            out[g, j] += values[i, j]
+    return out
+
+
+_group_sums: Callable[[Array, npt.NDArray[np.int64], int], Array] = numba.njit(
+    cache=True, nogil=True)(_group_sums_py)
