@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from lpscore.scoring.estimate import near
 from lpscore.stats import dense as dense_module
 from lpscore.stats.dense import DenseStats
+from lpscore.stats.groupsum import Groups
 from lpscore.stats.sketch import sketch_quantiles
 from lpscore.stats.table import Decay, Stats
 
@@ -115,11 +116,15 @@ def test_levels_equal_the_merged_rollups(parts: list[Any], replaced: list[Any],
 def test_repeated_keys_are_summed_in_row_order_as_add_at_sums_them(
         rows: list[tuple[tuple[Any, ...], list[float]]]) -> None:
     """``set_rows`` takes the distinct keys in order of first appearance (as
-    ``dict.fromkeys`` gives them) and adds each group's rows in row order from 0.0, to the
-    last bit what ``np.add.at`` gives (its running order; ``np.add.reduceat`` differs)."""
+    ``dict.fromkeys`` gives them: ``Groups.numbered``) and adds each group's rows in row
+    order from 0.0, to the last bit what ``np.add.at`` gives (its running order;
+    ``np.add.reduceat`` differs)."""
     frame = pl.DataFrame([k for k, _ in rows], schema=dict.fromkeys(KEYS, pl.String),
                          orient="row")
-    distinct, group = dense_module._distinct(frame, KEYS)
+    if not rows:
+        return
+    numbered = Groups.numbered(frame, KEYS)
+    distinct, group = numbered.keys.rows(), numbered.ids
     assert distinct == list(dict.fromkeys(k for k, _ in rows))
     assert [distinct[g] for g in group] == [k for k, _ in rows]
     values = np.array([v for _, v in rows], dtype=np.float64).reshape(len(rows), 3)

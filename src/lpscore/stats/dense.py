@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from lpscore.stats.groupsum import Groups
 from lpscore.stats.sketch import DEFAULT_ALPHA, bin_quantiles
 from lpscore.stats.table import Decay, Stats, decay_power
 
@@ -145,12 +146,17 @@ class DenseStats:
         # rows repeat their keys (a group's rows from each held part and live unit), and
         # only the distinct keys go through Python (after a long run the rows of a publish
         # were tens of thousands, each made a tuple and looked up)
-        distinct, group = _distinct(sums, self.keys)
+        if sums.height:
+            numbered = Groups.numbered(sums, self.keys)
+            keys, group = numbered.keys, numbered.ids
+        else:
+            keys, group = sums.select(self.keys), np.empty(0, dtype=np.int64)
+        distinct = keys.rows()
         if wanted is not None:
             keep = np.array([k[1:] in wanted for k in distinct], dtype=bool)
             if not keep.all():
                 rows = np.flatnonzero(keep[group])
-                sums = sums[rows]
+                sums, keys = sums[rows], keys.filter(pl.Series(keep))
                 distinct = [k for k, kept in zip(distinct, keep, strict=True) if kept]
                 group = (np.cumsum(keep) - 1)[group[rows]]
         held = ([k for k in self._of_context if k[0] == part] if wanted is None else
@@ -182,9 +188,7 @@ class DenseStats:
         for matrix in self._sketch.values():
             matrix[at] = 0.0
         if sketches.height:     # each group's row, for the sketch rows to join
-            groups = pl.DataFrame(distinct, schema=sums.select(self.keys).schema,
-                                  orient="row").with_columns(pl.Series("__row", at))
-            self._set_sketches(groups, sketches)
+            self._set_sketches(keys.with_columns(pl.Series("__row", at)), sketches)
 
     def drop_part(self, part: str) -> None:
         """Forget ``part`` and its rows."""
@@ -391,21 +395,6 @@ class DenseStats:
 def _sort_key(group: tuple[Any, ...]) -> tuple[Any, ...]:
     """Sort as Polars sorts keys with ``nulls_last``: by value, None after every value."""
     return tuple((v is None, "" if v is None else v) for v in group)
-
-
-def _distinct(frame: pl.DataFrame, keys: Sequence[str]) -> tuple[list[tuple[Any, ...]],
-                                                                  npt.NDArray[np.int64]]:
-    """The distinct rows of ``frame``'s ``keys`` in order of first appearance (as
-    ``dict.fromkeys``), and each row's index among them."""
-    if not frame.height:
-        return [], np.empty(0, dtype=np.int64)
-    found = (frame.select(keys).with_row_index("__i")
-             .group_by(list(keys), maintain_order=True).agg(pl.col("__i")))
-    rows = found["__i"]
-    group = np.empty(frame.height, dtype=np.int64)
-    group[rows.explode().to_numpy()] = np.repeat(np.arange(found.height),
-                                                 rows.list.len().to_numpy())
-    return found.select(keys).rows(), group
 
 
 def _group_sums_py(values: Array, group: npt.NDArray[np.int64], n_groups: int) -> Array:

@@ -107,6 +107,13 @@ class Groups:
             return None
         if len(keys) == 1 and any(frame[keys[0]].flags.values()):
             return None
+        return cls.numbered(frame, keys)
+
+    @classmethod
+    def numbered(cls, frame: pl.DataFrame, keys: Sequence[str]) -> Groups:
+        """The groups of ``frame`` by ``keys`` (at least one), numbered in order of their
+        first row, whatever the sums would be (``of`` says when these kernels sum as
+        Polars does)."""
         row = "_row_" + "_".join(keys)  # a name that is not a key
         first = frame.select(keys).with_row_index(row).select(
             pl.col(row).first().over(list(keys))).to_series().to_numpy().astype(np.int64)
