@@ -31,6 +31,10 @@ scores change each time (so the version goes up); the watcher records ``time.tim
 computed_at_ns`` when it first sees the new version (both processes read the same system
 clock).
 
+Once set up, the watcher settles its garbage collector (``lpscore.heap.settle_heap``), as
+docs/routing.md tells a router process to: unsettled, a full collection walked the imported
+libraries for 36-46 ms about once a run.
+
     cache          the watcher runs ScoreCache(store, ["block"], poll_interval_s=0.5).start()
                    and spins on ``cache.entry("block", ctx)`` with a 50 us sleep per turn (the
                    sleep releases the GIL to the cache's thread; it bounds the resolution).
@@ -66,6 +70,7 @@ import numpy as np
 
 from harness import machine, replace_section, write_profile
 from lpscore.config import LpRule, RoutingConfig
+from lpscore.heap import settle_heap
 from lpscore.model.enums import Side
 from lpscore.publish import MemoryStore, ScoreStore, Snapshot, context_key, open_store
 from lpscore.routing import (
@@ -465,6 +470,17 @@ def watcher_main(url: str, mode: str, ctxs: list[str], conn: Connection,
                     for c in ctxs]
 
     last = [v for v, _ in versions()]
+    pauses: list[int] = []      # ns of each collection while timing
+    began = [0]
+
+    def timed_collection(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            began[0] = time.perf_counter_ns()
+        else:
+            pauses.append(time.perf_counter_ns() - began[0])
+
+    settle_heap()     # as docs/routing.md tells a router process to, once set up
+    gc.callbacks.append(timed_collection)
     conn.send(("ready", last))
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     wall0 = time.perf_counter()
@@ -482,6 +498,7 @@ def watcher_main(url: str, mode: str, ctxs: list[str], conn: Connection,
         else:
             next_t += poll_s
             sleep(max(next_t - time.monotonic(), 0.0))
+    gc.callbacks.remove(timed_collection)
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu_share = ((ru1.ru_utime - ru0.ru_utime + ru1.ru_stime - ru0.ru_stime)
                  / (time.perf_counter() - wall0))
@@ -491,7 +508,7 @@ def watcher_main(url: str, mode: str, ctxs: list[str], conn: Connection,
     store.close()
     conn.send(("done", seen, windows, marks, cpu_share, None if status is None else
                {"updates": status.updates, "errors": status.errors,
-                "snapshots": status.snapshots}))
+                "snapshots": status.snapshots}, (len(pauses), max(pauses, default=0))))
 
 
 def run_visibility(url: str, store: ScoreStore, mode: str, ctxs: list[dict[str, str]],
@@ -539,7 +556,7 @@ def run_visibility(url: str, store: ScoreStore, mode: str, ctxs: list[dict[str, 
     if not parent.poll(60):
         proc.kill()
         raise SystemExit("watcher did not answer")
-    _, seen, windows, marks, cpu_share, status = parent.recv()
+    _, seen, windows, marks, cpu_share, status, collections = parent.recv()
     proc.join(10)
     elapsed = time.perf_counter() - t_start
 
@@ -604,7 +621,7 @@ def run_visibility(url: str, store: ScoreStore, mode: str, ctxs: list[dict[str, 
         "resync_ms": stats([b - a for a, b in windows], 1e6) if windows else {},
         "during_resync": len(delayed),
         "during_resync_stats": stats(delayed, 1e6) if delayed else {},
-        "status": status, "watcher_cpu": cpu_share,
+        "status": status, "watcher_cpu": cpu_share, "collections": collections,
         "without_resync": stats(clear, 1e6) if clear else {},
         "steps": {k: stats(v, 1e3) for k, v in steps.items() if v},
     }
@@ -710,6 +727,10 @@ def _notes(p1: dict[str, Any], p2: dict[str, Any]) -> list[str]:
            + ", ".join(f"{k} {v:.2f}" for k, v in steps.items()) + "."
            for label, steps in p1["stages"].items()]
     for run in p2["runs"]:
+        n, longest = run["collections"]
+        out.append(f"- {run['label']}: the watcher's garbage collector (settled: "
+                   f"`lpscore.heap.settle_heap`) ran {n} collections while timing, the "
+                   f"longest {longest / 1e6:.2f} ms.")
         if run["mode"] != "cache":
             continue
         st = run["status"] or {}
@@ -784,7 +805,9 @@ def _write_results(p1: dict[str, Any], p2: dict[str, Any], args: argparse.Namesp
         "watcher process with its own `open_store(url)`. This process publishes one snapshot "
         f"(`{context_key(WATCH_CONTEXT)}`) every ~5 ms (uniform 4-6 ms) with a changed score, "
         "`computed_at_ns = time.time_ns()` taken just before `store.publish`; the watcher "
-        "records `time.time_ns() - computed_at_ns` when it first sees the new version. `cache`: "
+        "records `time.time_ns() - computed_at_ns` when it first sees the new version. The "
+        "watcher settles its garbage collector once set up (`lpscore.heap.settle_heap`, as "
+        "docs/routing.md tells a router process to). `cache`: "
         "`ScoreCache(store, ['block'], poll_interval_s=0.5)` in the watcher, read with "
         f"`cache.entry` in a loop sleeping {args.spin_sleep_us:g} us per turn (the resolution; "
         "the sleep lets the cache's thread take the GIL). `poll` (baseline): `store.get` every "

@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from gen_fix_log import generate
 from harness import machine, replace_section
 from lpscore.config import Config
+from lpscore.heap import settle_heap
 from lpscore.ingest import ingest_logs
 from lpscore.kpi.engine import compute_kpis
 from lpscore.model.schema import QUOTE_SCHEMA, polars_schema
@@ -60,7 +61,7 @@ from lpscore.stream.decode import Record, StreamDecoder
 from lpscore.stream.kafka import KafkaSource
 from lpscore.stream.processor import Processor
 from lpscore.stream.replay import LogMessage, log_messages
-from lpscore.stream.runner import Settings, Stream, settle_heap
+from lpscore.stream.runner import Settings, Stream
 
 RESULTS = Path(__file__).parent / "RESULTS.md"
 TITLE = "## Live pipeline: throughput and latency (issue 8)"

@@ -20,6 +20,7 @@ from lpscore.cli_common import ConfigOption, err, exit_on_error
 from lpscore.config import load_config
 from lpscore.console import Console, create_console_app
 from lpscore.errors import ConfigError, StoreUnavailable
+from lpscore.heap import settle_heap
 from lpscore.publish import ScoreStore, open_store
 from lpscore.routing import ScoreCache
 from lpscore.scoring import BUILTIN
@@ -72,6 +73,7 @@ def serve_scores(
                 server = _Server(uvicorn.Config(app, host=host, port=port, log_level="info",
                                                 timeout_graceful_shutdown=SHUTDOWN_GRACE_S),
                                  None if console is None else console.closing.set)
+                settle_heap()    # no full collections walking the libraries mid-request
                 with contextlib.suppress(KeyboardInterrupt):
                     server.run()  # a port in use: uvicorn says so and exits with status 3
 

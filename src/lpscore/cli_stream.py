@@ -13,6 +13,7 @@ from lpscore.cli_common import ConfigOption, QuoteFiles, err, exit_on_error
 from lpscore.cli_publish import StoreOption
 from lpscore.config import load_config
 from lpscore.errors import InputError
+from lpscore.heap import settle_heap
 from lpscore.marketdata import load_quotes
 from lpscore.model.schema import QUOTE_SCHEMA, polars_schema
 from lpscore.publish import open_store
@@ -20,7 +21,7 @@ from lpscore.quarantine import Quarantine
 from lpscore.scoring import config_catalog, load_profile
 from lpscore.stream.files import FollowFile
 from lpscore.stream.quotes import QuoteFeed
-from lpscore.stream.runner import Settings, Source, Status, Stream, settle_heap
+from lpscore.stream.runner import Settings, Source, Status, Stream
 
 __all__ = ["replay", "stream"]
 

@@ -858,17 +858,3 @@ def test_poison_records_go_to_the_dead_letter_topic_and_the_stream_goes_on(
     assert sorted(map(key, copies)) == sorted(
         (r.source, r.offset, r.reason) for r in quarantined)
     assert_same_scores(store, batch_snapshots(MOEX_ORDERS, no_quotes(), config))
-
-
-def test_settle_heap_freezes_the_set_up_and_raises_the_young_collection_threshold() -> None:
-    """What `lpscore stream` does once set up (in a process of its own, as the CLI's)."""
-    code = ("import gc, polars\n"
-            "from lpscore.stream.runner import GC_THRESHOLDS, settle_heap\n"
-            "before = gc.get_freeze_count()\n"
-            "settle_heap()\n"
-            "print(before, gc.get_freeze_count(), gc.get_threshold() == GC_THRESHOLDS)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split()
-    assert out[0] == "0"
-    assert int(out[1]) > 10_000      # the imported libraries, out of the collector's way
-    assert out[2] == "True"

@@ -19,7 +19,6 @@ recomputed where the quotes completed a markout.
 
 from __future__ import annotations
 
-import gc
 import math
 import re
 import time
@@ -53,12 +52,7 @@ from lpscore.stream.partials import decode_stats, encode_stats
 from lpscore.stream.processor import FINEST, Context, Processor, add_all
 from lpscore.stream.quotes import QuoteFeed
 
-__all__ = ["Lane", "Settings", "Source", "Status", "Stream", "settle_heap"]
-
-GC_THRESHOLDS = (50_000, 20, 100)
-"""The collector's thresholds in a worker process (``settle_heap``); Python's are
-(700, 10, 10)."""
-
+__all__ = ["Lane", "Settings", "Source", "Status", "Stream"]
 
 class Source(Protocol):
     """Where records come from (lpscore.stream.files, lpscore.stream.kafka)."""
@@ -609,20 +603,6 @@ class Stream:
                                          for lane in self.lanes.values())
         self.status.quarantined = sum(len(lane.quarantine) for lane in self.lanes.values())
         return self.status
-
-
-def settle_heap() -> None:
-    """Set a worker process's garbage collector for polls: what is alive now (the imported
-    libraries, the configuration and the quotes read at start: some hundred thousand
-    objects) is moved out of its way (``gc.freeze``), and a young collection waits for
-    50,000 new objects instead of 700. A poll and a publish make and drop hundreds of
-    thousands of objects (records, report rows, scores); with Python's settings the full
-    collections they set off walk everything alive each time, about a quarter of a
-    worker's time in the throughput benchmark (docs/stream.md, Performance). Call it once
-    when the set-up is done, in a process that runs the stream and little else."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _take(item: tuple[Lane, Sequence[Record]]) -> tuple[int, int, set[Context]]:
