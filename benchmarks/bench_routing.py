@@ -728,9 +728,10 @@ def _notes(p1: dict[str, Any], p2: dict[str, Any]) -> list[str]:
            for label, steps in p1["stages"].items()]
     for run in p2["runs"]:
         n, longest = run["collections"]
+        ran = (f"ran {n} collections while timing, the longest {longest / 1e6:.2f} ms" if n
+               else "ran no collection while timing")
         out.append(f"- {run['label']}: the watcher's garbage collector (settled: "
-                   f"`lpscore.heap.settle_heap`) ran {n} collections while timing, the "
-                   f"longest {longest / 1e6:.2f} ms.")
+                   f"`lpscore.heap.settle_heap`) {ran}.")
         if run["mode"] != "cache":
             continue
         st = run["status"] or {}
