@@ -276,7 +276,8 @@ def _order_benchmarks(orders: pl.DataFrame, book: QuoteBook | QuoteSweep,
 
 def _col(name: str, values: F64) -> pl.Series:
     """A float column with NaN written as null (a missing KPI is null, never NaN or 0)."""
-    return pl.Series(name, values, dtype=pl.Float64).fill_nan(None)
+    # built null where NaN, not filled after: a fill is a Polars query (85 us a call)
+    return pl.Series(name, np.asarray(values, dtype=np.float64), nan_to_null=True)
 
 
 def _quarantine_negative_latency(orders: pl.DataFrame, linked: pl.DataFrame,
