@@ -12,9 +12,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal, assert_series_equal
 
-from lpscore.fix.batch import lines_with_prefix, string_views
+from lpscore.fix.batch import fix_timestamp, lines_with_prefix, string_views
 from lpscore.ingest import dedup
 from lpscore.ingest.decode import fix_timestamps
+from lpscore.ingest.records import exact_timestamps
 
 FIX_TIME = "%Y%m%d-%H:%M:%S%.f"
 
@@ -202,3 +203,12 @@ def test_distinct_exec_id_shortcut_equals_the_full_rules(seed: int) -> None:
     shortcut = dedup._flags(keys).select("duplicate", "exec_id_reused", "seq_num_reused")
     assert_frame_equal(shortcut, full)
     assert not shortcut["exec_id_reused"].any()
+
+
+def test_one_fix_timestamp_is_what_the_column_parser_gives() -> None:
+    """``fix_timestamp`` (`lpscore replay`'s, one value at a time) and ``exact_timestamps``
+    (the ingest's, a column at once) read the same values as times, and the same ones not."""
+    texts = [t for t in timestamp_strings(random.Random(13), 20_000) if t is not None]
+    column = exact_timestamps(pl.Series("t", texts, dtype=pl.String)).to_list()
+    assert [fix_timestamp(t.encode()) for t in texts] == column
+    assert fix_timestamp(b"20261122-10:11:12.5") == 1795342272_500000000

@@ -558,3 +558,4 @@ match_prefix = _JIT(_match_prefix)
 newlines = _JIT(_newlines)
 _view_at = _INLINED(_view_at)
 parse_timestamps = _JIT(_parse_timestamps)
+timestamp = _timestamp

@@ -15,10 +15,10 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from lpscore.errors import InputError
+from lpscore.fix.batch import fix_timestamp
 from lpscore.fix.tags import ADMIN_MSG_TYPES
 from lpscore.ingest.records import read_bytes
 from lpscore.stream.decode import capture_prefix
@@ -50,7 +50,7 @@ def log_messages(paths: Sequence[Path]) -> Iterator[LogMessage]:
         for line in read_bytes(path).splitlines():
             body = line.rstrip(b"\r")
             prefix = _PREFIX.match(body)
-            capture = _fix_time(prefix.group(1)) if prefix else None
+            capture = fix_timestamp(prefix.group(1)) if prefix else None
             if prefix:
                 body = body[prefix.end():]
             if b"8=FIX" not in body[:16]:
@@ -69,7 +69,7 @@ def log_messages(paths: Sequence[Path]) -> Iterator[LogMessage]:
                     (sender + target, tags.get(41, "")))
             if key is None and kind == "3":
                 key = sequences.get((target + sender, tags.get(45, "")))
-            sending = _fix_time(tags[52].encode()) if 52 in tags else None
+            sending = fix_timestamp(tags[52].encode()) if 52 in tags else None
             yield LogMessage(body, capture, key, kind in ADMIN_MSG_TYPES and kind != "3",
                              capture if capture is not None else sending)
 
@@ -109,12 +109,3 @@ def _paced(messages: Iterator[LogMessage], speed: float) -> Iterator[LogMessage]
             if wait > 0:
                 time.sleep(wait)
         yield message
-
-
-def _fix_time(text: bytes) -> int | None:
-    try:
-        whole, _, frac = text.decode().partition(".")
-        stamp = datetime.strptime(whole, "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC)
-    except ValueError:
-        return None
-    return int(stamp.timestamp()) * 10**9 + int((frac + "000000000")[:9])
