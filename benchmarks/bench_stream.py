@@ -366,8 +366,8 @@ def main() -> int:
             f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on: {info['nproc']} "
             f"CPUs ({info['cpu']}), {info['mem']} RAM, {info['os']}, Python {info['python']}, "
             f"Polars {info['polars']}, confluent-kafka {info['confluent-kafka']}. Load average "
-            f"before the run: {load_before}, after: {after} (shared machine: other jobs took "
-            "CPU throughout, so wall times are inflated).", "",
+            f"before the run: {load_before}, after: {after} (the machine is shared; other work "
+            "on it lands in the wall times).", "",
             f"Input: `benchmarks/gen_fix_log.py` (seed {args.seed}), {args.messages:,} messages "
             f"({n_execs:,} execution reports), no quotes. Bus: librdkafka's mock cluster, "
             "3 brokers, a 4-partition topic keyed by symbol; one worker; profile block. One "

@@ -54,6 +54,7 @@ from lpscore.stream.quotes import QuoteFeed
 
 __all__ = ["Lane", "Settings", "Source", "Status", "Stream"]
 
+
 class Source(Protocol):
     """Where records come from (lpscore.stream.files, lpscore.stream.kafka)."""
 
