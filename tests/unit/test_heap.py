@@ -9,7 +9,7 @@ import sys
 def test_settle_heap_freezes_the_set_up_and_raises_the_young_collection_threshold() -> None:
     """What `lpscore stream` and `lpscore serve` do once set up (in a process of its own,
     as the CLI's): a full collection afterwards walks none of the imported libraries."""
-    code = ("import gc, time, polars, lpscore.routing\n"
+    code = ("import gc, polars, lpscore.routing\n"
             "from lpscore.heap import GC_THRESHOLDS, settle_heap\n"
             "before = gc.get_freeze_count()\n"
             "alive = len(gc.get_objects())\n"
