@@ -141,8 +141,10 @@ def _scan(buf: U8, starts: I64, ends: I64, tags: tuple[int, ...], *, positions: 
     present = np.zeros((n_tags, n), dtype=np.bool_)
     high = np.zeros(n_tags, dtype=np.bool_)
     ok = np.empty(n, dtype=np.bool_)
-    rows = int(_kernels().scan(buf, *_words(buf), starts, ends, column_of, time_of, positions,
-                               value_start, value_end, view_at, present, high, ns, ok))
+    kernels = _kernels()
+    scratch = (np.empty(n_tags, dtype=np.int16), np.empty(n_tags, dtype=np.bool_))
+    rows = int(kernels.scan(buf, *_words(buf), starts, ends, column_of, time_of, positions,
+                            value_start, value_end, view_at, present, high, ns, ok, scratch))
     return _Found(ok, [v[:rows] for v in views], [p[:rows] for p in present],
                   value_start[:, :rows], value_end[:, :rows],
                   frozenset(t for c, t in enumerate(tags) if high[c]),
