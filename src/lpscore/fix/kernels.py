@@ -35,9 +35,9 @@ _BARE: Any = numba.njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call
 """For a loop that allocates nothing (its caller hands it any scratch) and calls inlined
 functions with arrays: compiled without numba's runtime, so without reference counting.
 With it, each inlined call took a reference on every array it was given and dropped them
-after (26 calls of the runtime a message in ``scan``, each with a ``vzeroupper``): the
-issue-2 scan of 1M messages took 0.74 s, 0.34 s without. (``_nrt`` is numba's own flag,
-the one its tests use; its type stubs do not list it.)"""
+after (some two dozen calls of the runtime a message in ``scan``, each with a
+``vzeroupper``): the issue-2 scan of 1M messages took 0.74 s, 0.34 s without. (``_nrt`` is
+numba's own flag, the one its tests use; its type stubs do not list it.)"""
 _INLINED: Any = numba.njit(cache=True, nogil=True, inline="always")
 """For the small functions called per field, per message or per value: inlined by numba
 itself (left to LLVM, they stayed calls with tuple results: the issue-2 scan of 1M messages
@@ -353,8 +353,9 @@ def _scan(buf: U8, words: U64, offset: int, starts: I64, ends: I64, column_of: I
     are never written, so their zeroed pages are never touched. There is one array of views
     per column, so that each can be freed on its own; they are written through their
     addresses, not through a numba typed list of the arrays looked up at every value (which
-    takes a reference on the array it gives). ``scratch``: two arrays of a column each, for
-    ``_message``'s lists of the columns it wrote (``_BARE``: this loop allocates nothing)."""
+    takes a reference on the array it gives). ``scratch``: two arrays with an item per wanted
+    column, for ``_message``'s lists of the columns it wrote (``_BARE``: this loop allocates
+    nothing)."""
     written, written_high = scratch
     out = (value_start, value_end, view_at, present, times)
     base = starts[0] if starts.shape[0] else 0
