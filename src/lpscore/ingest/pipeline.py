@@ -84,11 +84,9 @@ def ingest_logs(
     """Read, validate, decode and de-duplicate FIX logs into canonical events."""
     quarantine = Quarantine() if quarantine is None else quarantine
     first_record = len(quarantine.records)   # held records: a list index
-    reports, rows, raw_data = _read_logs(paths, config, quarantine, progress)
+    reports, typed, raw_data = _read_logs(paths, config, quarantine, progress)
     # Each stage lets go of what it no longer needs: at a million messages, a frame of raw
     # or typed columns is most of a GB.
-    typed = typed_messages(rows, config)
-    del rows
     bad = typed.filter(pl.col("reason").is_not_null())
     # A clean log has no bad row: then filtering would only copy every column.
     good = mark_duplicates(typed if bad.is_empty() else typed.filter(pl.col("reason").is_null()))
@@ -121,8 +119,14 @@ def _read_logs(
     paths: Sequence[Path], config: IngestConfig, quarantine: Quarantine,
     progress: Callable[[Path, int], None] | None,
 ) -> tuple[list[FileReport], pl.DataFrame, dict[str, bytes]]:
-    """Each file's first reconciliation counts, the message rows of all (with
-    ``file_index``) and each file's bytes by path (framing rejects are quarantined)."""
+    """Each file's first reconciliation counts, the typed messages of all
+    (``typed_messages``, with ``file_index``) and each file's bytes by path (framing
+    rejects are quarantined).
+
+    Each file's rows are typed before the next is read: only the typed frames, which keep
+    two of the raw tag columns, are put together (ten files of 100,000 messages: 2.10-2.24 s
+    and a peak of 2.01 GB, against 2.36-2.49 s and 2.11-2.13 GB with the raw rows put
+    together and typed at once)."""
     tags = wanted_tags(config)
     reports: list[FileReport] = []
     frames: list[pl.DataFrame] = []
@@ -137,7 +141,9 @@ def _read_logs(
             quarantined=rows.quarantined, skipped=sum(rows.skipped.values()),
             skipped_by_reason=dict(rows.skipped),
         ))
-        frames.append(rows.frame.with_columns(pl.lit(index, dtype=pl.Int64).alias("file_index")))
+        frames.append(typed_messages(rows.frame.with_columns(
+            pl.lit(index, dtype=pl.Int64).alias("file_index")), config))
+        del rows
         if progress is not None:
             progress(path, len(data))
     return reports, pl.concat(frames, how="vertical"), raw_data
