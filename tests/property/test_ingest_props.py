@@ -292,18 +292,23 @@ def test_dedup_does_not_depend_on_file_boundaries(
     tmp_path: Path, log: NoisyFills, data: st.DataObject,
 ) -> None:
     """Repeats and resends count once, reused ExecIDs with new MsgSeqNums count as new events;
-    the same lines split into two files, given in either order, give the same counts."""
+    the same lines split into two files, given in either order, give the same counts, and
+    the same rows carry the flags (two files make frames of two chunks, whose flags
+    ``mark_duplicates`` cuts to match)."""
     cut = data.draw(st.integers(0, len(log.specs)), label="cut")
     lines = [capture_prefix(c) + s.raw + b"\n"
              for s, c in zip(log.specs, log.captures, strict=True)]
     whole = ingest(tmp_path, ("whole.log", b"".join(lines)))
     first, second = ("a.log", b"".join(lines[:cut])), ("b.log", b"".join(lines[cut:]))
+    flags = ["seq_num", "exec_id", "exec_id_reused", "seq_epoch", "ref_epoch"]
     for result in (whole, ingest(tmp_path, first, second), ingest(tmp_path, second, first)):
         assert result.events.height == log.events
         assert result.data_quality["duplicates"] == log.duplicates
         assert result.data_quality["exec_id_reused"] == log.exec_id_reused
         assert result.events.filter(pl.col("exec_id_reused")).height == log.exec_id_reused
         assert result.events["seq_num"].is_unique().all()
+        assert result.events.select(flags).sort("seq_num").equals(
+            whole.events.select(flags).sort("seq_num"))
 
 
 # --------------------------------------------------------------------------- reproducers

@@ -124,9 +124,10 @@ def _read_logs(
     rejects are quarantined).
 
     Each file's rows are typed before the next is read: only the typed frames, which keep
-    two of the raw tag columns, are put together (ten files of 100,000 messages: 2.10-2.24 s
-    and a peak of 2.01 GB, against 2.36-2.49 s and 2.11-2.13 GB with the raw rows put
-    together and typed at once)."""
+    two of the raw tag columns, are put together, a chunk per file in every column, and
+    ``mark_duplicates`` cuts its flags into the same chunks. Ten files of 100,000 messages
+    then peak at 1.73 GB instead of 2.13 GB (the raw rows put together and typed at once),
+    in the same time (1.56-1.63 s against 1.58-1.68)."""
     tags = wanted_tags(config)
     reports: list[FileReport] = []
     frames: list[pl.DataFrame] = []
