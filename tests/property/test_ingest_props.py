@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 from lpscore.config import IngestConfig
 from lpscore.errors import InputError
 from lpscore.fix.codec import checksum, decode
-from lpscore.ingest import records
+from lpscore.ingest import pipeline, records
 from lpscore.ingest.decode import wanted_tags
 from lpscore.ingest.pipeline import IngestResult, ingest_logs
 from lpscore.ingest.records import split_messages, tag_column
@@ -293,15 +293,18 @@ def test_dedup_does_not_depend_on_file_boundaries(
 ) -> None:
     """Repeats and resends count once, reused ExecIDs with new MsgSeqNums count as new events;
     the same lines split into two files, given in either order, give the same counts, and
-    the same rows carry the flags (two files make frames of two chunks, whose flags
-    ``mark_duplicates`` cuts to match)."""
+    the same rows carry the flags, whether the files are typed together or apart (apart,
+    the frame has a chunk per file, and ``mark_duplicates`` cuts its flags to match)."""
     cut = data.draw(st.integers(0, len(log.specs)), label="cut")
     lines = [capture_prefix(c) + s.raw + b"\n"
              for s, c in zip(log.specs, log.captures, strict=True)]
     whole = ingest(tmp_path, ("whole.log", b"".join(lines)))
     first, second = ("a.log", b"".join(lines[:cut])), ("b.log", b"".join(lines[cut:]))
+    with mock.patch.object(pipeline, "_TYPED_ROWS", 1):     # each file typed apart
+        apart = ingest(tmp_path, second, first)
     flags = ["seq_num", "exec_id", "exec_id_reused", "seq_epoch", "ref_epoch"]
-    for result in (whole, ingest(tmp_path, first, second), ingest(tmp_path, second, first)):
+    for result in (whole, ingest(tmp_path, first, second), ingest(tmp_path, second, first),
+                   apart):
         assert result.events.height == log.events
         assert result.data_quality["duplicates"] == log.duplicates
         assert result.data_quality["exec_id_reused"] == log.exec_id_reused

@@ -55,10 +55,11 @@ def mark_duplicates(frame: pl.DataFrame) -> pl.DataFrame:
     """Add ``epoch``, ``duplicate``, ``exec_id_reused``, ``seq_num_reused`` and ``ref_epoch``
     (see the module docstring); rows keep the order they come in.
 
-    A frame of several files has a chunk per file in every column; the flags are cut into
-    the same chunks. Added as one chunk, they made Polars copy every column of the frame
-    into one chunk at the next expression over it (ten files of 100,000 messages: 2.07 GB
-    at the peak instead of 1.73 GB)."""
+    A frame of several files has, in every column, a chunk per group of files typed
+    together (lpscore.ingest.pipeline); the flags are cut into the same chunks. Added as one
+    chunk, they made Polars copy every column of the frame into one chunk at the next
+    expression over it (ten files of 100,000 messages: 2.07 GB at the peak instead of
+    1.73 GB)."""
     keys = frame.select(_KEYS).with_row_index("_row")
     ordered = in_arrival_order(keys)
     if not ordered:  # stable: ties keep their input order, as the rules expect
