@@ -75,8 +75,8 @@ def _chunked(column: pl.Series, lengths: list[int]) -> pl.Series:
     """``column`` in chunks of ``lengths`` (slices: no value copied)."""
     if len(lengths) < 2:
         return column
-    starts = [0, *accumulate(lengths)]
-    return pl.concat([column.slice(s, n) for s, n in zip(starts, lengths, strict=False)],
+    starts = [0, *accumulate(lengths[:-1])]
+    return pl.concat([column.slice(s, n) for s, n in zip(starts, lengths, strict=True)],
                      rechunk=False)
 
 

@@ -132,7 +132,8 @@ def _read_logs(
     tags = wanted_tags(config)
     reports: list[FileReport] = []
     frames: list[pl.DataFrame] = []
-    group: list[pl.DataFrame] = []
+    group: list[pl.DataFrame] = []      # files read, not typed yet
+    pending = 0                         # their rows
     raw_data: dict[str, bytes] = {}
     for index, path in enumerate(paths):
         data = read_bytes(path)
@@ -145,16 +146,24 @@ def _read_logs(
             skipped_by_reason=dict(rows.skipped),
         ))
         group.append(rows.frame.with_columns(pl.lit(index, dtype=pl.Int64).alias("file_index")))
+        pending += rows.frame.height
         del rows
-        if sum(f.height for f in group) >= _TYPED_ROWS or index == len(paths) - 1:
-            # several files: one chunk, so that the typed columns made anew and those passed
-            # through are chunked alike
-            rows_of = group[0] if len(group) == 1 else pl.concat(group, how="vertical").rechunk()
-            frames.append(typed_messages(rows_of, config))
-            group = []
+        if pending >= _TYPED_ROWS:
+            frames.append(_typed_group(group, config))
+            group, pending = [], 0
         if progress is not None:
             progress(path, len(data))
+    if group:
+        frames.append(_typed_group(group, config))
     return reports, pl.concat(frames, how="vertical"), raw_data
+
+
+def _typed_group(group: list[pl.DataFrame], config: IngestConfig) -> pl.DataFrame:
+    """``typed_messages`` of the rows of a group of files; several files' rows are put in
+    one chunk first, so that the typed columns made anew and those passed through are
+    chunked alike."""
+    rows = group[0] if len(group) == 1 else pl.concat(group, how="vertical").rechunk()
+    return typed_messages(rows, config)
 
 
 _TYPED_ROWS = 50_000
