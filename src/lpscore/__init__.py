@@ -4,6 +4,10 @@ The data flow is fix -> ingest -> kpi -> stats -> scoring -> publish -> routing;
 docs/architecture.md.
 """
 
+from lpscore.heap import keep_freed_pages
+
+keep_freed_pages()  # before anything loads Polars (lpscore.heap)
+
 __version__ = "0.1.0"
 
 __all__ = ["__version__"]

@@ -12,6 +12,7 @@ for sections built in code.
     parent_tag = 526                # tag carrying the parent order id
     lenient = false                 # accept bad BodyLength/CheckSum (still counted)
     capture_tz = "UTC"              # time zone of log capture prefixes
+    memory_map = true               # map log files, not read them (false: see docs)
 
     [marketdata]
     lobster_tz = "America/New_York" # LOBSTER times are seconds after midnight, local
@@ -77,6 +78,9 @@ class IngestConfig:
     """Accept messages with a bad BodyLength or CheckSum (they are still counted as warnings)."""
     capture_tz: str = "UTC"
     """Time zone of capture prefixes (``YYYYMMDD-HH:MM:SS.f : ``) in logs."""
+    memory_map: bool = True
+    """Map uncompressed log files into memory instead of reading them (lpscore.ingest.records.
+    read_bytes): false for logs that may be truncated in place while lpscore runs."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.parent_tag <= 99_999:

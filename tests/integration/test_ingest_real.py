@@ -147,3 +147,15 @@ def test_duplicated_file_counts_once(tmp_path: Path):
     assert twice.events.height == once.events.height
     assert twice.files[1].events == 0
     assert twice.files[1].skipped_by_reason["duplicate"] == once.events.height + 1
+
+
+@pytest.mark.parametrize("lenient", [False, True])
+def test_mapped_logs_ingest_as_read_logs(lenient):
+    """Every real log gives the same events, reports and quarantine mapped as read (the
+    quarantine's raw text is cut from the map)."""
+    mapped = ingest_logs(ALL_LOGS, IngestConfig(lenient=lenient))
+    read = ingest_logs(ALL_LOGS, IngestConfig(lenient=lenient, memory_map=False))
+    assert mapped.events.equals(read.events)
+    assert mapped.files == read.files
+    assert mapped.quarantine.records == read.quarantine.records
+    assert len(read.quarantine) > 0

@@ -21,6 +21,7 @@ from lpscore.ingest.decode import attribute, classify, infer_own_comp_ids, typed
 from lpscore.ingest.dedup import ARRIVAL_ORDER, in_arrival_order, mark_duplicates
 from lpscore.ingest.records import (
     TIME_TAGS,
+    LogBytes,
     MessageRows,
     read_bytes,
     split_messages,
@@ -118,7 +119,7 @@ def ingest_logs(
 def _read_logs(
     paths: Sequence[Path], config: IngestConfig, quarantine: Quarantine,
     progress: Callable[[Path, int], None] | None,
-) -> tuple[list[FileReport], pl.DataFrame, dict[str, bytes]]:
+) -> tuple[list[FileReport], pl.DataFrame, dict[str, LogBytes]]:
     """Each file's first reconciliation counts, the typed messages of all
     (``typed_messages``, with ``file_index``) and each file's bytes by path (framing
     rejects are quarantined).
@@ -134,9 +135,9 @@ def _read_logs(
     frames: list[pl.DataFrame] = []
     group: list[pl.DataFrame] = []      # files read, not typed yet
     pending = 0                         # their rows
-    raw_data: dict[str, bytes] = {}
+    raw_data: dict[str, LogBytes] = {}
     for index, path in enumerate(paths):
-        data = read_bytes(path)
+        data = read_bytes(path, memory_map=config.memory_map)
         source = str(path)
         raw_data[source] = data
         rows: MessageRows = split_messages(data, source, tags, quarantine, lenient=config.lenient)
@@ -191,7 +192,7 @@ def typed_messages(rows: pl.DataFrame, config: IngestConfig) -> pl.DataFrame:
     ).drop(_RAW_DONE)
 
 
-def _quarantine_rows(bad: pl.DataFrame, raw_data: dict[str, bytes],
+def _quarantine_rows(bad: pl.DataFrame, raw_data: dict[str, LogBytes],
                      quarantine: Quarantine) -> None:
     for source, offset, length, line, reason in bad.select(
         "source", "offset", "length", "line", "reason"

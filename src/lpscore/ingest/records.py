@@ -12,11 +12,15 @@ goes through the precise codec (lpscore.fix.codec) one by one.
 from __future__ import annotations
 
 import gzip
+import mmap
+import os
 import re
+import stat
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -35,8 +39,8 @@ from lpscore.fix.codec import SOH, FixStreamParser, decode
 from lpscore.intern import string_buffers
 from lpscore.quarantine import Quarantine
 
-__all__ = ["TIME_TAGS", "MessageRows", "exact_timestamps", "read_bytes", "split_messages",
-           "tag_column", "time_column"]
+__all__ = ["TIME_TAGS", "LogBytes", "MessageRows", "exact_timestamps", "read_bytes",
+           "split_messages", "tag_column", "time_column"]
 
 TIME_TAGS = (52, 60)
 """Tags read as times (SendingTime, TransactTime): with the capture prefix, the columns
@@ -58,19 +62,52 @@ def time_column(column: str) -> str:
     return f"{column}_ns"
 
 
-def read_bytes(path: Path) -> bytes:
-    """A file's bytes, gunzipped when it is gzip (by magic bytes, whatever its name)."""
+LogBytes = bytes | mmap.mmap
+"""A log's bytes: a memory map of an uncompressed file, or the bytes read (see
+``read_bytes``). Both slice to ``bytes``."""
+
+_GZIP = b"\x1f\x8b"
+
+
+@overload
+def read_bytes(path: Path, *, memory_map: Literal[False]) -> bytes: ...
+@overload
+def read_bytes(path: Path, *, memory_map: bool = True) -> LogBytes: ...
+def read_bytes(path: Path, *, memory_map: bool = True) -> LogBytes:
+    """A file's bytes, gunzipped when it is gzip (by magic bytes, whatever its name).
+
+    An uncompressed regular file is memory-mapped when ``memory_map``: its pages are the
+    page cache's own, where reading it copies it into fresh memory (a 305 MB log: 0.12 s of
+    page faults against 5 ms to map it). The map stays open while anything points into it:
+    the message rows, and the events' strings longer than 12 bytes. A file truncated in
+    place meanwhile (logrotate's ``copytruncate``) takes those pages away, and reading them
+    kills the process (SIGBUS): ``ingest.memory_map = false`` reads such logs instead.
+    Renaming a log to rotate it is safe."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            if memory_map and (mapped := _mapped(file.fileno())) is not None:
+                return mapped
+            data = file.read()
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}; check the path") from exc
-    if data[:2] == b"\x1f\x8b":
+    if data[:2] == _GZIP:
         try:
             return gzip.decompress(data)
         except (OSError, EOFError) as exc:
             raise InputError(f"{path} looks gzip-compressed but cannot be decompressed "
                              f"({exc}); is the file complete?") from exc
     return data
+
+
+def _mapped(fd: int) -> mmap.mmap | None:
+    """A read-only map of a non-empty, uncompressed regular file; None for anything else
+    (empty, gzip, a pipe, a file system that cannot map), which is read instead."""
+    if not stat.S_ISREG(os.fstat(fd).st_mode) or os.pread(fd, 2, 0) in (b"", _GZIP):
+        return None
+    try:
+        return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        return None
 
 
 @dataclass
@@ -92,12 +129,13 @@ class MessageRows:
 
 
 def split_messages(
-    data: bytes, source: str, tags: Sequence[int], quarantine: Quarantine, *, lenient: bool
+    data: LogBytes, source: str, tags: Sequence[int], quarantine: Quarantine, *,
+    lenient: bool,
 ) -> MessageRows:
     """Split ``data`` (one file) into message rows carrying the first value of each tag."""
     sample = data[:65536]
     if b"\n" not in data and SOH in sample:
-        return _raw_stream(data, source, tags, quarantine, lenient)
+        return _raw_stream(data[:], source, tags, quarantine, lenient)  # parsed in Python
     delimiter = _delimiter(sample)
     buf = np.frombuffer(data, dtype=np.uint8)  # no copy: the rows' strings point into it
     starts, ends = _line_bounds(buf)
@@ -195,7 +233,7 @@ def _delimiter(sample: bytes) -> bytes:
     return b" "
 
 
-def _prefix_layout(data: bytes, starts: npt.NDArray[np.int64],
+def _prefix_layout(data: LogBytes, starts: npt.NDArray[np.int64],
                    ends: npt.NDArray[np.int64]) -> tuple[bytes, int]:
     """(prefix bytes, timestamp length) of the first message line; (b"", 0) without a prefix."""
     for s, e in zip(starts[:200].tolist(), ends[:200].tolist(), strict=True):

@@ -47,7 +47,7 @@ def log_messages(paths: Sequence[Path]) -> Iterator[LogMessage]:
     orders: dict[tuple[str, str], str] = {}
     sequences: dict[tuple[str, str], str] = {}
     for path in paths:
-        for line in read_bytes(path).splitlines():
+        for line in read_bytes(path, memory_map=False).splitlines():
             body = line.rstrip(b"\r")
             prefix = _PREFIX.match(body)
             capture = fix_timestamp(prefix.group(1)) if prefix else None
