@@ -10,8 +10,10 @@ and allocates hundreds of MB within that time: given back, every page allocated 
 page fault (about 1.6 us each on this machine). With 10 s, an ingest of 1M messages took
 0.96-0.97 s instead of 1.12-1.17 (benchmarks/bench_fix_ingest.py, best of three, two runs
 each; system time 0.10 s instead of 0.22; its kept-events filter 0.03 s instead of
-0.09-0.21), peaking 50 MB higher (1.77 GB against 1.72). A process idle for 10 s gives
-the pages back as before.
+0.09-0.21), peaking 50 MB higher (1.77 GB against 1.72). The KPI engine's benchmark
+(1M orders, 20M quotes) took 1.98-2.01 s instead of 2.08-2.20 (system time 0.31-0.36 s
+instead of 0.70-0.73), peaking 150-240 MB higher (3.01-3.09 GB against 2.85-2.87): freed
+pages kept are pages held. A process idle for 10 s gives them back as before.
 
 Python's collector counts objects made and not yet freed; every so often a full collection
 walks everything alive, the imported libraries included (Polars, NumPy, pydantic, redis:
