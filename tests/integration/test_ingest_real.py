@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from lpscore.config import IngestConfig
-from lpscore.ingest import ingest_logs
+from lpscore.ingest import ingest_logs, records
 from realdata import FIX, FIXATIONS, FIXSIM, MOEX, MOEX_ORDERS
 
 ALL_LOGS = sorted(p for p in FIX.rglob("*.log") if "generated" not in p.parts)
@@ -150,9 +150,10 @@ def test_duplicated_file_counts_once(tmp_path: Path):
 
 
 @pytest.mark.parametrize("lenient", [False, True])
-def test_mapped_logs_ingest_as_read_logs(lenient):
+def test_mapped_logs_ingest_as_read_logs(lenient, monkeypatch):
     """Every real log gives the same events, reports and quarantine mapped as read (the
     quarantine's raw text is cut from the map)."""
+    monkeypatch.setattr(records, "MAP_MIN_BYTES", 0)   # map them, small as they are
     mapped = ingest_logs(ALL_LOGS, IngestConfig(lenient=lenient))
     read = ingest_logs(ALL_LOGS, IngestConfig(lenient=lenient, memory_map=False))
     assert mapped.events.equals(read.events)

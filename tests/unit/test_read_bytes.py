@@ -7,21 +7,51 @@ from pathlib import Path
 
 import pytest
 
-from lpscore.config import load_config
+from lpscore.config import IngestConfig, load_config
 from lpscore.errors import ConfigError, InputError
-from lpscore.ingest.records import read_bytes
+from lpscore.ingest import ingest_logs, pipeline, records
+from lpscore.ingest.records import MAP_MIN_BYTES, read_bytes
+from realdata import MOEX_ORDERS
 
 LINE = b"20220106-07:00:30.887314000 : 8=FIX.4.4\x019=5\x0135=0\x0110=000\x01\n"
 
 
-def test_a_regular_file_is_mapped(tmp_path: Path) -> None:
+def _open_in(directory: Path) -> int:
+    """File descriptors of this process open on files in ``directory``."""
+    fds = Path("/proc/self/fd")
+    return sum(os.path.realpath(fd).startswith(str(directory.resolve())) for fd in fds.iterdir())
+
+
+def test_a_large_file_is_mapped_a_small_one_read(tmp_path: Path) -> None:
+    copies = MAP_MIN_BYTES // len(LINE) + 1
     path = tmp_path / "a.log"
-    path.write_bytes(LINE * 3)
+    path.write_bytes(LINE * copies)
     data = read_bytes(path)
     assert isinstance(data, mmap.mmap)
-    assert data[:] == LINE * 3
+    assert len(data) == len(LINE) * copies
     assert data[len(LINE) : 2 * len(LINE)] == LINE
-    assert read_bytes(path, memory_map=False) == LINE * 3
+    assert read_bytes(path, memory_map=False) == LINE * copies
+    small = tmp_path / "small.log"
+    small.write_bytes(LINE * (copies - 2))
+    assert type(read_bytes(small)) is bytes
+
+
+def test_an_ingest_holds_a_bounded_number_of_maps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each map holds a file descriptor while the events point into it: an ingest of many
+    files maps the first ``_MAX_MAPS`` and reads the others, with the same events."""
+    monkeypatch.setattr(records, "MAP_MIN_BYTES", 0)
+    monkeypatch.setattr(pipeline, "_MAX_MAPS", 5)
+    paths = []
+    for i in range(20):
+        paths.append(tmp_path / f"f{i}.log")
+        paths[-1].write_bytes(MOEX_ORDERS.read_bytes())
+    held = ingest_logs(paths, IngestConfig())
+    assert _open_in(tmp_path) == 5
+    read = ingest_logs(paths, IngestConfig(memory_map=False))
+    assert held.events.equals(read.events)
+    assert held.events.height > 0
 
 
 def test_gzip_and_empty_files_are_read(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ duplicate), and the totals are asserted before the result is returned.
 
 from __future__ import annotations
 
+import mmap
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -136,8 +137,10 @@ def _read_logs(
     group: list[pl.DataFrame] = []      # files read, not typed yet
     pending = 0                         # their rows
     raw_data: dict[str, LogBytes] = {}
+    maps = 0
     for index, path in enumerate(paths):
-        data = read_bytes(path, memory_map=config.memory_map)
+        data = read_bytes(path, memory_map=config.memory_map and maps < _MAX_MAPS)
+        maps += isinstance(data, mmap.mmap)
         source = str(path)
         raw_data[source] = data
         rows: MessageRows = split_messages(data, source, tags, quarantine, lenient=config.lenient)
@@ -165,6 +168,12 @@ def _typed_group(group: list[pl.DataFrame], config: IngestConfig) -> pl.DataFram
     chunked alike."""
     rows = group[0] if len(group) == 1 else pl.concat(group, how="vertical").rechunk()
     return typed_messages(rows, config)
+
+
+_MAX_MAPS = 256
+"""Files an ingest maps at most (lpscore.ingest.records.read_bytes; the others are read):
+each map holds a file descriptor while the events point into it, and a process may have
+no more than 1,024 open on many systems."""
 
 
 _TYPED_ROWS = 50_000
