@@ -13,7 +13,11 @@ each; system time 0.10 s instead of 0.22; its kept-events filter 0.03 s instead 
 0.09-0.21), peaking 50 MB higher (1.77 GB against 1.72). The KPI engine's benchmark
 (1M orders, 20M quotes) took 1.98-2.01 s instead of 2.08-2.20 (system time 0.31-0.36 s
 instead of 0.70-0.73), peaking 150-240 MB higher (3.01-3.09 GB against 2.85-2.87): freed
-pages kept are pages held. A process idle for 10 s gives them back as before.
+pages kept are pages held. So did ingests run one after the other in one process: a hundred
+files of 10,000 messages, three times in a row, took 1.25-1.36 s each at best against
+1.50-1.71, but peaked at 2.0-2.3 GB against 1.83 (pages kept in one size of allocation are
+not reused for another); a single such ingest in a process peaked at 1.83-1.88 GB either
+way. A process idle for 10 s gives them back as before.
 
 Python's collector counts objects made and not yet freed; every so often a full collection
 walks everything alive, the imported libraries included (Polars, NumPy, pydantic, redis:
