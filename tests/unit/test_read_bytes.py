@@ -54,13 +54,20 @@ def test_an_ingest_holds_a_bounded_number_of_maps(
     assert held.events.height > 0
 
 
-def test_gzip_and_empty_files_are_read(tmp_path: Path) -> None:
+@pytest.mark.parametrize("map_from", [0, MAP_MIN_BYTES])
+def test_gzip_files_are_decompressed_empty_ones_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, map_from: int,
+) -> None:
+    """A gzip file's bytes decompressed, from its map (large) or from the bytes read."""
+    monkeypatch.setattr(records, "MAP_MIN_BYTES", map_from)
     zipped = tmp_path / "a.log"  # gzip by its magic bytes, whatever the name
-    zipped.write_bytes(gzip.compress(LINE))
-    assert read_bytes(zipped) == LINE
+    zipped.write_bytes(gzip.compress(LINE * 3))
+    assert read_bytes(zipped) == LINE * 3
+    assert type(read_bytes(zipped)) is bytes
     empty = tmp_path / "empty.log"
     empty.write_bytes(b"")
     assert read_bytes(empty) == b""
+    assert _open_in(tmp_path) == 0  # no map kept
 
 
 def test_a_pipe_is_read_not_mapped(tmp_path: Path) -> None:

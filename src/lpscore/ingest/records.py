@@ -92,13 +92,11 @@ def read_bytes(path: Path, *, memory_map: bool = True) -> LogBytes:
     log to rotate it is safe."""
     try:
         with path.open("rb") as file:
-            head = file.read(2)
-            if memory_map and head != _GZIP and (mapped := _mapped(file.fileno())) is not None:
-                return mapped
-            data = head + file.read()
+            mapped = _mapped(file.fileno()) if memory_map else None
+            data: LogBytes = file.read() if mapped is None else mapped
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}; check the path") from exc
-    if data[:2] == _GZIP:
+    if data[:2] == _GZIP:  # decompressed from the map or the bytes read
         try:
             return gzip.decompress(data)
         except (OSError, EOFError) as exc:
