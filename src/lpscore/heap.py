@@ -7,17 +7,10 @@ long-running process (a stream worker, a router).
 Polars' allocator (jemalloc) is built to give freed pages back to the system after half a
 second (``dirty_decay_ms:500``; its own default is 10 s). An ingest of a large log frees
 and allocates hundreds of MB within that time: given back, every page allocated again is a
-page fault (about 1.6 us each on this machine). With 10 s, an ingest of 1M messages took
-0.96-0.97 s instead of 1.12-1.17 (benchmarks/bench_fix_ingest.py, best of three, two runs
-each; system time 0.10 s instead of 0.22; its kept-events filter 0.03 s instead of
-0.09-0.21), peaking 50 MB higher (1.77 GB against 1.72). The KPI engine's benchmark
-(1M orders, 20M quotes) took 1.98-2.01 s instead of 2.08-2.20 (system time 0.31-0.36 s
-instead of 0.70-0.73), peaking 150-240 MB higher (3.01-3.09 GB against 2.85-2.87): freed
-pages kept are pages held. So did ingests run one after the other in one process: a hundred
-files of 10,000 messages, three times in a row, took 1.25-1.36 s each at best against
-1.50-1.71, but peaked at 2.0-2.3 GB against 1.83 (pages kept in one size of allocation are
-not reused for another); a single such ingest in a process peaked at 1.83-1.88 GB either
-way. A process idle for 10 s gives them back as before.
+page fault. With 10 s, an ingest of 1M messages took 0.96-0.97 s instead of 1.12-1.17 and the
+KPI engine's benchmark 1.98-2.01 s instead of 2.08-2.20, for 50-240 MB more at the peak,
+more again when one process ingests several times in a row (benchmarks/RESULTS.md, "the
+log mapped, freed pages kept"). A process idle for 10 s gives the pages back as before.
 
 Python's collector counts objects made and not yet freed; every so often a full collection
 walks everything alive, the imported libraries included (Polars, NumPy, pydantic, redis:

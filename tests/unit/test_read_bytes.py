@@ -1,8 +1,9 @@
-"""lpscore.ingest.records.read_bytes: uncompressed regular files are mapped, the rest read."""
+"""lpscore.ingest.records.read_bytes: large regular files are mapped, the rest read."""
 
 import gzip
 import mmap
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -73,13 +74,10 @@ def test_gzip_files_are_decompressed_empty_ones_read(
 def test_a_pipe_is_read_not_mapped(tmp_path: Path) -> None:
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    pid = os.fork()
-    if pid == 0:  # the writer
-        with open(fifo, "wb") as out:
-            out.write(LINE * 2)
-        os._exit(0)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(LINE * 2))
+    writer.start()
     data = read_bytes(fifo)
-    os.waitpid(pid, 0)
+    writer.join()
     assert type(data) is bytes
     assert data == LINE * 2
 

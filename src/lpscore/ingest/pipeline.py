@@ -128,8 +128,9 @@ def _read_logs(
     Files' rows are typed a group at a time (``_TYPED_ROWS``), each group as it is read:
     only the typed frames, which keep two of the raw tag columns, are put together, a chunk
     per group in every column, and ``mark_duplicates`` cuts its flags into the same
-    chunks. Against the raw rows of all files put together and typed at once: ten files of
-    100,000 messages peak at 1.73 GB instead of 2.13 GB, in the same time; a hundred of
+    chunks. Against the raw rows of all files put together and typed at once (measured
+    before logs were mapped; benchmarks/RESULTS.md has the later figures): ten files of
+    100,000 messages peaked at 1.73 GB instead of 2.13 GB, in the same time; a hundred of
     10,000 at 1.89 GB instead of 2.25 GB, in 1.82-1.91 s instead of 1.94-2.13 s."""
     tags = wanted_tags(config)
     reports: list[FileReport] = []

@@ -109,11 +109,11 @@ def _mapped(fd: int) -> mmap.mmap | None:
     """A read-only map of a regular file of ``MAP_MIN_BYTES`` or more; None for anything
     else (a small file, a pipe, a file system that cannot map), which is read instead."""
     info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode) or info.st_size < max(MAP_MIN_BYTES, 1):
+    if not stat.S_ISREG(info.st_mode) or info.st_size < MAP_MIN_BYTES:
         return None
     try:
         return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # ValueError: an empty file
         return None
 
 
