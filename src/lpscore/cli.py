@@ -1,165 +1,117 @@
-"""The ``lpscore`` command."""
+"""The ``lpscore`` command.
+
+Each command's module is imported only when that command runs (``_LazyGroup``): they import
+Polars, the KPI engine, FastAPI, the simulator..., which took 0.7 s before ``lpscore
+version`` printed anything. ``lpscore --help`` lists them from ``COMMANDS`` without
+importing them (a test holds each entry's help to its command's own).
+"""
 
 from __future__ import annotations
 
-import json
-import time
-from pathlib import Path
-from typing import Annotated, Any
+import importlib
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from typer.core import TyperCommand, TyperGroup
 
 from lpscore import __version__
-from lpscore.cli_common import (
-    ConfigOption,
-    FixFiles,
-    LenientOption,
-    OutDir,
-    OutputFormat,
-    QuoteFiles,
-    exit_on_error,
-    run_ingest,
-    with_lenient,
-)
-from lpscore.cli_kpis import kpis, report
-from lpscore.cli_learn import bench_allocation
-from lpscore.cli_publish import publish, scores
-from lpscore.cli_route import route
-from lpscore.cli_score import score
-from lpscore.cli_serve import serve_scores
-from lpscore.cli_sim import bench_routing_command, simulate
-from lpscore.cli_stream import replay, stream
-from lpscore.cli_users import users_app
-from lpscore.config import load_config
-from lpscore.errors import StrictModeError
-from lpscore.ingest import IngestResult
-from lpscore.marketdata import QuoteLoad
 
-__all__ = ["app", "main"]
+if TYPE_CHECKING:   # Typer's own click (typer._click), whose classes TyperGroup takes
+    from typer._click import Command, Context
+
+__all__ = ["COMMANDS", "app", "main"]
+
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "kpis": ("lpscore.cli_kpis", "kpis",
+             "Per-fill, per-order and per-LP KPIs (docs/kpis.md) from FIX logs and quotes."),
+    "report": ("lpscore.cli_kpis", "report",
+               "A self-contained HTML page (no CDN) of the KPIs in an `lpscore kpis` "
+               "directory."),
+    "score": ("lpscore.cli_score", "score",
+              "Composite LP scores (docs/scoring.md) from FIX logs and quotes, ranked."),
+    "publish": ("lpscore.cli_publish", "publish",
+                "Score every context level (LP, symbol, size bucket, regime) and publish the "
+                "snapshots."),
+    "scores": ("lpscore.cli_publish", "scores",
+               "The scores published for one profile and context, as a router sees them."),
+    "route": ("lpscore.cli_route", "route",
+              "Which LPs an order goes to, how much each, and why (docs/routing.md)."),
+    "serve": ("lpscore.cli_serve", "serve_scores",
+              "Serve the published scores over HTTP for routers, and with --data the "
+              "console."),
+    "simulate": ("lpscore.cli_sim", "simulate",
+                 "Run a scenario through the closed loop (router, simulated LPs over FIX, "
+                 "scorecard)."),
+    "bench-routing": ("lpscore.cli_sim", "bench_routing_command",
+                      "Compare routing policies on the same seeds, against an oracle."),
+    "bench-allocation": ("lpscore.cli_learn", "bench_allocation",
+                         "The dark pool problem and Cont-Kukanov splitting: learners against "
+                         "the ideal."),
+    "stream": ("lpscore.cli_stream", "stream",
+               "Score a live FIX stream incrementally and publish every change to the store."),
+    "replay": ("lpscore.cli_stream", "replay",
+               "Push FIX logs onto a Kafka topic (keyed by symbol) or append them to a file, "
+               "at the speed they were captured or faster."),
+    "ingest": ("lpscore.cli_ingest", "ingest",
+               "Ingest FIX logs (and quotes) into events, a history store and a quarantine."),
+    "users": ("lpscore.cli_users", "users_app",
+              "Users of the console: add, list (docs/console.md)."),
+}
+"""Command -> (its module, the function or Typer app there, its help's first sentence, as
+``lpscore --help`` lists it)."""
+
+
+class _LazyGroup(TyperGroup):
+    """The root command: each of ``COMMANDS`` stands as a stub (its name and help, for
+    ``--help``) until it is run, when its module is imported and the stub replaced."""
+
+    def __init__(self, **attrs: object) -> None:
+        super().__init__(**attrs)  # type: ignore[arg-type]
+        eager = dict(self.commands)
+        self.commands.clear()     # listed in the order of COMMANDS, then ``version``
+        for name, (_, _, short) in COMMANDS.items():
+            self.commands[name] = TyperCommand(name, help=short, short_help=short)
+        self.commands.update(eager)
+
+    def resolve_command(self, ctx: Context, args: list[str]
+                        ) -> tuple[str | None, Command | None, list[str]]:
+        if args and args[0] in COMMANDS:
+            self.commands[args[0]] = load_command(args[0])
+        return super().resolve_command(ctx, args)
+
+
+def load_command(name: str) -> Command:
+    """The click command of one of ``COMMANDS``, its module imported."""
+    module, attribute, _ = COMMANDS[name]
+    target = getattr(importlib.import_module(module), attribute)
+    if isinstance(target, typer.Typer):
+        command = typer.main.get_command(target)
+    else:
+        single = typer.Typer(add_completion=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
 
 app = typer.Typer(
     name="lpscore",
     help="Score liquidity providers from your own FIX traffic.",
     no_args_is_help=True,
     add_completion=False,
+    cls=_LazyGroup,
 )
-app.command("kpis")(kpis)
-app.command("report")(report)
-app.command("score")(score)
-app.command("publish")(publish)
-app.command("scores")(scores)
-app.command("route")(route)
-app.command("serve")(serve_scores)
-app.add_typer(users_app, name="users")
-app.command("simulate")(simulate)
-app.command("bench-routing")(bench_routing_command)
-app.command("bench-allocation")(bench_allocation)
-app.command("stream")(stream)
-app.command("replay")(replay)
+
+
+@app.callback()
+def _root() -> None:
+    """Score liquidity providers from your own FIX traffic."""
 
 
 @app.command()
 def version() -> None:
     """Print the lpscore version."""
     print(__version__)
-
-
-@app.command()
-def ingest(
-    fix_files: FixFiles,
-    out: OutDir,
-    quotes: QuoteFiles = None,
-    config_path: ConfigOption = None,
-    output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.TABLE,
-    lenient: LenientOption = False,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Exit non-zero if anything was quarantined.")
-    ] = False,
-) -> None:
-    """Ingest FIX logs (and quotes) into events, a history store and a quarantine."""
-    with exit_on_error():
-        config = with_lenient(load_config(config_path), lenient)
-        started = time.perf_counter()
-        result, quote_load = run_ingest(fix_files, quotes or [], config, out, output)
-        result.quarantine.write_jsonl(out / "quarantine.jsonl")
-        summary = _summary(result, quote_load)
-        summary["seconds"] = round(time.perf_counter() - started, 3)
-        (out / "reconciliation.json").write_text(json.dumps(summary, indent=2) + "\n")
-        if output is OutputFormat.JSON:
-            print(json.dumps(summary))
-        else:
-            _print_tables(summary, out)
-        if strict and len(result.quarantine):
-            raise StrictModeError(
-                f"--strict: {len(result.quarantine)} record(s) quarantined; "
-                f"see {out / 'quarantine.jsonl'}"
-            )
-
-
-def _summary(result: IngestResult, quote_load: QuoteLoad | None) -> dict[str, Any]:
-    files = [
-        {
-            "path": f.path, "lines": f.lines, "messages": f.messages, "events": f.events,
-            "quarantined": f.quarantined, "skipped": f.skipped,
-            "by_msg_type": dict(sorted(f.by_msg_type.items())),
-            "by_reason": f.by_reason,
-            "skipped_by_reason": dict(sorted(f.skipped_by_reason.items())),
-        }
-        for f in result.files
-    ]
-    summary: dict[str, Any] = {"files": files, **result.totals()}
-    summary["quotes"] = quote_load.kept if quote_load else 0
-    summary["quote_files"] = [
-        {"path": str(f.path), "rows": f.rows, "kept": f.kept, "quarantined": f.quarantined,
-         "by_reason": dict(f.by_reason)}
-        for f in (quote_load.files if quote_load else ())
-    ]
-    summary["data_quality"] = result.data_quality
-    summary["own_comp_ids"] = result.own_comp_ids
-    return summary
-
-
-def _print_tables(summary: dict[str, Any], out: Path) -> None:
-    console = Console()
-    table = Table(title="Reconciliation: lines = events + quarantined + skipped")
-    for column in ("file", "lines", "messages", "events", "quarantined", "skipped", "balanced"):
-        table.add_column(column, justify="left" if column == "file" else "right",
-                         min_width=44 if column == "file" else None)
-    for f in summary["files"]:
-        ok = f["lines"] == f["events"] + f["quarantined"] + f["skipped"]
-        table.add_row(Path(f["path"]).name, *(f"{f[k]:,}" for k in
-                      ("lines", "messages", "events", "quarantined", "skipped")),
-                      "[green]yes[/]" if ok else "[red]NO[/]")
-    console.print(table)
-    reasons: dict[str, int] = {}
-    for f in summary["files"]:
-        for key, n in {**f["by_reason"], **f["skipped_by_reason"]}.items():
-            reasons[key] = reasons.get(key, 0) + n
-    if reasons:
-        why = Table(title="Quarantined and skipped, by reason")
-        why.add_column("reason")
-        why.add_column("records", justify="right")
-        for key, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
-            why.add_row(key, f"{n:,}")
-        console.print(why)
-    if summary["quote_files"]:
-        qt = Table(title="Quotes: rows = kept + quarantined")
-        for column in ("file", "rows", "kept", "quarantined"):
-            qt.add_column(column, justify="left" if column == "file" else "right")
-        for f in summary["quote_files"]:
-            qt.add_row(Path(f["path"]).name, f"{f['rows']:,}", f"{f['kept']:,}",
-                       f"{f['quarantined']:,}")
-        console.print(qt)
-    totals = ", ".join(f"{k} {summary[k]:,}" for k in
-                       ("orders", "executions", "fills", "rejects", "cancel_rejects", "quotes"))
-    console.print(f"[bold]events:[/] {totals}")
-    quality = {k: v for k, v in summary["data_quality"].items() if v}
-    if quality:
-        console.print(f"[bold]data quality:[/] {quality}")
-    console.print(f"[bold]written:[/] {out}/history (Parquet), {out}/quarantine.jsonl, "
-                  f"{out}/reconciliation.json")
 
 
 def main() -> None:

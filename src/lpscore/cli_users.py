@@ -19,7 +19,7 @@ from lpscore.errors import ConfigError, InputError
 __all__ = ["users_app"]
 
 users_app = typer.Typer(help="Users of the console: add, list (docs/console.md).",
-                        no_args_is_help=True)
+                        no_args_is_help=True, add_completion=False)
 
 DataOption = Annotated[Path, typer.Option(
     "--data", help="The data directory the console serves (its DIR/console.sqlite).")]

@@ -1,0 +1,126 @@
+"""``lpscore ingest``: FIX logs (and quotes) into events, a history store, a quarantine and
+a reconciliation table."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lpscore.cli_common import (
+    ConfigOption,
+    FixFiles,
+    LenientOption,
+    OutDir,
+    OutputFormat,
+    QuoteFiles,
+    exit_on_error,
+    run_ingest,
+    with_lenient,
+)
+from lpscore.config import load_config
+from lpscore.errors import StrictModeError
+from lpscore.ingest import IngestResult
+from lpscore.marketdata import QuoteLoad
+
+__all__ = ["ingest"]
+
+
+def ingest(
+    fix_files: FixFiles,
+    out: OutDir,
+    quotes: QuoteFiles = None,
+    config_path: ConfigOption = None,
+    output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.TABLE,
+    lenient: LenientOption = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit non-zero if anything was quarantined.")
+    ] = False,
+) -> None:
+    """Ingest FIX logs (and quotes) into events, a history store and a quarantine."""
+    with exit_on_error():
+        config = with_lenient(load_config(config_path), lenient)
+        started = time.perf_counter()
+        result, quote_load = run_ingest(fix_files, quotes or [], config, out, output)
+        result.quarantine.write_jsonl(out / "quarantine.jsonl")
+        summary = _summary(result, quote_load)
+        summary["seconds"] = round(time.perf_counter() - started, 3)
+        (out / "reconciliation.json").write_text(json.dumps(summary, indent=2) + "\n")
+        if output is OutputFormat.JSON:
+            print(json.dumps(summary))
+        else:
+            _print_tables(summary, out)
+        if strict and len(result.quarantine):
+            raise StrictModeError(
+                f"--strict: {len(result.quarantine)} record(s) quarantined; "
+                f"see {out / 'quarantine.jsonl'}"
+            )
+
+
+def _summary(result: IngestResult, quote_load: QuoteLoad | None) -> dict[str, Any]:
+    files = [
+        {
+            "path": f.path, "lines": f.lines, "messages": f.messages, "events": f.events,
+            "quarantined": f.quarantined, "skipped": f.skipped,
+            "by_msg_type": dict(sorted(f.by_msg_type.items())),
+            "by_reason": f.by_reason,
+            "skipped_by_reason": dict(sorted(f.skipped_by_reason.items())),
+        }
+        for f in result.files
+    ]
+    summary: dict[str, Any] = {"files": files, **result.totals()}
+    summary["quotes"] = quote_load.kept if quote_load else 0
+    summary["quote_files"] = [
+        {"path": str(f.path), "rows": f.rows, "kept": f.kept, "quarantined": f.quarantined,
+         "by_reason": dict(f.by_reason)}
+        for f in (quote_load.files if quote_load else ())
+    ]
+    summary["data_quality"] = result.data_quality
+    summary["own_comp_ids"] = result.own_comp_ids
+    return summary
+
+
+def _print_tables(summary: dict[str, Any], out: Path) -> None:
+    console = Console()
+    table = Table(title="Reconciliation: lines = events + quarantined + skipped")
+    for column in ("file", "lines", "messages", "events", "quarantined", "skipped", "balanced"):
+        table.add_column(column, justify="left" if column == "file" else "right",
+                         min_width=44 if column == "file" else None)
+    for f in summary["files"]:
+        ok = f["lines"] == f["events"] + f["quarantined"] + f["skipped"]
+        table.add_row(Path(f["path"]).name, *(f"{f[k]:,}" for k in
+                      ("lines", "messages", "events", "quarantined", "skipped")),
+                      "[green]yes[/]" if ok else "[red]NO[/]")
+    console.print(table)
+    reasons: dict[str, int] = {}
+    for f in summary["files"]:
+        for key, n in {**f["by_reason"], **f["skipped_by_reason"]}.items():
+            reasons[key] = reasons.get(key, 0) + n
+    if reasons:
+        why = Table(title="Quarantined and skipped, by reason")
+        why.add_column("reason")
+        why.add_column("records", justify="right")
+        for key, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+            why.add_row(key, f"{n:,}")
+        console.print(why)
+    if summary["quote_files"]:
+        qt = Table(title="Quotes: rows = kept + quarantined")
+        for column in ("file", "rows", "kept", "quarantined"):
+            qt.add_column(column, justify="left" if column == "file" else "right")
+        for f in summary["quote_files"]:
+            qt.add_row(Path(f["path"]).name, f"{f['rows']:,}", f"{f['kept']:,}",
+                       f"{f['quarantined']:,}")
+        console.print(qt)
+    totals = ", ".join(f"{k} {summary[k]:,}" for k in
+                       ("orders", "executions", "fills", "rejects", "cancel_rejects", "quotes"))
+    console.print(f"[bold]events:[/] {totals}")
+    quality = {k: v for k, v in summary["data_quality"].items() if v}
+    if quality:
+        console.print(f"[bold]data quality:[/] {quality}")
+    console.print(f"[bold]written:[/] {out}/history (Parquet), {out}/quarantine.jsonl, "
+                  f"{out}/reconciliation.json")
