@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -145,6 +146,9 @@ def bench_routing_command(
     ] = ",".join(POLICY_NAMES),
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")
                       ] = OutputFormat.TABLE,
+    jobs: Annotated[int | None, typer.Option(
+        "--jobs", help="Simulations run at once, each in a process of its own (default: "
+        "one per CPU; 1: one after the other, in this process).", min=1)] = None,
 ) -> None:
     """Compare routing policies on the same seeds, against an oracle.
 
@@ -165,12 +169,19 @@ def bench_routing_command(
             task = progress.add_task(scenario.name, total=seeds * len(names))
             results = bench_routing(scenario, range(1, seeds + 1), names,
                                     progress=lambda name, seed: progress.update(
-                                        task, advance=1, description=f"{name} seed {seed}"))
+                                        task, advance=1, description=f"{name} seed {seed}"),
+                                    jobs=jobs or cpus())
         if output is OutputFormat.JSON:
             print(json.dumps({"scenario": scenario.name, "seeds": seeds,
                               "policies": [r.to_json() for r in results]}))
             return
         _print_bench(scenario.name, seeds, results)
+
+
+def cpus() -> int:
+    """The CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
 
 
 def _print_bench(name: str, seeds: int, results: list[PolicyResult]) -> None:

@@ -46,3 +46,16 @@ def test_bench_routing_command_json() -> None:
     bad = subprocess.run([sys.executable, "-m", "lpscore.cli", "bench-routing",
                           "--policies", "magic"], capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and "use some of" in bad.stderr
+
+
+def test_simulations_in_parallel_are_the_ones_run_one_after_the_other() -> None:
+    scenario = load_scenario("default")
+    alone = bench_routing(scenario, [1, 2], ["uniform", "primary"])
+    together = bench_routing(scenario, [1, 2], ["uniform", "primary"], jobs=2)
+    assert [r.name for r in together] == ["uniform", "primary"]
+    for a, b in zip(alone, together, strict=True):
+        assert a.to_json() == b.to_json()
+        for x, y in zip(a.runs, b.runs, strict=True):
+            assert (x.seed, x.to_json(), x.fix_log, x.decisions) == (
+                y.seed, y.to_json(), y.fix_log, y.decisions)
+            assert x.quotes.equals(y.quotes)

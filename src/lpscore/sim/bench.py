@@ -22,7 +22,11 @@ tailed, so no normal assumption).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,21 +183,17 @@ def scorecard_costs(sim: Simulation) -> Callable[[str], float | None]:
 
 def bench_routing(scenario: Scenario, seeds: Iterable[int],
                   policies: Sequence[str] = POLICY_NAMES,
-                  progress: Callable[[str, int], None] | None = None) -> list[PolicyResult]:
-    """Every policy on every seed (see the module docstring)."""
+                  progress: Callable[[str, int], None] | None = None, *,
+                  jobs: int = 1) -> list[PolicyResult]:
+    """Every policy on every seed (see the module docstring). With ``jobs`` > 1 the
+    simulations run that many at a time, each in a process of its own (``_simulations``);
+    each is the same as run alone, whatever ran beside it."""
     seeds = list(seeds)
     if not scenario.orders:
         raise ValueError(f"scenario {scenario.name} has no [[orders]] to benchmark")
-    runs: dict[str, list[SimResult]] = {}
-    for name in policies:
-        factory, scoring, ranking = policy_variant(name, scenario)
-        runs[name] = []
-        for seed in seeds:
-            sim = Simulation(scenario, seed=seed, policy=factory, scoring=scoring,
-                             static_ranking=ranking)
-            runs[name].append(sim.run())
-            if progress is not None:
-                progress(name, seed)
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    runs = _simulations(scenario, seeds, policies, progress, jobs)
     oracle = runs.get("oracle")
     out = []
     window = scenario.orders[0].window_s
@@ -213,3 +213,52 @@ def bench_routing(scenario: Scenario, seeds: Iterable[int],
 
 def _num(x: float | None) -> float:
     return math.nan if x is None else x
+
+
+def simulate_policy(scenario: Scenario, name: str, seed: int) -> SimResult:
+    """One policy on one seed: the simulation ``bench_routing`` runs."""
+    factory, scoring, ranking = policy_variant(name, scenario)
+    return Simulation(scenario, seed=seed, policy=factory, scoring=scoring,
+                      static_ranking=ranking).run()
+
+
+def _simulations(scenario: Scenario, seeds: list[int], policies: Sequence[str],
+                 progress: Callable[[str, int], None] | None, jobs: int
+                 ) -> dict[str, list[SimResult]]:
+    """Policy -> its results, seed by seed: one simulation after the other, or ``jobs`` at
+    a time in fresh processes (spawned, not forked: a fork would copy Polars' threads
+    mid-work), each with Polars on one thread, so that the processes share the CPUs
+    instead of each taking all of them."""
+    tasks = [(name, i) for name in policies for i in range(len(seeds))]
+    runs: dict[str, list[SimResult | None]] = {name: [None] * len(seeds) for name in policies}
+    if jobs == 1 or len(tasks) < 2:
+        for name, i in tasks:
+            runs[name][i] = simulate_policy(scenario, name, seeds[i])
+            if progress is not None:
+                progress(name, seeds[i])
+    else:
+        with _polars_threads(1), ProcessPoolExecutor(
+                min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(simulate_policy, scenario, name, seeds[i]): (name, i)
+                       for name, i in tasks}
+            for future in as_completed(futures):
+                name, i = futures[future]
+                runs[name][i] = future.result()
+                if progress is not None:
+                    progress(name, seeds[i])
+    return {name: [r for r in results if r is not None] for name, results in runs.items()}
+
+
+@contextmanager
+def _polars_threads(n: int) -> Iterator[None]:
+    """``POLARS_MAX_THREADS`` for the processes started meanwhile (this one's Polars keeps
+    the pool it started with)."""
+    before = os.environ.get("POLARS_MAX_THREADS")
+    os.environ["POLARS_MAX_THREADS"] = str(n)
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["POLARS_MAX_THREADS"]
+        else:
+            os.environ["POLARS_MAX_THREADS"] = before
