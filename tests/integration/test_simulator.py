@@ -19,6 +19,7 @@ from lpscore.errors import ConfigError
 from lpscore.ingest import ingest_logs
 from lpscore.kpi.aggregate import kpi_stats, summarize
 from lpscore.kpi.engine import compute_kpis
+from lpscore.publish.publisher import snapshots_of_stats
 from lpscore.quarantine import Quarantine
 from lpscore.sim.loop import SimResult, Simulation, leak_drift_bps
 from lpscore.sim.lps import LpParams, expected_fill_rate
@@ -194,3 +195,34 @@ def test_a_scenario_can_replay_real_quotes(tmp_path: Path) -> None:
                                                        "duration_s = 100000"))
     with pytest.raises(ConfigError, match="cover"):
         Simulation(load_scenario(short))
+
+
+def test_the_live_scorecard_publishes_what_the_batch_scorer_gives() -> None:
+    """The simulator scores from arrays (``score_dense``); what it publishes equals
+    ``snapshots_of_stats`` (Polars) on the same statistics: scores, contributions,
+    intervals and capacities to 1e-9, ranks alike but for exact ties."""
+    sim = Simulation(load_scenario(SMALL))
+    sim.run()
+    card = sim.card
+    card._touched = {sim.symbol}         # every context of the symbol scored once more
+    card.rescore(sim.now_ns)
+    stats = card._processor.stats()
+    assert stats is not None
+    batch = snapshots_of_stats(stats, sim.profile, card._specs, now_ns=sim.now_ns,
+                               only={(sim.symbol,)})
+    assert len(batch) >= 10      # the LP level, the symbol and its size buckets x regimes
+    for expected in batch:
+        got = card.store.get(sim.profile.name, expected.context)
+        assert got is not None, expected.context
+        mine = {s["lp"]: s for s in got.scores}
+        assert set(mine) == {s["lp"] for s in expected.scores}
+        for want in expected.scores:
+            have = mine[want["lp"]]
+            for name in ("score", "ci_low", "ci_high", "n_eff", "rank_stability"):
+                assert have[name] == pytest.approx(want[name], rel=1e-9, abs=1e-9), name
+            for part in ("contributions", "kpis", "raw_kpis", "capacity"):
+                for k, v in want[part].items():
+                    assert have[part][k] == (v if v is None else pytest.approx(
+                        v, rel=1e-9, abs=1e-9)), (part, k)
+            tied = sum(abs(s["score"] - want["score"]) < 1e-9 for s in expected.scores) > 1
+            assert tied or have["rank"] == want["rank"]

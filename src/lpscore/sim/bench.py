@@ -187,7 +187,9 @@ def bench_routing(scenario: Scenario, seeds: Iterable[int],
                   jobs: int = 1) -> list[PolicyResult]:
     """Every policy on every seed (see the module docstring). With ``jobs`` > 1 the
     simulations run that many at a time, each in a process of its own (``_simulations``);
-    each is the same as run alone, whatever ran beside it."""
+    each is the same as run alone, whatever ran beside it. The processes are spawned, so a
+    script that asks for them runs its work under ``if __name__ == "__main__":`` (Python's
+    rule for spawned processes: each imports the script's main module)."""
     seeds = list(seeds)
     if not scenario.orders:
         raise ValueError(f"scenario {scenario.name} has no [[orders]] to benchmark")

@@ -20,12 +20,14 @@ import polars as pl
 
 from lpscore.config import Config, IngestConfig
 from lpscore.model.schema import QUOTE_SCHEMA, polars_schema
-from lpscore.publish.publisher import snapshots_of_stats
+from lpscore.publish.publisher import HIERARCHY, dense_capacities, snapshots_of_cards
 from lpscore.publish.store import ScoreStore
 from lpscore.quarantine import Quarantine
 from lpscore.scoring import Profile, config_catalog
+from lpscore.scoring.dense import score_dense
+from lpscore.stats.dense import DenseStats
 from lpscore.stream.decode import Record, StreamDecoder
-from lpscore.stream.processor import Processor
+from lpscore.stream.processor import FINEST, Processor
 
 __all__ = ["LiveScorecard"]
 
@@ -56,6 +58,7 @@ class LiveScorecard:
         self._processor = Processor(self.config, self.profile, empty,
                                     final_after_s=self.final_after_s, live_quotes=True)
         self._specs = config_catalog(self.config.kpi)
+        self._dense = DenseStats(FINEST, self.profile.decay)
 
     def log(self, t_ns: int, raw: bytes, line_length: int) -> None:
         """A message we sent or received at ``t_ns`` (capture time), ``line_length`` bytes
@@ -85,8 +88,12 @@ class LiveScorecard:
         symbols, self._touched = self._touched, set()
         if stats is None or stats.sums.is_empty():
             return False
-        done = self.store.publish(snapshots_of_stats(stats, self.profile, self._specs,
-                                                     now_ns=now_ns,
-                                                     only={(s,) for s in symbols}))
+        # scored from arrays, as a stream's publishes between full ones are: a session's
+        # statistics are small, and Polars' per-query cost made up most of a rescore
+        self._dense.set_part(SOURCE, stats)
+        only = {(s,) for s in symbols}
+        cards = score_dense(self._dense, self.profile, self._specs, HIERARCHY, only=only)
+        capacity = dense_capacities(self._dense, HIERARCHY, only=only)
+        done = self.store.publish(snapshots_of_cards(cards, capacity, now_ns))
         self.rescores += 1
         return any(p.changed for p in done)
