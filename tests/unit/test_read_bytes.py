@@ -1,4 +1,5 @@
-"""lpscore.ingest.records.read_bytes: large regular files are mapped, the rest read."""
+"""lpscore.ingest.records.read_bytes: large regular files are mapped, the rest read; gzip
+files (logs and quotes, lpscore.gzipped) decompressed, or refused with what to do."""
 
 import gzip
 import mmap
@@ -12,6 +13,7 @@ from lpscore.config import IngestConfig, load_config
 from lpscore.errors import ConfigError, InputError
 from lpscore.ingest import ingest_logs, pipeline, records
 from lpscore.ingest.records import MAP_MIN_BYTES, read_bytes
+from lpscore.marketdata.files import read_bytes as quote_bytes
 from realdata import MOEX_ORDERS
 
 LINE = b"20220106-07:00:30.887314000 : 8=FIX.4.4\x019=5\x0135=0\x0110=000\x01\n"
@@ -69,6 +71,34 @@ def test_gzip_files_are_decompressed_empty_ones_read(
     empty.write_bytes(b"")
     assert read_bytes(empty) == b""
     assert _open_in(tmp_path) == 0  # no map kept
+
+
+def _corrupt_and_truncated(tmp_path: Path) -> list[Path]:
+    """A gzip whose deflate stream is garbled (zlib.error, not an OSError) and one cut in
+    half (EOFError)."""
+    good = gzip.compress(LINE * 2_000, mtime=0)
+    corrupt, cut = tmp_path / "corrupt.log.gz", tmp_path / "cut.log.gz"
+    corrupt.write_bytes(good[:20] + bytes(b ^ 0x55 for b in good[20:60]) + good[60:])
+    cut.write_bytes(good[: len(good) // 2])
+    return [corrupt, cut]
+
+
+@pytest.mark.parametrize("map_from", [0, MAP_MIN_BYTES])
+def test_a_broken_gzip_log_stops_with_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, map_from: int,
+) -> None:
+    monkeypatch.setattr(records, "MAP_MIN_BYTES", map_from)
+    for path in _corrupt_and_truncated(tmp_path):
+        with pytest.raises(InputError, match=r"corrupt or truncated gzip .*Copy it again"):
+            read_bytes(path)
+        with pytest.raises(InputError, match=str(path.name)):
+            ingest_logs([path], IngestConfig())
+
+
+def test_a_broken_gzip_quote_file_stops_the_same_way(tmp_path: Path) -> None:
+    for path in _corrupt_and_truncated(tmp_path):
+        with pytest.raises(InputError, match=r"corrupt or truncated gzip .*Copy it again"):
+            quote_bytes(path)
 
 
 def test_a_pipe_is_read_not_mapped(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ goes through the precise codec (lpscore.fix.codec) one by one.
 
 from __future__ import annotations
 
-import gzip
 import mmap
 import os
 import re
@@ -36,6 +35,7 @@ from lpscore.fix.batch import (
     timestamp_views,
 )
 from lpscore.fix.codec import SOH, FixStreamParser, decode
+from lpscore.gzipped import gunzip, is_gzip
 from lpscore.intern import string_buffers
 from lpscore.quarantine import Quarantine
 
@@ -66,9 +66,6 @@ LogBytes = bytes | mmap.mmap
 """A log's bytes: a memory map of an uncompressed file, or the bytes read (see
 ``read_bytes``). Both slice to ``bytes``."""
 
-_GZIP = b"\x1f\x8b"
-
-
 MAP_MIN_BYTES = 16 << 20
 """Smaller files are read, not mapped: mapping saves some 0.4 ms a MB (the page faults of
 reading), nothing worth the file descriptor that a map holds while anything points into
@@ -96,13 +93,7 @@ def read_bytes(path: Path, *, memory_map: bool = True) -> LogBytes:
             data: LogBytes = file.read() if mapped is None else mapped
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}; check the path") from exc
-    if data[:2] == _GZIP:  # decompressed from the map or the bytes read
-        try:
-            return gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise InputError(f"{path} looks gzip-compressed but cannot be decompressed "
-                             f"({exc}); is the file complete?") from exc
-    return data
+    return gunzip(data, path) if is_gzip(data) else data  # from the map or the bytes read
 
 
 def _mapped(fd: int) -> mmap.mmap | None:

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lpscore.errors import InputError, UnknownFormatError
+from lpscore.gzipped import GZIP_MAGIC, gunzip, is_gzip
 
 __all__ = [
     "ACCEPTED_FORMATS",
@@ -45,7 +46,6 @@ LOBSTER_NAME = re.compile(
     r"(?P<kind>message|orderbook)_(?P<level>[1-9]\d*)\.csv(?P<gz>\.gz)?$"
 )
 
-_GZIP_MAGIC = b"\x1f\x8b"
 _PARQUET_MAGIC = b"PAR1"
 _HEADER_PROBE = 64 * 1024
 _TS_NAMES = frozenset({"ts", "timestamp"})
@@ -60,12 +60,9 @@ def read_bytes(path: Path) -> tuple[bytes, bool]:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror}); check the path") from exc
-    if not data.startswith(_GZIP_MAGIC):
+    if not is_gzip(data):
         return data, False
-    try:
-        return gzip.decompress(data), True
-    except (OSError, EOFError, zlib.error) as exc:
-        raise InputError(f"{path}: corrupt or truncated gzip ({exc}); re-copy the file") from exc
+    return gunzip(data, path), True
 
 
 def _first_line(path: Path) -> bytes:
@@ -73,7 +70,7 @@ def _first_line(path: Path) -> bytes:
         with path.open("rb") as raw:
             magic = raw.read(2)
             raw.seek(0)
-            if magic == _GZIP_MAGIC:
+            if magic == GZIP_MAGIC:
                 with gzip.open(raw) as unzipped:
                     head = unzipped.read(_HEADER_PROBE)
             else:
