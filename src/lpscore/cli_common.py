@@ -3,6 +3,7 @@ progress bar."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -16,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from lpscore.config import Config
-from lpscore.errors import LpscoreError
+from lpscore.errors import InputError, LpscoreError
 from lpscore.history import write_events, write_quotes
 from lpscore.ingest import IngestResult, ingest_logs
 from lpscore.kpi.engine import KpiResult, compute_kpis
@@ -33,6 +34,7 @@ __all__ = [
     "QuoteFiles",
     "err",
     "exit_on_error",
+    "out_dir",
     "run_ingest",
     "run_kpis",
     "with_lenient",
@@ -41,7 +43,24 @@ __all__ = [
 err = Console(stderr=True)
 
 FixFiles = Annotated[list[Path], typer.Argument(help="FIX logs (plain or gzip).")]
-OutDir = Annotated[Path, typer.Option("--out", help="Output directory.")]
+
+
+def out_dir(value: Path | None) -> Path | None:
+    """``--out``, checked as the options are read: a path that cannot become a directory
+    stops the command before its work, not after it. Nothing is made yet (a later error,
+    a bad config, leaves no directory behind)."""
+    if value is None:
+        return None
+    existing = next(p for p in (value, *value.parents) if p.exists() or p == p.parent)
+    if not existing.is_dir():
+        raise typer.BadParameter(f"{existing} is a file; give a directory (made if missing)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise typer.BadParameter(f"cannot write in {existing}; give a directory you can "
+                                 "write to")
+    return value
+
+
+OutDir = Annotated[Path, typer.Option("--out", help="Output directory.", callback=out_dir)]
 QuoteFiles = Annotated[
     list[Path] | None,
     typer.Option("--quotes", help="Quote files: CSV, Parquet or LOBSTER (repeatable)."),
@@ -84,9 +103,14 @@ def run_ingest(
 ) -> tuple[IngestResult, QuoteLoad | None]:
     """Ingest FIX logs and quotes with a progress bar; write ``out``/history/ when given. The
     caller writes the quarantine once its own stages have added to it."""
-    missing = [p for p in [*fix_files, *quote_files] if not p.is_file()]
+    inputs = [*fix_files, *quote_files]
+    folders = [p for p in inputs if p.is_dir()]
+    if folders:
+        raise InputError(f"{', '.join(map(str, folders))}: a folder, not a file; pass the "
+                         f"files in it ({folders[0] / '*.log'})")
+    missing = [p for p in inputs if not p.is_file()]
     if missing:
-        raise LpscoreError(f"input file(s) not found: {', '.join(map(str, missing))}")
+        raise InputError(f"input file(s) not found: {', '.join(map(str, missing))}")
     quarantine = Quarantine() if quarantine is None else quarantine
     total = sum(p.stat().st_size for p in fix_files)
     with Progress(

@@ -21,6 +21,7 @@ from lpscore.cli_common import (
     OutputFormat,
     QuoteFiles,
     exit_on_error,
+    out_dir,
     run_ingest,
     run_kpis,
     with_lenient,
@@ -57,7 +58,8 @@ def score(
     config_path: ConfigOption = None,
     output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.TABLE,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Also write DIR/scores.json, DIR/history and DIR/quarantine.jsonl.")
+        "--out", help="Also write DIR/scores.json, DIR/history and DIR/quarantine.jsonl.",
+        callback=out_dir)
     ] = None,
     seed: Annotated[int | None, typer.Option(
         "--seed", min=0, help="Seed of the posterior draws (default: the profile's).")] = None,

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from lpscore.cli_common import OutputFormat, err, exit_on_error
+from lpscore.cli_common import OutputFormat, err, exit_on_error, out_dir
 from lpscore.cli_kpis import write_kpis
 from lpscore.config import Config, ContextConfig
 from lpscore.errors import InputError
@@ -31,7 +31,8 @@ def simulate(
         "file.")] = "acme",
     seed: Annotated[int | None, typer.Option("--seed", min=0, help="Seed (default: "
                                              "the scenario's).")] = None,
-    out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("out/sim"),
+    out: Annotated[Path, typer.Option("--out", help="Output directory.", callback=out_dir)
+                   ] = Path("out/sim"),
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")
                       ] = OutputFormat.TABLE,
 ) -> None:

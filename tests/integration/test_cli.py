@@ -1,6 +1,7 @@
 """The `lpscore ingest` command, run as a user runs it."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -59,3 +60,27 @@ def test_bad_config_stops_early_with_a_fix(tmp_path: Path):
     assert done.returncode == 2
     assert "unknown key(s) ingets" in done.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_an_out_path_that_cannot_be_a_directory_stops_before_any_work(tmp_path: Path):
+    in_the_way = tmp_path / "report.txt"
+    in_the_way.write_text("not a directory\n")
+    for out in (in_the_way, in_the_way / "sub"):
+        for command in (["ingest", str(MOEX_ORDERS)], ["kpis", str(MOEX_ORDERS)],
+                        ["score", str(MOEX_ORDERS)], ["simulate"]):
+            done = run(*command, "--out", str(out))
+            assert done.returncode == 2, (command, done.stderr)
+            assert "is a file; give a directory (made if missing)" in _flat(done.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.txt"]
+
+
+def test_a_folder_given_as_a_log_says_to_pass_its_files(tmp_path: Path):
+    done = run("ingest", str(tmp_path), "--out", str(tmp_path / "o"))
+    assert done.returncode == 2
+    assert "a folder, not a file; pass the files in it" in _flat(done.stderr)
+    assert not (tmp_path / "o").exists()
+
+
+def _flat(text: str) -> str:
+    """An error as one line: the panel's borders and its wrapping taken out."""
+    return " ".join(re.sub("[│╭╮╰╯─]", " ", text).split())
