@@ -105,7 +105,10 @@ def stream(
 def open_source(uri: str, group: str, dead_letter: str | None) -> Source:
     """The source named by ``--source``."""
     if uri.startswith("file://"):
-        return FollowFile(Path(uri.removeprefix("file://")))
+        path = Path(uri.removeprefix("file://"))
+        if not path.exists():
+            err.print(f"note: {path} does not exist yet: waiting for it to appear")
+        return FollowFile(path)
     if uri.startswith("kafka://"):
         from lpscore.stream.kafka import KafkaSource  # noqa: PLC0415 - only Kafka needs it
         return KafkaSource.from_uri(uri, group, dead_letter)

@@ -29,6 +29,7 @@ from cards import assert_same_cards
 from kafkamock import fresh_topic
 from lpscore.cli import app
 from lpscore.config import Config, IngestConfig, load_config
+from lpscore.errors import InputError
 from lpscore.ingest import ingest_logs
 from lpscore.kpi import aggregate
 from lpscore.kpi.aggregate import kpi_stats
@@ -698,6 +699,24 @@ def test_follow_survives_partial_lines_rotation_and_truncation(tmp_path: Path) -
         f.write(b"x\n")
     assert [r.data for r in source.read() or source.read()] == [b"x"]
     assert source.events["truncated"] == 1
+
+
+def test_a_followed_path_that_is_a_folder_stops_and_a_missing_one_is_awaited(
+        tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="a folder, not a file; follow a file in it"):
+        FollowFile(tmp_path)
+    runner = CliRunner()
+    for option in ("--source", "--quote-source"):
+        extra = [] if option == "--source" else ["--source", f"file://{tmp_path / 'x.log'}"]
+        done = runner.invoke(app, ["stream", option, f"file://{tmp_path}", *extra,
+                                   "--until-idle", "0"])
+        assert done.exit_code == 2, done.output
+        assert "a folder, not a file" in " ".join(done.output.split())
+    later = tmp_path / "later.log"
+    done = runner.invoke(app, ["stream", "--source", f"file://{later}", "--until-idle", "0"])
+    assert done.exit_code == 0, done.output
+    assert f"{later} does not exist yet: waiting for it to appear" in " ".join(
+        done.output.split())
 
 
 def stream_command(source: str, store: str, checkpoint: Path, *extra: str

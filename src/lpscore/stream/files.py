@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from lpscore.errors import InputError
 from lpscore.stream.decode import Record
 
 __all__ = ["FollowFile"]
@@ -37,6 +38,11 @@ class FollowFile:
     chunk_bytes: int = 4 << 20
     events: Counter[str] = field(default_factory=Counter)
     _handle: BinaryIO | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.path.is_dir():  # a missing file is awaited; a folder never becomes a log
+            raise InputError(f"file://{self.path}: a folder, not a file; follow a file in "
+                             "it")
 
     @property
     def name(self) -> str:
