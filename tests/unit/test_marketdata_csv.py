@@ -236,6 +236,26 @@ def test_missing_required_column_is_an_input_error(tmp_path: Path) -> None:
     assert not isinstance(info.value, UnknownFormatError)
 
 
+@pytest.mark.parametrize(("header", "named"), [
+    ("ts,symbol,bid,ask,ts", "'ts' appears twice in the header ('ts', 'ts')"),
+    ("ts,symbol,bid,Bid,ask", "'bid' appears twice in the header ('bid', 'Bid')"),
+    ("timestamp,symbol,bid,ask,Timestamp", "'ts' appears twice"),
+])
+def test_a_column_named_twice_is_an_input_error(tmp_path: Path, header: str,
+                                                named: str) -> None:
+    """Which of the two columns holds the values is anyone's guess: none is taken."""
+    path = write(tmp_path, "q.csv", f"{header}\n2024-03-01T10:00:00Z,X,1,2,3\n")
+    with pytest.raises(InputError, match=r"keep one") as info:
+        load(path)
+    assert named in str(info.value)
+
+
+def test_ts_and_its_alias_together_take_ts(tmp_path: Path) -> None:
+    text = "timestamp,symbol,bid,ask,ts\n2024-03-01T10:00:00Z,X,1,2,2024-03-01T10:00:05Z\n"
+    result, _ = load(write(tmp_path, "q.csv", text))
+    assert result.quotes["ts"].dt.second().to_list() == [5]
+
+
 def test_errors_come_before_any_quarantine(tmp_path: Path) -> None:
     good = write(tmp_path, "q.csv", REASONS_CSV)
     unknown = write(tmp_path, "notes.txt", "hello\n")

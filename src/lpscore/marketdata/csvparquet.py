@@ -11,6 +11,7 @@ its row, not the file. A size that is present but not a number becomes NaN (-> b
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -28,17 +29,26 @@ EXPECTED_HEADER = "ts,symbol,bid,ask,bid_size,ask_size"
 _REQUIRED = ("ts", "symbol", "bid", "ask")
 _OPTIONAL = ("bid_size", "ask_size")
 _ALIASES = {"timestamp": "ts"}
+_DUPLICATED = re.compile(r"_duplicated_\d+$")
 
 
 def resolve_columns(path: Path, names: Sequence[str]) -> dict[str, str]:
     """Canonical column name -> the file's own name; InputError naming what is missing."""
     found: dict[str, str] = {}
+    keys: dict[str, str] = {}
     for name in names:
         key = name.strip().lstrip("\ufeff").strip('"').lower()
+        key = _DUPLICATED.sub("", key)  # Polars' name for a CSV header's second "ts"
         canonical = _ALIASES.get(key, key)
+        if canonical not in _REQUIRED + _OPTIONAL:
+            continue
+        if keys.get(canonical) == key:
+            raise InputError(f"{path}: column {canonical!r} appears twice in the header "
+                             f"({found[canonical]!r}, {_DUPLICATED.sub('', name)!r}); keep "
+                             "one, so that it is clear which values are meant")
         # An exact "ts" wins over the "timestamp" alias whatever the column order.
-        if canonical in _REQUIRED + _OPTIONAL and (canonical not in found or key == canonical):
-            found[canonical] = name
+        if canonical not in found or key == canonical:
+            found[canonical], keys[canonical] = name, key
     missing = [name for name in _REQUIRED if name not in found]
     if missing:
         raise InputError(
