@@ -161,8 +161,8 @@ def print_scorecard(card: Scorecard, console: Console) -> None:
     kpis = list(card.scores[0].contributions) if card.scores else []
     why = Table(title="Why: each KPI's shrunk value (own value) -> points")
     why.add_column("lp")
-    for kpi in kpis:
-        why.add_column(kpi, justify="right")
+    for kpi in kpis:  # a long KPI name folds onto a second line rather than being cut
+        why.add_column(kpi, justify="right", overflow="fold")
     for s in card.scores:
         why.add_row(s.lp, *(f"{_value(s.kpis[k])} ({_value(s.raw_kpis[k])}) -> "
                             f"{s.contributions[k]:.1f}" for k in kpis))

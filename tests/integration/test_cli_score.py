@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,8 @@ from realdata import AMZN_MESSAGES, DEMO_LOG
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "lpscore.cli", "score", str(DEMO_LOG),
                            "--quotes", str(AMZN_MESSAGES), *args],
-                          capture_output=True, text=True, check=False)
+                          capture_output=True, text=True, check=False,
+                          env={**os.environ, "COLUMNS": "80"})
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +82,10 @@ def test_table_output() -> None:
     assert done.returncode == 0, done.stderr
     assert "Profile hft, all orders" in done.stdout
     assert "LP_A" in done.stdout and "95% interval" in done.stdout
+    # on an 80-column terminal a long KPI name folds onto a second line instead of being
+    # cut to "ack_latency_m…", which left the reader to guess which latency it was
+    assert "…" not in done.stdout
+    assert "ack_latency_ms_" in done.stdout
 
 
 @pytest.mark.parametrize(("args", "message"), [
