@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -227,6 +228,39 @@ def _fmt(value: float | None, kind: str) -> str:
     return f"{value:,.2f}"
 
 
+def _fitting(width: int, keys: Sequence[str], rows: Sequence[tuple[list[str], list[str]]],
+             names: Sequence[str]) -> tuple[list[tuple[int, int]], list[int], list[int]]:
+    """The value columns of a table cut into runs ``[first, last)`` that each fit in
+    ``width`` beside the key columns, and the widths of the key and value columns: each
+    header on one line when the whole table fits so, else the longest value or header
+    word (headers wrap at their spaces), in as many runs as it takes. No number is ever
+    cut to fit a narrow terminal (a table too wide had rich shorten "32,454" to
+    "32,4…")."""
+
+    def need(texts: Iterable[str], header: str, *, whole: bool) -> int:
+        heads = [header] if whole else header.split()
+        return max(len(text) for text in [*texts, *heads])
+
+    def cut(whole: bool) -> tuple[list[tuple[int, int]], list[int], list[int]]:
+        key_widths = [need([labels[i] for labels, _ in rows], key, whole=whole)
+                      for i, key in enumerate(keys)]
+        widths = [need([values[i] for _, values in rows], name, whole=whole)
+                  for i, name in enumerate(names)]
+        used = 1 + sum(w + 3 for w in key_widths)      # each column: padding 2, a border
+        runs: list[tuple[int, int]] = []
+        first, total = 0, used
+        for i, w in enumerate(widths):
+            if total + w + 3 > width and i > first:
+                runs.append((first, i))
+                first, total = i, used
+            total += w + 3
+        runs.append((first, len(names)))
+        return runs, key_widths, widths
+
+    one_line = cut(whole=True)
+    return one_line if len(one_line[0]) == 1 else cut(whole=False)
+
+
 def _print(payload: dict[str, Any], keys: list[str], out: Path) -> None:
     console = Console()
     horizons = payload["horizons"]
@@ -254,15 +288,19 @@ def _print(payload: dict[str, Any], keys: list[str], out: Path) -> None:
     ]
     for title, columns in (("Orders, fills and latency (ms)", volume),
                            ("Prices (bps, quantity-weighted)", prices)):
-        table = Table(title=title)
-        for key in keys:
-            table.add_column(key, overflow="fold")
-        for name, _, _ in columns:
-            table.add_column(name, justify="right")
-        for row in payload["lps"]:
-            table.add_row(*(str(row[k]) for k in keys),
-                          *(_fmt(get(row), kind) for _, kind, get in columns))
-        console.print(table)
+        rows = [([str(row[k]) for k in keys], [_fmt(get(row), kind) for _, kind, get in columns])
+                for row in payload["lps"]]
+        runs, key_widths, widths = _fitting(console.width, keys, rows,
+                                            [name for name, _, _ in columns])
+        for part, (first, last) in enumerate(runs):
+            table = Table(title=title if not part else f"{title}, continued")
+            for key, w in zip(keys, key_widths, strict=True):  # "fold": never an ellipsis
+                table.add_column(key, overflow="fold", width=w)
+            for (name, _, _), w in zip(columns[first:last], widths[first:last], strict=True):
+                table.add_column(name, justify="right", overflow="fold", width=w)
+            for labels, values in rows:
+                table.add_row(*labels, *values[first:last])
+            console.print(table)
     for row in payload["lps"]:
         if row["reject_reasons"]:
             reasons = ", ".join(f"{k} x{v}" for k, v in row["reject_reasons"].items())

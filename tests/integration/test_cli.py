@@ -1,12 +1,15 @@
-"""The `lpscore ingest` command, run as a user runs it."""
+"""The `lpscore ingest` command, and what every command prints, run as a user runs it."""
 
 import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-from realdata import FIXSIM, MOEX_ORDERS
+import pytest
+
+from realdata import AMZN_MESSAGES, DEMO_LOG, FIXSIM, MOEX_ORDERS
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -84,3 +87,25 @@ def test_a_folder_given_as_a_log_says_to_pass_its_files(tmp_path: Path):
 def _flat(text: str) -> str:
     """An error as one line: the panel's borders and its wrapping taken out."""
     return " ".join(re.sub("[│╭╮╰╯─]", " ", text).split())
+
+
+@pytest.mark.parametrize("columns", [50, 80, 200])
+def test_kpi_tables_fit_the_terminal_and_never_cut_a_number(tmp_path: Path,
+                                                            columns: int) -> None:
+    """On a narrow terminal the KPI tables are cut into runs of columns, each beside the
+    LP column; no value is shortened (a too-wide table had rich print '32,4…')."""
+    done = subprocess.run([sys.executable, "-m", "lpscore.cli", "kpis", str(DEMO_LOG),
+                           "--quotes", str(AMZN_MESSAGES), "--out", str(tmp_path)],
+                          capture_output=True, text=True, check=False,
+                          env={**os.environ, "COLUMNS": str(columns)})
+    assert done.returncode == 0, done.stderr
+    tables = [line for line in done.stdout.splitlines() if line[:1] in "┏┃│┡└"]
+    assert tables and max(len(line) for line in tables) <= columns
+    assert "…" not in done.stdout
+    payload = json.loads((tmp_path / "kpis.json").read_text())
+    cells = {cell.strip() for line in tables for cell in line.split("│")}
+    for lp in payload["lps"]:
+        assert lp["lp"] in cells
+        assert f"{lp['n_orders']:,}" in cells and f"{lp['n_fills']:,}" in cells
+    split = sum("continued" in line for line in done.stdout.splitlines())
+    assert (split > 0) == (columns < 100), split
