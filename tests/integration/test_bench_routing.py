@@ -4,6 +4,7 @@ seeds, and ``lpscore bench-routing``."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -59,3 +60,15 @@ def test_simulations_in_parallel_are_the_ones_run_one_after_the_other() -> None:
             assert (x.seed, x.to_json(), x.fix_log, x.decisions) == (
                 y.seed, y.to_json(), y.fix_log, y.decisions)
             assert x.quotes.equals(y.quotes)
+
+
+def test_the_table_names_every_policy_whole_on_an_80_column_terminal() -> None:
+    done = subprocess.run([sys.executable, "-m", "lpscore.cli", "bench-routing", "--seeds",
+                           "2", "--policies", "censored_greedy,censored_thompson"],
+                          capture_output=True, text=True, check=False,
+                          env={**os.environ, "COLUMNS": "80"})
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("│ censored")]
+    assert [row.split("│")[1].strip() for row in rows] == ["censored_greedy",
+                                                          "censored_thompson"]
+    assert "…" not in done.stdout   # both were "censored_…"
