@@ -877,3 +877,22 @@ def test_poison_records_go_to_the_dead_letter_topic_and_the_stream_goes_on(
     assert sorted(map(key, copies)) == sorted(
         (r.source, r.offset, r.reason) for r in quarantined)
     assert_same_scores(store, batch_snapshots(MOEX_ORDERS, no_quotes(), config))
+
+
+def test_brokers_that_do_not_answer_stop_the_command_with_what_to_check(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wrong Kafka address: the source, the quote source and the replay stop with an error
+    once the brokers have not answered for REACH_TIMEOUT_S (librdkafka alone retries for
+    ever: `lpscore stream --until-idle` never exited, and `replay` died with a
+    KafkaException traceback)."""
+    from lpscore.stream import kafka  # noqa: PLC0415
+
+    monkeypatch.setattr(kafka, "REACH_TIMEOUT_S", 0.5)
+    nowhere = "kafka://127.0.0.1:1/fix"
+    message = r"kafka://127.0.0.1:1: the brokers did not answer within 0.5 s .*check the address"
+    with pytest.raises(InputError, match=message):
+        kafka.KafkaSource.from_uri(nowhere, "g")
+    with pytest.raises(InputError, match=message):
+        kafka.KafkaLines.from_uri(nowhere)
+    with pytest.raises(InputError, match=message):
+        kafka.produce_messages([], nowhere)

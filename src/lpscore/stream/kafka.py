@@ -18,10 +18,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Protocol, cast
 from urllib.parse import parse_qsl, urlsplit
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 
 from lpscore.errors import InputError
 from lpscore.quarantine import QuarantinedRecord
@@ -38,6 +45,33 @@ def parse_kafka_uri(uri: str) -> tuple[str, str, dict[str, str]]:
     if parts.scheme != "kafka" or not parts.netloc or not topic or "/" in topic:
         raise InputError(f"{uri}: use kafka://HOST:PORT[,HOST:PORT]/TOPIC[?setting=value]")
     return parts.netloc, topic, dict(parse_qsl(parts.query))
+
+
+REACH_TIMEOUT_S = 10.0
+"""How long a source or the replay waits for the brokers' first answer before it stops
+with an error (a wrong address or brokers down): librdkafka itself would retry for ever."""
+
+
+class TopicMeta(Protocol):
+    """What lpscore reads of a topic's metadata (confluent_kafka's ``TopicMetadata``)."""
+
+    error: KafkaError | None
+    partitions: Mapping[int, object]
+
+
+def reach(client: Consumer | Producer, bootstrap: str, topic: str | None = None
+          ) -> dict[str, TopicMeta]:
+    """The cluster's topics (only ``topic``, if given) by name; InputError, saying what to
+    check, when the brokers do not answer within ``REACH_TIMEOUT_S``."""
+    try:
+        return cast("dict[str, TopicMeta]",
+                    client.list_topics(topic, timeout=REACH_TIMEOUT_S).topics)
+    except KafkaException as exc:
+        error = exc.args[0] if exc.args else exc
+        why = error.str() if isinstance(error, KafkaError) else str(error)
+        raise InputError(f"kafka://{bootstrap}: the brokers did not answer within "
+                         f"{REACH_TIMEOUT_S:g} s ({why}); check the address and that they "
+                         "are running") from exc
 
 
 FETCH_WAIT_MS = 5
@@ -62,6 +96,7 @@ class KafkaSource:
             "auto.offset.reset": "earliest", "session.timeout.ms": 6000,
             "heartbeat.interval.ms": 500, "fetch.wait.max.ms": FETCH_WAIT_MS,
             **(settings or {})})
+        reach(self._consumer, bootstrap)    # else a wrong address would wait for ever
         self._producer = (Producer({"bootstrap.servers": bootstrap, **(settings or {})})
                           if dead_letter else None)
         self._dead_letter = dead_letter
@@ -174,7 +209,7 @@ def produce_messages(messages: Iterable[LogMessage], uri: str) -> int:
     bootstrap, topic, settings = parse_kafka_uri(uri)
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5,
                          "enable.idempotence": True, **settings})
-    partitions = _partitions(producer, topic)
+    partitions = _partitions(producer, bootstrap, topic)
     n = 0
     for message in messages:
         headers: list[tuple[str, str | bytes | None]] = (
@@ -201,11 +236,10 @@ def produce_messages(messages: Iterable[LogMessage], uri: str) -> int:
     return n
 
 
-def _partitions(producer: Producer, topic: str) -> int:
+def _partitions(producer: Producer, bootstrap: str, topic: str) -> int:
     """The topic's partition count (producing one record first creates it on brokers that
     create topics on first use, such as librdkafka's mock cluster)."""
-    metadata = producer.list_topics(topic, timeout=10.0)
-    found = metadata.topics.get(topic)
+    found = reach(producer, bootstrap, topic).get(topic)
     if found is None or found.error is not None or not found.partitions:
         raise InputError(f"topic {topic} not found on the brokers; create it first")
     return len(found.partitions)
@@ -224,7 +258,7 @@ class KafkaLines:
             "bootstrap.servers": bootstrap, "group.id": "lpscore-quotes",
             "enable.auto.commit": False, "enable.auto.offset.store": False,
             **(settings or {})})
-        topics = self._consumer.list_topics(topic, timeout=10).topics
+        topics = reach(self._consumer, bootstrap, topic)
         meta = topics.get(topic)
         if meta is None or meta.error is not None or not meta.partitions:
             raise InputError(f"kafka topic {topic}: not found ({meta.error if meta else ''})")
