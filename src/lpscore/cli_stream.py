@@ -9,7 +9,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from lpscore.cli_common import ConfigOption, QuoteFiles, err, exit_on_error
+from lpscore.cli_common import ConfigOption, QuoteFiles, err, exit_on_error, out_dir
 from lpscore.cli_publish import StoreOption
 from lpscore.config import load_config
 from lpscore.errors import InputError
@@ -43,7 +43,8 @@ def stream(
     )] = "lpscore",
     checkpoint: Annotated[Path | None, typer.Option(
         "--checkpoint", help="Directory of the state and source positions, saved together; "
-        "a restart resumes from it (shared by every worker of a group).")] = None,
+        "a restart resumes from it (shared by every worker of a group).",
+        callback=out_dir)] = None,
     until_idle: Annotated[float | None, typer.Option(
         "--until-idle", min=0.0, help="Exit once no record came for this many seconds.")] = None,
     final_after: Annotated[float, typer.Option(

@@ -74,6 +74,10 @@ def test_an_out_path_that_cannot_be_a_directory_stops_before_any_work(tmp_path: 
             done = run(*command, "--out", str(out))
             assert done.returncode == 2, (command, done.stderr)
             assert "is a file; give a directory (made if missing)" in _flat(done.stderr)
+        done = run("stream", "--source", f"file://{MOEX_ORDERS}", "--until-idle", "0",
+                   "--checkpoint", str(out))   # was a NotADirectoryError traceback
+        assert done.returncode == 2, done.stderr
+        assert "is a file; give a directory (made if missing)" in _flat(done.stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.txt"]
 
 
