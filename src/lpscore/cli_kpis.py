@@ -145,8 +145,9 @@ def _write_kpis_dask(fix_files: list[Path], quote_files: list[Path], config: Con
 
 def report(
     kpi_dir: Annotated[Path, typer.Argument(help="An output directory of `lpscore kpis`.")],
-    out: Annotated[Path | None, typer.Option("--out", help="HTML file to write "
-                                             "(default DIR/report.html).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="HTML file to write, or a folder "
+                                             "to write report.html in (default "
+                                             "DIR/report.html).")] = None,
 ) -> None:
     """A self-contained HTML page (no CDN) of the KPIs in an `lpscore kpis` directory."""
     with exit_on_error():
@@ -158,7 +159,14 @@ def report(
         payload = json.loads(needed[0].read_text(encoding="utf-8"))
         page = render_report(payload, pl.read_parquet(needed[1]), pl.read_parquet(needed[2]))
         target = out or kpi_dir / "report.html"
-        target.write_text(page, encoding="utf-8")
+        if target.is_dir():     # a folder given: the page goes in it, as it does by default
+            target = target / "report.html"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(page, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"--out {target}: cannot write it ({exc.strerror}); give a file "
+                             "path in a directory you can write to") from exc
         err.print(f"written: {target}")
 
 

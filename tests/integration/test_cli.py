@@ -113,3 +113,21 @@ def test_kpi_tables_fit_the_terminal_and_never_cut_a_number(tmp_path: Path,
         assert f"{lp['n_orders']:,}" in cells and f"{lp['n_fills']:,}" in cells
     split = sum("continued" in line for line in done.stdout.splitlines())
     assert (split > 0) == (columns < 100), split
+
+
+def test_report_writes_into_a_folder_or_new_folders_and_refuses_the_impossible(
+        tmp_path: Path) -> None:
+    kpi_dir = tmp_path / "k"
+    assert run("kpis", str(DEMO_LOG), "--out", str(kpi_dir)).returncode == 0
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    for out, written in ((folder, folder / "report.html"),     # was IsADirectoryError
+                         (tmp_path / "new" / "deep" / "r.html",) * 2):  # FileNotFoundError
+        done = run("report", str(kpi_dir), "--out", str(out))
+        assert done.returncode == 0, done.stderr
+        assert written.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    blocked = tmp_path / "a-file"
+    blocked.write_text("x")
+    done = run("report", str(kpi_dir), "--out", str(blocked / "r.html"))
+    assert done.returncode == 2
+    assert "cannot write it" in _flat(done.stderr)
