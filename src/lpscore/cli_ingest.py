@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lpscore.cli_common import (
@@ -93,7 +94,7 @@ def _print_tables(summary: dict[str, Any], out: Path) -> None:
                          min_width=44 if column == "file" else None)
     for f in summary["files"]:
         ok = f["lines"] == f["events"] + f["quarantined"] + f["skipped"]
-        table.add_row(Path(f["path"]).name, *(f"{f[k]:,}" for k in
+        table.add_row(escape(Path(f["path"]).name), *(f"{f[k]:,}" for k in
                       ("lines", "messages", "events", "quarantined", "skipped")),
                       "[green]yes[/]" if ok else "[red]NO[/]")
     console.print(table)
@@ -113,7 +114,7 @@ def _print_tables(summary: dict[str, Any], out: Path) -> None:
         for column in ("file", "rows", "kept", "quarantined"):
             qt.add_column(column, justify="left" if column == "file" else "right")
         for f in summary["quote_files"]:
-            qt.add_row(Path(f["path"]).name, f"{f['rows']:,}", f"{f['kept']:,}",
+            qt.add_row(escape(Path(f["path"]).name), f"{f['rows']:,}", f"{f['kept']:,}",
                        f"{f['quarantined']:,}")
         console.print(qt)
     totals = ", ".join(f"{k} {summary[k]:,}" for k in
@@ -122,5 +123,6 @@ def _print_tables(summary: dict[str, Any], out: Path) -> None:
     quality = {k: v for k, v in summary["data_quality"].items() if v}
     if quality:
         console.print(f"[bold]data quality:[/] {quality}")
-    console.print(f"[bold]written:[/] {out}/history (Parquet), {out}/quarantine.jsonl, "
-                  f"{out}/reconciliation.json")
+    where = escape(str(out))
+    console.print(f"[bold]written:[/] {where}/history (Parquet), {where}/quarantine.jsonl, "
+                  f"{where}/reconciliation.json")

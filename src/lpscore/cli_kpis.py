@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lpscore.cli_common import (
@@ -167,7 +168,7 @@ def report(
         except OSError as exc:
             raise InputError(f"--out {target}: cannot write it ({exc.strerror}); give a file "
                              "path in a directory you can write to") from exc
-        err.print(f"written: {target}")
+        err.print(f"written: {escape(str(target))}")
 
 
 def leaderboards(result: KpiResult) -> list[dict[str, Any]]:
@@ -307,21 +308,23 @@ def _print(payload: dict[str, Any], keys: list[str], out: Path) -> None:
             for (name, _, _), w in zip(columns[first:last], widths[first:last], strict=True):
                 table.add_column(name, justify="right", overflow="fold", width=w)
             for labels, values in rows:
-                table.add_row(*labels, *values[first:last])
+                table.add_row(*map(escape, labels), *values[first:last])
             console.print(table)
     for row in payload["lps"]:
         if row["reject_reasons"]:
             reasons = ", ".join(f"{k} x{v}" for k, v in row["reject_reasons"].items())
-            console.print(f"[bold]rejects[/] {' / '.join(str(row[k]) for k in keys)}: {reasons}")
+            who = " / ".join(str(row[k]) for k in keys)
+            console.print(f"[bold]rejects[/] {escape(who)}: {escape(reasons)}")
         if row.get("orphan_reject_reasons"):
             reasons = ", ".join(f"{k} x{v}" for k, v in row["orphan_reject_reasons"].items())
-            console.print(f"[bold]rejects of orders not in the log[/] {row['lp']}: {reasons}")
+            console.print(f"[bold]rejects of orders not in the log[/] {escape(row['lp'])}: "
+                          f"{escape(reasons)}")
     for offset in payload["clock_offsets"]:
-        console.print(f"[bold]clock offset[/] {offset['session']}: LP SendingTime - our capture "
-                      f"= {offset['offset_ms']:+,.1f} ms (median of {offset['n']})")
+        console.print(f"[bold]clock offset[/] {escape(offset['session'])}: LP SendingTime - "
+                      f"our capture = {offset['offset_ms']:+,.1f} ms (median of {offset['n']})")
     quality = {k: v for k, v in payload["data_quality"].items() if v}
     if quality:
-        console.print(f"[bold]data quality:[/] {quality}")
+        console.print(f"[bold]data quality:[/] {escape(str(quality))}")
     tables = "fills.parquet, orders.parquet, " if (out / "fills.parquet").exists() else ""
-    console.print(f"[bold]written:[/] {out}/{tables}lps.parquet, kpis.json, stats/, "
+    console.print(f"[bold]written:[/] {escape(str(out))}/{tables}lps.parquet, kpis.json, stats/, "
                   "quarantine.jsonl")

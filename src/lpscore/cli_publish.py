@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lpscore.cli_common import (
@@ -64,7 +65,8 @@ def publish(
         for name in ("profile", "context", "version", "changed"):
             table.add_column(name, justify="right" if name == "version" else "left")
         for p in done:
-            table.add_row(p.profile, p.context, str(p.version), "yes" if p.changed else "no")
+            table.add_row(escape(p.profile), escape(p.context), str(p.version),
+                          "yes" if p.changed else "no")
         Console().print(table)
 
 
@@ -103,7 +105,7 @@ def scores(
         for name in ("rank", "lp", "score", "interval", "provisional", "orders"):
             table.add_column(name, justify="left" if name == "lp" else "right")
         for s in snap.scores:
-            table.add_row(str(s["rank"]), s["lp"], f"{s['score']:.1f}",
+            table.add_row(str(s["rank"]), escape(s["lp"]), f"{s['score']:.1f}",
                           "pending" if s["ci_low"] is None or s["ci_high"] is None
                           else f"{s['ci_low']:.1f} - {s['ci_high']:.1f}",
                           "yes" if s["provisional"] else "no", f"{s['n_orders']:,}")

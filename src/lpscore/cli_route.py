@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lpscore.cli_common import (
@@ -94,8 +95,8 @@ def route(
                                    stale_after_s=config.routing.stale_after_s,
                                    max_publish_age_s=config.routing.max_publish_age_s)
                 if not cache.refresh():
-                    err.print(f"[yellow]warning:[/] {cache.last_error}; routing on the "
-                              "configured static ranking, marked stale")
+                    err.print(f"[yellow]warning:[/] {escape(str(cache.last_error))}; routing "
+                              "on the configured static ranking, marked stale")
             plan = Router(cache, profile, config.routing).plan(request, policy)
             if journal is not None:   # a plan that routed nothing is a decision too
                 journal.write(plan, ts_ns=time.time_ns(), symbol=request.symbol,
@@ -160,11 +161,11 @@ def _print(plan: Plan, request: RouteRequest) -> None:
     table.add_column("qty", justify="right")
     table.add_column("reason")
     for child in plan.children:
-        table.add_row(child.lp, f"{child.qty:,.0f}", child.reason)
+        table.add_row(escape(child.lp), f"{child.qty:,.0f}", escape(child.reason))
     console.print(table)
     if plan.fallback:
-        console.print(f"fallback: {plan.fallback}")
+        console.print(f"fallback: {escape(str(plan.fallback))}")
     for skipped in plan.skipped:
-        console.print(f"skipped {skipped.lp}: {skipped.why}")
+        console.print(f"skipped {escape(skipped.lp)}: {escape(skipped.why)}")
     if plan.unrouted > 0:
         console.print(f"[yellow]unrouted: {plan.unrouted:,.0f}[/]")

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lpscore.cli_common import (
@@ -154,7 +155,7 @@ def print_scorecard(card: Scorecard, console: Console) -> None:
         ranking.add_column(name, justify="left" if name == "lp" else "right")
     for s in card.scores:
         flag = " [yellow](provisional)[/]" if s.provisional else ""
-        ranking.add_row(str(s.rank), s.lp + flag, f"{s.score:.1f}",
+        ranking.add_row(str(s.rank), escape(s.lp) + flag, f"{s.score:.1f}",
                         f"{s.ci_low:.1f} - {s.ci_high:.1f}", f"{100 * s.rank_stability:.0f}%",
                         f"{s.n_orders:,}", f"{s.n_eff:,.1f}")
     console.print(ranking)
@@ -164,7 +165,7 @@ def print_scorecard(card: Scorecard, console: Console) -> None:
     for kpi in kpis:  # a long KPI name folds onto a second line rather than being cut
         why.add_column(kpi, justify="right", overflow="fold")
     for s in card.scores:
-        why.add_row(s.lp, *(f"{_value(s.kpis[k])} ({_value(s.raw_kpis[k])}) -> "
+        why.add_row(escape(s.lp), *(f"{_value(s.kpis[k])} ({_value(s.raw_kpis[k])}) -> "
                             f"{s.contributions[k]:.1f}" for k in kpis))
     console.print(why)
     if any(s.provisional for s in card.scores):

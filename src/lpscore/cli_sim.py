@@ -11,6 +11,7 @@ from typing import Annotated
 import polars as pl
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -107,13 +108,13 @@ def _print(result: SimResult, out: Path) -> None:
     for m in minutes:
         stamp = f"{int(m // 60):d}:00"
         for what, note in by_minute.get(m, []):
-            table.add_row(stamp, what, "", "", "", "", note)
+            table.add_row(stamp, what, "", "", "", "", escape(note))
         part = flow.filter(pl.col("minute") == m)
         for lp in sorted(set(part["lp"].to_list())):
             routed = part.filter((pl.col("lp") == lp) & (pl.col("what") == "route"))
             filled = part.filter((pl.col("lp") == lp) & (pl.col("what") == "fill"))
             latency = filled["latency_ms"].to_list()
-            table.add_row(stamp, "flow", lp, f"{routed['qty'].sum():,.0f}",
+            table.add_row(stamp, "flow", escape(lp), f"{routed['qty'].sum():,.0f}",
                           f"{filled['qty'].sum():,.0f}",
                           f"{latency[0]:.1f}" if latency and latency[0] is not None else "", "")
     console.print(table)
@@ -130,9 +131,10 @@ def _print(result: SimResult, out: Path) -> None:
                     else f"{result.shortfall_bps:.2f} bps")
     summary.add_row("rejects", f"{result.rejects:,}")
     for lp, share in result.fill_share.items():
-        summary.add_row(f"fill share {lp}", f"{share:.1%}")
+        summary.add_row(f"fill share {escape(lp)}", f"{share:.1%}")
     console.print(summary)
-    console.print(f"FIX log {out / 'fix.log'}, KPI tables and report {out / 'kpis'}"
+    where = escape(str(out))
+    console.print(f"FIX log {where}/fix.log, KPI tables and report {where}/kpis"
                   f"/report.html, timeline {out / 'timeline.csv'}")
 
 

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console as RichConsole
+from rich.markup import escape
 from rich.table import Table
 
 from lpscore.cli_common import err, exit_on_error
@@ -63,7 +64,7 @@ def add(
                 db.audit("lpscore users add", "user.add", name, new={"role": role}, db=tx)
         except ValueError as exc:
             raise ConfigError(f"{exc}; pick another name") from exc
-        err.print(f"user {name} added as {role} in {db.path}")
+        err.print(f"user {escape(name)} added as {role} in {escape(str(db.path))}")
 
 
 @users_app.command("list")
@@ -74,5 +75,5 @@ def list_users(data: DataOption) -> None:
         for column in ("name", "role"):
             table.add_column(column)
         for user in _db(data).users():
-            table.add_row(user.name, user.role)
+            table.add_row(escape(user.name), user.role)
         RichConsole().print(table)

@@ -131,3 +131,21 @@ def test_report_writes_into_a_folder_or_new_folders_and_refuses_the_impossible(
     done = run("report", str(kpi_dir), "--out", str(blocked / "r.html"))
     assert done.returncode == 2
     assert "cannot write it" in _flat(done.stderr)
+
+
+def test_names_and_messages_are_printed_as_they_are_not_as_markup(tmp_path: Path) -> None:
+    """The console reads '[...]' as markup: an LP named '[/b]LP_A[red]' (LP names come from
+    the FIX traffic and lpscore.toml) stopped kpis and score with a MarkupError after
+    all their work, and an error's '[weights]' vanished from its message."""
+    config = tmp_path / "lpscore.toml"
+    config.write_text('[ingest]\nlp_map = {LP_A = "[/b]LP_A[red]"}\n')
+    for command in (["kpis", str(DEMO_LOG), "--out", str(tmp_path / "k")],
+                    ["score", str(DEMO_LOG)]):
+        done = run(*command, "--config", str(config))
+        assert done.returncode == 0, (command, done.stderr)
+        assert "[/b]LP_A[red]" in done.stdout, command
+    profile = tmp_path / "p.toml"
+    profile.write_text('name = "p"\n[weights]\n')
+    done = run("score", str(DEMO_LOG), "--profile", str(profile))
+    assert done.returncode == 2
+    assert "no [weights] table" in _flat(done.stderr)
