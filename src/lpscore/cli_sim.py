@@ -135,7 +135,7 @@ def _print(result: SimResult, out: Path) -> None:
     console.print(summary)
     where = escape(str(out))
     console.print(f"FIX log {where}/fix.log, KPI tables and report {where}/kpis"
-                  f"/report.html, timeline {out / 'timeline.csv'}")
+                  f"/report.html, timeline {where}/timeline.csv")
 
 
 def bench_routing_command(
@@ -191,9 +191,10 @@ def _print_bench(name: str, seeds: int, results: list[PolicyResult]) -> None:
     console = Console()
     table = Table(title=f"{name}: {seeds} seeds, the same for every policy; mean [95% "
                   "bootstrap interval]")
+    names = max((len(r.name) for r in results), default=0)
     # the policy's name whole (censored_greedy and censored_thompson were both cut to
     # "censored_…" on an 80-column terminal); the intervals wrap at their spaces instead
-    table.add_column("policy", no_wrap=True, min_width=max(len(r.name) for r in results))
+    table.add_column("policy", no_wrap=True, min_width=names)
     for column in ("shortfall bps", "regret vs oracle bps", "completion s", "fill %",
                    "rejects"):
         table.add_column(column, justify="right", overflow="fold")
@@ -208,7 +209,6 @@ def _print_bench(name: str, seeds: int, results: list[PolicyResult]) -> None:
     means = [r.shortfall_bps.mean for r in results if math.isfinite(r.shortfall_bps.mean)]
     worst = max(means, default=0.0)
     low = min([0.0, *means])          # bars from zero, unless a shortfall is negative
-    names = max((len(r.name) for r in results), default=0)
     console.print("shortfall (bps), lower is better:")
     for r in results:
         mean = r.shortfall_bps.mean

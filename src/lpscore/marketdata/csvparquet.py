@@ -32,23 +32,27 @@ _ALIASES = {"timestamp": "ts"}
 _DUPLICATED = re.compile(r"_duplicated_\d+$")
 
 
+def _key(name: str) -> str:
+    """A header name as matched: no BOM, quotes, spaces or case, and not Polars' suffix for
+    a name the header repeats (its second "ts" is "ts_duplicated_0")."""
+    return _DUPLICATED.sub("", name.strip().lstrip("\ufeff").strip('"').lower())
+
+
 def resolve_columns(path: Path, names: Sequence[str]) -> dict[str, str]:
     """Canonical column name -> the file's own name; InputError naming what is missing."""
     found: dict[str, str] = {}
-    keys: dict[str, str] = {}
     for name in names:
-        key = name.strip().lstrip("\ufeff").strip('"').lower()
-        key = _DUPLICATED.sub("", key)  # Polars' name for a CSV header's second "ts"
+        key = _key(name)
         canonical = _ALIASES.get(key, key)
         if canonical not in _REQUIRED + _OPTIONAL:
             continue
-        if keys.get(canonical) == key:
+        if canonical in found and _key(found[canonical]) == key:
             raise InputError(f"{path}: column {canonical!r} appears twice in the header "
                              f"({found[canonical]!r}, {_DUPLICATED.sub('', name)!r}); keep "
                              "one, so that it is clear which values are meant")
         # An exact "ts" wins over the "timestamp" alias whatever the column order.
         if canonical not in found or key == canonical:
-            found[canonical], keys[canonical] = name, key
+            found[canonical] = name
     missing = [name for name in _REQUIRED if name not in found]
     if missing:
         raise InputError(

@@ -232,23 +232,27 @@ def _simulations(scenario: Scenario, seeds: list[int], policies: Sequence[str],
     mid-work), each with Polars on one thread, so that the processes share the CPUs
     instead of each taking all of them."""
     tasks = [(name, i) for name in policies for i in range(len(seeds))]
-    runs: dict[str, list[SimResult | None]] = {name: [None] * len(seeds) for name in policies}
+    done: dict[tuple[str, int], SimResult] = {}
+    for (name, i), result in _finished(scenario, seeds, tasks, jobs):
+        done[name, i] = result
+        if progress is not None:
+            progress(name, seeds[i])
+    return {name: [done[name, i] for i in range(len(seeds))] for name in policies}
+
+
+def _finished(scenario: Scenario, seeds: list[int], tasks: list[tuple[str, int]], jobs: int
+              ) -> Iterator[tuple[tuple[str, int], SimResult]]:
+    """Each task (policy, seed index) with its result, as the simulations finish."""
     if jobs == 1 or len(tasks) < 2:
         for name, i in tasks:
-            runs[name][i] = simulate_policy(scenario, name, seeds[i])
-            if progress is not None:
-                progress(name, seeds[i])
-    else:
-        with _polars_threads(1), ProcessPoolExecutor(
-                min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(simulate_policy, scenario, name, seeds[i]): (name, i)
-                       for name, i in tasks}
-            for future in as_completed(futures):
-                name, i = futures[future]
-                runs[name][i] = future.result()
-                if progress is not None:
-                    progress(name, seeds[i])
-    return {name: [r for r in results if r is not None] for name, results in runs.items()}
+            yield (name, i), simulate_policy(scenario, name, seeds[i])
+        return
+    with _polars_threads(1), ProcessPoolExecutor(
+            min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(simulate_policy, scenario, name, seeds[i]): (name, i)
+                   for name, i in tasks}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
 
 
 @contextmanager

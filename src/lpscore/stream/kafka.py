@@ -209,7 +209,7 @@ def produce_messages(messages: Iterable[LogMessage], uri: str) -> int:
     bootstrap, topic, settings = parse_kafka_uri(uri)
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5,
                          "enable.idempotence": True, **settings})
-    partitions = _partitions(producer, bootstrap, topic)
+    partitions = len(_partitions_of(producer, bootstrap, topic))
     n = 0
     for message in messages:
         headers: list[tuple[str, str | bytes | None]] = (
@@ -236,13 +236,16 @@ def produce_messages(messages: Iterable[LogMessage], uri: str) -> int:
     return n
 
 
-def _partitions(producer: Producer, bootstrap: str, topic: str) -> int:
-    """The topic's partition count (producing one record first creates it on brokers that
+def _partitions_of(client: Consumer | Producer, bootstrap: str, topic: str) -> list[int]:
+    """The topic's partitions, in order; InputError when the brokers do not answer
+    (``reach``) or do not have it (producing one record first creates it on brokers that
     create topics on first use, such as librdkafka's mock cluster)."""
-    found = reach(producer, bootstrap, topic).get(topic)
+    found = reach(client, bootstrap, topic).get(topic)
     if found is None or found.error is not None or not found.partitions:
-        raise InputError(f"topic {topic} not found on the brokers; create it first")
-    return len(found.partitions)
+        why = f" ({found.error})" if found is not None and found.error is not None else ""
+        raise InputError(f"kafka topic {topic}: not found on the brokers{why}; create it "
+                         "first")
+    return sorted(found.partitions)
 
 
 class KafkaLines:
@@ -258,12 +261,8 @@ class KafkaLines:
             "bootstrap.servers": bootstrap, "group.id": "lpscore-quotes",
             "enable.auto.commit": False, "enable.auto.offset.store": False,
             **(settings or {})})
-        topics = reach(self._consumer, bootstrap, topic)
-        meta = topics.get(topic)
-        if meta is None or meta.error is not None or not meta.partitions:
-            raise InputError(f"kafka topic {topic}: not found ({meta.error if meta else ''})")
         self._consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING)
-                               for p in sorted(meta.partitions)])
+                               for p in _partitions_of(self._consumer, bootstrap, topic)])
         self.errors: list[str] = []
 
     @classmethod
