@@ -28,7 +28,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                "A self-contained HTML page (no CDN) of the KPIs in an `lpscore kpis` "
                "directory."),
     "score": ("lpscore.cli_score", "score",
-              "Composite LP scores (docs/scoring.md) from FIX logs and quotes, ranked."),
+              "Composite LP scores (docs/scoring.md) from FIX logs and quotes, or a history "
+              "store, ranked."),
     "publish": ("lpscore.cli_publish", "publish",
                 "Score every context level (LP, symbol, size bucket, regime) and publish the "
                 "snapshots."),

@@ -1,9 +1,10 @@
 """What the ``lpscore`` commands share: output formats, the error console, ingest with a
-progress bar."""
+progress bar, the KPI engine on ingested logs or on a history store."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import polars as pl
+import pyarrow as pa
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -19,11 +21,23 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from lpscore.config import Config
 from lpscore.errors import InputError, LpscoreError
-from lpscore.history import write_events, write_quotes
+from lpscore.history import (
+    StoreState,
+    append_events,
+    append_quotes,
+    drop_from,
+    read_compact,
+    read_state,
+    store_files,
+    write_events,
+    write_quotes,
+    write_state,
+)
 from lpscore.ingest import IngestResult, ingest_logs
+from lpscore.ingest.pipeline import Carried
 from lpscore.kpi.engine import KpiResult, compute_kpis
 from lpscore.marketdata import QuoteLoad, load_quotes
-from lpscore.model.schema import QUOTE_SCHEMA, compact, polars_schema
+from lpscore.model.schema import EVENT_SCHEMA, QUOTE_SCHEMA, compact, polars_schema
 from lpscore.quarantine import Quarantine
 
 __all__ = [
@@ -35,9 +49,11 @@ __all__ = [
     "QuoteFiles",
     "err",
     "exit_on_error",
+    "history_root",
     "out_dir",
     "run_ingest",
     "run_kpis",
+    "store_kpis",
     "with_lenient",
 ]
 
@@ -100,10 +116,11 @@ def with_lenient(config: Config, lenient: bool) -> Config:
 
 def run_ingest(
     fix_files: list[Path], quote_files: list[Path], config: Config, out: Path | None,
-    output: OutputFormat, quarantine: Quarantine | None = None,
+    output: OutputFormat, quarantine: Quarantine | None = None, *, append: bool = False,
 ) -> tuple[IngestResult, QuoteLoad | None]:
-    """Ingest FIX logs and quotes with a progress bar; write ``out``/history/ when given. The
-    caller writes the quarantine once its own stages have added to it."""
+    """Ingest FIX logs and quotes with a progress bar; write ``out``/history/ when given,
+    replacing it, or with ``append`` adding to it (lpscore.history.state). The caller writes
+    the quarantine once its own stages have added to it."""
     inputs = [*fix_files, *quote_files]
     folders = [p for p in inputs if p.is_dir()]
     if folders:
@@ -112,6 +129,9 @@ def run_ingest(
     missing = [p for p in inputs if not p.is_file()]
     if missing:
         raise InputError(f"input file(s) not found: {', '.join(map(str, missing))}")
+    root = None if out is None else out / "history"
+    state = read_state(root) if append and root is not None else None
+    carried = None if root is None else state.carried if state is not None else Carried()
     quarantine = Quarantine() if quarantine is None else quarantine
     total = sum(p.stat().st_size for p in fix_files)
     with Progress(
@@ -124,17 +144,39 @@ def run_ingest(
             fix_files, config.ingest, quarantine,
             progress=lambda path, n: progress.update(task, advance=path.stat().st_size,
                                                      description=path.name),
+            carried=carried,
         )
         quote_load = None
         if quote_files:
             progress.update(task, description="quotes")
             quote_load = load_quotes(quote_files, config.marketdata, quarantine)
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        write_events(out / "history", result.events)
-        if quote_load is not None:
-            write_quotes(out / "history", quote_load.quotes)
+    if root is not None:
+        _store(root, result, quote_load, state)
     return result, quote_load
+
+
+def _store(root: Path, result: IngestResult, quote_load: QuoteLoad | None,
+           state: StoreState | None) -> None:
+    """Write the history store at ``root``: anew without ``state``, else after it; then its
+    new state."""
+    assert result.carried is not None   # run_ingest carries whenever it stores
+    quotes = None if quote_load is None else quote_load.quotes
+    n_quotes = 0 if quotes is None else quotes.height
+    root.mkdir(parents=True, exist_ok=True)
+    if state is None:
+        write_events(root, result.events)
+        if quotes is not None:
+            write_quotes(root, quotes)
+        elif (root / "quotes").exists():   # not another ingest's quotes beside these events
+            shutil.rmtree(root / "quotes")
+        state = StoreState(result.carried, 0, 0)
+    else:
+        drop_from(root, state.events, state.quotes)
+        append_events(root, result.events, state.events)
+        if quotes is not None:
+            append_quotes(root, quotes, state.quotes)
+    write_state(root, StoreState(result.carried, state.events + result.events.height,
+                                 state.quotes + n_quotes))
 
 
 def run_kpis(
@@ -146,9 +188,46 @@ def run_kpis(
     holds the compact events."""
     ingested, quote_load = run_ingest(fix_files, quote_files, config, out, output, quarantine)
     ingested.events = compact(ingested.events)
-    quote_table = compact(quote_load.quotes if quote_load is not None
-                          else pl.DataFrame(schema=polars_schema(QUOTE_SCHEMA)))
+    quote_table = (compact(quote_load.quotes) if quote_load is not None
+                   else _no_rows(QUOTE_SCHEMA))
     del quote_load  # its string form is let go before the engine runs
     return ingested, compute_kpis(ingested.events, quote_table, config, quarantine)
 
 
+def history_root(path: Path) -> Path:
+    """``--history DIR``: the history store at DIR, or at DIR/history (the ``--out`` folder
+    of an ingest), as an absolute path (Dask workers read it by that path)."""
+    for root in (path, path / "history"):
+        if (root / "events").is_dir():
+            if not store_files(root, "events"):
+                raise InputError(f"--history {path}: {root / 'events'} holds no event files "
+                                 "(date=*/symbol=*/*.parquet); ingest FIX logs into it first: "
+                                 "lpscore ingest FIX_FILES... --out DIR")
+            return root.resolve()
+    found = "not a history store" if path.exists() else "not found"
+    raise InputError(f"--history {path}: {found}; give a history store, the folder holding "
+                     "events/date=*/symbol=*/*.parquet, or the DIR holding the history/ that "
+                     "lpscore ingest FIX_FILES... --out DIR wrote")
+
+
+def store_kpis(root: Path, config: Config, quarantine: Quarantine) -> KpiResult:
+    """``run_kpis``'s KPIs from the history store at ``root`` (lpscore.history.store): its
+    events and quotes read in the compact form, in the order they were written, so that the
+    engine sees what it saw after the ingest that wrote them."""
+    events = _read_store(root, "events", EVENT_SCHEMA)
+    return compute_kpis(events, _read_store(root, "quotes", QUOTE_SCHEMA), config, quarantine)
+
+
+def _read_store(root: Path, table: str, schema: pa.Schema) -> pl.DataFrame:
+    """``root/table`` (events or quotes) in the compact form and in write order (``_seq``);
+    no rows without files."""
+    files = store_files(root, table)
+    if not files:
+        return _no_rows(schema)
+    columns = [*polars_schema(schema).names(), "_seq"]
+    return read_compact(files, columns).sort("_seq").drop("_seq")
+
+
+def _no_rows(schema: pa.Schema) -> pl.DataFrame:
+    """An empty table of ``schema`` in the compact form."""
+    return compact(pl.DataFrame(schema=polars_schema(schema)))

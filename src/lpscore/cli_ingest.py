@@ -26,6 +26,7 @@ from lpscore.cli_common import (
 )
 from lpscore.config import load_config
 from lpscore.errors import StrictModeError
+from lpscore.history import read_state
 from lpscore.ingest import IngestResult
 from lpscore.marketdata import QuoteLoad
 
@@ -42,14 +43,23 @@ def ingest(
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit non-zero if anything was quarantined.")
     ] = False,
+    append: Annotated[bool, typer.Option(
+        "--append", help="Add to the history store in DIR (made if missing) instead of "
+        "replacing it: logs that come after the ones it holds, such as the next day's "
+        "(docs/data-formats.md, Appending).")] = False,
 ) -> None:
     """Ingest FIX logs (and quotes) into events, a history store and a quarantine."""
     with exit_on_error():
         config = with_lenient(load_config(config_path), lenient)
         started = time.perf_counter()
-        result, quote_load = run_ingest(fix_files, quotes or [], config, out, output)
+        result, quote_load = run_ingest(fix_files, quotes or [], config, out, output,
+                                        append=append)
         result.quarantine.write_jsonl(out / "quarantine.jsonl")
         summary = _summary(result, quote_load)
+        state = read_state(out / "history")
+        summary["store"] = {"appended": append,
+                            "events": state.events if state else 0,
+                            "quotes": state.quotes if state else 0}
         summary["seconds"] = round(time.perf_counter() - started, 3)
         (out / "reconciliation.json").write_text(json.dumps(summary, indent=2) + "\n")
         if output is OutputFormat.JSON:
@@ -124,5 +134,8 @@ def _print_tables(summary: dict[str, Any], out: Path) -> None:
     if quality:
         console.print(f"[bold]data quality:[/] {quality}")
     where = escape(str(out))
-    console.print(f"[bold]written:[/] {where}/history (Parquet), {where}/quarantine.jsonl, "
-                  f"{where}/reconciliation.json")
+    store = summary["store"]
+    held = f"{store['events']:,} events and {store['quotes']:,} quotes in all"
+    how = f"appended, {held}" if store["appended"] else held
+    console.print(f"[bold]written:[/] {where}/history (Parquet; {how}), "
+                  f"{where}/quarantine.jsonl, {where}/reconciliation.json")

@@ -17,14 +17,15 @@ from rich.table import Table
 
 from lpscore.cli_common import (
     ConfigOption,
-    FixFiles,
     LenientOption,
     OutputFormat,
     QuoteFiles,
     exit_on_error,
+    history_root,
     out_dir,
     run_ingest,
     run_kpis,
+    store_kpis,
     with_lenient,
 )
 from lpscore.cli_kpis import EngineOption, SchedulerOption, check_engine
@@ -49,8 +50,13 @@ __all__ = ["parse_context", "score"]
 
 
 def score(
-    fix_files: FixFiles,
+    fix_files: Annotated[list[Path] | None, typer.Argument(
+        help="FIX logs (plain or gzip), or none with --history.", show_default=False)] = None,
     quotes: QuoteFiles = None,
+    history: Annotated[Path | None, typer.Option(
+        "--history", help="Score this history store instead of FIX logs, with its quotes: "
+        "the folder holding events/, or the --out DIR of `lpscore ingest` (docs/dask.md).")
+    ] = None,
     profile_spec: Annotated[str, typer.Option(
         "--profile", help="hft, block, best_price, or a .toml/.yaml profile file.")] = "block",
     context: Annotated[str, typer.Option(
@@ -59,7 +65,8 @@ def score(
     config_path: ConfigOption = None,
     output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.TABLE,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Also write DIR/scores.json, DIR/history and DIR/quarantine.jsonl.",
+        "--out", help="Also write DIR/scores.json, DIR/quarantine.jsonl and, from FIX logs, "
+        "DIR/history.",
         callback=out_dir)
     ] = None,
     seed: Annotated[int | None, typer.Option(
@@ -68,12 +75,14 @@ def score(
     engine: EngineOption = Engine.LOCAL,
     scheduler: SchedulerOption = None,
 ) -> None:
-    """Composite LP scores (docs/scoring.md) from FIX logs and quotes, ranked."""
+    """Composite LP scores (docs/scoring.md) from FIX logs and quotes, or a history store,
+    ranked."""
     with exit_on_error():
         if output is OutputFormat.CSV:
             raise InputError("--format csv is not available for scores: use table or json")
         check_engine(engine, scheduler)
-        if scheduler is not None and out is None:
+        store = _store_to_score(fix_files or [], quotes or [], history)
+        if scheduler is not None and out is None and store is None:
             raise InputError("--scheduler: the workers read the history store, so give --out "
                              "DIR on storage they can read")
         config = with_lenient(load_config(config_path), lenient)
@@ -85,13 +94,18 @@ def score(
             profile = replace(profile, seed=seed)
         order = [*CONTEXT_KEYS, *config.context.extra_keys]
         if engine is Engine.DASK:
-            card = _score_on_dask(fix_files, quotes or [], config, out, output, quarantine,
-                                  (profile, wanted, order), scheduler)
+            with _history_store(store, fix_files or [], quotes or [], config, out, output,
+                                quarantine) as root:
+                card = _score_on_dask(root, config, quarantine, (profile, wanted, order),
+                                      scheduler)
         else:
-            _, result = run_kpis(fix_files, quotes or [], config, out, output, quarantine)
+            result = (store_kpis(store, config, quarantine) if store is not None else
+                      run_kpis(fix_files or [], quotes or [], config, out, output,
+                               quarantine)[1])
             card = score_result(result, profile, specs, wanted, order)
         payload = card.to_json()
         if out is not None:
+            out.mkdir(parents=True, exist_ok=True)   # made by the ingest, unless --history
             (out / "scores.json").write_text(json.dumps(payload, indent=2) + "\n",
                                              encoding="utf-8")
             quarantine.write_jsonl(out / "quarantine.jsonl")
@@ -101,21 +115,51 @@ def score(
             print_scorecard(card, Console())
 
 
-def _score_on_dask(fix_files: list[Path], quote_files: list[Path], config: Config,
-                   out: Path | None, output: OutputFormat, quarantine: Quarantine,
+def _store_to_score(fix_files: list[Path], quote_files: list[Path],
+                    history: Path | None) -> Path | None:
+    """The history store ``--history`` names, or None to score the FIX logs; exactly one of
+    the two is given, and the store brings its own quotes."""
+    if history is None:
+        if not fix_files:
+            raise InputError("nothing to score: give FIX logs (lpscore score FIX_FILES... "
+                             "[--quotes FILES...]) or a history store (lpscore score "
+                             "--history DIR)")
+        return None
+    if fix_files:
+        raise InputError(f"give FIX logs or --history, not both: --history {history} scores "
+                         "the store as it is; ingest new logs into it with lpscore ingest")
+    if quote_files:
+        raise InputError("--quotes with --history: the store's own quotes are used; ingest "
+                         "quote files with the logs (lpscore ingest FIX_FILES... --quotes "
+                         "FILES... --out DIR)")
+    return history_root(history)
+
+
+@contextmanager
+def _history_store(store: Path | None, fix_files: list[Path], quote_files: list[Path],
+                   config: Config, out: Path | None, output: OutputFormat,
+                   quarantine: Quarantine) -> Iterator[Path]:
+    """The history store to map over: ``store`` as it is, else the FIX logs ingested into
+    DIR/history (a temporary directory without --out)."""
+    if store is not None:
+        yield store
+        return
+    with _history_root(out) as root:
+        run_ingest(fix_files, quote_files, config, root, output, quarantine)
+        yield (root / "history").resolve()
+
+
+def _score_on_dask(store: Path, config: Config, quarantine: Quarantine,
                    what: tuple[Profile, dict[str, str], list[str]], scheduler: str | None
                    ) -> Scorecard:
-    """``score_result`` on a Dask cluster: ingest into DIR/history (a temporary directory
-    without --out), map over it, score the merged statistics."""
+    """``score_result`` on a Dask cluster: map over the history store at ``store``, score
+    the merged statistics."""
     from lpscore.engine.dask import cluster_stats, connect  # noqa: PLC0415  (imports dask)
 
     profile, wanted, order = what
     keys = context_keys(wanted, order)
-    with _history_root(out) as root:
-        run_ingest(fix_files, quote_files, config, root, output, quarantine)
-        with connect(scheduler) as client:
-            run = cluster_stats((root / "history").resolve(), config, ["lp", *keys],
-                                decay=profile.decay, client=client)
+    with connect(scheduler) as client:
+        run = cluster_stats(store, config, ["lp", *keys], decay=profile.decay, client=client)
     quarantine.extend(run.quarantined)
     cards = score_contexts(run.stats, profile, catalog(run.horizons), keys,
                            where={k: str(wanted[k]) for k in keys})

@@ -1,4 +1,5 @@
-"""`lpscore score`, run as a user runs it, on the demo log and the AMZN book."""
+"""`lpscore score`, run as a user runs it, on the demo log and the AMZN book, and on the
+history store an ingest of them wrote."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ import pytest
 from realdata import AMZN_MESSAGES, DEMO_LOG
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lpscore.cli", "score", str(DEMO_LOG),
-                           "--quotes", str(AMZN_MESSAGES), *args],
+def lpscore(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lpscore.cli", *args],
                           capture_output=True, text=True, check=False,
                           env={**os.environ, "COLUMNS": "80"})
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return lpscore("score", str(DEMO_LOG), "--quotes", str(AMZN_MESSAGES), *args)
 
 
 @pytest.fixture(scope="module")
@@ -99,3 +103,51 @@ def test_errors_say_what_to_do(args: list[str], message: str) -> None:
     done = run(*args)
     assert done.returncode == 2
     assert message in " ".join(done.stderr.split())
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The --out folder of ``lpscore ingest`` on the same log and quotes: DIR/history."""
+    out = tmp_path_factory.mktemp("ingest")
+    done = lpscore("ingest", str(DEMO_LOG), "--quotes", str(AMZN_MESSAGES), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.mark.parametrize("folder", ["history", "."], ids=["store", "ingest_out"])
+def test_history_scores_equal_the_logs(block: dict, ingested: Path, tmp_path: Path,
+                                       folder: str) -> None:
+    """The contract of --history: the numbers of the FIX logs whose ingest wrote the store;
+    --out gets the scores and the quarantine, not a copy of the store."""
+    done = lpscore("score", "--history", str(ingested / folder), "--profile", "block",
+                   "--format", "json", "--out", str(tmp_path / "scored"))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == block
+    assert json.loads((tmp_path / "scored" / "scores.json").read_text()) == block
+    assert sorted(p.name for p in (tmp_path / "scored").iterdir()) == [
+        "quarantine.jsonl", "scores.json"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ([], "nothing to score: give FIX logs"),
+    ([str(DEMO_LOG), "--history", "{store}"], "give FIX logs or --history, not both"),
+    (["--history", "{store}", "--quotes", str(AMZN_MESSAGES)],
+     "--quotes with --history: the store's own quotes are used"),
+    (["--history", "{store}/events"], "not a history store; give a history store, the "
+     "folder holding events/date=*/symbol=*/*.parquet"),
+    (["--history", "{store}/nowhere"], "nowhere: not found"),
+], ids=["neither", "both", "quotes", "not_a_store", "missing"])
+def test_history_errors_say_what_to_do(ingested: Path, args: list[str], message: str) -> None:
+    store = str(ingested / "history")
+    done = lpscore("score", *(a.replace("{store}", store) for a in args))
+    assert done.returncode == 2
+    # without any whitespace: rich wraps a path longer than the line anywhere in it
+    assert "".join(message.split()) in "".join(done.stderr.split())
+
+
+def test_history_without_event_files(tmp_path: Path) -> None:
+    (tmp_path / "history" / "events").mkdir(parents=True)
+    done = lpscore("score", "--history", str(tmp_path))
+    assert done.returncode == 2
+    said = "".join(done.stderr.split())   # rich may wrap the long path anywhere
+    assert f"{tmp_path}/history/eventsholdsnoeventfiles(date=*/symbol=*/*.parquet)" in said

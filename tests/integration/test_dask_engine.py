@@ -168,6 +168,35 @@ def test_cli_engines_agree(client: Any, tmp_path: Path) -> None:
     assert_same_json(*scores)
 
 
+@pytest.mark.parametrize("appends", [1, 3])
+def test_cli_scores_a_history_store(client: Any, tmp_path: Path, appends: int) -> None:
+    """``score --history`` maps over the store as it is (no --out needed with --scheduler:
+    the workers read the store itself) and gives the scores of the logs it was ingested
+    from, whether in one ingest or appended to in parts (several files a partition)."""
+    runner = CliRunner()
+    lines = DEMO_LOG.read_bytes().splitlines(keepends=True)
+    parts = []
+    for k in range(appends):
+        parts.append(tmp_path / f"part{k}.log")
+        parts[-1].write_bytes(b"".join(lines[k * len(lines) // appends:
+                                             (k + 1) * len(lines) // appends]))
+    for k, part in enumerate(parts):
+        quotes = ["--quotes", str(AMZN_MESSAGES)] if k == 0 else []
+        done = runner.invoke(app, ["ingest", str(part), *quotes, "--out", str(tmp_path),
+                                   "--append", "--format", "json"])
+        assert done.exit_code == 0, done.output
+    store = tmp_path / "history"
+    files = sorted(store.rglob("*"))
+    logs = runner.invoke(app, ["score", str(DEMO_LOG), "--quotes", str(AMZN_MESSAGES),
+                               "--format", "json"])
+    assert logs.exit_code == 0, logs.output
+    done = runner.invoke(app, ["score", "--history", str(store), "--format", "json",
+                               "--engine", "dask", "--scheduler", client.scheduler.address])
+    assert done.exit_code == 0, done.output
+    assert_same_json(json.loads(logs.stdout), json.loads(done.stdout))
+    assert sorted(store.rglob("*")) == files
+
+
 def test_scheduler_needs_the_dask_engine_and_a_shared_out() -> None:
     runner = CliRunner()
     done = runner.invoke(app, ["score", str(DEMO_LOG), "--scheduler", "tcp://nowhere:8786"])

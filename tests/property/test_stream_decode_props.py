@@ -1,5 +1,5 @@
 """The stream decoder marks duplicates against only the history a poll can depend on
-(lpscore.stream.decode.linked): the same flags and events as against the whole history,
+(lpscore.ingest.carried.linked): the same flags and events as against the whole history,
 and the batch ingest's counts, however a noisy log is cut into polls."""
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lpscore.config import IngestConfig
+from lpscore.ingest import carried
 from lpscore.ingest.pipeline import ingest_logs
 from lpscore.quarantine import Quarantine
 from lpscore.stream import decode as stream_decode
@@ -51,7 +52,7 @@ def test_linked_history_gives_the_whole_historys_flags(tmp_path: Path, log: Nois
     lines = [capture_prefix(c) + s.raw for s, c in zip(log.specs, log.captures, strict=True)]
     cuts = [min(c, len(lines)) for c in cuts]
     linked, decoder = decode_in_polls(lines, cuts)
-    with mock.patch.object(stream_decode, "linked", lambda history, new: history):
+    with mock.patch.object(carried, "linked", lambda history, new: history):
         whole, whole_decoder = decode_in_polls(lines, cuts)
     assert linked.equals(whole)
     assert decoder.counts == whole_decoder.counts

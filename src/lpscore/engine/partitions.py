@@ -22,12 +22,12 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
-from urllib.parse import quote
 
 import polars as pl
 
 from lpscore.config import Config
 from lpscore.engine.plan import PartTask
+from lpscore.history.store import store_files
 from lpscore.kpi.aggregate import kpi_stats
 from lpscore.kpi.context import add_context
 from lpscore.kpi.engine import KpiResult, compute_kpis
@@ -160,9 +160,8 @@ def read_quote_slice(store: Path, symbols: tuple[str, ...], lo: int, hi: int) ->
 
 def _quote_files(store: Path, symbol: str) -> list[tuple[str, Path]]:
     """(date, file) of one symbol's quote partitions, by date."""
-    pattern = f"date=*/symbol={quote(symbol, safe='')}/*.parquet"
     files = [(p.parent.parent.name.removeprefix("date="), p)
-             for p in (store / "quotes").glob(pattern)]
+             for p in store_files(store, "quotes", symbol)]
     return sorted(f for f in files if f[0] != "unknown")
 
 

@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from lpscore.history.store import store_files
 from lpscore.ingest.orders import link_child_orders
 from lpscore.kpi.engine import _RECEIPT_ORDER, clock_offsets
 from lpscore.model.enums import FILL_EXEC_TYPES
@@ -83,7 +84,7 @@ class Plan:
 
 def event_files(store: Path) -> list[Path]:
     """The event files of a history store, in date then symbol order."""
-    return sorted((store / "events").glob("date=*/symbol=*/*.parquet"))
+    return store_files(store, "events")
 
 
 def plan_tasks(store: Path, *, order_clock: bool = False) -> Plan:

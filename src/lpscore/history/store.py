@@ -2,13 +2,17 @@
 
 Layout (hive style, so DuckDB and Polars read it with partition pruning):
 
-    ROOT/events/date=2022-01-07/symbol=AMZN-RM/part-0.parquet
-    ROOT/quotes/date=2012-06-21/symbol=AMZN/part-0.parquet
+    ROOT/events/date=2022-01-07/symbol=AMZN-RM/part-000000000000.parquet
+    ROOT/quotes/date=2012-06-21/symbol=AMZN/part-000000000000.parquet
 
 ``date`` is the UTC date of ``ts_recv`` (events) or ``ts`` (quotes). Symbols are
 percent-encoded in directory names (``EUR%2FUSD``); events without a symbol (session rejects,
 some cancel rejects) go under ``symbol=__none__``. The files keep every column, so a read
-gives back exactly what was written, in the same row order (``seq`` restores it).
+gives back exactly what was written, in the same row order (``_seq`` restores it).
+
+A write replaces the table; an append adds a file to each partition it touches, named by the
+``_seq`` of the append's first row (``first_seq``: the rows written before it), so that an
+append cut short is undone by removing the files named at or after it (``drop_from``).
 """
 
 from __future__ import annotations
@@ -22,19 +26,51 @@ import polars as pl
 
 from lpscore.model.schema import EVENT_SCHEMA, QUOTE_SCHEMA, compact, polars_schema
 
-__all__ = ["read_compact", "read_events", "read_quotes", "write_events", "write_quotes"]
+__all__ = ["append_events", "append_quotes", "drop_from", "read_compact", "read_events",
+           "read_quotes", "store_files", "write_events", "write_quotes"]
 
 _NO_SYMBOL = "__none__"
 
 
 def write_events(root: Path, events: pl.DataFrame) -> int:
     """Replace ``root/events`` with ``events``; returns the number of files written."""
-    return _write(root / "events", events, "ts_recv")
+    return _write(root / "events", events, "ts_recv", None)
 
 
 def write_quotes(root: Path, quotes: pl.DataFrame) -> int:
     """Replace ``root/quotes`` with ``quotes``; returns the number of files written."""
-    return _write(root / "quotes", quotes, "ts")
+    return _write(root / "quotes", quotes, "ts", None)
+
+
+def append_events(root: Path, events: pl.DataFrame, first_seq: int) -> int:
+    """Add ``events`` after the ``first_seq`` events ``root/events`` holds; returns the
+    number of files written."""
+    return _write(root / "events", events, "ts_recv", first_seq)
+
+
+def append_quotes(root: Path, quotes: pl.DataFrame, first_seq: int) -> int:
+    """Add ``quotes`` after the ``first_seq`` quotes ``root/quotes`` holds."""
+    return _write(root / "quotes", quotes, "ts", first_seq)
+
+
+def store_files(root: Path, table: str, symbol: str | None = None) -> list[Path]:
+    """The files of ``root/table`` (``events`` or ``quotes``), or of one symbol's partitions,
+    in date, symbol and write order."""
+    name = "*" if symbol is None else quote(symbol, safe="")
+    return sorted((root / table).glob(f"date=*/symbol={name}/*.parquet"))
+
+
+def drop_from(root: Path, events: int, quotes: int) -> int:
+    """Remove the files of appends that start at or after the ``events``-th event or the
+    ``quotes``-th quote (an append cut short before it was recorded); returns how many."""
+    dropped = 0
+    for table, first in (("events", events), ("quotes", quotes)):
+        for path in store_files(root, table):
+            seq = path.stem.removeprefix("part-")
+            if seq.isdigit() and int(seq) >= first:
+                path.unlink()
+                dropped += 1
+    return dropped
 
 
 def read_events(root: Path) -> pl.DataFrame:
@@ -59,12 +95,16 @@ def read_compact(path: str | Path | Sequence[Path],
     return compact(compact(lazy).collect())
 
 
-def _write(directory: Path, frame: pl.DataFrame, ts_column: str) -> int:
-    if directory.exists():
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True)
+def _write(directory: Path, frame: pl.DataFrame, ts_column: str, first_seq: int | None) -> int:
+    """Write ``frame`` under ``directory``: replacing it (``first_seq`` None) or after the
+    ``first_seq`` rows it holds."""
+    if first_seq is None:
+        if directory.exists():
+            shutil.rmtree(directory)
+        first_seq = 0
+    directory.mkdir(parents=True, exist_ok=True)
     keyed = frame.with_columns(
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("_seq"),
+        (pl.int_range(pl.len(), dtype=pl.Int64) + first_seq).alias("_seq"),
         pl.col(ts_column).dt.date().cast(pl.String).fill_null("unknown").alias("_date"),
         pl.col("symbol").fill_null(_NO_SYMBOL).alias("_symbol"),
     )
@@ -72,13 +112,14 @@ def _write(directory: Path, frame: pl.DataFrame, ts_column: str) -> int:
     for (day, symbol), part in keyed.group_by("_date", "_symbol", maintain_order=True):
         target = directory / f"date={day}" / f"symbol={quote(str(symbol), safe='')}"
         target.mkdir(parents=True, exist_ok=True)
-        part.drop("_date", "_symbol").write_parquet(target / "part-0.parquet", statistics=True)
+        part.drop("_date", "_symbol").write_parquet(target / f"part-{first_seq:012d}.parquet",
+                                                    statistics=True)
         written += 1
     return written
 
 
 def _read(directory: Path, schema: pl.Schema) -> pl.DataFrame:
-    files = sorted(directory.glob("date=*/symbol=*/*.parquet"))
+    files = store_files(directory.parent, directory.name)
     if not files:
         return pl.DataFrame(schema=schema)
     frame = pl.scan_parquet(files, hive_partitioning=False).sort("_seq").drop("_seq").collect()

@@ -3,6 +3,11 @@
 Per file, every record ends in exactly one place:
 ``records = events + quarantined + skipped`` (skipped: blank, comment, admin, not_used,
 duplicate), and the totals are asserted before the result is returned.
+
+An ingest can carry on from earlier ones (``Carried``: a history store that later logs are
+appended to): its messages are marked as duplicates against the earlier messages they can
+depend on (lpscore.ingest.carried), its files are numbered after theirs, and our CompIDs
+inferred from them stay ours. It must come after them in each session's receipt time.
 """
 
 from __future__ import annotations
@@ -17,9 +22,16 @@ import polars as pl
 import polars.selectors as cs
 
 from lpscore.config import IngestConfig
-from lpscore.errors import LpscoreError
+from lpscore.errors import InputError, LpscoreError
+from lpscore.ingest.carried import flags_against, remembered
 from lpscore.ingest.decode import attribute, classify, infer_own_comp_ids, typed_rows, wanted_tags
-from lpscore.ingest.dedup import ARRIVAL_ORDER, in_arrival_order, mark_duplicates
+from lpscore.ingest.dedup import (
+    ARRIVAL_ORDER,
+    DEDUP_COLUMNS,
+    in_arrival_order,
+    mark_duplicates,
+    with_flags,
+)
 from lpscore.ingest.records import (
     TIME_TAGS,
     LogBytes,
@@ -33,7 +45,11 @@ from lpscore.model.enums import FILL_EXEC_TYPES
 from lpscore.model.schema import EVENT_SCHEMA, polars_schema
 from lpscore.quarantine import Quarantine
 
-__all__ = ["FileReport", "IngestResult", "canonical_events", "ingest_logs", "typed_messages"]
+__all__ = ["Carried", "FileReport", "IngestResult", "canonical_events", "ingest_logs",
+           "typed_messages"]
+
+Session = tuple[str, str]
+"""A session's direction: (SenderCompID, TargetCompID)."""
 
 
 @dataclass
@@ -55,6 +71,23 @@ class FileReport:
         return self.lines == self.events + self.quarantined + self.skipped
 
 
+@dataclass(frozen=True)
+class Carried:
+    """What an ingest needs of the ingests before it to give the events an ingest of all
+    their files together would (module docstring)."""
+
+    history: pl.DataFrame | None = None
+    """The duplicate rules' history (lpscore.ingest.carried.remembered)."""
+    files: int = 0
+    """Files ingested so far: the next file's ``file_index``."""
+    own_comp_ids: tuple[str, ...] = ()
+    """Our CompIDs as inferred so far (unused when ``ingest.own_comp_ids`` is set)."""
+    last_recv: dict[Session, int] = field(default_factory=dict)
+    """Each session direction's latest receipt time (ns since the epoch)."""
+    window_ns: int = 3_600 * 10**9
+    """How much of each session's receipt time the history keeps (as the stream does)."""
+
+
 @dataclass
 class IngestResult:
     """Events of all files, their reconciliations, the quarantine and data-quality counts."""
@@ -64,6 +97,8 @@ class IngestResult:
     quarantine: Quarantine
     data_quality: dict[str, int]
     own_comp_ids: list[str]
+    carried: Carried | None = None
+    """What a later ingest carries on from, when this one was given ``carried``."""
 
     def totals(self) -> dict[str, int]:
         ev = self.events
@@ -82,16 +117,25 @@ def ingest_logs(
     config: IngestConfig,
     quarantine: Quarantine | None = None,
     progress: Callable[[Path, int], None] | None = None,
+    carried: Carried | None = None,
 ) -> IngestResult:
-    """Read, validate, decode and de-duplicate FIX logs into canonical events."""
+    """Read, validate, decode and de-duplicate FIX logs into canonical events; with
+    ``carried``, as the continuation of the ingests it carries (module docstring), and the
+    result carries this one."""
     quarantine = Quarantine() if quarantine is None else quarantine
     first_record = len(quarantine.records)   # held records: a list index
-    reports, typed, raw_data = _read_logs(paths, config, quarantine, progress)
+    first_file = carried.files if carried is not None else 0
+    reports, typed, raw_data = _read_logs(paths, config, quarantine, progress, first_file)
     # Each stage lets go of what it no longer needs: at a million messages, a frame of raw
     # or typed columns is most of a GB.
     bad = typed.filter(pl.col("reason").is_not_null())
     # A clean log has no bad row: then filtering would only copy every column.
-    good = mark_duplicates(typed if bad.is_empty() else typed.filter(pl.col("reason").is_null()))
+    good = typed if bad.is_empty() else typed.filter(pl.col("reason").is_null())
+    if carried is None:
+        good = mark_duplicates(good)
+    else:
+        _check_after(good, carried.last_recv)
+        good = with_flags(good, flags_against(carried.history, good))
     _quarantine_rows(bad, raw_data, quarantine)
     order = {str(p): i for i, p in enumerate(paths)}
     quarantine.records[first_record:] = sorted(
@@ -104,22 +148,79 @@ def ingest_logs(
     good = good.with_columns(status.alias("status"))
     quality = _data_quality(typed, good)
     del typed
-    _count(reports, bad, good)
+    _count(reports, first_file, bad, good)
     # Only the columns the events are made of: a filter copies every column it is given.
     kept = good.select(_EVENT_INPUTS).filter(good["status"] == "event")
+    keys = None if carried is None else good.select(*DEDUP_COLUMNS, "duplicate")
     del good
-    own = list(config.own_comp_ids) or infer_own_comp_ids(kept)
+    inferred = tuple(infer_own_comp_ids(kept)) if not config.own_comp_ids else ()
+    if carried is not None:
+        inferred = _own_still(carried, inferred)
+    own = list(config.own_comp_ids) or list(inferred)
     events = canonical_events(kept, own, config.lp_map)
     for report in reports:
         report.by_reason = quarantine.by_reason(report.path)
         if not report.balanced:
             raise LpscoreError(f"internal error: {report.path} does not reconcile: {report}")
-    return IngestResult(events, reports, quarantine, quality, own)
+    result = IngestResult(events, reports, quarantine, quality, own)
+    if carried is not None and keys is not None:
+        result.carried = _carry(carried, keys, len(paths), inferred)
+    return result
+
+
+def _check_after(good: pl.DataFrame, last_recv: dict[Session, int]) -> None:
+    """Raise InputError unless every session's messages in ``good`` were received no
+    earlier than the latest of that session (either direction) in the ingests carried."""
+    if not last_recv or good.is_empty():
+        return
+    firsts = good.group_by("sender", "target").agg(
+        pl.col("ts_recv").dt.epoch("ns").min().alias("first"),
+        pl.col("source").sort_by("ts_recv").first())
+    for sender, target, first, source in firsts.iter_rows():
+        last = max(last_recv.get((sender, target), -1), last_recv.get((target, sender), -1))
+        if first is not None and first < last:
+            raise InputError(
+                f"{source}: session {sender}->{target} has messages received at "
+                f"{_iso(first)}, before the latest of that session already ingested "
+                f"({_iso(last)}); appending must follow each session in time: ingest these "
+                "files together with the earlier ones instead, without --append")
+
+
+def _iso(ns: int) -> str:
+    return str(pl.Series([ns]).cast(pl.Datetime("ns"))[0])
+
+
+def _own_still(carried: Carried, inferred: tuple[str, ...]) -> tuple[str, ...]:
+    """Our CompIDs inferred from the earlier ingests and this one; InputError when this one
+    makes ours a CompID the earlier ones saw in a session but did not take as ours (their
+    events would have been attributed otherwise)."""
+    earlier = set(carried.own_comp_ids)
+    seen = {comp for session in carried.last_recv for comp in session}
+    turned = sorted((set(inferred) - earlier) & seen) if earlier else []
+    if turned:
+        raise InputError(
+            f"these logs make {', '.join(turned)} one of our CompIDs, but the earlier ingests "
+            f"took {', '.join(sorted(earlier))} alone as ours while their sessions held it: set "
+            "ingest.own_comp_ids in lpscore.toml and ingest everything again")
+    return tuple(sorted(earlier | set(inferred)))
+
+
+def _carry(carried: Carried, keys: pl.DataFrame, files: int,
+           own: tuple[str, ...]) -> Carried:
+    """What the next ingest carries on from: ``carried`` and this ingest's marked messages
+    (``keys``: the duplicate rules' columns and ``duplicate``)."""
+    last = dict(carried.last_recv)
+    for sender, target, ts in keys.group_by("sender", "target").agg(
+            pl.col("ts_recv").dt.epoch("ns").max()).iter_rows():
+        if ts is not None:
+            last[(sender, target)] = max(ts, last.get((sender, target), ts))
+    history = remembered(carried.history, keys.filter(~pl.col("duplicate")), carried.window_ns)
+    return Carried(history, carried.files + files, own, last, carried.window_ns)
 
 
 def _read_logs(
     paths: Sequence[Path], config: IngestConfig, quarantine: Quarantine,
-    progress: Callable[[Path, int], None] | None,
+    progress: Callable[[Path, int], None] | None, first_file: int,
 ) -> tuple[list[FileReport], pl.DataFrame, dict[str, LogBytes]]:
     """Each file's first reconciliation counts, the typed messages of all
     (``typed_messages``, with ``file_index``) and each file's bytes by path (framing
@@ -150,7 +251,8 @@ def _read_logs(
             quarantined=rows.quarantined, skipped=sum(rows.skipped.values()),
             skipped_by_reason=dict(rows.skipped),
         ))
-        group.append(rows.frame.with_columns(pl.lit(index, dtype=pl.Int64).alias("file_index")))
+        group.append(rows.frame.with_columns(
+            pl.lit(first_file + index, dtype=pl.Int64).alias("file_index")))
         pending += rows.frame.height
         del rows
         if pending >= _TYPED_ROWS:
@@ -219,8 +321,9 @@ def _detail(reason: str) -> str:
     return ""
 
 
-def _count(reports: list[FileReport], bad: pl.DataFrame, good: pl.DataFrame) -> None:
-    by_file = dict(enumerate(reports))
+def _count(reports: list[FileReport], first_file: int, bad: pl.DataFrame,
+           good: pl.DataFrame) -> None:
+    by_file = dict(enumerate(reports, start=first_file))
     for (index, _reason), n in _counts(bad, "reason").items():
         by_file[index].quarantined += n
         by_file[index].messages += n

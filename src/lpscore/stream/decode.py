@@ -32,8 +32,9 @@ from datetime import UTC, datetime
 import polars as pl
 
 from lpscore.config import IngestConfig
+from lpscore.ingest.carried import flags_against, remembered
 from lpscore.ingest.decode import infer_own_comp_ids, wanted_tags
-from lpscore.ingest.dedup import SEQUENCE_RESET, mark_duplicates
+from lpscore.ingest.dedup import DEDUP_COLUMNS, FLAGS
 from lpscore.ingest.pipeline import canonical_events, typed_messages
 from lpscore.ingest.records import split_messages, time_column
 from lpscore.quarantine import Quarantine
@@ -42,14 +43,6 @@ from lpscore.stream.lanes import prefixed
 __all__ = ["Record", "StreamDecoder", "capture_prefix", "decode_all"]
 
 _CAPTURE_NS = time_column("capture")
-_DEDUP_COLUMNS = (
-    "sender", "target", "ts_recv", "file_index", "offset", "kind", "seq_num", "t141", "t45",
-    "sending_time", "cl_ord_id", "orig_cl_ord_id", "exec_id", "exec_type", "f32", "f31",
-    "ref_msg_type", "poss_dup",
-)
-"""The columns lpscore.ingest.dedup reads: all the history keeps of a message."""
-
-
 @dataclass(frozen=True, slots=True)
 class Record:
     """One raw message: its bytes (no line end), where it came from, and the capture time in
@@ -147,12 +140,12 @@ class StreamDecoder:
     def _mark(self, good: pl.DataFrame) -> pl.DataFrame:
         """``mark_duplicates`` over the history the new rows can depend on (``linked``) and
         the new rows; history rows keep ``_old``."""
-        return self._marked(good, _flags(self.history, good))
+        return self._marked(good, flags_against(self.history, good))
 
     def _marked(self, good: pl.DataFrame, flags: pl.DataFrame) -> pl.DataFrame:
         """``good`` with the flags ``_flags`` gave its rows (row for row), in session order
         when there was history."""
-        marked = good.with_columns(*(flags[c] for c in _FLAGS))
+        marked = good.with_columns(*(flags[c] for c in FLAGS))
         if self.history is None or self.history.is_empty():
             return marked
         return marked.sort(["sender", "target", "ts_recv", "file_index", "offset"],
@@ -160,20 +153,7 @@ class StreamDecoder:
 
     def _remember(self, kept: pl.DataFrame) -> None:
         """Keep the last window of kept messages, and every session's latest reset."""
-        rows = kept.select(*_DEDUP_COLUMNS, pl.lit(True).alias("_old"))
-        if self.history is not None:
-            rows = pl.concat([self.history, rows], how="diagonal_relaxed", rechunk=True)
-        if rows.is_empty():
-            self.history = rows
-            return
-        # each session's own last window: a log may interleave sessions out of time order
-        # (files replayed one after another), and a session's duplicates are its own
-        cutoff = (pl.col("ts_recv").max().over("sender", "target")
-                  - pl.duration(nanoseconds=self.dedup_window_ns))
-        last_reset = SEQUENCE_RESET & (
-            pl.col("ts_recv") == pl.col("ts_recv").filter(SEQUENCE_RESET).max()
-            .over("sender", "target"))
-        self.history = rows.filter((pl.col("ts_recv") >= cutoff) | last_reset.fill_null(False))
+        self.history = remembered(self.history, kept, self.dedup_window_ns)
 
 
 Item = tuple[StreamDecoder, Sequence[Record], Quarantine]
@@ -202,22 +182,9 @@ def decode_all(items: Sequence[Item], run: Mapper = map) -> list[pl.DataFrame]:
     return out
 
 
-_FLAGS = ("duplicate", "exec_id_reused", "seq_num_reused", "epoch", "ref_epoch")
 _SESSION = ("sender", "target")
 """The columns that key a session for the duplicate rules (both: a session reject's epoch
 comes from the other direction's logons)."""
-
-
-def _flags(history: pl.DataFrame | None, new: pl.DataFrame) -> pl.DataFrame:
-    """The duplicate flags (``_FLAGS``) of the ``new`` rows, row for row, marked with the
-    part of ``history`` they can depend on (``linked``)."""
-    if history is None or history.is_empty():
-        return mark_duplicates(new.select(_DEDUP_COLUMNS)).select(_FLAGS)
-    both = pl.concat([linked(history, new),
-                      new.select(*_DEDUP_COLUMNS, pl.lit(False).alias("_old"))
-                      .with_columns(pl.lit(True).alias("_new"))], how="diagonal_relaxed")
-    return (mark_duplicates(both.with_row_index("_i")).filter(pl.col("_new")).sort("_i")
-            .select(_FLAGS))
 
 
 def _marked_together(decoders: Sequence[StreamDecoder], goods: Sequence[pl.DataFrame]
@@ -228,9 +195,9 @@ def _marked_together(decoders: Sequence[StreamDecoder], goods: Sequence[pl.DataF
         return [d._mark(g) for d, g in zip(decoders, goods, strict=True)]
     held = [prefixed(d.history, k, _SESSION) for k, d in enumerate(decoders)
             if d.history is not None and not d.history.is_empty()]
-    new = pl.concat([prefixed(g.select(_DEDUP_COLUMNS), k, _SESSION)
+    new = pl.concat([prefixed(g.select(DEDUP_COLUMNS), k, _SESSION)
                      for k, g in enumerate(goods)], how="vertical_relaxed")
-    flags = _flags(pl.concat(held, how="vertical_relaxed") if held else None, new)
+    flags = flags_against(pl.concat(held, how="vertical_relaxed") if held else None, new)
     out, start = [], 0
     for decoder, good in zip(decoders, goods, strict=True):
         out.append(decoder._marked(good, flags.slice(start, good.height)))
@@ -273,37 +240,6 @@ def _by_source(records: Sequence[Record]
     for i, record in enumerate(records):
         groups.setdefault(record.source, []).append(i)
     return [(source, [records[i] for i in rows], rows) for source, rows in groups.items()]
-
-
-_LINKS = (
-    pl.struct("sender", "target", "seq_num").hash(),
-    pl.when(pl.col("exec_id").is_not_null())
-    .then(pl.struct("sender", "target", "exec_id").hash()),
-    pl.struct("sender", "target", "kind", "cl_ord_id").hash(),
-)
-"""Hashes of the keys through which the duplicate rules (lpscore.ingest.dedup) relate two
-messages: every rule is a "first of its key" test on a session's MsgSeqNum, on its ExecID
-(execution reports with one), or on a message's identity, which holds its type and ClOrdID
-(either possibly missing). Equal keys hash equal; a collision only links a row too many."""
-
-
-def linked(history: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
-    """The rows of ``history`` that can bear on the duplicate flags of ``new``: those sharing
-    a key of ``_LINKS`` with a new row, or with such a row (a history row's own flags, which
-    the rules read, depend on the rows it shares keys with), and every sequence reset (they
-    set the epochs). Marking these with the new rows gives the new rows the flags the whole
-    history would, at the cost of hashing the history's keys, not of marking all of it."""
-    names = [f"_link{i}" for i in range(len(_LINKS))]
-    rows = history.with_columns(*(e.alias(n) for e, n in zip(_LINKS, names, strict=True)),
-                                SEQUENCE_RESET.fill_null(False).alias("_keep"))
-    frontier = new.select(*(e.alias(n) for e, n in zip(_LINKS, names, strict=True)))
-    while not frontier.is_empty():
-        near = pl.any_horizontal(pl.col(n).is_in(frontier.get_column(n).drop_nulls().implode())
-                                 for n in names)
-        rows = rows.with_columns(near.fill_null(False).alias("_near"))
-        frontier = rows.filter(pl.col("_near") & ~pl.col("_keep")).select(names)
-        rows = rows.with_columns(pl.col("_keep") | pl.col("_near"))
-    return rows.filter(pl.col("_keep")).drop(*names, "_keep", "_near", strict=False)
 
 
 def capture_prefix(capture_ns: int) -> bytes:

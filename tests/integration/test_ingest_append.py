@@ -1,0 +1,190 @@
+"""Ingesting logs in parts that carry on from each other (``Carried``; ``lpscore ingest
+--append``) gives the events of ingesting them all at once: duplicates across a part's
+edge found, ExecIDs reused across it flagged, files numbered on, and the history store
+holding what one ingest of everything writes."""
+
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from lpscore.config import IngestConfig
+from lpscore.errors import InputError
+from lpscore.history import read_events, read_quotes, read_state
+from lpscore.ingest.pipeline import Carried, IngestResult, ingest_logs
+from realdata import AMZN_MESSAGES, DEMO_LOG, FIXSIM, MOEX_ORDERS
+
+RECEIPT = ["ts_recv", "session", "outbound", "seq_num", "source", "offset"]
+
+
+def cut(log: Path, at: list[int], folder: Path) -> list[Path]:
+    """``log``'s lines cut before each line index of ``at``, one file per piece."""
+    lines = log.read_bytes().splitlines(keepends=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    bounds = [0, *at, len(lines)]
+    paths = []
+    for k, (start, end) in enumerate(itertools.pairwise(bounds)):
+        path = folder / f"part{k}-{log.name}"
+        path.write_bytes(b"".join(lines[start:end]))
+        paths.append(path)
+    return paths
+
+
+def in_parts(paths: list[Path], config: IngestConfig) -> list[IngestResult]:
+    results, carried = [], Carried()
+    for path in paths:
+        result = ingest_logs([path], config, carried=carried)
+        assert result.carried is not None
+        carried = result.carried
+        results.append(result)
+    return results
+
+
+def assert_same_as_whole(paths: list[Path], config: IngestConfig) -> list[IngestResult]:
+    parts = in_parts(paths, config)
+    whole = ingest_logs(paths, config)
+    got = pl.concat([r.events for r in parts]).sort(RECEIPT)
+    assert got.equals(whole.events.sort(RECEIPT))
+    for name, n in whole.data_quality.items():
+        assert sum(r.data_quality.get(name, 0) for r in parts) == n, name
+    assert [f for r in parts for f in r.files] == whole.files
+    return parts
+
+
+def test_a_possdup_resend_in_the_next_part_is_still_a_duplicate(tmp_path: Path):
+    lines = MOEX_ORDERS.read_bytes().splitlines()
+    original = next(i for i, line in enumerate(lines)
+                    if b"\x0135=8\x01" in line and b"\x0134=65\x01" in line)
+    resend = next(i for i, line in enumerate(lines)
+                  if b"\x0134=65\x0143=Y\x01" in line)
+    assert original < resend
+    parts = assert_same_as_whole(cut(MOEX_ORDERS, [resend], tmp_path), IngestConfig())
+    assert parts[1].data_quality["duplicates"] == 1
+    assert parts[1].files[0].skipped_by_reason["duplicate"] == 1
+    fill = pl.concat([r.events for r in parts]).filter(
+        pl.col("exec_id") == "113723689|B|111638")
+    assert fill["seq_num"].to_list() == [65]
+
+
+def test_the_moex_session_day_by_day_and_cut_anywhere(tmp_path: Path):
+    lines = MOEX_ORDERS.read_bytes().splitlines()
+    days = [i for i in range(1, len(lines)) if lines[i][:8] != lines[i - 1][:8]]
+    assert days, "the session spans several days"
+    paths = cut(MOEX_ORDERS, days, tmp_path / "days")
+    parts = assert_same_as_whole(paths, IngestConfig())
+    # ExecIDs reused from an earlier day ('0|8|NONE' on rejects) are flagged as such
+    alone = sum(ingest_logs([p], IngestConfig()).data_quality["exec_id_reused"] for p in paths)
+    assert sum(r.data_quality["exec_id_reused"] for r in parts) > alone
+    for k in range(1, 10):
+        folder = tmp_path / f"cut{k}"
+        assert_same_as_whole(cut(MOEX_ORDERS, [len(lines) * k // 10], folder),
+                             IngestConfig())
+
+
+@pytest.mark.parametrize(("log", "config"), [
+    (DEMO_LOG, IngestConfig()),
+    (FIXSIM, IngestConfig(lenient=True)),
+])
+def test_other_real_logs_in_three_parts(tmp_path: Path, log: Path, config: IngestConfig):
+    n = len(log.read_bytes().splitlines())
+    parts = assert_same_as_whole(cut(log, [n // 3, 2 * n // 3], tmp_path), config)
+    assert sum(r.events.height for r in parts) > 0
+    assert [f.path for r in parts for f in r.files] == [str(tmp_path / f"part{k}-{log.name}")
+                                                        for k in range(3)]
+
+
+def test_a_part_from_before_the_carried_ones_is_refused(tmp_path: Path):
+    first, second = cut(DEMO_LOG, [2_000], tmp_path)
+    [later] = in_parts([second], IngestConfig())
+    with pytest.raises(InputError, match=r"before the latest of that session already "
+                                         r"ingested .*without --append$"):
+        ingest_logs([first], IngestConfig(), carried=later.carried)
+
+
+def test_a_compid_the_earlier_parts_did_not_take_as_ours_is_refused(tmp_path: Path):
+    """A desk CompID first seen only in admin messages (a Logon) that later orders make
+    ours: the earlier events of its sessions would have been attributed otherwise."""
+    logon = (b"8=FIX.4.4\x019=0\x0135=A\x0149=DESK\x0156=LP_A\x0134=1\x01"
+             b"52=20120621-13:00:00.000\x0198=0\x01108=30\x0110=000\x01")
+    first = tmp_path / "logon.log"
+    first.write_bytes(logon + b"\n")
+    earlier = ingest_logs([first], IngestConfig(lenient=True), carried=Carried(
+        own_comp_ids=("OTHER",)))
+    with pytest.raises(InputError, match=r"ingest\.own_comp_ids"):
+        ingest_logs([DEMO_LOG], IngestConfig(), carried=earlier.carried)
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lpscore.cli", *args],
+                          capture_output=True, text=True, check=False)
+
+
+def test_ingest_append_builds_the_store_one_ingest_of_everything_writes(tmp_path: Path):
+    first, second, third = cut(DEMO_LOG, [1_500, 4_000], tmp_path)
+    store, whole = tmp_path / "store", tmp_path / "whole"
+    done = run("ingest", str(first), "--quotes", str(AMZN_MESSAGES), "--out", str(store),
+               "--append", "--format", "json")   # no store yet: one is made
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["store"]["appended"] is True
+    for part in (second, third):
+        done = run("ingest", str(part), "--out", str(store), "--append", "--format", "json")
+        assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    done = run("ingest", str(first), str(second), str(third), "--quotes", str(AMZN_MESSAGES),
+               "--out", str(whole), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    everything = json.loads(done.stdout)
+    assert summary["store"] == {**everything["store"], "appended": True}
+    events = read_events(store / "history")
+    assert events.height == everything["store"]["events"] == summary["store"]["events"]
+    assert events.sort(RECEIPT).equals(read_events(whole / "history").sort(RECEIPT))
+    assert read_quotes(store / "history").equals(read_quotes(whole / "history"))
+    assert sum(1 for _ in (store / "history" / "events").rglob("*.parquet")) > sum(
+        1 for _ in (whole / "history" / "events").rglob("*.parquet"))
+    # and the scores of the store are those of the logs (docs/dask.md: scoring a store)
+    scores = run("score", "--history", str(store), "--format", "json")
+    assert scores.returncode == 0, scores.stderr
+    logs = run("score", str(first), str(second), str(third), "--quotes", str(AMZN_MESSAGES),
+               "--format", "json")
+    assert json.loads(scores.stdout) == json.loads(logs.stdout)
+
+
+def test_an_append_cut_short_is_undone_by_the_next(tmp_path: Path):
+    first, second = cut(DEMO_LOG, [2_500], tmp_path)
+    store = tmp_path / "store"
+    assert run("ingest", str(first), "--out", str(store)).returncode == 0
+    state = read_state(store / "history")
+    assert state is not None
+    # what an append killed before it recorded its state leaves behind
+    stray = (store / "history" / "events" / "date=2012-06-22" / "symbol=AMZN"
+             / f"part-{state.events:012d}.parquet")
+    stray.parent.mkdir(parents=True)
+    pl.read_parquet(next((store / "history" / "events").rglob("*.parquet"))).head(10) \
+        .write_parquet(stray)
+    done = run("ingest", str(second), "--out", str(store), "--append")
+    assert done.returncode == 0, done.stderr
+    assert not stray.exists()
+    assert read_events(store / "history").height == ingest_logs(
+        [first, second], IngestConfig()).events.height
+
+
+def test_append_errors_say_what_to_do(tmp_path: Path):
+    first, second = cut(DEMO_LOG, [2_500], tmp_path)
+    store = tmp_path / "store"
+    assert run("ingest", str(second), "--out", str(store)).returncode == 0
+    done = run("ingest", str(first), "--out", str(store), "--append")
+    assert done.returncode == 2
+    assert "without --append" in done.stderr.replace("\n", " ")
+    (store / "history" / "ingest-state" / "state.json").unlink()
+    done = run("ingest", str(first), "--out", str(store), "--append")
+    assert done.returncode == 2
+    assert "without ingest-state/state.json" in done.stderr.replace("\n", " ")
+    (store / "history" / "ingest-state").mkdir(exist_ok=True)
+    (store / "history" / "ingest-state" / "state.json").write_text("{not json")
+    done = run("ingest", str(first), "--out", str(store), "--append")
+    assert done.returncode == 2
+    assert "not a state lpscore can read" in done.stderr.replace("\n", " ")
