@@ -23,8 +23,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-__all__ = ["BatchScan", "fix_timestamp", "lines_with_prefix", "newlines", "parse_timestamps",
-           "scan_messages", "string_views", "timestamp_views"]
+__all__ = ["BatchScan", "fix_timestamp", "frames", "lines_with_prefix", "newlines",
+           "parse_timestamps", "scan_messages", "string_views", "timestamp_views"]
 
 I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
@@ -202,6 +202,26 @@ def newlines(buf: U8) -> I64:
         out = np.empty(n, dtype=np.int64)
         kernels.newlines(buf, words, offset, out)
     return out[:n]
+
+
+def frames(buf: U8) -> tuple[I64, I64, Bool, int]:
+    """The records of a raw SOH stream as lpscore.fix.codec.FixStreamParser frames them
+    (a compiled loop): their ``[start, end)``, whether each is a message (else bytes before
+    a ``8=FIX``), and where the bytes no record took start (``len(buf)`` when none)."""
+    kernels = _kernels()
+    size = len(buf) // 128 + 1024   # messages are longer
+    while True:
+        starts = np.empty(size, dtype=np.int64)
+        ends = np.empty(size, dtype=np.int64)
+        message = np.empty(size, dtype=np.bool_)
+        n, rest = kernels.frames(buf, _BEGIN, _TRAILER, starts, ends, message)
+        if n <= size:
+            return starts[:n], ends[:n], message[:n], int(rest)
+        size = int(n)
+
+
+_BEGIN = np.frombuffer(b"8=FIX", dtype=np.uint8)
+_TRAILER = np.frombuffer(b"\x0110=", dtype=np.uint8)
 
 
 def lines_with_prefix(buf: U8, starts: I64, ends: I64, template: bytes) -> Bool:

@@ -28,7 +28,7 @@ from numba.core.base import BaseContext
 from numba.core.typing.templates import Signature
 from numba.extending import intrinsic
 
-__all__ = ["match_prefix", "newlines", "parse_timestamps", "scan", "views"]
+__all__ = ["frames", "match_prefix", "newlines", "parse_timestamps", "scan", "views"]
 
 _JIT: Any = numba.njit(cache=True, nogil=True)
 _BARE: Any = numba.njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]
@@ -442,6 +442,71 @@ def _newlines(buf: U8, words: U64, offset: int, out: I64) -> int:
     return n
 
 
+def _find(buf: U8, pattern: U8, start: int) -> int:
+    """Where ``pattern`` first occurs in ``buf`` at or after ``start``; -1 if nowhere."""
+    m = len(pattern)
+    first = pattern[0]
+    for i in range(max(start, 0), len(buf) - m + 1):
+        if buf[i] == first:
+            j = 1
+            while j < m and buf[i + j] == pattern[j]:
+                j += 1
+            if j == m:
+                return i
+    return -1
+
+
+def _frames(buf: U8, begin: U8, trailer: U8, starts: I64, ends: I64, message: Bool
+            ) -> tuple[int, int]:
+    """Frame a raw SOH stream exactly as lpscore.fix.codec.FixStreamParser does: a message
+    from each ``8=FIX`` to the end its BodyLength gives when a CheckSum field is there, else
+    to the next ``<SOH>10=nnn<SOH>``; the bytes before a ``8=FIX`` are a record of their
+    own. ``begin`` is ``8=FIX``, ``trailer`` ``<SOH>10=``. Writes each record's bounds (and
+    whether it is a message) while they fit in the outputs; returns how many records there
+    are and where the bytes no record took (a message cut short) start."""
+    n = len(buf)
+    k = 0
+    p = 0
+    while True:
+        start = _find(buf, begin, p)
+        if start < 0:
+            break
+        end = start
+        is_message = False
+        if start == p:
+            end = -1
+            first = _soh(buf, p, n)
+            if 0 <= first < n - 2 and buf[first + 1] == 57 and buf[first + 2] == _EQUALS:
+                second = _soh(buf, first + 1, n)
+                digits = second - first - 3
+                if second >= 0 and 0 < digits <= 15:
+                    body = 0
+                    for i in range(first + 3, second):
+                        c = buf[i]
+                        if c < _ZERO or c > _NINE:
+                            body = -1
+                            break
+                        body = body * 10 + (c - _ZERO)
+                    e = second + 8 + body
+                    if (body >= 0 and e <= n and buf[e - 8] == _SOH and buf[e - 7] == 49
+                            and buf[e - 6] == _ZERO and buf[e - 5] == _EQUALS
+                            and buf[e - 1] == _SOH):
+                        end = e
+            if end < 0:
+                at = _find(buf, trailer, p + 5)
+                if at < 0 or n < at + 8:
+                    break
+                end = at + 8
+            is_message = True
+        if k < len(starts):
+            starts[k] = p
+            ends[k] = end
+            message[k] = is_message
+        k += 1
+        p = end
+    return k, p
+
+
 def _match_prefix(buf: U8, starts: I64, ends: I64, template: U8) -> Bool:
     """Lines longer than ``len(template) + 20`` whose first bytes have ``template``'s layout
     (a digit where it has a digit, the same byte elsewhere), then ``8=FIX``.
@@ -564,6 +629,8 @@ views = _JIT(_views)
 _layout = _JIT(_layout)
 match_prefix = _JIT(_match_prefix)
 newlines = _JIT(_newlines)
+_find = _INLINED(_find)
+frames = _JIT(_frames)
 _view_at = _INLINED(_view_at)
 parse_timestamps = _JIT(_parse_timestamps)
 timestamp = _timestamp

@@ -28,13 +28,14 @@ import pyarrow as pa
 
 from lpscore.errors import FixError, InputError
 from lpscore.fix.batch import (
+    frames,
     lines_with_prefix,
     newlines,
     parse_timestamps,
     scan_messages,
     timestamp_views,
 )
-from lpscore.fix.codec import SOH, FixStreamParser, decode
+from lpscore.fix.codec import SOH, decode
 from lpscore.gzipped import gunzip, is_gzip
 from lpscore.intern import string_buffers
 from lpscore.quarantine import Quarantine
@@ -132,8 +133,9 @@ def split_messages(
 ) -> MessageRows:
     """Split ``data`` (one file) into message rows carrying the first value of each tag."""
     sample = data[:65536]
-    if b"\n" not in data and SOH in sample:
-        return _raw_stream(data[:], source, tags, quarantine, lenient)  # parsed in Python
+    # find, not ``in``: a mapped file's ``in`` reads it a byte at a time (0.7 s for 55 MB)
+    if SOH in sample and data.find(b"\n") < 0:
+        return _raw_stream(data, source, tags, quarantine, lenient)
     delimiter = _delimiter(sample)
     buf = np.frombuffer(data, dtype=np.uint8)  # no copy: the rows' strings point into it
     starts, ends = _line_bounds(buf)
@@ -343,28 +345,42 @@ def _reject(quarantine: Quarantine, rows: MessageRows, source: str, offset: int,
     rows.framing_rejects += reason != "not_fix"
 
 
-def _raw_stream(data: bytes, source: str, tags: Sequence[int], quarantine: Quarantine,
+def _raw_stream(data: LogBytes, source: str, tags: Sequence[int], quarantine: Quarantine,
                 lenient: bool) -> MessageRows:
-    parser = FixStreamParser()
-    parser.feed(data)
-    rows = MessageRows(pl.DataFrame())
+    """Rows of a raw SOH stream: framed as FixStreamParser frames it (``frames``), each
+    frame a record (``line`` 1); the frames go through the vectorised scanner as lines
+    without a capture prefix would, and those it does not pass through the precise codec."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    starts, ends, message, rest = frames(buf)
+    rows = MessageRows(pl.DataFrame(), records=len(starts) + (rest < len(data)))
+    first_record = len(quarantine.records)
+    for i in np.flatnonzero(~message).tolist():
+        offset = int(starts[i])
+        raw = data[offset : int(ends[i])]
+        if raw.strip():
+            _reject(quarantine, rows, source, offset, 1, "not_fix", raw, "between messages")
+        else:
+            rows.skipped["blank"] += 1
+    if rest < len(data):
+        _reject(quarantine, rows, source, rest, 1, "truncated", data[rest:], "at end of file")
+    starts, ends = starts[message], ends[message]
+    fast, passed = _scan_lines(buf, source, np.arange(len(starts), dtype=np.int64), starts,
+                               ends, (0, 0), tags)
+    slow = np.ones(len(starts), dtype=bool)
+    slow[passed] = False
     out = []
-    for offset, raw, is_message in parser:
-        rows.records += 1
-        if not is_message:
-            if raw.strip():
-                _reject(quarantine, rows, source, offset, 1, "not_fix", raw, "between messages")
-            else:
-                rows.skipped["blank"] += 1
-            continue
-        row = _message_row(raw, raw, tags, quarantine, rows, source, offset, 1, None, lenient)
+    for i in np.flatnonzero(slow).tolist():
+        raw = data[int(starts[i]) : int(ends[i])]
+        row = _message_row(raw, raw, tags, quarantine, rows, source, int(starts[i]), 1, None,
+                           lenient)
         if row is not None:
             out.append(row)
-    tail = parser.pending()
-    if tail:
-        rows.records += 1
-        _reject(quarantine, rows, source, parser.offset, 1, "truncated", tail, "at end of file")
-    rows.frame = _rows_frame(out, tags)
+    # in stream order, as they were found when every frame was decoded in turn
+    quarantine.records[first_record:] = sorted(quarantine.records[first_record:],
+                                               key=lambda r: r.offset)
+    frame = pl.concat([fast.with_columns(pl.lit(1, dtype=pl.Int64).alias("line")),
+                       _rows_frame(out, tags)], how="vertical")
+    rows.frame = frame.rechunk() if frame["offset"].is_sorted() else frame.sort("offset")
     return rows
 
 
