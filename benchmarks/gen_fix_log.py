@@ -385,11 +385,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--seed", type=int, default=20250612)
+    parser.add_argument("--date", default="20250612",
+                        help="the session's UTC date, YYYYMMDD (a log per day: vary the seed too)")
     parser.add_argument("--check", type=int, default=20_000,
                         help="re-encode and validate this many messages with lpscore.fix.codec")
     args = parser.parse_args(argv)
-    global _CHECK_LIMIT  # noqa: PLW0603 - a knob of this one-shot script
+    global _CHECK_LIMIT, SESSION_DATE  # noqa: PLW0603 - knobs of this one-shot script
     _CHECK_LIMIT = args.check
+    if len(args.date) != 8 or not args.date.isdigit():
+        raise SystemExit(f"--date {args.date}: give YYYYMMDD")
+    SESSION_DATE = args.date
     t0 = time.perf_counter()
     lines, checks = generate(args.messages, args.seed)
     t1 = time.perf_counter()

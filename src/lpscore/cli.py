@@ -23,7 +23,8 @@ __all__ = ["COMMANDS", "app", "main"]
 
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "kpis": ("lpscore.cli_kpis", "kpis",
-             "Per-fill, per-order and per-LP KPIs (docs/kpis.md) from FIX logs and quotes."),
+             "Per-fill, per-order and per-LP KPIs (docs/kpis.md) from FIX logs and quotes, or a "
+             "history store."),
     "report": ("lpscore.cli_kpis", "report",
                "A self-contained HTML page (no CDN) of the KPIs in an `lpscore kpis` "
                "directory."),

@@ -23,6 +23,7 @@ from lpscore.config import Config
 from lpscore.errors import InputError, LpscoreError
 from lpscore.history import (
     StoreState,
+    add_counts,
     append_events,
     append_quotes,
     drop_from,
@@ -43,7 +44,9 @@ from lpscore.quarantine import Quarantine
 __all__ = [
     "ConfigOption",
     "FixFiles",
+    "HistoryOption",
     "LenientOption",
+    "LogsOrStore",
     "OutDir",
     "OutputFormat",
     "QuoteFiles",
@@ -54,12 +57,18 @@ __all__ = [
     "run_ingest",
     "run_kpis",
     "store_kpis",
+    "store_or_logs",
     "with_lenient",
 ]
 
 err = Console(stderr=True)
 
 FixFiles = Annotated[list[Path], typer.Argument(help="FIX logs (plain or gzip).")]
+LogsOrStore = Annotated[list[Path] | None, typer.Argument(
+    help="FIX logs (plain or gzip), or none with --history.", show_default=False)]
+HistoryOption = Annotated[Path | None, typer.Option(
+    "--history", help="Read this history store instead of FIX logs, with its quotes: the "
+    "folder holding events/, or the --out DIR of `lpscore ingest` (docs/dask.md).")]
 
 
 def out_dir(value: Path | None) -> Path | None:
@@ -158,7 +167,7 @@ def run_ingest(
 def _store(root: Path, result: IngestResult, quote_load: QuoteLoad | None,
            state: StoreState | None) -> None:
     """Write the history store at ``root``: anew without ``state``, else after it; then its
-    new state."""
+    new state, with this ingest's data-quality counts added to the earlier ones."""
     assert result.carried is not None   # run_ingest carries whenever it stores
     quotes = None if quote_load is None else quote_load.quotes
     n_quotes = 0 if quotes is None else quotes.height
@@ -169,14 +178,15 @@ def _store(root: Path, result: IngestResult, quote_load: QuoteLoad | None,
             write_quotes(root, quotes)
         elif (root / "quotes").exists():   # not another ingest's quotes beside these events
             shutil.rmtree(root / "quotes")
-        state = StoreState(result.carried, 0, 0)
+        state = StoreState(result.carried, 0, 0, {})
     else:
         drop_from(root, state.events, state.quotes)
         append_events(root, result.events, state.events)
         if quotes is not None:
             append_quotes(root, quotes, state.quotes)
     write_state(root, StoreState(result.carried, state.events + result.events.height,
-                                 state.quotes + n_quotes))
+                                 state.quotes + n_quotes,
+                                 add_counts(state.data_quality, result.data_quality)))
 
 
 def run_kpis(
@@ -192,6 +202,27 @@ def run_kpis(
                    else _no_rows(QUOTE_SCHEMA))
     del quote_load  # its string form is let go before the engine runs
     return ingested, compute_kpis(ingested.events, quote_table, config, quarantine)
+
+
+def store_or_logs(command: str, verb: str, fix_files: list[Path], quote_files: list[Path],
+                  history: Path | None) -> Path | None:
+    """The history store ``--history`` names (``history_root``), or None to read the FIX
+    logs; exactly one of the two is given, and the store brings its own quotes. ``command``
+    (``score``) and ``verb`` (what it does to its input: ``score``) word the errors."""
+    if history is None:
+        if not fix_files:
+            raise InputError(f"nothing to {verb}: give FIX logs (lpscore {command} "
+                             "FIX_FILES... [--quotes FILES...]) or a history store (lpscore "
+                             f"{command} --history DIR)")
+        return None
+    if fix_files:
+        raise InputError(f"give FIX logs or --history, not both: --history {history} reads "
+                         "the store as it is; ingest new logs into it with lpscore ingest")
+    if quote_files:
+        raise InputError("--quotes with --history: the store's own quotes are used; ingest "
+                         "quote files with the logs (lpscore ingest FIX_FILES... --quotes "
+                         "FILES... --out DIR)")
+    return history_root(history)
 
 
 def history_root(path: Path) -> Path:

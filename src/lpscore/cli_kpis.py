@@ -17,8 +17,9 @@ from rich.table import Table
 
 from lpscore.cli_common import (
     ConfigOption,
-    FixFiles,
+    HistoryOption,
     LenientOption,
+    LogsOrStore,
     OutDir,
     OutputFormat,
     QuoteFiles,
@@ -26,11 +27,14 @@ from lpscore.cli_common import (
     exit_on_error,
     run_ingest,
     run_kpis,
+    store_kpis,
+    store_or_logs,
     with_lenient,
 )
 from lpscore.config import Config, load_config
 from lpscore.engine import Engine
 from lpscore.errors import ConfigError, InputError
+from lpscore.history import read_data_quality
 from lpscore.kpi.aggregate import kpi_stats, summarize, summary_json
 from lpscore.kpi.context import CONTEXT_KEYS
 from lpscore.kpi.engine import KpiResult
@@ -47,7 +51,8 @@ EngineOption = Annotated[Engine, typer.Option(
     "cluster, same numbers (docs/dask.md).")]
 SchedulerOption = Annotated[str | None, typer.Option(
     "--scheduler", help="With --engine dask: an existing scheduler, tcp://host:8786 (default: "
-    "a LocalCluster on this machine). Workers read DIR/history: put it where they can.")]
+    "a LocalCluster on this machine). Workers read DIR/history, or the --history store: put "
+    "it where they can.")]
 
 
 def check_engine(engine: Engine, scheduler: str | None) -> None:
@@ -57,9 +62,10 @@ def check_engine(engine: Engine, scheduler: str | None) -> None:
 
 
 def kpis(
-    fix_files: FixFiles,
-    out: OutDir,
+    out: OutDir,   # required, so before the optional FIX files (Python's parameter order)
+    fix_files: LogsOrStore = None,
     quotes: QuoteFiles = None,
+    history: HistoryOption = None,
     config_path: ConfigOption = None,
     output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.TABLE,
     by: Annotated[
@@ -71,13 +77,16 @@ def kpis(
     engine: EngineOption = Engine.LOCAL,
     scheduler: SchedulerOption = None,
 ) -> None:
-    """Per-fill, per-order and per-LP KPIs (docs/kpis.md) from FIX logs and quotes."""
+    """Per-fill, per-order and per-LP KPIs (docs/kpis.md) from FIX logs and quotes, or a
+    history store."""
     with exit_on_error():
         check_engine(engine, scheduler)
+        store = store_or_logs("kpis", "measure", fix_files or [], quotes or [], history)
         config = with_lenient(load_config(config_path), lenient)
         keys = ["lp", *[k.strip() for k in by.split(",") if k.strip() and k.strip() != "lp"]]
-        payload, table = write_kpis(fix_files, quotes or [], config, out, keys, output,
-                                    html=html, engine=engine, scheduler=scheduler)
+        payload, table = write_kpis(fix_files or [], quotes or [], config, out, keys, output,
+                                    html=html, engine=engine, scheduler=scheduler,
+                                    store=store)
         if output is OutputFormat.JSON:
             print(json.dumps(payload))
         elif output is OutputFormat.CSV:
@@ -88,25 +97,33 @@ def kpis(
 
 def write_kpis(fix_files: list[Path], quote_files: list[Path], config: Config, out: Path,
                keys: list[str], output: OutputFormat, *, html: bool,
-               engine: Engine = Engine.LOCAL, scheduler: str | None = None
-               ) -> tuple[dict[str, Any], pl.DataFrame]:
+               engine: Engine = Engine.LOCAL, scheduler: str | None = None,
+               store: Path | None = None) -> tuple[dict[str, Any], pl.DataFrame]:
     """Everything ``lpscore kpis`` writes under ``out`` (tables, statistics, quarantine, and
-    with ``html`` the report); the JSON payload and the per-group table. The dask engine
-    writes no per-fill and per-order tables (they stay on the workers) and no report."""
+    with ``html`` the report); the JSON payload and the per-group table. The KPIs are those
+    of the FIX logs and quotes, ingested into ``out``/history, or with ``store`` (and no
+    files) those of the history store at that path, read where it is, with the data-quality
+    counts its ingests kept (lpscore.history.read_data_quality). The dask engine writes no
+    per-fill and per-order tables (they stay on the workers) and no report."""
     started = time.perf_counter()
     quarantine = Quarantine()
     if engine is Engine.DASK:
         if html:
             raise InputError("--html needs the per-order tables: use --engine local")
         return _write_kpis_dask(fix_files, quote_files, config, out, keys, output, scheduler,
-                                quarantine, started)
-    ingested, result = run_kpis(fix_files, quote_files, config, out, output, quarantine)
+                                quarantine, started, store)
+    if store is None:
+        ingested, result = run_kpis(fix_files, quote_files, config, out, output, quarantine)
+        ingest_quality = ingested.data_quality
+    else:
+        ingest_quality = read_data_quality(store)
+        result = store_kpis(store, config, quarantine)
     try:
         stats = kpi_stats(result, keys)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
     table = summarize(stats, result.horizons, result.unmatched_session_rejects)
-    quality = {**ingested.data_quality, **result.data_quality}
+    quality = {**ingest_quality, **result.data_quality}
     payload = summary_json(table, result.horizons, keys, quality, {
         "clock_offsets": result.clock_offsets.to_dicts(),
         "seconds": round(time.perf_counter() - started, 3),
@@ -122,21 +139,25 @@ def write_kpis(fix_files: list[Path], quote_files: list[Path], config: Config, o
 
 def _write_kpis_dask(fix_files: list[Path], quote_files: list[Path], config: Config,
                      out: Path, keys: list[str], output: OutputFormat, scheduler: str | None,
-                     quarantine: Quarantine, started: float
+                     quarantine: Quarantine, started: float, store: Path | None
                      ) -> tuple[dict[str, Any], pl.DataFrame]:
-    """``write_kpis`` on a Dask cluster: ingest into DIR/history, then map over it."""
+    """``write_kpis`` on a Dask cluster: ingest into DIR/history (or take the history store
+    ``store`` as it is), then map over it."""
     from lpscore.engine.dask import cluster_stats, connect  # noqa: PLC0415  (imports dask)
 
-    ingested, _ = run_ingest(fix_files, quote_files, config, out, output, quarantine)
+    if store is None:
+        ingested, _ = run_ingest(fix_files, quote_files, config, out, output, quarantine)
+        store, ingest_quality = (out / "history").resolve(), ingested.data_quality
+    else:
+        ingest_quality = read_data_quality(store)
     with connect(scheduler) as client:
         try:
-            run = cluster_stats((out / "history").resolve(), config, keys, client=client)
+            run = cluster_stats(store, config, keys, client=client)
         except ValueError as exc:
             raise InputError(str(exc)) from exc
     quarantine.extend(run.quarantined)
     table = summarize(run.stats, run.horizons, run.unmatched_session_rejects)
-    payload = summary_json(table, run.horizons, keys, {**ingested.data_quality,
-                                                       **run.data_quality}, {
+    payload = summary_json(table, run.horizons, keys, {**ingest_quality, **run.data_quality}, {
         "clock_offsets": run.clock_offsets.to_dicts(),
         "seconds": round(time.perf_counter() - started, 3),
     }, orphan_rejects=run.orphan_rejects)
@@ -199,6 +220,7 @@ def leaderboards(result: KpiResult) -> list[dict[str, Any]]:
 
 def _write(out: Path, result: KpiResult | None, table: pl.DataFrame, stats: Stats,
            payload: dict[str, Any], quarantine: Quarantine) -> None:
+    out.mkdir(parents=True, exist_ok=True)   # made by the ingest, unless --history
     for name, frame in (("fills", None if result is None else result.fills),
                         ("orders", None if result is None else result.orders)):
         if frame is None:  # the dask engine: no stale tables of an earlier local run

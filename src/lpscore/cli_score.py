@@ -17,15 +17,17 @@ from rich.table import Table
 
 from lpscore.cli_common import (
     ConfigOption,
+    HistoryOption,
     LenientOption,
+    LogsOrStore,
     OutputFormat,
     QuoteFiles,
     exit_on_error,
-    history_root,
     out_dir,
     run_ingest,
     run_kpis,
     store_kpis,
+    store_or_logs,
     with_lenient,
 )
 from lpscore.cli_kpis import EngineOption, SchedulerOption, check_engine
@@ -50,13 +52,9 @@ __all__ = ["parse_context", "score"]
 
 
 def score(
-    fix_files: Annotated[list[Path] | None, typer.Argument(
-        help="FIX logs (plain or gzip), or none with --history.", show_default=False)] = None,
+    fix_files: LogsOrStore = None,
     quotes: QuoteFiles = None,
-    history: Annotated[Path | None, typer.Option(
-        "--history", help="Score this history store instead of FIX logs, with its quotes: "
-        "the folder holding events/, or the --out DIR of `lpscore ingest` (docs/dask.md).")
-    ] = None,
+    history: HistoryOption = None,
     profile_spec: Annotated[str, typer.Option(
         "--profile", help="hft, block, best_price, or a .toml/.yaml profile file.")] = "block",
     context: Annotated[str, typer.Option(
@@ -81,7 +79,7 @@ def score(
         if output is OutputFormat.CSV:
             raise InputError("--format csv is not available for scores: use table or json")
         check_engine(engine, scheduler)
-        store = _store_to_score(fix_files or [], quotes or [], history)
+        store = store_or_logs("score", "score", fix_files or [], quotes or [], history)
         if scheduler is not None and out is None and store is None:
             raise InputError("--scheduler: the workers read the history store, so give --out "
                              "DIR on storage they can read")
@@ -113,26 +111,6 @@ def score(
             print(json.dumps(payload))
         else:
             print_scorecard(card, Console())
-
-
-def _store_to_score(fix_files: list[Path], quote_files: list[Path],
-                    history: Path | None) -> Path | None:
-    """The history store ``--history`` names, or None to score the FIX logs; exactly one of
-    the two is given, and the store brings its own quotes."""
-    if history is None:
-        if not fix_files:
-            raise InputError("nothing to score: give FIX logs (lpscore score FIX_FILES... "
-                             "[--quotes FILES...]) or a history store (lpscore score "
-                             "--history DIR)")
-        return None
-    if fix_files:
-        raise InputError(f"give FIX logs or --history, not both: --history {history} scores "
-                         "the store as it is; ingest new logs into it with lpscore ingest")
-    if quote_files:
-        raise InputError("--quotes with --history: the store's own quotes are used; ingest "
-                         "quote files with the logs (lpscore ingest FIX_FILES... --quotes "
-                         "FILES... --out DIR)")
-    return history_root(history)
 
 
 @contextmanager

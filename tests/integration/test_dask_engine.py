@@ -30,7 +30,7 @@ from lpscore.kpi.context import CONTEXT_KEYS
 from lpscore.kpi.engine import KpiResult, compute_kpis
 from lpscore.scoring import catalog, load_profile, score_contexts, score_result
 from lpscore.stats.table import Decay
-from realdata import AMZN_MESSAGES, DEMO_LOG
+from realdata import AMZN_MESSAGES, DEMO_LOG, cut
 
 ALL_KEYS = ["lp", *CONTEXT_KEYS]
 QUANTILE_REL = 0.02  # twice the sketch's relative error (alpha = 1%)
@@ -194,6 +194,40 @@ def test_cli_scores_a_history_store(client: Any, tmp_path: Path, appends: int) -
                                "--engine", "dask", "--scheduler", client.scheduler.address])
     assert done.exit_code == 0, done.output
     assert_same_json(json.loads(logs.stdout), json.loads(done.stdout))
+    assert sorted(store.rglob("*")) == files
+
+
+def test_cli_kpis_of_a_history_store(client: Any, tmp_path: Path) -> None:
+    """``kpis --history --engine dask`` maps over the store where it is (appended to in three
+    parts: several files a partition) and writes the KPIs of the logs it was ingested from,
+    the ingests' data-quality counts included; OUT gets no copy of the store."""
+    runner = CliRunner()
+    n = len(DEMO_LOG.read_bytes().splitlines())
+    for k, part in enumerate(cut(DEMO_LOG, [n // 3, 2 * n // 3], tmp_path / "parts")):
+        more = ["--quotes", str(AMZN_MESSAGES)] if k == 0 else ["--append"]
+        done = runner.invoke(app, ["ingest", str(part), *more, "--out", str(tmp_path),
+                                   "--format", "json"])
+        assert done.exit_code == 0, done.output
+    store = tmp_path / "history"
+    files = sorted(store.rglob("*"))
+    logs = runner.invoke(app, ["kpis", str(DEMO_LOG), "--quotes", str(AMZN_MESSAGES),
+                               "--out", str(tmp_path / "logs"), "--format", "json"])
+    assert logs.exit_code == 0, logs.output
+    out = tmp_path / "kpis"
+    done = runner.invoke(app, ["kpis", "--history", str(store), "--out", str(out), "--format",
+                               "json", "--engine", "dask", "--scheduler",
+                               client.scheduler.address])
+    assert done.exit_code == 0, done.output
+    payloads = [json.loads((folder / "kpis.json").read_text()) for folder in (tmp_path / "logs",
+                                                                              out)]
+    for payload in payloads:
+        payload.pop("seconds")
+    assert_same_json(*payloads)
+    assert payloads[1]["data_quality"]["duplicates"] == 1
+    assert_same_table(pl.read_parquet(tmp_path / "logs" / "lps.parquet"),
+                      pl.read_parquet(out / "lps.parquet"))
+    assert sorted(p.name for p in out.iterdir()) == [
+        "kpis.json", "lps.parquet", "quarantine.jsonl", "stats"]
     assert sorted(store.rglob("*")) == files
 
 

@@ -3,7 +3,6 @@
 edge found, ExecIDs reused across it flagged, files numbered on, and the history store
 holding what one ingest of everything writes."""
 
-import itertools
 import json
 import subprocess
 import sys
@@ -16,22 +15,9 @@ from lpscore.config import IngestConfig
 from lpscore.errors import InputError
 from lpscore.history import read_events, read_quotes, read_state
 from lpscore.ingest.pipeline import Carried, IngestResult, ingest_logs
-from realdata import AMZN_MESSAGES, DEMO_LOG, FIXSIM, MOEX_ORDERS
+from realdata import AMZN_MESSAGES, DEMO_LOG, FIXSIM, MOEX_ORDERS, cut
 
 RECEIPT = ["ts_recv", "session", "outbound", "seq_num", "source", "offset"]
-
-
-def cut(log: Path, at: list[int], folder: Path) -> list[Path]:
-    """``log``'s lines cut before each line index of ``at``, one file per piece."""
-    lines = log.read_bytes().splitlines(keepends=True)
-    folder.mkdir(parents=True, exist_ok=True)
-    bounds = [0, *at, len(lines)]
-    paths = []
-    for k, (start, end) in enumerate(itertools.pairwise(bounds)):
-        path = folder / f"part{k}-{log.name}"
-        path.write_bytes(b"".join(lines[start:end]))
-        paths.append(path)
-    return paths
 
 
 def in_parts(paths: list[Path], config: IngestConfig) -> list[IngestResult]:
@@ -112,10 +98,17 @@ def test_a_compid_the_earlier_parts_did_not_take_as_ours_is_refused(tmp_path: Pa
              b"52=20120621-13:00:00.000\x0198=0\x01108=30\x0110=000\x01")
     first = tmp_path / "logon.log"
     first.write_bytes(logon + b"\n")
-    earlier = ingest_logs([first], IngestConfig(lenient=True), carried=Carried(
-        own_comp_ids=("OTHER",)))
-    with pytest.raises(InputError, match=r"ingest\.own_comp_ids"):
-        ingest_logs([DEMO_LOG], IngestConfig(), carried=earlier.carried)
+    for own in [("OTHER",), ()]:
+        earlier = ingest_logs([first], IngestConfig(lenient=True), carried=Carried(
+            own_comp_ids=own))
+        with pytest.raises(InputError, match=r"did not take it as ours \(they took: "
+                                             rf"{own[0] if own else 'none'}\).*"
+                                             r"ingest\.own_comp_ids"):
+            ingest_logs([DEMO_LOG], IngestConfig(), carried=earlier.carried)
+    # configured, they are ours from the start
+    configured = IngestConfig(own_comp_ids=("DESK",))
+    earlier = ingest_logs([first], configured, carried=Carried())
+    assert ingest_logs([DEMO_LOG], configured, carried=earlier.carried).events.height
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

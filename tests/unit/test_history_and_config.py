@@ -7,12 +7,20 @@ import duckdb
 import polars as pl
 import pytest
 
+from lpscore.cli_common import OutputFormat, run_ingest
 from lpscore.config import Config, ContextConfig, LpRule, load_config
 from lpscore.errors import ConfigError
-from lpscore.history import read_compact, read_events, write_events
+from lpscore.history import (
+    add_counts,
+    read_compact,
+    read_data_quality,
+    read_events,
+    read_state,
+    write_events,
+)
 from lpscore.ingest import ingest_logs
 from lpscore.model.schema import CATEGORICAL_COLUMNS, compact
-from realdata import MOEX
+from realdata import MOEX, MOEX_ORDERS, cut
 
 
 def test_events_round_trip_through_partitioned_parquet(tmp_path: Path):
@@ -41,6 +49,29 @@ def test_read_compact_keeps_every_value_in_less_memory(tmp_path: Path):
     picked = read_compact([tmp_path / "events.parquet"], ["kind", "seq_num"])
     assert picked.columns == ["kind", "seq_num"] and picked.height == events.height
     assert compact(events.clear()).height == 0
+
+
+def test_the_state_sums_the_data_quality_of_appends(tmp_path: Path):
+    """The MOEX session cut in two: its first half reuses ExecIDs, its second holds the
+    duplicate and reuses one more across the cut. Appended, the store's state holds the
+    counts of one ingest of both; an ingest that is not an append starts them anew."""
+    lines = len(MOEX_ORDERS.read_bytes().splitlines())
+    first, second = cut(MOEX_ORDERS, [lines // 2], tmp_path / "parts")
+    whole = ingest_logs([first, second], Config().ingest).data_quality
+    assert whole["duplicates"] > 0 and whole["exec_id_reused"] > 0
+    root = tmp_path / "store" / "history"
+    seen = []
+    for k, part in enumerate((first, second)):
+        run_ingest([part], [], Config(), tmp_path / "store", OutputFormat.JSON, append=k > 0)
+        state = read_state(root)
+        assert state is not None
+        seen.append(state.data_quality)
+    assert seen[1] == whole == read_data_quality(root)
+    assert 0 < seen[0]["exec_id_reused"] < whole["exec_id_reused"]
+    run_ingest([second], [], Config(), tmp_path / "store", OutputFormat.JSON)
+    assert read_data_quality(root) == ingest_logs([second], Config().ingest).data_quality
+    assert add_counts({"duplicates": 1, "lenient_bad_checksum": 2}, {"duplicates": 3}) == {
+        "duplicates": 4, "lenient_bad_checksum": 2}
 
 
 def test_config_defaults_and_unknown_key(tmp_path: Path):

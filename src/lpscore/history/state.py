@@ -1,6 +1,6 @@
 """What a history store keeps for the ingest that appends to it next (``lpscore ingest
 --append``): the rows it holds and what the ingests that wrote them carry
-(lpscore.ingest.pipeline.Carried).
+(lpscore.ingest.pipeline.Carried), and the data-quality counts of those ingests.
 
     ROOT/ingest-state/state.json               counts, sessions, our CompIDs (written last)
     ROOT/ingest-state/dedup-<files>.parquet    the duplicate rules' history
@@ -25,7 +25,7 @@ from lpscore.errors import InputError
 from lpscore.history.store import store_files
 from lpscore.ingest.pipeline import Carried
 
-__all__ = ["StoreState", "read_state", "write_state"]
+__all__ = ["StoreState", "add_counts", "read_data_quality", "read_state", "write_state"]
 
 _DIR = "ingest-state"
 _FORMAT = 1
@@ -38,6 +38,16 @@ class StoreState:
     carried: Carried
     events: int
     quotes: int
+    data_quality: dict[str, int]
+    """The ingests' data-quality counts (``IngestResult.data_quality``), summed over the
+    ingest that last wrote the store anew and those that appended to it since
+    (``add_counts``)."""
+
+
+def add_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    """Two ingests' data-quality counts summed, name by name (a name one lacks is 0 there),
+    in name order."""
+    return {name: a.get(name, 0) + b.get(name, 0) for name in sorted(a.keys() | b.keys())}
 
 
 def read_state(root: Path) -> StoreState | None:
@@ -60,15 +70,43 @@ def read_state(root: Path) -> StoreState | None:
             own_comp_ids=tuple(saved["own_comp_ids"]),
             last_recv={(s, t): int(ns) for s, t, ns in saved["last_recv"]},
             window_ns=int(saved["window_ns"]))
-        return StoreState(carried, int(saved["events"]), int(saved["quotes"]))
+        return StoreState(carried, int(saved["events"]), int(saved["quotes"]),
+                          _counts(saved))
     except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError) as exc:
         raise InputError(f"{path}: not a state lpscore can read ({exc}); ingest the store's "
                          "logs again without --append") from exc
 
 
-def _check_format(saved: dict[str, Any]) -> None:
-    if saved.get("format") != _FORMAT:
-        raise ValueError(f"format {saved.get('format')!r}, expected {_FORMAT}")
+def read_data_quality(root: Path) -> dict[str, int]:
+    """The summed data-quality counts of the ingests that wrote the store at ``root``
+    (``StoreState.data_quality``), without reading the rest of its state; none when the
+    store has no state (written by hand, not by ``lpscore ingest``)."""
+    path = root / _DIR / "state.json"
+    if not path.is_file():
+        return {}
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        _check_format(saved)
+        return _counts(saved)
+    except (OSError, ValueError, TypeError) as exc:
+        raise InputError(f"{path}: not a state lpscore can read ({exc}); ingest the store's "
+                         "logs again (lpscore ingest FIX_FILES... --out DIR)") from exc
+
+
+def _check_format(saved: object) -> None:
+    """A state of this format; ValueError otherwise, also for JSON other than an object
+    (``[]`` would otherwise raise AttributeError past the callers' handlers)."""
+    found = saved.get("format") if isinstance(saved, dict) else saved
+    if found != _FORMAT:
+        raise ValueError(f"format {found!r}, expected {_FORMAT}")
+
+
+def _counts(saved: dict[str, Any]) -> dict[str, int]:
+    """``data_quality`` of a saved state; none in a state written before it was kept."""
+    counts = saved.get("data_quality", {})
+    if not isinstance(counts, dict):
+        raise TypeError(f"data_quality {counts!r}, expected an object of counts")
+    return {str(name): int(n) for name, n in counts.items()}
 
 
 def write_state(root: Path, state: StoreState) -> None:
@@ -85,6 +123,7 @@ def write_state(root: Path, state: StoreState) -> None:
         "files": carried.files, "own_comp_ids": list(carried.own_comp_ids),
         "last_recv": [[s, t, ns] for (s, t), ns in sorted(carried.last_recv.items())],
         "window_ns": carried.window_ns, "dedup": dedup,
+        "data_quality": state.data_quality,
     }
     scratch = folder / "state.json.tmp"
     scratch.write_text(json.dumps(saved, indent=1) + "\n", encoding="utf-8")

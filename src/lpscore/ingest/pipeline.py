@@ -196,11 +196,12 @@ def _own_still(carried: Carried, inferred: tuple[str, ...]) -> tuple[str, ...]:
     events would have been attributed otherwise)."""
     earlier = set(carried.own_comp_ids)
     seen = {comp for session in carried.last_recv for comp in session}
-    turned = sorted((set(inferred) - earlier) & seen) if earlier else []
+    turned = sorted((set(inferred) - earlier) & seen)
     if turned:
+        took = ", ".join(sorted(earlier)) or "none"
         raise InputError(
-            f"these logs make {', '.join(turned)} one of our CompIDs, but the earlier ingests "
-            f"took {', '.join(sorted(earlier))} alone as ours while their sessions held it: set "
+            f"these logs make {', '.join(turned)} one of our CompIDs, but the earlier ingests, "
+            f"whose sessions held it, did not take it as ours (they took: {took}): set "
             "ingest.own_comp_ids in lpscore.toml and ingest everything again")
     return tuple(sorted(earlier | set(inferred)))
 
