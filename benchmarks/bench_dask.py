@@ -33,17 +33,17 @@ from harness import machine, peak_rss_mb, replace_section, run_contender  # noqa
 TITLE = "## Dask engine (issue 10)"
 KEYS = ["lp", "symbol"]
 NOTE = (
-    "Reading: on this 2-core machine, shared with two other engineers' jobs (see the load "
-    'average), the cluster does not beat the local engine, which already uses both cores with'
+    "Reading: on this 2-core machine, shared with other engineers' jobs (see the load "
+    "average), the cluster does not beat the local engine, which already uses both cores with"
     " Polars' own threads and does each step once over all rows; the Dask engine pays a "
-    'planning pass on the client (linking over 20 columns), per-task fixed costs (a task of a'
-    ' few thousand events spends much of its time in per-call overheads of compute_kpis, '
-    'hence the spread between small and large tasks), and the merges. What it buys is that no'
-    ' machine holds more than one task: the worker peaks above stay near 320 MB while the '
-    'local engine needs the whole input in one process (1 GB here, 5 GB at 1M orders x 20M '
-    'quotes, section "KPI engine: where lpscore\'s time goes"), and adding workers on more '
-    'machines adds task slots. Size a cluster from the per-task rate: events per day / (rate '
-    'x workers) seconds, plus planning.'
+    "planning pass on the client (linking over 20 columns), per-task fixed costs (some 40 ms "
+    "a task, which is why a date's partitions are packed into tasks of up to 100,000 events: "
+    "docs/dask.md, the partitioning scheme, step 8), and the merges. What it buys is that no "
+    "machine holds more than one task: a worker's peak above is what a pack needs, while the "
+    "local engine needs the whole input in one process (see its client peak; 5 GB at 1M "
+    'orders x 20M quotes, section "KPI engine: where lpscore\'s time goes"), and adding '
+    "workers on more machines adds task slots. Size a cluster from the per-task rate: events "
+    "per day / (rate x workers) seconds, plus planning."
 )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 from distributed.diagnostics.plugin import WorkerPlugin
@@ -23,7 +24,7 @@ from dask_data import make_dataset
 from lpscore.cli import app
 from lpscore.config import Config
 from lpscore.engine.dask import ClusterResult, cluster_stats, connect
-from lpscore.engine.plan import plan_tasks
+from lpscore.engine.plan import TASK_EVENTS, plan_tasks
 from lpscore.history import write_events, write_quotes
 from lpscore.kpi.aggregate import kpi_stats, summarize
 from lpscore.kpi.context import CONTEXT_KEYS
@@ -101,19 +102,36 @@ def test_the_desk_crosses_partitions(desk: Desk) -> None:
     assert orders["reject_cost_bps"].drop_nulls().len() >= 10
     parents = orders.group_by("parent_id").agg(day.n_unique().alias("days"))
     assert parents["days"].max() == 2  # a re-route after midnight: fused partitions
-    plan = plan_tasks(desk.store)
+    plan = plan_tasks(desk.store, task_events=1)
     assert len(plan.tasks) < plan.n_keys
     assert sum(len(t.seqs) for t in plan.tasks) == desk.events.height
+    # packed: a date's partitions together, never two dates, no event twice or lost
+    for task_events in (400, TASK_EVENTS):
+        packed = plan_tasks(desk.store, task_events=task_events)
+        assert len(packed.tasks) < len(plan.tasks)
+        seqs = np.concatenate([t.seqs for t in packed.tasks])
+        assert np.array_equal(np.sort(seqs), np.sort(np.concatenate([t.seqs for t in plan.tasks])))
+        assert len(seqs) == desk.events.height
+        for task in packed.tasks:
+            alone = [t for t in plan.tasks if set(t.keys) <= set(task.keys)]
+            assert sum(len(t.seqs) for t in alone) == len(task.seqs)
+            assert len(alone) == 1 or len(task.seqs) <= task_events
+            assert len({t.keys[0].split(" ")[0] for t in alone}) == 1
 
 
+@pytest.mark.parametrize("task_events", [1, 400, TASK_EVENTS],
+                         ids=["partitions", "packs", "default"])
 @pytest.mark.parametrize("keys", [["lp"], ALL_KEYS], ids=["lp", "all_context_keys"])
-def test_kpis_match_the_local_engine(desk: Desk, client: Any, keys: list[str]) -> None:
-    run = cluster_stats(desk.store, Config(), keys, client=client)
+def test_kpis_match_the_local_engine(desk: Desk, client: Any, keys: list[str],
+                                     task_events: int) -> None:
+    """Whether each partition (or fused group) is a task, or a date's are packed into
+    tasks of at most ``task_events`` events."""
+    run = cluster_stats(desk.store, Config(), keys, client=client, task_events=task_events)
     local = kpi_stats(desk.local, keys)
     assert_same_table(summarize(local, desk.local.horizons, desk.local.unmatched_session_rejects),
                       summarize(run.stats, run.horizons, run.unmatched_session_rejects))
     assert_same_sides(desk.local, run)
-    assert run.n_tasks == len(plan_tasks(desk.store).tasks)
+    assert run.n_tasks == len(plan_tasks(desk.store, task_events=task_events).tasks)
 
 
 @pytest.mark.parametrize("decay", [Decay(86_400e9), Decay(40.0, "orders")],

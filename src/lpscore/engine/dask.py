@@ -28,7 +28,7 @@ import polars as pl
 
 from lpscore.config import Config
 from lpscore.engine.partitions import PartResult, StatsSpec, merge_parts, run_part, symbol_regimes
-from lpscore.engine.plan import Plan, plan_tasks
+from lpscore.engine.plan import TASK_EVENTS, Plan, plan_tasks
 from lpscore.kpi.aggregate import kpi_stats
 from lpscore.kpi.context import load_adv
 from lpscore.kpi.engine import compute_kpis, horizon_label
@@ -84,12 +84,14 @@ def connect(scheduler: str | None, *, n_workers: int | None = None,
 
 
 def cluster_stats(store: Path, config: Config, keys: Sequence[str], *,
-                  decay: Decay | None = None, client: Client) -> ClusterResult:
+                  decay: Decay | None = None, client: Client,
+                  task_events: int = TASK_EVENTS) -> ClusterResult:
     """``kpi_stats`` of the whole history store at ``store``, computed by partitions on the
-    cluster of ``client`` (module docstring), with the local engine's side outputs."""
+    cluster of ``client`` (module docstring), with the local engine's side outputs;
+    ``task_events``: see ``plan_tasks``."""
     started = time.perf_counter()
     order_clock = decay is not None and decay.clock == "orders"
-    plan = plan_tasks(store, order_clock=order_clock)
+    plan = plan_tasks(store, order_clock=order_clock, task_events=task_events)
     planned = time.perf_counter()
     spec = StatsSpec(("lp", *[k for k in keys if k != "lp"]), decay, _t_ref(plan, decay))
     config = _self_contained(config)
