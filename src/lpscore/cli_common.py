@@ -7,13 +7,12 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import asdict, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import polars as pl
-import pyarrow as pa
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -26,8 +25,11 @@ from lpscore.history import (
     add_counts,
     append_events,
     append_quotes,
+    clear_state,
     drop_from,
-    read_compact,
+    files_from,
+    read_events,
+    read_quotes,
     read_state,
     store_files,
     write_events,
@@ -38,7 +40,7 @@ from lpscore.ingest import IngestResult, ingest_logs
 from lpscore.ingest.pipeline import Carried
 from lpscore.kpi.engine import KpiResult, compute_kpis
 from lpscore.marketdata import QuoteLoad, load_quotes
-from lpscore.model.schema import EVENT_SCHEMA, QUOTE_SCHEMA, compact, polars_schema
+from lpscore.model.schema import QUOTE_SCHEMA, compact, polars_schema
 from lpscore.quarantine import Quarantine
 
 __all__ = [
@@ -126,9 +128,11 @@ def with_lenient(config: Config, lenient: bool) -> Config:
 def run_ingest(
     fix_files: list[Path], quote_files: list[Path], config: Config, out: Path | None,
     output: OutputFormat, quarantine: Quarantine | None = None, *, append: bool = False,
+    strict: bool = False,
 ) -> tuple[IngestResult, QuoteLoad | None]:
     """Ingest FIX logs and quotes with a progress bar; write ``out``/history/ when given,
-    replacing it, or with ``append`` adding to it (lpscore.history.state). The caller writes
+    replacing it, or with ``append`` adding to it (lpscore.history.state); with ``strict``,
+    not when anything was quarantined (the caller says so and exits). The caller writes
     the quarantine once its own stages have added to it."""
     inputs = [*fix_files, *quote_files]
     folders = [p for p in inputs if p.is_dir()]
@@ -140,6 +144,11 @@ def run_ingest(
         raise InputError(f"input file(s) not found: {', '.join(map(str, missing))}")
     root = None if out is None else out / "history"
     state = read_state(root) if append and root is not None else None
+    if state is not None and state.settings != ingest_settings(config):
+        raise InputError(
+            f"{root} was ingested with the ingest settings {state.settings}, these logs with "
+            f"{ingest_settings(config)}: an append must use the store's (the [ingest] table "
+            "of lpscore.toml, --lenient), or ingest everything again without --append")
     carried = None if root is None else state.carried if state is not None else Carried()
     quarantine = Quarantine() if quarantine is None else quarantine
     total = sum(p.stat().st_size for p in fix_files)
@@ -159,13 +168,22 @@ def run_ingest(
         if quote_files:
             progress.update(task, description="quotes")
             quote_load = load_quotes(quote_files, config.marketdata, quarantine)
-    if root is not None:
-        _store(root, result, quote_load, state)
+    if root is not None and not (strict and len(quarantine)):
+        _store(root, result, quote_load, state, ingest_settings(config))
     return result, quote_load
 
 
+def ingest_settings(config: Config) -> dict[str, Any]:
+    """What of the configuration an ingest's events depend on (all of ``ingest`` but where
+    the logs are read from memory or a map)."""
+    settings = asdict(config.ingest)
+    settings.pop("memory_map")
+    settings["own_comp_ids"] = list(settings["own_comp_ids"])
+    return settings
+
+
 def _store(root: Path, result: IngestResult, quote_load: QuoteLoad | None,
-           state: StoreState | None) -> None:
+           state: StoreState | None, settings: dict[str, Any]) -> None:
     """Write the history store at ``root``: anew without ``state``, else after it; then its
     new state, with this ingest's data-quality counts added to the earlier ones."""
     assert result.carried is not None   # run_ingest carries whenever it stores
@@ -173,6 +191,7 @@ def _store(root: Path, result: IngestResult, quote_load: QuoteLoad | None,
     n_quotes = 0 if quotes is None else quotes.height
     root.mkdir(parents=True, exist_ok=True)
     if state is None:
+        clear_state(root)   # cut short, the store is then refused, not taken for the old one
         write_events(root, result.events)
         if quotes is not None:
             write_quotes(root, quotes)
@@ -186,7 +205,7 @@ def _store(root: Path, result: IngestResult, quote_load: QuoteLoad | None,
             append_quotes(root, quotes, state.quotes)
     write_state(root, StoreState(result.carried, state.events + result.events.height,
                                  state.quotes + n_quotes,
-                                 add_counts(state.data_quality, result.data_quality)))
+                                 add_counts(state.data_quality, result.data_quality), settings))
 
 
 def run_kpis(
@@ -198,14 +217,14 @@ def run_kpis(
     holds the compact events."""
     ingested, quote_load = run_ingest(fix_files, quote_files, config, out, output, quarantine)
     ingested.events = compact(ingested.events)
-    quote_table = (compact(quote_load.quotes) if quote_load is not None
-                   else _no_rows(QUOTE_SCHEMA))
+    quote_table = compact(quote_load.quotes if quote_load is not None
+                          else pl.DataFrame(schema=polars_schema(QUOTE_SCHEMA)))
     del quote_load  # its string form is let go before the engine runs
     return ingested, compute_kpis(ingested.events, quote_table, config, quarantine)
 
 
 def store_or_logs(command: str, verb: str, fix_files: list[Path], quote_files: list[Path],
-                  history: Path | None) -> Path | None:
+                  history: Path | None, out: Path | None) -> Path | None:
     """The history store ``--history`` names (``history_root``), or None to read the FIX
     logs; exactly one of the two is given, and the store brings its own quotes. ``command``
     (``score``) and ``verb`` (what it does to its input: ``score``) word the errors."""
@@ -222,7 +241,11 @@ def store_or_logs(command: str, verb: str, fix_files: list[Path], quote_files: l
         raise InputError("--quotes with --history: the store's own quotes are used; ingest "
                          "quote files with the logs (lpscore ingest FIX_FILES... --quotes "
                          "FILES... --out DIR)")
-    return history_root(history)
+    root = history_root(history)
+    if out is not None and out.resolve() == root.parent and (out / "quarantine.jsonl").exists():
+        raise InputError(f"--out {out} holds the quarantine of the ingest that wrote the store, "
+                         f"which {command} would replace with its own: give another --out")
+    return root
 
 
 def history_root(path: Path) -> Path:
@@ -234,6 +257,7 @@ def history_root(path: Path) -> Path:
                 raise InputError(f"--history {path}: {root / 'events'} holds no event files "
                                  "(date=*/symbol=*/*.parquet); ingest FIX logs into it first: "
                                  "lpscore ingest FIX_FILES... --out DIR")
+            _check_finished(path, root)
             return root.resolve()
     found = "not a history store" if path.exists() else "not found"
     raise InputError(f"--history {path}: {found}; give a history store, the folder holding "
@@ -241,24 +265,24 @@ def history_root(path: Path) -> Path:
                      "lpscore ingest FIX_FILES... --out DIR wrote")
 
 
+def _check_finished(path: Path, root: Path) -> None:
+    """InputError when the store holds files of an append that did not finish (its state
+    does not count them): read, they would be counted without the state saying so."""
+    try:
+        state = read_state(root)
+    except InputError:
+        return   # a store written by hand, without a state: read as it is
+    late = [] if state is None else files_from(root, state.events, state.quotes)
+    if late:
+        raise InputError(f"--history {path}: {len(late)} file(s) of an append that did not "
+                         f"finish ({late[0].relative_to(root)}...): run that append again "
+                         "(lpscore ingest FIX_FILES... --out DIR --append), which removes them "
+                         "first")
+
+
 def store_kpis(root: Path, config: Config, quarantine: Quarantine) -> KpiResult:
     """``run_kpis``'s KPIs from the history store at ``root`` (lpscore.history.store): its
     events and quotes read in the compact form, in the order they were written, so that the
     engine sees what it saw after the ingest that wrote them."""
-    events = _read_store(root, "events", EVENT_SCHEMA)
-    return compute_kpis(events, _read_store(root, "quotes", QUOTE_SCHEMA), config, quarantine)
-
-
-def _read_store(root: Path, table: str, schema: pa.Schema) -> pl.DataFrame:
-    """``root/table`` (events or quotes) in the compact form and in write order (``_seq``);
-    no rows without files."""
-    files = store_files(root, table)
-    if not files:
-        return _no_rows(schema)
-    columns = [*polars_schema(schema).names(), "_seq"]
-    return read_compact(files, columns).sort("_seq").drop("_seq")
-
-
-def _no_rows(schema: pa.Schema) -> pl.DataFrame:
-    """An empty table of ``schema`` in the compact form."""
-    return compact(pl.DataFrame(schema=polars_schema(schema)))
+    return compute_kpis(read_events(root, compact_form=True),
+                        read_quotes(root, compact_form=True), config, quarantine)

@@ -53,11 +53,13 @@ def ingest(
         config = with_lenient(load_config(config_path), lenient)
         started = time.perf_counter()
         result, quote_load = run_ingest(fix_files, quotes or [], config, out, output,
-                                        append=append)
-        result.quarantine.write_jsonl(out / "quarantine.jsonl")
+                                        append=append, strict=strict)
+        refused = strict and len(result.quarantine) > 0   # run_ingest stored nothing
+        # an append adds its records to the earlier ingests' (the store holds all of theirs)
+        result.quarantine.write_jsonl(out / "quarantine.jsonl", append=append)
         summary = _summary(result, quote_load)
         state = read_state(out / "history")
-        summary["store"] = {"appended": append,
+        summary["store"] = {"appended": append and not refused, "written": not refused,
                             "events": state.events if state else 0,
                             "quotes": state.quotes if state else 0}
         summary["seconds"] = round(time.perf_counter() - started, 3)
@@ -66,10 +68,10 @@ def ingest(
             print(json.dumps(summary))
         else:
             _print_tables(summary, out)
-        if strict and len(result.quarantine):
+        if refused:
             raise StrictModeError(
-                f"--strict: {len(result.quarantine)} record(s) quarantined; "
-                f"see {out / 'quarantine.jsonl'}"
+                f"--strict: {len(result.quarantine)} record(s) quarantined, so nothing was "
+                f"written to the history store; see {out / 'quarantine.jsonl'}"
             )
 
 
@@ -137,5 +139,6 @@ def _print_tables(summary: dict[str, Any], out: Path) -> None:
     store = summary["store"]
     held = f"{store['events']:,} events and {store['quotes']:,} quotes in all"
     how = f"appended, {held}" if store["appended"] else held
-    console.print(f"[bold]written:[/] {where}/history (Parquet; {how}), "
-                  f"{where}/quarantine.jsonl, {where}/reconciliation.json")
+    history = f"{where}/history (Parquet; {how}), " if store["written"] else ""
+    console.print(f"[bold]written:[/] {history}{where}/quarantine.jsonl, "
+                  f"{where}/reconciliation.json")

@@ -81,7 +81,7 @@ def kpis(
     history store."""
     with exit_on_error():
         check_engine(engine, scheduler)
-        store = store_or_logs("kpis", "measure", fix_files or [], quotes or [], history)
+        store = store_or_logs("kpis", "measure", fix_files or [], quotes or [], history, out)
         config = with_lenient(load_config(config_path), lenient)
         keys = ["lp", *[k.strip() for k in by.split(",") if k.strip() and k.strip() != "lp"]]
         payload, table = write_kpis(fix_files or [], quotes or [], config, out, keys, output,

@@ -79,7 +79,7 @@ def score(
         if output is OutputFormat.CSV:
             raise InputError("--format csv is not available for scores: use table or json")
         check_engine(engine, scheduler)
-        store = store_or_logs("score", "score", fix_files or [], quotes or [], history)
+        store = store_or_logs("score", "score", fix_files or [], quotes or [], history, out)
         if scheduler is not None and out is None and store is None:
             raise InputError("--scheduler: the workers read the history store, so give --out "
                              "DIR on storage they can read")

@@ -127,10 +127,11 @@ class Quarantine:
                 counts[reason] += n
         return dict(sorted(counts.items()))
 
-    def write_jsonl(self, path: Path) -> int:
-        """Write one JSON object per record; returns the number written."""
+    def write_jsonl(self, path: Path, *, append: bool = False) -> int:
+        """Write one JSON object per record (after the file's own with ``append``); returns
+        the number written."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8") as out:
+        with path.open("a" if append else "w", encoding="utf-8") as out:
             for record in self.records:
                 out.write(json.dumps(asdict(record), ensure_ascii=True))
                 out.write("\n")

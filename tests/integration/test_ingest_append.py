@@ -146,7 +146,7 @@ def test_ingest_append_builds_the_store_one_ingest_of_everything_writes(tmp_path
     assert json.loads(scores.stdout) == json.loads(logs.stdout)
 
 
-def test_an_append_cut_short_is_undone_by_the_next(tmp_path: Path):
+def test_an_append_cut_short_is_refused_by_readers_and_undone_by_the_next(tmp_path: Path):
     first, second = cut(DEMO_LOG, [2_500], tmp_path)
     store = tmp_path / "store"
     assert run("ingest", str(first), "--out", str(store)).returncode == 0
@@ -158,6 +158,12 @@ def test_an_append_cut_short_is_undone_by_the_next(tmp_path: Path):
     stray.parent.mkdir(parents=True)
     pl.read_parquet(next((store / "history" / "events").rglob("*.parquet"))).head(10) \
         .write_parquet(stray)
+    for command in ("score", "kpis"):   # would count it without the state saying so
+        done = run(command, "--history", str(store), "--out", str(tmp_path / command))
+        assert done.returncode == 2
+        said = "".join(done.stderr.split())
+        assert "1file(s)ofanappendthatdidnotfinish" in said
+        assert "runthatappendagain" in said
     done = run("ingest", str(second), "--out", str(store), "--append")
     assert done.returncode == 0, done.stderr
     assert not stray.exists()
@@ -181,3 +187,101 @@ def test_append_errors_say_what_to_do(tmp_path: Path):
     done = run("ingest", str(first), "--out", str(store), "--append")
     assert done.returncode == 2
     assert "not a state lpscore can read" in done.stderr.replace("\n", " ")
+
+
+def test_a_duplicate_in_an_earlier_part_still_counts_as_delivered(tmp_path: Path):
+    """The rules read earlier duplicates too: a resend dropped for its ExecID still
+    delivered its MsgSeqNum, so a later resend of that MsgSeqNum is a duplicate, whichever
+    part it is in."""
+    def report(seq: int, exec_id: str, *, resend: bool, at: str) -> bytes:
+        poss = "\x0143=Y\x01122=20240301-10:00:00.000" if resend else ""
+        body = (f"35=8\x0149=LP\x0156=DESK\x0134={seq}{poss}\x0152=20240301-{at}\x01"
+                f"37=O{seq}\x0111=C1\x0117={exec_id}\x01150=F\x0139=2\x0155=EURUSD\x0154=1\x01"
+                f"32=100\x0131=1.1\x0160=20240301-{at}\x01")
+        head = f"8=FIX.4.4\x019={len(body)}\x01"
+        total = sum((head + body).encode()) % 256
+        return f"20240301-{at} : {head}{body}10={total:03d}\x01\n".encode()
+    first = tmp_path / "a.log"
+    first.write_bytes(report(7, "E1", resend=False, at="10:00:00.000")
+                      + report(9, "E1", resend=True, at="10:00:01.000"))
+    second = tmp_path / "b.log"
+    second.write_bytes(report(9, "E2", resend=True, at="10:00:03.000"))
+    parts = assert_same_as_whole([first, second], IngestConfig())
+    assert [r.events.height for r in parts] == [1, 0]
+    assert [r.data_quality["duplicates"] for r in parts] == [1, 1]
+
+
+def test_a_store_written_anew_forgets_its_state_first(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch):
+    """A re-ingest killed while it writes leaves no state: an append is then refused,
+    not made after a state that no longer describes the store."""
+    from lpscore import cli_common  # noqa: PLC0415
+    from lpscore.cli_common import OutputFormat, run_ingest  # noqa: PLC0415
+    from lpscore.config import Config  # noqa: PLC0415
+
+    first, _ = cut(DEMO_LOG, [2_500], tmp_path)
+    store = tmp_path / "store"
+    run_ingest([first], [], Config(), store, OutputFormat.JSON)
+    assert read_state(store / "history") is not None
+
+    def killed(root: Path, events: pl.DataFrame) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_common, "write_events", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_ingest([first], [], Config(), store, OutputFormat.JSON)
+    assert not (store / "history" / "ingest-state").exists()
+    with pytest.raises(InputError, match=r"without ingest-state/state\.json"):
+        read_state(store / "history")
+
+
+def test_history_out_beside_the_ingest_is_refused(tmp_path: Path):
+    store = tmp_path / "store"
+    assert run("ingest", str(DEMO_LOG), "--out", str(store)).returncode == 0
+    for command in ("score", "kpis"):
+        done = run(command, "--history", str(store), "--out", str(store))
+        assert done.returncode == 2
+        assert "givean" in "".join(done.stderr.split())
+        assert "quarantine of the ingest" in " ".join(done.stderr.split())
+
+
+def test_strict_appends_nothing_and_the_quarantine_grows(tmp_path: Path):
+    first, second = cut(DEMO_LOG, [2_500], tmp_path)
+    lines = second.read_bytes().splitlines(keepends=True)
+    second.write_bytes(b"".join([lines[0], lines[1].replace(b"\x0110=", b"\x0110=9"),
+                                 *lines[2:]]))   # one bad CheckSum
+    store = tmp_path / "store"
+    assert run("ingest", str(first), "--out", str(store)).returncode == 0
+    held = read_state(store / "history")
+    assert held is not None
+    before = len((store / "quarantine.jsonl").read_text().splitlines())
+    done = run("ingest", str(second), "--out", str(store), "--append", "--strict",
+               "--format", "json")
+    assert done.returncode == 2
+    assert "nothing was written to the history store" in " ".join(done.stderr.split())
+    assert json.loads(done.stdout)["store"] == {"appended": False, "written": False,
+                                                "events": held.events, "quotes": 0}
+    after = read_state(store / "history")
+    assert after is not None and after.events == held.events
+    part = json.loads(done.stdout)["files"][0]["quarantined"]
+    assert part >= 1
+    assert len((store / "quarantine.jsonl").read_text().splitlines()) == before + part
+    # without --strict it is appended, and the quarantine keeps the earlier ingests' records
+    done = run("ingest", str(second), "--out", str(store), "--append", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["store"]["events"] > held.events
+    assert len((store / "quarantine.jsonl").read_text().splitlines()) == before + 2 * part
+
+
+def test_an_append_with_other_ingest_settings_is_refused(tmp_path: Path):
+    first, second = cut(DEMO_LOG, [2_500], tmp_path)
+    store = tmp_path / "store"
+    config = tmp_path / "lpscore.toml"
+    config.write_text('[ingest]\nown_comp_ids = ["DESK"]\n')
+    assert run("ingest", str(first), "--out", str(store), "--config", str(config)).returncode == 0
+    done = run("ingest", str(second), "--out", str(store), "--append")
+    assert done.returncode == 2
+    said = " ".join(done.stderr.split())
+    assert "an append must use the store's" in said
+    done = run("ingest", str(second), "--out", str(store), "--append", "--config", str(config))
+    assert done.returncode == 0, done.stderr

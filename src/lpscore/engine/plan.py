@@ -21,7 +21,10 @@ columns that linking reads:
 5. the global clocks: the latest ``t_send`` (time decay) and each order's index in send
    order (the ``orders`` clock), so every task decays to the same reference;
 6. clock offsets per session: a median over the whole session, not mergeable, so computed
-   here from the same columns.
+   here from the same columns;
+7. packing: a date's tasks together, in key order, up to ``task_events`` events a task
+   (``TASK_EVENTS``); each is exact alone and shares no order with the others, so their
+   union is exact too.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from lpscore.history.state import (
     StoreState,
     add_counts,
+    clear_state,
     read_data_quality,
     read_state,
     write_state,
@@ -11,6 +12,7 @@ from lpscore.history.store import (
     append_events,
     append_quotes,
     drop_from,
+    files_from,
     read_compact,
     read_events,
     read_quotes,
@@ -19,6 +21,7 @@ from lpscore.history.store import (
     write_quotes,
 )
 
-__all__ = ["StoreState", "add_counts", "append_events", "append_quotes", "drop_from",
-           "read_compact", "read_data_quality", "read_events", "read_quotes", "read_state",
-           "store_files", "write_events", "write_quotes", "write_state"]
+__all__ = ["StoreState", "add_counts", "append_events", "append_quotes", "clear_state",
+           "drop_from", "files_from", "read_compact", "read_data_quality", "read_events",
+           "read_quotes", "read_state", "store_files", "write_events", "write_quotes",
+           "write_state"]

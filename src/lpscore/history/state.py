@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,8 @@ from lpscore.errors import InputError
 from lpscore.history.store import store_files
 from lpscore.ingest.pipeline import Carried
 
-__all__ = ["StoreState", "add_counts", "read_data_quality", "read_state", "write_state"]
+__all__ = ["StoreState", "add_counts", "clear_state", "read_data_quality", "read_state",
+           "write_state"]
 
 _DIR = "ingest-state"
 _FORMAT = 1
@@ -42,6 +44,9 @@ class StoreState:
     """The ingests' data-quality counts (``IngestResult.data_quality``), summed over the
     ingest that last wrote the store anew and those that appended to it since
     (``add_counts``)."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """The ingest settings the store was written with (``ingest_settings``): an append
+    with others would not give what one ingest of everything gives."""
 
 
 def add_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
@@ -61,8 +66,7 @@ def read_state(root: Path) -> StoreState | None:
                              "its logs again without --append, then append to it")
         return None
     try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-        _check_format(saved)
+        saved = _saved(path)
         dedup = saved["dedup"]
         history = pl.read_parquet(root / _DIR / dedup) if dedup else None
         carried = Carried(
@@ -71,7 +75,7 @@ def read_state(root: Path) -> StoreState | None:
             last_recv={(s, t): int(ns) for s, t, ns in saved["last_recv"]},
             window_ns=int(saved["window_ns"]))
         return StoreState(carried, int(saved["events"]), int(saved["quotes"]),
-                          _counts(saved))
+                          _counts(saved), dict(saved.get("settings", {})))
     except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError) as exc:
         raise InputError(f"{path}: not a state lpscore can read ({exc}); ingest the store's "
                          "logs again without --append") from exc
@@ -85,12 +89,23 @@ def read_data_quality(root: Path) -> dict[str, int]:
     if not path.is_file():
         return {}
     try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-        _check_format(saved)
-        return _counts(saved)
+        return _counts(_saved(path))
     except (OSError, ValueError, TypeError) as exc:
         raise InputError(f"{path}: not a state lpscore can read ({exc}); ingest the store's "
                          "logs again (lpscore ingest FIX_FILES... --out DIR)") from exc
+
+
+def clear_state(root: Path) -> None:
+    """Forget the store's state (before it is written anew: a store cut short then has
+    none, and an append to it is refused instead of trusting the old one)."""
+    shutil.rmtree(root / _DIR, ignore_errors=True)
+
+
+def _saved(path: Path) -> dict[str, Any]:
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    _check_format(saved)
+    assert isinstance(saved, dict)   # _check_format: an object of this format
+    return saved
 
 
 def _check_format(saved: object) -> None:
@@ -123,7 +138,7 @@ def write_state(root: Path, state: StoreState) -> None:
         "files": carried.files, "own_comp_ids": list(carried.own_comp_ids),
         "last_recv": [[s, t, ns] for (s, t), ns in sorted(carried.last_recv.items())],
         "window_ns": carried.window_ns, "dedup": dedup,
-        "data_quality": state.data_quality,
+        "data_quality": state.data_quality, "settings": state.settings,
     }
     scratch = folder / "state.json.tmp"
     scratch.write_text(json.dumps(saved, indent=1) + "\n", encoding="utf-8")

@@ -26,8 +26,8 @@ import polars as pl
 
 from lpscore.model.schema import EVENT_SCHEMA, QUOTE_SCHEMA, compact, polars_schema
 
-__all__ = ["append_events", "append_quotes", "drop_from", "read_compact", "read_events",
-           "read_quotes", "store_files", "write_events", "write_quotes"]
+__all__ = ["append_events", "append_quotes", "drop_from", "files_from", "read_compact",
+           "read_events", "read_quotes", "store_files", "write_events", "write_quotes"]
 
 _NO_SYMBOL = "__none__"
 
@@ -60,27 +60,35 @@ def store_files(root: Path, table: str, symbol: str | None = None) -> list[Path]
     return sorted((root / table).glob(f"date=*/symbol={name}/*.parquet"))
 
 
-def drop_from(root: Path, events: int, quotes: int) -> int:
-    """Remove the files of appends that start at or after the ``events``-th event or the
-    ``quotes``-th quote (an append cut short before it was recorded); returns how many."""
-    dropped = 0
+def files_from(root: Path, events: int, quotes: int) -> list[Path]:
+    """The files of appends that start at or after the ``events``-th event or the
+    ``quotes``-th quote: an append cut short before it was recorded."""
+    late = []
     for table, first in (("events", events), ("quotes", quotes)):
         for path in store_files(root, table):
             seq = path.stem.removeprefix("part-")
             if seq.isdigit() and int(seq) >= first:
-                path.unlink()
-                dropped += 1
-    return dropped
+                late.append(path)
+    return late
 
 
-def read_events(root: Path) -> pl.DataFrame:
-    """All events of the store, in the order they were written."""
-    return _read(root / "events", polars_schema(EVENT_SCHEMA))
+def drop_from(root: Path, events: int, quotes: int) -> int:
+    """Remove ``files_from(root, events, quotes)``; returns how many."""
+    late = files_from(root, events, quotes)
+    for path in late:
+        path.unlink()
+    return len(late)
 
 
-def read_quotes(root: Path) -> pl.DataFrame:
-    """All quotes of the store, in the order they were written."""
-    return _read(root / "quotes", polars_schema(QUOTE_SCHEMA))
+def read_events(root: Path, *, compact_form: bool = False) -> pl.DataFrame:
+    """All events of the store, in the order they were written; with ``compact_form`` in
+    the compact form (lpscore.model.schema.compact), as the KPI engine should read them."""
+    return _read(root / "events", polars_schema(EVENT_SCHEMA), compact_form=compact_form)
+
+
+def read_quotes(root: Path, *, compact_form: bool = False) -> pl.DataFrame:
+    """All quotes of the store, in the order they were written (``read_events``)."""
+    return _read(root / "quotes", polars_schema(QUOTE_SCHEMA), compact_form=compact_form)
 
 
 def read_compact(path: str | Path | Sequence[Path],
@@ -118,9 +126,12 @@ def _write(directory: Path, frame: pl.DataFrame, ts_column: str, first_seq: int 
     return written
 
 
-def _read(directory: Path, schema: pl.Schema) -> pl.DataFrame:
+def _read(directory: Path, schema: pl.Schema, *, compact_form: bool) -> pl.DataFrame:
     files = store_files(directory.parent, directory.name)
     if not files:
-        return pl.DataFrame(schema=schema)
+        empty = pl.DataFrame(schema=schema)
+        return compact(empty) if compact_form else empty
+    if compact_form:   # the strings made categorical as they are read, never held whole
+        return read_compact(files, [*schema.names(), "_seq"]).sort("_seq").drop("_seq")
     frame = pl.scan_parquet(files, hive_partitioning=False).sort("_seq").drop("_seq").collect()
     return frame.select(list(schema.keys()))

@@ -1,12 +1,13 @@
 """Duplicate marking against a carried history: what the stream decoder keeps from poll to
 poll, and what an ingest that appends to a history store keeps from ingest to ingest.
 
-    history = remembered(None, kept_rows, window_ns)     # after a first part
+    history = remembered(None, rows, window_ns)          # after a first part
     flags = flags_against(history, new_rows)             # the next part's flags, row for row
-    history = remembered(history, marked_kept_rows, window_ns)
+    history = remembered(history, new_rows, window_ns)
 
-The history holds each session's kept messages (not duplicates) of its last ``window_ns`` of
-receipt time, plus its latest sequence reset, in the columns the rules read
+The history holds each session's messages (duplicates too: the rules read earlier
+duplicates, a MsgSeqNum or an ExecID they delivered) of its last ``window_ns`` of receipt
+time, plus its latest sequence reset, in the columns the rules read
 (``DEDUP_COLUMNS``). A part is marked against only the rows of it that the part can depend
 on (``linked``), which gives the part's rows the flags the whole history would.
 """
@@ -32,12 +33,12 @@ def flags_against(history: pl.DataFrame | None, new: pl.DataFrame) -> pl.DataFra
             .select(FLAGS))
 
 
-def remembered(history: pl.DataFrame | None, kept: pl.DataFrame,
+def remembered(history: pl.DataFrame | None, new: pl.DataFrame,
                window_ns: int) -> pl.DataFrame:
-    """``history`` with the ``kept`` rows (a new part's messages that are not duplicates),
-    cut to each session's last ``window_ns`` of receipt time and its latest sequence
-    reset. History rows are marked ``_old``."""
-    rows = kept.select(*DEDUP_COLUMNS, pl.lit(True).alias("_old"))
+    """``history`` with the ``new`` rows (a part's messages, duplicates too), cut to each
+    session's last ``window_ns`` of receipt time and its latest sequence reset. History
+    rows are marked ``_old``."""
+    rows = new.select(*DEDUP_COLUMNS, pl.lit(True).alias("_old"))
     if history is not None:
         rows = pl.concat([history, rows], how="diagonal_relaxed", rechunk=True)
     if rows.is_empty():

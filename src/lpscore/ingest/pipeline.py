@@ -151,7 +151,7 @@ def ingest_logs(
     _count(reports, first_file, bad, good)
     # Only the columns the events are made of: a filter copies every column it is given.
     kept = good.select(_EVENT_INPUTS).filter(good["status"] == "event")
-    keys = None if carried is None else good.select(*DEDUP_COLUMNS, "duplicate")
+    keys = None if carried is None else good.select(DEDUP_COLUMNS)
     del good
     inferred = tuple(infer_own_comp_ids(kept)) if not config.own_comp_ids else ()
     if carried is not None:
@@ -209,13 +209,13 @@ def _own_still(carried: Carried, inferred: tuple[str, ...]) -> tuple[str, ...]:
 def _carry(carried: Carried, keys: pl.DataFrame, files: int,
            own: tuple[str, ...]) -> Carried:
     """What the next ingest carries on from: ``carried`` and this ingest's marked messages
-    (``keys``: the duplicate rules' columns and ``duplicate``)."""
+    (``keys``: the duplicate rules' columns), duplicates too: the rules read them."""
     last = dict(carried.last_recv)
     for sender, target, ts in keys.group_by("sender", "target").agg(
             pl.col("ts_recv").dt.epoch("ns").max()).iter_rows():
         if ts is not None:
             last[(sender, target)] = max(ts, last.get((sender, target), ts))
-    history = remembered(carried.history, keys.filter(~pl.col("duplicate")), carried.window_ns)
+    history = remembered(carried.history, keys, carried.window_ns)
     return Carried(history, carried.files + files, own, last, carried.window_ns)
 
 

@@ -11,8 +11,8 @@ mark_duplicates, canonical_events), so a message means the same in the stream as
 What the batch ingest learns from the whole file, the decoder carries from poll to poll
 (and checkpoints, lpscore.stream.checkpoint):
 
-- duplicates: each session's kept messages of its last ``dedup_window_ns`` of receipt time
-  (and its latest sequence reset), against which each new message is marked;
+- duplicates: each session's messages (duplicates too) of its last ``dedup_window_ns`` of
+  receipt time (and its latest sequence reset), against which each new message is marked;
 - our own CompIDs: ``ingest.own_comp_ids``, else inferred from every message seen so far
   (configure them: a message attributed before its session's first order cannot be
   re-attributed).
@@ -97,7 +97,7 @@ class StreamDecoder:
         for name, n in new.group_by(status.alias("status")).len().iter_rows():
             self.counts[str(name)] += int(n)
         kept = new.filter(~pl.col("duplicate"))
-        self._remember(marked.filter(~pl.col("duplicate")))
+        self._remember(marked)
         events = kept.filter(pl.col("category") == "event")
         own = list(self.config.own_comp_ids)
         if not own:
@@ -151,9 +151,10 @@ class StreamDecoder:
         return marked.sort(["sender", "target", "ts_recv", "file_index", "offset"],
                            nulls_last=True)
 
-    def _remember(self, kept: pl.DataFrame) -> None:
-        """Keep the last window of kept messages, and every session's latest reset."""
-        self.history = remembered(self.history, kept, self.dedup_window_ns)
+    def _remember(self, marked: pl.DataFrame) -> None:
+        """Keep the last window of messages (duplicates too), and every session's latest
+        reset."""
+        self.history = remembered(self.history, marked, self.dedup_window_ns)
 
 
 Item = tuple[StreamDecoder, Sequence[Record], Quarantine]
