@@ -210,9 +210,10 @@ def render(args: argparse.Namespace, results: dict[str, dict[str, Any]],
         f"Input (`benchmarks/gen_kpi_data.py`, seed {args.seed}): {args.orders:,} child orders "
         f"over {args.symbols} symbols, {events:,} events, {args.quotes:,} quotes, one day, "
         f"written as a history store in {write_s:.1f} s: {d2['keys']} (date x symbol) "
-        f"partitions, {d2['tasks']} tasks after fusion and packing. Timed: from the store on disk to the "
-        "merged statistics per LP x symbol (the local engine's read of the whole store "
-        "included); cluster start-up apart. Worker RSS is the largest worker's peak.", "",
+        f"partitions, {d2['tasks']} tasks after fusion and packing. Timed: from the store "
+        "on disk to the merged statistics per LP x symbol (the local engine's read of the "
+        "whole store included); cluster start-up apart. Worker RSS is the largest worker's "
+        "peak.", "",
         f"Reproduce: `python benchmarks/bench_dask.py --orders {args.orders} --symbols "
         f"{args.symbols} --quotes {args.quotes} --write-results`.", "",
         *rows, "",

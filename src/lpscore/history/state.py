@@ -2,13 +2,15 @@
 --append``): the rows it holds and what the ingests that wrote them carry
 (lpscore.ingest.pipeline.Carried), and the data-quality counts of those ingests.
 
-    ROOT/ingest-state/state.json               counts, sessions, our CompIDs (written last)
+    ROOT/ingest-state/state.json               counts, sessions, our CompIDs, settings
+                                               (written last)
     ROOT/ingest-state/dedup-<files>.parquet    the duplicate rules' history
 
 ``state.json`` is replaced in one step once an ingest's files are written, and names the
 history file of the same ingest, so a store is always described by one complete state: an
-ingest cut short leaves the previous one, and its files past the counts are removed by the
-next append (lpscore.history.store.drop_from).
+append cut short leaves the previous one, and its files past the counts are removed by the
+next append (lpscore.history.store.drop_from); an ingest that writes the store anew removes
+the state first (``clear_state``).
 """
 
 from __future__ import annotations
@@ -131,7 +133,8 @@ def write_state(root: Path, state: StoreState) -> None:
     carried = state.carried
     dedup = None
     if carried.history is not None:
-        dedup = f"dedup-{carried.files:09d}.parquet"   # a new name: files only grow
+        # a new name: files only grow between rewrites, and a rewrite clears the folder
+        dedup = f"dedup-{carried.files:09d}.parquet"
         carried.history.write_parquet(folder / dedup)
     saved = {
         "format": _FORMAT, "events": state.events, "quotes": state.quotes,
