@@ -254,6 +254,10 @@ def history_root(path: Path) -> Path:
     for root in (path, path / "history"):
         if (root / "events").is_dir():
             if not store_files(root, "events"):
+                if store_files(root, "quotes"):
+                    raise InputError(f"--history {path}: the store holds quotes but no events: "
+                                     "the FIX logs ingested into it held no orders or reports "
+                                     "(see the ingest's reconciliation.json)")
                 raise InputError(f"--history {path}: {root / 'events'} holds no event files "
                                  "(date=*/symbol=*/*.parquet); ingest FIX logs into it first: "
                                  "lpscore ingest FIX_FILES... --out DIR")

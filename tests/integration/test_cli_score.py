@@ -142,3 +142,17 @@ def test_history_without_event_files(tmp_path: Path) -> None:
     assert done.returncode == 2
     said = "".join(done.stderr.split())   # rich may wrap the long path anywhere
     assert f"{tmp_path}/history/eventsholdsnoeventfiles(date=*/symbol=*/*.parquet)" in said
+
+
+def test_a_store_of_quotes_only_says_the_logs_held_no_events(tmp_path: Path) -> None:
+    """Logs with no orders or reports (here: an empty log) ingested with quotes."""
+    empty = tmp_path / "empty.log"
+    empty.write_bytes(b"")
+    done = lpscore("ingest", str(empty), "--quotes", str(AMZN_MESSAGES), "--out",
+                   str(tmp_path / "in"))
+    assert done.returncode == 0, done.stderr
+    done = lpscore("score", "--history", str(tmp_path / "in"))
+    assert done.returncode == 2
+    said = " ".join(done.stderr.split())
+    assert "the store holds quotes but no events" in said
+    assert "held no orders or reports" in said
