@@ -107,7 +107,7 @@ app = typer.Typer(
 
 @app.callback()
 def _root() -> None:
-    """Score liquidity providers from your own FIX traffic."""
+    pass   # a group with no options of its own; its help is the app's
 
 
 @app.command()

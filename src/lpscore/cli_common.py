@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, replace
@@ -28,6 +29,7 @@ from lpscore.history import (
     clear_state,
     drop_from,
     files_from,
+    read_data_quality,
     read_events,
     read_quotes,
     read_state,
@@ -47,6 +49,7 @@ __all__ = [
     "ConfigOption",
     "FixFiles",
     "HistoryOption",
+    "Inputs",
     "LenientOption",
     "LogsOrStore",
     "OutDir",
@@ -55,11 +58,12 @@ __all__ = [
     "err",
     "exit_on_error",
     "history_root",
+    "kpis_of",
     "out_dir",
     "run_ingest",
     "run_kpis",
-    "store_kpis",
     "store_or_logs",
+    "store_to_map",
     "with_lenient",
 ]
 
@@ -129,10 +133,11 @@ def run_ingest(
     fix_files: list[Path], quote_files: list[Path], config: Config, out: Path | None,
     output: OutputFormat, quarantine: Quarantine | None = None, *, append: bool = False,
     strict: bool = False,
-) -> tuple[IngestResult, QuoteLoad | None]:
+) -> tuple[IngestResult, QuoteLoad | None, StoreState | None]:
     """Ingest FIX logs and quotes with a progress bar; write ``out``/history/ when given,
     replacing it, or with ``append`` adding to it (lpscore.history.state); with ``strict``,
-    not when anything was quarantined (the caller says so and exits). The caller writes
+    not when anything was quarantined (the caller says so and exits). Returns the ingest,
+    the quotes and the store's new state (None when nothing was stored). The caller writes
     the quarantine once its own stages have added to it."""
     inputs = [*fix_files, *quote_files]
     folders = [p for p in inputs if p.is_dir()]
@@ -144,11 +149,12 @@ def run_ingest(
         raise InputError(f"input file(s) not found: {', '.join(map(str, missing))}")
     root = None if out is None else out / "history"
     state = read_state(root) if append and root is not None else None
-    if state is not None and state.settings != ingest_settings(config):
+    settings = ingest_settings(config)
+    if state is not None and state.settings != settings:
         raise InputError(
             f"{root} was ingested with the ingest settings {state.settings}, these logs with "
-            f"{ingest_settings(config)}: an append must use the store's (the [ingest] table "
-            "of lpscore.toml, --lenient), or ingest everything again without --append")
+            f"{settings}: an append must use the store's (the [ingest] table of lpscore.toml, "
+            "--lenient), or ingest everything again without --append")
     carried = None if root is None else state.carried if state is not None else Carried()
     quarantine = Quarantine() if quarantine is None else quarantine
     total = sum(p.stat().st_size for p in fix_files)
@@ -168,9 +174,10 @@ def run_ingest(
         if quote_files:
             progress.update(task, description="quotes")
             quote_load = load_quotes(quote_files, config.marketdata, quarantine)
+    stored = None
     if root is not None and not (strict and len(quarantine)):
-        _store(root, result, quote_load, state, ingest_settings(config))
-    return result, quote_load
+        stored = _store(root, result, quote_load, state, settings)
+    return result, quote_load, stored
 
 
 def ingest_settings(config: Config) -> dict[str, Any]:
@@ -183,9 +190,10 @@ def ingest_settings(config: Config) -> dict[str, Any]:
 
 
 def _store(root: Path, result: IngestResult, quote_load: QuoteLoad | None,
-           state: StoreState | None, settings: dict[str, Any]) -> None:
+           state: StoreState | None, settings: dict[str, Any]) -> StoreState:
     """Write the history store at ``root``: anew without ``state``, else after it; then its
-    new state, with this ingest's data-quality counts added to the earlier ones."""
+    new state (returned), with this ingest's data-quality counts added to the earlier
+    ones."""
     assert result.carried is not None   # run_ingest carries whenever it stores
     quotes = None if quote_load is None else quote_load.quotes
     n_quotes = 0 if quotes is None else quotes.height
@@ -203,9 +211,11 @@ def _store(root: Path, result: IngestResult, quote_load: QuoteLoad | None,
         append_events(root, result.events, state.events)
         if quotes is not None:
             append_quotes(root, quotes, state.quotes)
-    write_state(root, StoreState(result.carried, state.events + result.events.height,
-                                 state.quotes + n_quotes,
-                                 add_counts(state.data_quality, result.data_quality), settings))
+    stored = StoreState(result.carried, state.events + result.events.height,
+                        state.quotes + n_quotes,
+                        add_counts(state.data_quality, result.data_quality), settings)
+    write_state(root, stored)
+    return stored
 
 
 def run_kpis(
@@ -215,7 +225,8 @@ def run_kpis(
     """``run_ingest``, then the KPI engine on its events and quotes, both in the compact form
     (lpscore.model.schema.compact: the same KPIs in less memory). The returned ingest result
     holds the compact events."""
-    ingested, quote_load = run_ingest(fix_files, quote_files, config, out, output, quarantine)
+    ingested, quote_load, _ = run_ingest(fix_files, quote_files, config, out, output,
+                                         quarantine)
     ingested.events = compact(ingested.events)
     quote_table = compact(quote_load.quotes if quote_load is not None
                           else pl.DataFrame(schema=polars_schema(QUOTE_SCHEMA)))
@@ -273,9 +284,9 @@ def _check_finished(path: Path, root: Path) -> None:
     """InputError when the store holds files of an append that did not finish (its state
     does not count them): read, they would be counted without the state saying so."""
     try:
-        state = read_state(root)
+        state = read_state(root, missing_ok=True)   # none: written by hand, read as it is
     except InputError:
-        return   # a store written by hand, without a state: read as it is
+        return   # unreadable: the readers that need it say so
     late = [] if state is None else files_from(root, state.events, state.quotes)
     if late:
         raise InputError(f"--history {path}: {len(late)} file(s) of an append that did not "
@@ -284,9 +295,45 @@ def _check_finished(path: Path, root: Path) -> None:
                          "first")
 
 
-def store_kpis(root: Path, config: Config, quarantine: Quarantine) -> KpiResult:
-    """``run_kpis``'s KPIs from the history store at ``root`` (lpscore.history.store): its
-    events and quotes read in the compact form, in the order they were written, so that the
-    engine sees what it saw after the ingest that wrote them."""
-    return compute_kpis(read_events(root, compact_form=True),
-                        read_quotes(root, compact_form=True), config, quarantine)
+Inputs = tuple[Path | None, list[Path], list[Path]]
+"""What a command measures: a history store (``store_or_logs``), else FIX logs and quotes."""
+
+
+def kpis_of(inputs: Inputs, config: Config, out: Path | None, output: OutputFormat,
+            quarantine: Quarantine) -> tuple[KpiResult, dict[str, int]]:
+    """The KPIs of the history store, or of the FIX logs (``run_kpis``: ingested into
+    ``out``/history), with the ingests' data-quality counts. A store's events and quotes are
+    read in the compact form, in the order they were written, so that the engine sees what
+    it saw after the ingest that wrote them; its counts are those its state kept."""
+    store, fix_files, quote_files = inputs
+    if store is not None:
+        result = compute_kpis(read_events(store, compact_form=True),
+                              read_quotes(store, compact_form=True), config, quarantine)
+        return result, read_data_quality(store)
+    ingested, result = run_kpis(fix_files, quote_files, config, out, output, quarantine)
+    return result, ingested.data_quality
+
+
+@contextmanager
+def store_to_map(inputs: Inputs, config: Config, out: Path | None, output: OutputFormat,
+                 quarantine: Quarantine) -> Iterator[tuple[Path, dict[str, int]]]:
+    """The history store for a Dask cluster to map over, with the ingests' data-quality
+    counts: the store as it is, else the FIX logs ingested into ``out``/history (a
+    temporary directory without ``out``)."""
+    store, fix_files, quote_files = inputs
+    if store is not None:
+        yield store, read_data_quality(store)
+        return
+    with _folder(out) as root:
+        ingested, _, _ = run_ingest(fix_files, quote_files, config, root, output, quarantine)
+        yield (root / "history").resolve(), ingested.data_quality
+
+
+@contextmanager
+def _folder(out: Path | None) -> Iterator[Path]:
+    """``out``, else a temporary directory."""
+    if out is not None:
+        yield out
+        return
+    with tempfile.TemporaryDirectory(prefix="lpscore-") as tmp:
+        yield Path(tmp)

@@ -52,14 +52,14 @@ def ingest(
     with exit_on_error():
         config = with_lenient(load_config(config_path), lenient)
         started = time.perf_counter()
-        result, quote_load = run_ingest(fix_files, quotes or [], config, out, output,
-                                        append=append, strict=strict)
-        refused = strict and len(result.quarantine) > 0   # run_ingest stored nothing
+        result, quote_load, stored = run_ingest(fix_files, quotes or [], config, out, output,
+                                                append=append, strict=strict)
         # an append adds its records to the earlier ingests' (the store holds all of theirs)
         result.quarantine.write_jsonl(out / "quarantine.jsonl", append=append)
         summary = _summary(result, quote_load)
-        state = read_state(out / "history")
-        summary["store"] = {"appended": append and not refused, "written": not refused,
+        state = stored or read_state(out / "history")   # --strict refused: as it was
+        summary["store"] = {"appended": append and stored is not None,
+                            "written": stored is not None,
                             "events": state.events if state else 0,
                             "quotes": state.quotes if state else 0}
         summary["seconds"] = round(time.perf_counter() - started, 3)
@@ -68,7 +68,7 @@ def ingest(
             print(json.dumps(summary))
         else:
             _print_tables(summary, out)
-        if refused:
+        if stored is None:
             raise StrictModeError(
                 f"--strict: {len(result.quarantine)} record(s) quarantined, so nothing was "
                 f"written to the history store; see {out / 'quarantine.jsonl'}"

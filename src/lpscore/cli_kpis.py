@@ -18,6 +18,7 @@ from rich.table import Table
 from lpscore.cli_common import (
     ConfigOption,
     HistoryOption,
+    Inputs,
     LenientOption,
     LogsOrStore,
     OutDir,
@@ -25,16 +26,14 @@ from lpscore.cli_common import (
     QuoteFiles,
     err,
     exit_on_error,
-    run_ingest,
-    run_kpis,
-    store_kpis,
+    kpis_of,
     store_or_logs,
+    store_to_map,
     with_lenient,
 )
 from lpscore.config import Config, load_config
 from lpscore.engine import Engine
 from lpscore.errors import ConfigError, InputError
-from lpscore.history import read_data_quality
 from lpscore.kpi.aggregate import kpi_stats, summarize, summary_json
 from lpscore.kpi.context import CONTEXT_KEYS
 from lpscore.kpi.engine import KpiResult
@@ -110,14 +109,10 @@ def write_kpis(fix_files: list[Path], quote_files: list[Path], config: Config, o
     if engine is Engine.DASK:
         if html:
             raise InputError("--html needs the per-order tables: use --engine local")
-        return _write_kpis_dask(fix_files, quote_files, config, out, keys, output, scheduler,
-                                quarantine, started, store)
-    if store is None:
-        ingested, result = run_kpis(fix_files, quote_files, config, out, output, quarantine)
-        ingest_quality = ingested.data_quality
-    else:
-        ingest_quality = read_data_quality(store)
-        result = store_kpis(store, config, quarantine)
+        return _write_kpis_dask((store, fix_files, quote_files), config, out, keys, output,
+                                scheduler, quarantine, started)
+    result, ingest_quality = kpis_of((store, fix_files, quote_files), config, out, output,
+                                     quarantine)
     try:
         stats = kpi_stats(result, keys)
     except ValueError as exc:
@@ -137,20 +132,15 @@ def write_kpis(fix_files: list[Path], quote_files: list[Path], config: Config, o
     return payload, table
 
 
-def _write_kpis_dask(fix_files: list[Path], quote_files: list[Path], config: Config,
-                     out: Path, keys: list[str], output: OutputFormat, scheduler: str | None,
-                     quarantine: Quarantine, started: float, store: Path | None
-                     ) -> tuple[dict[str, Any], pl.DataFrame]:
+def _write_kpis_dask(inputs: Inputs, config: Config, out: Path, keys: list[str],
+                     output: OutputFormat, scheduler: str | None, quarantine: Quarantine,
+                     started: float) -> tuple[dict[str, Any], pl.DataFrame]:
     """``write_kpis`` on a Dask cluster: ingest into DIR/history (or take the history store
-    ``store`` as it is), then map over it."""
+    as it is), then map over it."""
     from lpscore.engine.dask import cluster_stats, connect  # noqa: PLC0415  (imports dask)
 
-    if store is None:
-        ingested, _ = run_ingest(fix_files, quote_files, config, out, output, quarantine)
-        store, ingest_quality = (out / "history").resolve(), ingested.data_quality
-    else:
-        ingest_quality = read_data_quality(store)
-    with connect(scheduler) as client:
+    with store_to_map(inputs, config, out, output, quarantine) as (store, ingest_quality), \
+            connect(scheduler) as client:
         try:
             run = cluster_stats(store, config, keys, client=client)
         except ValueError as exc:

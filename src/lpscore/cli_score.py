@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -23,11 +20,10 @@ from lpscore.cli_common import (
     OutputFormat,
     QuoteFiles,
     exit_on_error,
+    kpis_of,
     out_dir,
-    run_ingest,
-    run_kpis,
-    store_kpis,
     store_or_logs,
+    store_to_map,
     with_lenient,
 )
 from lpscore.cli_kpis import EngineOption, SchedulerOption, check_engine
@@ -91,15 +87,13 @@ def score(
         if seed is not None:
             profile = replace(profile, seed=seed)
         order = [*CONTEXT_KEYS, *config.context.extra_keys]
+        inputs = (store, fix_files or [], quotes or [])
         if engine is Engine.DASK:
-            with _history_store(store, fix_files or [], quotes or [], config, out, output,
-                                quarantine) as root:
+            with store_to_map(inputs, config, out, output, quarantine) as (root, _):
                 card = _score_on_dask(root, config, quarantine, (profile, wanted, order),
                                       scheduler)
         else:
-            result = (store_kpis(store, config, quarantine) if store is not None else
-                      run_kpis(fix_files or [], quotes or [], config, out, output,
-                               quarantine)[1])
+            result, _ = kpis_of(inputs, config, out, output, quarantine)
             card = score_result(result, profile, specs, wanted, order)
         payload = card.to_json()
         if out is not None:
@@ -111,20 +105,6 @@ def score(
             print(json.dumps(payload))
         else:
             print_scorecard(card, Console())
-
-
-@contextmanager
-def _history_store(store: Path | None, fix_files: list[Path], quote_files: list[Path],
-                   config: Config, out: Path | None, output: OutputFormat,
-                   quarantine: Quarantine) -> Iterator[Path]:
-    """The history store to map over: ``store`` as it is, else the FIX logs ingested into
-    DIR/history (a temporary directory without --out)."""
-    if store is not None:
-        yield store
-        return
-    with _history_root(out) as root:
-        run_ingest(fix_files, quote_files, config, root, output, quarantine)
-        yield (root / "history").resolve()
 
 
 def _score_on_dask(store: Path, config: Config, quarantine: Quarantine,
@@ -148,15 +128,6 @@ def _score_on_dask(store: Path, config: Config, quarantine: Quarantine,
     shown = "; ".join(present[:10]) + (" ..." if len(present) > 10 else "")
     raise InputError(f"no orders in context {wanted}; contexts with orders: "
                      f"{shown or 'none'}")
-
-
-@contextmanager
-def _history_root(out: Path | None) -> Iterator[Path]:
-    if out is not None:
-        yield out
-        return
-    with tempfile.TemporaryDirectory(prefix="lpscore-") as tmp:
-        yield Path(tmp)
 
 
 def parse_context(text: str) -> dict[str, str]:

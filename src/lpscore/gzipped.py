@@ -15,9 +15,11 @@ from pathlib import Path
 
 from lpscore.errors import InputError
 
-__all__ = ["GZIP_MAGIC", "gunzip", "is_gzip"]
+__all__ = ["GZIP_ERRORS", "GZIP_MAGIC", "gunzip", "is_gzip"]
 
 GZIP_MAGIC = b"\x1f\x8b"
+GZIP_ERRORS = (OSError, EOFError, zlib.error)
+"""What reading a corrupt or truncated gzip stream raises (zlib's error is not an OSError)."""
 
 
 def is_gzip(data: bytes | mmap.mmap) -> bool:
@@ -31,7 +33,7 @@ def gunzip(data: bytes | mmap.mmap, path: Path) -> bytes:
     not an OSError)."""
     try:
         return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as exc:
+    except GZIP_ERRORS as exc:
         raise InputError(f"{path}: corrupt or truncated gzip ({exc}); is the file complete? "
                          "Copy it again, or decompress it yourself to see where it "
                          "breaks") from exc

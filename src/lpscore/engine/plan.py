@@ -225,16 +225,15 @@ def _packed(tasks: list[PartTask], task_events: int) -> list[PartTask]:
     alone). A pack is the union of its tasks: each is exact on its own and shares nothing
     with the others, so the engine gives each order what it gives it alone."""
     packs: list[list[PartTask]] = []
-    size = 0
+    size, pack_day = 0, None
     for task in tasks:
         day = task.keys[0].split(" ")[0]
-        if (packs and packs[-1][0].keys[0].split(" ")[0] == day
-                and size + len(task.seqs) <= task_events):
+        if day == pack_day and size + len(task.seqs) <= task_events:
             packs[-1].append(task)
             size += len(task.seqs)
         else:
             packs.append([task])
-            size = len(task.seqs)
+            size, pack_day = len(task.seqs), day
     return [_union(i, pack) for i, pack in enumerate(packs)]
 
 

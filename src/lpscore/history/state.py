@@ -2,7 +2,7 @@
 --append``): the rows it holds and what the ingests that wrote them carry
 (lpscore.ingest.pipeline.Carried), and the data-quality counts of those ingests.
 
-    ROOT/ingest-state/state.json               counts, sessions, our CompIDs, settings
+    ROOT/ingest-state/state.json               counts, our CompIDs, settings
                                                (written last)
     ROOT/ingest-state/dedup-<files>.parquet    the duplicate rules' history
 
@@ -57,27 +57,28 @@ def add_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
     return {name: a.get(name, 0) + b.get(name, 0) for name in sorted(a.keys() | b.keys())}
 
 
-def read_state(root: Path) -> StoreState | None:
-    """The state of the store at ``root``; None when there is no store there. InputError
-    when there is one without a state an append can use."""
+def read_state(root: Path, *, missing_ok: bool = False) -> StoreState | None:
+    """The state of the store at ``root``; None when there is no store there (or, with
+    ``missing_ok``, a store without a state). InputError when there is one without a state
+    an append can use."""
     path = root / _DIR / "state.json"
     if not path.is_file():
-        if store_files(root, "events") or store_files(root, "quotes"):
+        if not missing_ok and (store_files(root, "events") or store_files(root, "quotes")):
             raise InputError(f"{root} holds a history store without {_DIR}/state.json (written "
                              "by an lpscore before --append, or copied without it): ingest "
                              "its logs again without --append, then append to it")
         return None
     try:
         saved = _saved(path)
+        counts = _counts(saved)
         dedup = saved["dedup"]
         history = pl.read_parquet(root / _DIR / dedup) if dedup else None
         carried = Carried(
             history=history, files=int(saved["files"]),
             own_comp_ids=tuple(saved["own_comp_ids"]),
-            last_recv={(s, t): int(ns) for s, t, ns in saved["last_recv"]},
             window_ns=int(saved["window_ns"]))
         return StoreState(carried, int(saved["events"]), int(saved["quotes"]),
-                          _counts(saved), dict(saved.get("settings", {})))
+                          counts, dict(saved.get("settings", {})))
     except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError) as exc:
         raise InputError(f"{path}: not a state lpscore can read ({exc}); ingest the store's "
                          "logs again without --append") from exc
@@ -85,16 +86,10 @@ def read_state(root: Path) -> StoreState | None:
 
 def read_data_quality(root: Path) -> dict[str, int]:
     """The summed data-quality counts of the ingests that wrote the store at ``root``
-    (``StoreState.data_quality``), without reading the rest of its state; none when the
-    store has no state (written by hand, not by ``lpscore ingest``)."""
-    path = root / _DIR / "state.json"
-    if not path.is_file():
-        return {}
-    try:
-        return _counts(_saved(path))
-    except (OSError, ValueError, TypeError) as exc:
-        raise InputError(f"{path}: not a state lpscore can read ({exc}); ingest the store's "
-                         "logs again (lpscore ingest FIX_FILES... --out DIR)") from exc
+    (``StoreState.data_quality``); none when the store has no state (written by hand, not by
+    ``lpscore ingest``)."""
+    state = read_state(root, missing_ok=True)
+    return {} if state is None else state.data_quality
 
 
 def clear_state(root: Path) -> None:
@@ -139,7 +134,6 @@ def write_state(root: Path, state: StoreState) -> None:
     saved = {
         "format": _FORMAT, "events": state.events, "quotes": state.quotes,
         "files": carried.files, "own_comp_ids": list(carried.own_comp_ids),
-        "last_recv": [[s, t, ns] for (s, t), ns in sorted(carried.last_recv.items())],
         "window_ns": carried.window_ns, "dedup": dedup,
         "data_quality": state.data_quality, "settings": state.settings,
     }

@@ -18,7 +18,7 @@ import polars as pl
 
 from lpscore.ingest.dedup import DEDUP_COLUMNS, FLAGS, SEQUENCE_RESET, mark_duplicates
 
-__all__ = ["flags_against", "linked", "remembered"]
+__all__ = ["flags_against", "latest_recv", "linked", "remembered"]
 
 
 def flags_against(history: pl.DataFrame | None, new: pl.DataFrame) -> pl.DataFrame:
@@ -51,6 +51,15 @@ def remembered(history: pl.DataFrame | None, new: pl.DataFrame,
         pl.col("ts_recv") == pl.col("ts_recv").filter(SEQUENCE_RESET).max()
         .over("sender", "target"))
     return rows.filter((pl.col("ts_recv") >= cutoff) | last_reset.fill_null(False))
+
+
+def latest_recv(history: pl.DataFrame | None) -> dict[tuple[str, str], int]:
+    """Each session direction's latest receipt time in ``history`` (ns since the epoch): the
+    window ``remembered`` keeps always holds the latest message of each."""
+    if history is None or history.is_empty():
+        return {}
+    latest = history.group_by("sender", "target").agg(pl.col("ts_recv").dt.epoch("ns").max())
+    return {(s, t): int(ns) for s, t, ns in latest.iter_rows() if ns is not None}
 
 
 _LINKS = (

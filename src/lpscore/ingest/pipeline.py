@@ -23,7 +23,7 @@ import polars.selectors as cs
 
 from lpscore.config import IngestConfig
 from lpscore.errors import InputError, LpscoreError
-from lpscore.ingest.carried import flags_against, remembered
+from lpscore.ingest.carried import flags_against, latest_recv, remembered
 from lpscore.ingest.decode import attribute, classify, infer_own_comp_ids, typed_rows, wanted_tags
 from lpscore.ingest.dedup import (
     ARRIVAL_ORDER,
@@ -82,8 +82,6 @@ class Carried:
     """Files ingested so far: the next file's ``file_index``."""
     own_comp_ids: tuple[str, ...] = ()
     """Our CompIDs as inferred so far (unused when ``ingest.own_comp_ids`` is set)."""
-    last_recv: dict[Session, int] = field(default_factory=dict)
-    """Each session direction's latest receipt time (ns since the epoch)."""
     window_ns: int = 3_600 * 10**9
     """How much of each session's receipt time the history keeps (as the stream does)."""
 
@@ -134,7 +132,7 @@ def ingest_logs(
     if carried is None:
         good = mark_duplicates(good)
     else:
-        _check_after(good, carried.last_recv)
+        _check_after(good, latest_recv(carried.history))
         good = with_flags(good, flags_against(carried.history, good))
     _quarantine_rows(bad, raw_data, quarantine)
     order = {str(p): i for i, p in enumerate(paths)}
@@ -195,7 +193,7 @@ def _own_still(carried: Carried, inferred: tuple[str, ...]) -> tuple[str, ...]:
     makes ours a CompID the earlier ones saw in a session but did not take as ours (their
     events would have been attributed otherwise)."""
     earlier = set(carried.own_comp_ids)
-    seen = {comp for session in carried.last_recv for comp in session}
+    seen = {comp for session in latest_recv(carried.history) for comp in session}
     turned = sorted((set(inferred) - earlier) & seen)
     if turned:
         took = ", ".join(sorted(earlier)) or "none"
@@ -210,13 +208,8 @@ def _carry(carried: Carried, keys: pl.DataFrame, files: int,
            own: tuple[str, ...]) -> Carried:
     """What the next ingest carries on from: ``carried`` and this ingest's marked messages
     (``keys``: the duplicate rules' columns), duplicates too: the rules read them."""
-    last = dict(carried.last_recv)
-    for sender, target, ts in keys.group_by("sender", "target").agg(
-            pl.col("ts_recv").dt.epoch("ns").max()).iter_rows():
-        if ts is not None:
-            last[(sender, target)] = max(ts, last.get((sender, target), ts))
     history = remembered(carried.history, keys, carried.window_ns)
-    return Carried(history, carried.files + files, own, last, carried.window_ns)
+    return Carried(history, carried.files + files, own, carried.window_ns)
 
 
 def _read_logs(

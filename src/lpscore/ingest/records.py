@@ -158,12 +158,16 @@ def split_messages(
             slow_rows.append(row)
     if slow_rows or not frames:
         frames.append(_rows_frame(slow_rows, tags))
-    frame = pl.concat(frames, how="vertical")
-    # The fast rows come in file order; only slow rows among them need a sort. Either way
-    # each column is one chunk: Polars would rechunk a frame whose columns are chunked
-    # differently on every later with_columns.
-    rows.frame = frame.rechunk() if frame["offset"].is_sorted() else frame.sort("offset")
+    rows.frame = _in_file_order(frames)
     return rows
+
+
+def _in_file_order(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """The fast and slow rows together, by offset. The fast rows come in file order; only
+    slow rows among them need a sort. Either way each column is one chunk: Polars would
+    rechunk a frame whose columns are chunked differently on every later with_columns."""
+    frame = pl.concat(frames, how="vertical")
+    return frame.rechunk() if frame["offset"].is_sorted() else frame.sort("offset")
 
 
 def _line_bounds(buf: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.int64],
@@ -378,9 +382,8 @@ def _raw_stream(data: LogBytes, source: str, tags: Sequence[int], quarantine: Qu
     # in stream order, as they were found when every frame was decoded in turn
     quarantine.records[first_record:] = sorted(quarantine.records[first_record:],
                                                key=lambda r: r.offset)
-    frame = pl.concat([fast.with_columns(pl.lit(1, dtype=pl.Int64).alias("line")),
-                       _rows_frame(out, tags)], how="vertical")
-    rows.frame = frame.rechunk() if frame["offset"].is_sorted() else frame.sort("offset")
+    rows.frame = _in_file_order([fast.with_columns(pl.lit(1, dtype=pl.Int64).alias("line")),
+                                 _rows_frame(out, tags)])
     return rows
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import re
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lpscore.errors import InputError, UnknownFormatError
-from lpscore.gzipped import GZIP_MAGIC, gunzip, is_gzip
+from lpscore.gzipped import GZIP_ERRORS, gunzip, is_gzip
 
 __all__ = [
     "ACCEPTED_FORMATS",
@@ -70,12 +69,12 @@ def _first_line(path: Path) -> bytes:
         with path.open("rb") as raw:
             magic = raw.read(2)
             raw.seek(0)
-            if magic == GZIP_MAGIC:
+            if is_gzip(magic):
                 with gzip.open(raw) as unzipped:
                     head = unzipped.read(_HEADER_PROBE)
             else:
                 head = raw.read(_HEADER_PROBE)
-    except (OSError, EOFError, zlib.error):
+    except GZIP_ERRORS:
         return b""
     return head.split(b"\n", 1)[0].rstrip(b"\r")
 
