@@ -1,6 +1,7 @@
 import os
 import socket
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,6 +9,14 @@ import pytest
 
 # Shared test helpers (realdata.py) import as top-level modules.
 sys.path.insert(0, str(Path(__file__).parent))
+
+# Every test's tmp_path holds '[/b]' and '[red]': names from the user and the data may have
+# brackets, and a path is neither console markup nor a glob pattern (docs/architecture.md,
+# Names are text). Set PYTEST_DEBUG_TEMPROOT to run the tests elsewhere.
+_TEMP_ROOT = Path(tempfile.gettempdir()) / "lpscore-tests[" / "b][red]"
+if "PYTEST_DEBUG_TEMPROOT" not in os.environ:
+    _TEMP_ROOT.mkdir(parents=True, exist_ok=True)
+    os.environ["PYTEST_DEBUG_TEMPROOT"] = str(_TEMP_ROOT)
 
 
 @pytest.fixture(scope="session")

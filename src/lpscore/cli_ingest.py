@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from lpscore.cli_common import (
     ConfigOption,
@@ -20,8 +19,11 @@ from lpscore.cli_common import (
     OutDir,
     OutputFormat,
     QuoteFiles,
+    console,
     exit_on_error,
+    fitted_tables,
     run_ingest,
+    styled,
     with_lenient,
 )
 from lpscore.config import load_config
@@ -99,17 +101,16 @@ def _summary(result: IngestResult, quote_load: QuoteLoad | None) -> dict[str, An
 
 
 def _print_tables(summary: dict[str, Any], out: Path) -> None:
-    console = Console()
-    table = Table(title="Reconciliation: lines = events + quarantined + skipped")
-    for column in ("file", "lines", "messages", "events", "quarantined", "skipped", "balanced"):
-        table.add_column(column, justify="left" if column == "file" else "right",
-                         min_width=44 if column == "file" else None)
-    for f in summary["files"]:
-        ok = f["lines"] == f["events"] + f["quarantined"] + f["skipped"]
-        table.add_row(escape(Path(f["path"]).name), *(f"{f[k]:,}" for k in
-                      ("lines", "messages", "events", "quarantined", "skipped")),
-                      "[green]yes[/]" if ok else "[red]NO[/]")
-    console.print(table)
+    screen = console()
+    counts = ("lines", "messages", "events", "quarantined", "skipped")
+    rows: list[tuple[list[str], list[str | Text]]] = [
+        ([Path(f["path"]).name],
+         [*(f"{f[k]:,}" for k in counts),
+          Text("yes", style="green") if f["lines"] == f["events"] + f["quarantined"]
+          + f["skipped"] else Text("NO", style="red")]) for f in summary["files"]]
+    for table in fitted_tables(screen.width, "Reconciliation: lines = events + quarantined "
+                               "+ skipped", ["file"], rows, [*counts, "balanced"]):
+        screen.print(table)
     reasons: dict[str, int] = {}
     for f in summary["files"]:
         for key, n in {**f["by_reason"], **f["skipped_by_reason"]}.items():
@@ -120,25 +121,24 @@ def _print_tables(summary: dict[str, Any], out: Path) -> None:
         why.add_column("records", justify="right")
         for key, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
             why.add_row(key, f"{n:,}")
-        console.print(why)
+        screen.print(why)
     if summary["quote_files"]:
-        qt = Table(title="Quotes: rows = kept + quarantined")
-        for column in ("file", "rows", "kept", "quarantined"):
-            qt.add_column(column, justify="left" if column == "file" else "right")
-        for f in summary["quote_files"]:
-            qt.add_row(escape(Path(f["path"]).name), f"{f['rows']:,}", f"{f['kept']:,}",
-                       f"{f['quarantined']:,}")
-        console.print(qt)
+        names = ("rows", "kept", "quarantined")
+        quote_rows = [([Path(f["path"]).name], [f"{f[k]:,}" for k in names])
+                      for f in summary["quote_files"]]
+        for table in fitted_tables(screen.width, "Quotes: rows = kept + quarantined", ["file"],
+                                   quote_rows, names):
+            screen.print(table)
     totals = ", ".join(f"{k} {summary[k]:,}" for k in
                        ("orders", "executions", "fills", "rejects", "cancel_rejects", "quotes"))
-    console.print(f"[bold]events:[/] {totals}")
+    screen.print(styled("events:", "bold", " ", totals))
     quality = {k: v for k, v in summary["data_quality"].items() if v}
     if quality:
-        console.print(f"[bold]data quality:[/] {quality}")
-    where = escape(str(out))
+        screen.print(styled("data quality:", "bold", " ", str(quality)))
+    where = str(out)
     store = summary["store"]
     held = f"{store['events']:,} events and {store['quotes']:,} quotes in all"
     how = f"appended, {held}" if store["appended"] else held
     history = f"{where}/history (Parquet; {how}), " if store["written"] else ""
-    console.print(f"[bold]written:[/] {history}{where}/quarantine.jsonl, "
-                  f"{where}/reconciliation.json")
+    screen.print(styled("written:", "bold", f" {history}{where}/quarantine.jsonl, "
+                             f"{where}/reconciliation.json"))

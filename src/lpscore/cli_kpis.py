@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
 import polars as pl
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from lpscore.cli_common import (
     ConfigOption,
@@ -24,11 +20,14 @@ from lpscore.cli_common import (
     OutDir,
     OutputFormat,
     QuoteFiles,
+    console,
     err,
     exit_on_error,
+    fitted_tables,
     kpis_of,
     store_or_logs,
     store_to_map,
+    styled,
     with_lenient,
 )
 from lpscore.config import Config, load_config
@@ -169,7 +168,8 @@ def report(
             raise InputError(f"{', '.join(missing)} not found: run `lpscore kpis ... --out "
                              f"{kpi_dir}` first")
         payload = json.loads(needed[0].read_text(encoding="utf-8"))
-        page = render_report(payload, pl.read_parquet(needed[1]), pl.read_parquet(needed[2]))
+        page = render_report(payload, pl.read_parquet(needed[1], glob=False),
+                             pl.read_parquet(needed[2], glob=False))
         target = out or kpi_dir / "report.html"
         if target.is_dir():     # a folder given: the page goes in it, as it does by default
             target = target / "report.html"
@@ -179,7 +179,7 @@ def report(
         except OSError as exc:
             raise InputError(f"--out {target}: cannot write it ({exc.strerror}); give a file "
                              "path in a directory you can write to") from exc
-        err.print(f"written: {escape(str(target))}")
+        err.print(f"written: {target}")
 
 
 def leaderboards(result: KpiResult) -> list[dict[str, Any]]:
@@ -249,41 +249,8 @@ def _fmt(value: float | None, kind: str) -> str:
     return f"{value:,.2f}"
 
 
-def _fitting(width: int, keys: Sequence[str], rows: Sequence[tuple[list[str], list[str]]],
-             names: Sequence[str]) -> tuple[list[tuple[int, int]], list[int], list[int]]:
-    """The value columns of a table cut into runs ``[first, last)`` that each fit in
-    ``width`` beside the key columns, and the widths of the key and value columns: each
-    header on one line when the whole table fits so, else the longest value or header
-    word (headers wrap at their spaces), in as many runs as it takes. No number is ever
-    cut to fit a narrow terminal (a table too wide had rich shorten "32,454" to
-    "32,4…")."""
-
-    def need(texts: Iterable[str], header: str, *, whole: bool) -> int:
-        heads = [header] if whole else header.split()
-        return max(len(text) for text in [*texts, *heads])
-
-    def cut(whole: bool) -> tuple[list[tuple[int, int]], list[int], list[int]]:
-        key_widths = [need([labels[i] for labels, _ in rows], key, whole=whole)
-                      for i, key in enumerate(keys)]
-        widths = [need([values[i] for _, values in rows], name, whole=whole)
-                  for i, name in enumerate(names)]
-        used = 1 + sum(w + 3 for w in key_widths)      # each column: padding 2, a border
-        runs: list[tuple[int, int]] = []
-        first, total = 0, used
-        for i, w in enumerate(widths):
-            if total + w + 3 > width and i > first:
-                runs.append((first, i))
-                first, total = i, used
-            total += w + 3
-        runs.append((first, len(names)))
-        return runs, key_widths, widths
-
-    one_line = cut(whole=True)
-    return one_line if len(one_line[0]) == 1 else cut(whole=False)
-
-
 def _print(payload: dict[str, Any], keys: list[str], out: Path) -> None:
-    console = Console()
+    screen = console()
     horizons = payload["horizons"]
     headline = "5s" if "5s" in horizons else horizons[len(horizons) // 2]
     volume: list[tuple[str, str, Any]] = [
@@ -307,36 +274,34 @@ def _print(payload: dict[str, Any], keys: list[str], out: Path) -> None:
         ("LL asym", "pct", lambda r: r["lastlook_asymmetry"]),
         ("no bench", "int", lambda r: r["n_no_benchmark"]),
     ]
-    for title, columns in (("Orders, fills and latency (ms)", volume),
-                           ("Prices (bps, quantity-weighted)", prices)):
+    groups = [("Orders, fills and latency (ms)", volume),
+              ("Prices (bps, quantity-weighted)", prices)]
+    if not payload["lps"]:   # not two empty tables
+        screen.print(styled("no child orders", "yellow", " (NewOrderSingle) in the input: "
+                            "nothing to measure; the quarantine says what was not read"))
+        groups = []
+    for title, columns in groups:
         rows = [([str(row[k]) for k in keys], [_fmt(get(row), kind) for _, kind, get in columns])
                 for row in payload["lps"]]
-        runs, key_widths, widths = _fitting(console.width, keys, rows,
-                                            [name for name, _, _ in columns])
-        for part, (first, last) in enumerate(runs):
-            table = Table(title=title if not part else f"{title}, continued")
-            for key, w in zip(keys, key_widths, strict=True):  # "fold": never an ellipsis
-                table.add_column(key, overflow="fold", width=w)
-            for (name, _, _), w in zip(columns[first:last], widths[first:last], strict=True):
-                table.add_column(name, justify="right", overflow="fold", width=w)
-            for labels, values in rows:
-                table.add_row(*map(escape, labels), *values[first:last])
-            console.print(table)
+        for table in fitted_tables(screen.width, title, keys, rows,
+                                   [name for name, _, _ in columns]):
+            screen.print(table)
     for row in payload["lps"]:
         if row["reject_reasons"]:
             reasons = ", ".join(f"{k} x{v}" for k, v in row["reject_reasons"].items())
             who = " / ".join(str(row[k]) for k in keys)
-            console.print(f"[bold]rejects[/] {escape(who)}: {escape(reasons)}")
+            screen.print(styled("rejects", "bold", f" {who}: {reasons}"))
         if row.get("orphan_reject_reasons"):
             reasons = ", ".join(f"{k} x{v}" for k, v in row["orphan_reject_reasons"].items())
-            console.print(f"[bold]rejects of orders not in the log[/] {escape(row['lp'])}: "
-                          f"{escape(reasons)}")
+            screen.print(styled("rejects of orders not in the log", "bold",
+                                f" {row['lp']}: {reasons}"))
     for offset in payload["clock_offsets"]:
-        console.print(f"[bold]clock offset[/] {escape(offset['session'])}: LP SendingTime - "
-                      f"our capture = {offset['offset_ms']:+,.1f} ms (median of {offset['n']})")
+        screen.print(styled("clock offset", "bold", f" {offset['session']}: LP SendingTime - "
+                            f"our capture = {offset['offset_ms']:+,.1f} ms (median of "
+                            f"{offset['n']})"))
     quality = {k: v for k, v in payload["data_quality"].items() if v}
     if quality:
-        console.print(f"[bold]data quality:[/] {escape(str(quality))}")
+        screen.print(styled("data quality:", "bold", f" {quality}"))
     tables = "fills.parquet, orders.parquet, " if (out / "fills.parquet").exists() else ""
-    console.print(f"[bold]written:[/] {escape(str(out))}/{tables}lps.parquet, kpis.json, stats/, "
-                  "quarantine.jsonl")
+    screen.print(styled("written:", "bold", f" {out}/{tables}lps.parquet, kpis.json, stats/, "
+                        "quarantine.jsonl"))

@@ -7,11 +7,10 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from lpscore.cli_common import OutputFormat, err, exit_on_error
+from lpscore.cli_common import OutputFormat, console, err, exit_on_error, task_columns
 from lpscore.errors import InputError
 from lpscore.learn.costsplit import CostParams, clip_then_rescale, solve_exact, solve_sgd
 from lpscore.learn.darkpool import ALLOCATORS, VENUES, run_darkpool
@@ -53,7 +52,7 @@ def bench_allocation(
             raise InputError(f"--sizes {sizes}: give positive order sizes")
         configs = {"ganchev4": None, "ganchev4_swap": episodes // 2}
         rows: list[dict[str, Any]] = []
-        with Progress(TextColumn("[bold]bench-allocation[/] {task.description}"), BarColumn(),
+        with Progress(*task_columns("bench-allocation"), BarColumn(),
                       TimeRemainingColumn(), console=err,
                       disable=output is not OutputFormat.TABLE, transient=True) as progress:
             task = progress.add_task("dark pool", total=len(configs) * len(totals) * seeds
@@ -120,7 +119,7 @@ def _print(rows: list[dict[str, Any]], episodes: int, seeds: int) -> None:
                       f"{r['after_swap']['200']:.0%}" if "200" in r.get("after_swap", {})
                       else "",
                       f"{regret['mean']:.3f}", "yes" if r["below_uniform"] else "no")
-    Console().print(table)
+    console().print(table)
 
 
 def cont_kukanov_cases(target: float = 10.0, samples: int = 2_000,
@@ -161,4 +160,4 @@ def _print_cases(cases: list[dict[str, Any]]) -> None:
                       f"{c['cost']:.3f} at {[round(v, 1) for v in c['x']]}", f"{c['gap']:.2%}",
                       f"{c['clip_rescale_cost']:.3f} at "
                       f"{[round(v, 1) for v in c['x_clip_rescale']]}")
-    Console().print(table)
+    console().print(table)

@@ -6,9 +6,8 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from lpscore.cli_common import (
     ConfigOption,
@@ -16,6 +15,7 @@ from lpscore.cli_common import (
     LenientOption,
     OutputFormat,
     QuoteFiles,
+    console,
     exit_on_error,
     run_kpis,
     with_lenient,
@@ -65,9 +65,8 @@ def publish(
         for name in ("profile", "context", "version", "changed"):
             table.add_column(name, justify="right" if name == "version" else "left")
         for p in done:
-            table.add_row(escape(p.profile), escape(p.context), str(p.version),
-                          "yes" if p.changed else "no")
-        Console().print(table)
+            table.add_row(p.profile, p.context, str(p.version), "yes" if p.changed else "no")
+        console().print(table)
 
 
 def scores(
@@ -100,13 +99,14 @@ def scores(
         if output is OutputFormat.JSON:
             print(json.dumps({**snap.to_json(), "stale": stale}))
             return
-        table = Table(title=f"{profile}, {snap.to_json()['context'] or 'all orders'}: "
-                      f"version {snap.version}" + (" [bold red](stale)[/]" if stale else ""))
+        table = Table(title=Text.assemble(
+            f"{profile}, {snap.to_json()['context'] or 'all orders'}: version {snap.version}",
+            (" (stale)" if stale else "", "bold red")))
         for name in ("rank", "lp", "score", "interval", "provisional", "orders"):
             table.add_column(name, justify="left" if name == "lp" else "right")
         for s in snap.scores:
-            table.add_row(str(s["rank"]), escape(s["lp"]), f"{s['score']:.1f}",
+            table.add_row(str(s["rank"]), s["lp"], f"{s['score']:.1f}",
                           "pending" if s["ci_low"] is None or s["ci_high"] is None
                           else f"{s['ci_low']:.1f} - {s['ci_high']:.1f}",
                           "yes" if s["provisional"] else "no", f"{s['n_orders']:,}")
-        Console().print(table)
+        console().print(table)

@@ -11,17 +11,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from lpscore.cli_common import (
     ConfigOption,
     OutputFormat,
     QuoteFiles,
+    console,
     err,
     exit_on_error,
     run_kpis,
+    styled,
 )
 from lpscore.cli_score import parse_context
 from lpscore.config import Config, load_config
@@ -95,8 +96,8 @@ def route(
                                    stale_after_s=config.routing.stale_after_s,
                                    max_publish_age_s=config.routing.max_publish_age_s)
                 if not cache.refresh():
-                    err.print(f"[yellow]warning:[/] {escape(str(cache.last_error))}; routing "
-                              "on the configured static ranking, marked stale")
+                    err.print(styled("warning:", "yellow", f" {cache.last_error}; routing on "
+                                     "the configured static ranking, marked stale"))
             plan = Router(cache, profile, config.routing).plan(request, policy)
             if journal is not None:   # a plan that routed nothing is a decision too
                 journal.write(plan, ts_ns=time.time_ns(), symbol=request.symbol,
@@ -152,20 +153,20 @@ def _request(symbol: str, side: str, qty: float, price: float | None, context: s
 
 
 def _print(plan: Plan, request: RouteRequest) -> None:
-    console = Console()
-    title = (f"{plan.policy}: {_side_text(request.side)} "
-             f"{request.qty:,.0f} {request.symbol} under {plan.profile}, context {plan.context}"
-             + (" [bold red](stale)[/]" if plan.stale else ""))
+    screen = console()
+    title = Text.assemble(
+        f"{plan.policy}: {_side_text(request.side)} {request.qty:,.0f} {request.symbol} under "
+        f"{plan.profile}, context {plan.context}", (" (stale)" if plan.stale else "", "bold red"))
     table = Table(title=title)
     table.add_column("lp")
     table.add_column("qty", justify="right")
     table.add_column("reason")
     for child in plan.children:
-        table.add_row(escape(child.lp), f"{child.qty:,.0f}", escape(child.reason))
-    console.print(table)
+        table.add_row(child.lp, f"{child.qty:,.0f}", child.reason)
+    screen.print(table)
     if plan.fallback:
-        console.print(f"fallback: {escape(str(plan.fallback))}")
+        screen.print(f"fallback: {plan.fallback}")
     for skipped in plan.skipped:
-        console.print(f"skipped {escape(skipped.lp)}: {escape(skipped.why)}")
+        screen.print(f"skipped {skipped.lp}: {skipped.why}")
     if plan.unrouted > 0:
-        console.print(f"[yellow]unrouted: {plan.unrouted:,.0f}[/]")
+        screen.print(Text(f"unrouted: {plan.unrouted:,.0f}", style="yellow"))

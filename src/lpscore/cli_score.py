@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from lpscore.cli_common import (
     ConfigOption,
@@ -19,11 +19,13 @@ from lpscore.cli_common import (
     LogsOrStore,
     OutputFormat,
     QuoteFiles,
+    console,
     exit_on_error,
     kpis_of,
     out_dir,
     store_or_logs,
     store_to_map,
+    styled,
     with_lenient,
 )
 from lpscore.cli_kpis import EngineOption, SchedulerOption, check_engine
@@ -40,6 +42,7 @@ from lpscore.scoring import (
     config_catalog,
     context_keys,
     load_profile,
+    no_orders_in,
     score_contexts,
     score_result,
 )
@@ -104,7 +107,7 @@ def score(
         if output is OutputFormat.JSON:
             print(json.dumps(payload))
         else:
-            print_scorecard(card, Console())
+            print_scorecard(card, console())
 
 
 def _score_on_dask(store: Path, config: Config, quarantine: Quarantine,
@@ -123,11 +126,7 @@ def _score_on_dask(store: Path, config: Config, quarantine: Quarantine,
                            where={k: str(wanted[k]) for k in keys})
     if cards:
         return cards[0]
-    present = sorted({", ".join(f"{k}={v}" for k, v in zip(keys, row, strict=True))
-                      for row in run.stats.sums.select(keys).iter_rows()}) if keys else []
-    shown = "; ".join(present[:10]) + (" ..." if len(present) > 10 else "")
-    raise InputError(f"no orders in context {wanted}; contexts with orders: "
-                     f"{shown or 'none'}")
+    raise no_orders_in(wanted, keys, run.stats)
 
 
 def parse_context(text: str) -> dict[str, str]:
@@ -139,7 +138,7 @@ def parse_context(text: str) -> dict[str, str]:
         raise InputError(f"--{exc}") from exc
 
 
-def print_scorecard(card: Scorecard, console: Console) -> None:
+def print_scorecard(card: Scorecard, screen: Console) -> None:
     """Two tables: the ranking with intervals and evidence, then each KPI's value and points."""
     where = ", ".join(f"{k}={v}" for k, v in card.context.items()) or "all orders"
     pct = round(100 * card.interval)
@@ -147,23 +146,23 @@ def print_scorecard(card: Scorecard, console: Console) -> None:
     for name in ("rank", "lp", "score", f"{pct}% interval", "rank held", "orders", "n_eff"):
         ranking.add_column(name, justify="left" if name == "lp" else "right")
     for s in card.scores:
-        flag = " [yellow](provisional)[/]" if s.provisional else ""
-        ranking.add_row(str(s.rank), escape(s.lp) + flag, f"{s.score:.1f}",
+        flag = " (provisional)" if s.provisional else ""
+        ranking.add_row(str(s.rank), Text.assemble(s.lp, (flag, "yellow")), f"{s.score:.1f}",
                         f"{s.ci_low:.1f} - {s.ci_high:.1f}", f"{100 * s.rank_stability:.0f}%",
                         f"{s.n_orders:,}", f"{s.n_eff:,.1f}")
-    console.print(ranking)
+    screen.print(ranking)
     kpis = list(card.scores[0].contributions) if card.scores else []
     why = Table(title="Why: each KPI's shrunk value (own value) -> points")
     why.add_column("lp")
     for kpi in kpis:  # a long KPI name folds onto a second line rather than being cut
         why.add_column(kpi, justify="right", overflow="fold")
     for s in card.scores:
-        why.add_row(escape(s.lp), *(f"{_value(s.kpis[k])} ({_value(s.raw_kpis[k])}) -> "
+        why.add_row(s.lp, *(f"{_value(s.kpis[k])} ({_value(s.raw_kpis[k])}) -> "
                             f"{s.contributions[k]:.1f}" for k in kpis))
-    console.print(why)
+    screen.print(why)
     if any(s.provisional for s in card.scores):
-        console.print("[yellow]provisional[/]: fewer child orders than the profile's "
-                      "min_orders in this context; the score leans on coarser levels")
+        screen.print(styled("provisional", "yellow", ": fewer child orders than the profile's "
+                            "min_orders in this context; the score leans on coarser levels"))
 
 
 def _value(value: float | None) -> str:

@@ -14,10 +14,9 @@ from typing import Annotated
 
 import typer
 import uvicorn
-from rich.markup import escape
 
 from lpscore.api import create_app
-from lpscore.cli_common import ConfigOption, err, exit_on_error
+from lpscore.cli_common import ConfigOption, err, exit_on_error, styled
 from lpscore.config import load_config
 from lpscore.console import Console, create_console_app
 from lpscore.errors import ConfigError, StoreUnavailable
@@ -64,13 +63,13 @@ def serve_scores(
             console = None if data is None else _console(data, store, cache)
             with cache.start():
                 if not cache.status().connected:
-                    err.print(f"[yellow]warning:[/] {escape(str(cache.last_error))}; "
-                              f"serving anyway, retrying every {routing.poll_interval_s:g} s "
-                              "(GET /api/health shows it)")
+                    err.print(styled("warning:", "yellow", f" {cache.last_error}; serving "
+                                     f"anyway, retrying every {routing.poll_interval_s:g} s "
+                                     "(GET /api/health shows it)"))
                 app = (create_app(cache) if console is None
                        else create_console_app(cache, console))
                 if console is not None:
-                    err.print(f"console: http://{host}:{port}/ (data {escape(str(data))})")
+                    err.print(f"console: http://{host}:{port}/ (data {data})")
                 server = _Server(uvicorn.Config(app, host=host, port=port, log_level="info",
                                                 timeout_graceful_shutdown=SHUTDOWN_GRACE_S),
                                  None if console is None else console.closing.set)
@@ -83,16 +82,15 @@ def _console(data: Path, store: ScoreStore, cache: ScoreCache) -> Console:
     """The console over ``data``, every profile's current version scored and published."""
     console = Console.open(data, store, cache)
     if not console.db.users():
-        err.print(f"[yellow]no users yet:[/] add one with `lpscore users add NAME --role admin "
-                  f"--data {escape(str(data))}`")
+        err.print(styled("no users yet:", "yellow", " add one with `lpscore users add NAME "
+                         f"--role admin --data {data}`"))
     if console.data.result is None:
-        where = escape(str(data))
-        err.print(f"[yellow]warning:[/] {where} holds no KPI tables (run `lpscore kpis ... "
-                  f"--out {where}`); KPI pages and rescoring are unavailable")
+        err.print(styled("warning:", "yellow", f" {data} holds no KPI tables (run `lpscore "
+                         f"kpis ... --out {data}`); KPI pages and rescoring are unavailable"))
     try:
         console.publish_all()
     except StoreUnavailable as exc:
-        err.print(f"[yellow]warning:[/] scores not published at start: {escape(str(exc))}")
+        err.print(styled("warning:", "yellow", f" scores not published at start: {exc}"))
     return console
 
 

@@ -10,12 +10,10 @@ from typing import Annotated
 
 import polars as pl
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from lpscore.cli_common import OutputFormat, err, exit_on_error, out_dir
+from lpscore.cli_common import OutputFormat, console, err, exit_on_error, out_dir, task_columns
 from lpscore.cli_kpis import write_kpis
 from lpscore.config import Config, ContextConfig
 from lpscore.errors import InputError
@@ -45,7 +43,7 @@ def simulate(
         if output is OutputFormat.CSV:
             raise InputError("--format csv is not available for simulate: use table or json")
         scenario = load_scenario(scenario_spec)
-        with Progress(TextColumn("[bold]simulate[/] {task.description}"), BarColumn(),
+        with Progress(*task_columns("simulate"), BarColumn(),
                       TimeRemainingColumn(), console=err,
                       disable=output is not OutputFormat.TABLE, transient=True) as progress:
             task = progress.add_task(scenario.name, total=1.0)
@@ -87,7 +85,7 @@ def _timeline(result: SimResult) -> pl.DataFrame:
 
 
 def _print(result: SimResult, out: Path) -> None:
-    console = Console()
+    screen = console()
     rows = _timeline(result)
     start = rows.filter(pl.col("what") == "start")["t_s"].min()
     minute = (pl.col("t_s") // 60 * 60).alias("minute")
@@ -108,16 +106,16 @@ def _print(result: SimResult, out: Path) -> None:
     for m in minutes:
         stamp = f"{int(m // 60):d}:00"
         for what, note in by_minute.get(m, []):
-            table.add_row(stamp, what, "", "", "", "", escape(note))
+            table.add_row(stamp, what, "", "", "", "", note)
         part = flow.filter(pl.col("minute") == m)
         for lp in sorted(set(part["lp"].to_list())):
             routed = part.filter((pl.col("lp") == lp) & (pl.col("what") == "route"))
             filled = part.filter((pl.col("lp") == lp) & (pl.col("what") == "fill"))
             latency = filled["latency_ms"].to_list()
-            table.add_row(stamp, "flow", escape(lp), f"{routed['qty'].sum():,.0f}",
+            table.add_row(stamp, "flow", lp, f"{routed['qty'].sum():,.0f}",
                           f"{filled['qty'].sum():,.0f}",
                           f"{latency[0]:.1f}" if latency and latency[0] is not None else "", "")
-    console.print(table)
+    screen.print(table)
     summary = Table(title="result")
     summary.add_column("measure")
     summary.add_column("value", justify="right")
@@ -131,11 +129,10 @@ def _print(result: SimResult, out: Path) -> None:
                     else f"{result.shortfall_bps:.2f} bps")
     summary.add_row("rejects", f"{result.rejects:,}")
     for lp, share in result.fill_share.items():
-        summary.add_row(f"fill share {escape(lp)}", f"{share:.1%}")
-    console.print(summary)
-    where = escape(str(out))
-    console.print(f"FIX log {where}/fix.log, KPI tables and report {where}/kpis"
-                  f"/report.html, timeline {where}/timeline.csv")
+        summary.add_row(f"fill share {lp}", f"{share:.1%}")
+    screen.print(summary)
+    screen.print(f"FIX log {out}/fix.log, KPI tables and report {out}/kpis/report.html, "
+                 f"timeline {out}/timeline.csv")
 
 
 def bench_routing_command(
@@ -166,7 +163,7 @@ def bench_routing_command(
             raise InputError(f"--policies {','.join(unknown)}: use some of "
                              f"{','.join(POLICY_NAMES)}")
         scenario = load_scenario(scenario_spec)
-        with Progress(TextColumn("[bold]bench-routing[/] {task.description}"), BarColumn(),
+        with Progress(*task_columns("bench-routing"), BarColumn(),
                       TimeRemainingColumn(), console=err,
                       disable=output is not OutputFormat.TABLE, transient=True) as progress:
             task = progress.add_task(scenario.name, total=seeds * len(names))
@@ -188,7 +185,7 @@ def cpus() -> int:
 
 
 def _print_bench(name: str, seeds: int, results: list[PolicyResult]) -> None:
-    console = Console()
+    screen = console()
     table = Table(title=f"{name}: {seeds} seeds, the same for every policy; mean [95% "
                   "bootstrap interval]")
     names = max((len(r.name) for r in results), default=0)
@@ -205,13 +202,13 @@ def _print_bench(name: str, seeds: int, results: list[PolicyResult]) -> None:
     for r in results:
         table.add_row(r.name, cell(r.shortfall_bps), cell(r.regret_bps), cell(r.completion_s, 0),
                       cell(r.fill_pct, 1), cell(r.rejects, 1))
-    console.print(table)
+    screen.print(table)
     means = [r.shortfall_bps.mean for r in results if math.isfinite(r.shortfall_bps.mean)]
     worst = max(means, default=0.0)
     low = min([0.0, *means])          # bars from zero, unless a shortfall is negative
-    console.print("shortfall (bps), lower is better:")
+    screen.print("shortfall (bps), lower is better:")
     for r in results:
         mean = r.shortfall_bps.mean
         width = (0 if worst == low or not math.isfinite(mean)
                  else round(40 * (mean - low) / (worst - low)))
-        console.print(f"  {r.name:>{names}} {'█' * (width + 1)} {mean:.2f}")
+        screen.print(f"  {r.name:>{names}} {'█' * (width + 1)} {mean:.2f}")

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import polars as pl
 import typer
-from rich.markup import escape
 
 from lpscore.cli_common import ConfigOption, QuoteFiles, err, exit_on_error, out_dir
 from lpscore.cli_publish import StoreOption
@@ -98,7 +97,7 @@ def stream(
                     live.close()
         err.print(f"\n{_line(status)}")
         if live is not None and len(live.quarantine):
-            err.print(f"live quotes quarantined: {escape(str(live.quarantine.by_reason()))}")
+            err.print(f"live quotes quarantined: {live.quarantine.by_reason()}")
 
 
 
@@ -109,7 +108,7 @@ def open_source(uri: str, group: str, dead_letter: str | None) -> Source:
     if uri.startswith("file://"):
         path = Path(uri.removeprefix("file://"))
         if not path.exists():
-            err.print(f"note: {escape(str(path))} does not exist yet: waiting for it to appear")
+            err.print(f"note: {path} does not exist yet: waiting for it to appear")
         return FollowFile(path)
     if uri.startswith("kafka://"):
         from lpscore.stream.kafka import KafkaSource  # noqa: PLC0415 - only Kafka needs it
@@ -130,7 +129,7 @@ def replay(
     with exit_on_error():
         from lpscore.stream.replay import replay_logs  # noqa: PLC0415
         n = replay_logs(fix_files, to, speed)
-        err.print(f"replayed {n:,} messages to {escape(to)}")
+        err.print(f"replayed {n:,} messages to {to}")
 
 
 def _show(status: Status) -> None:

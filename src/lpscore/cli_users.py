@@ -8,11 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console as RichConsole
-from rich.markup import escape
 from rich.table import Table
 
-from lpscore.cli_common import err, exit_on_error
+from lpscore.cli_common import console, err, exit_on_error
 from lpscore.console import DB_NAME, ROLES, ConsoleDB, hash_password
 from lpscore.console.db import Role
 from lpscore.errors import ConfigError, InputError
@@ -64,7 +62,7 @@ def add(
                 db.audit("lpscore users add", "user.add", name, new={"role": role}, db=tx)
         except ValueError as exc:
             raise ConfigError(f"{exc}; pick another name") from exc
-        err.print(f"user {escape(name)} added as {role} in {escape(str(db.path))}")
+        err.print(f"user {name} added as {role} in {db.path}")
 
 
 @users_app.command("list")
@@ -75,5 +73,5 @@ def list_users(data: DataOption) -> None:
         for column in ("name", "role"):
             table.add_column(column)
         for user in _db(data).users():
-            table.add_row(escape(user.name), user.role)
-        RichConsole().print(table)
+            table.add_row(user.name, user.role)
+        console().print(table)

@@ -93,19 +93,25 @@ def _flat(text: str) -> str:
     return " ".join(re.sub("[│╭╮╰╯─]", " ", text).split())
 
 
+def _tables_at(columns: int, *args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """The command run on a terminal ``columns`` wide, and the lines of its tables; it must
+    exit 0, and no table may be wider or shorten a value."""
+    done = subprocess.run([sys.executable, "-m", "lpscore.cli", *args], capture_output=True,
+                          text=True, check=False, env={**os.environ, "COLUMNS": str(columns)})
+    assert done.returncode == 0, done.stderr
+    tables = [line for line in done.stdout.splitlines() if line[:1] in "┏┃│┡└"]
+    assert tables and max(len(line) for line in tables) <= columns
+    assert "…" not in done.stdout
+    return done, tables
+
+
 @pytest.mark.parametrize("columns", [50, 80, 200])
 def test_kpi_tables_fit_the_terminal_and_never_cut_a_number(tmp_path: Path,
                                                             columns: int) -> None:
     """On a narrow terminal the KPI tables are cut into runs of columns, each beside the
     LP column; no value is shortened (a too-wide table had rich print '32,4…')."""
-    done = subprocess.run([sys.executable, "-m", "lpscore.cli", "kpis", str(DEMO_LOG),
-                           "--quotes", str(AMZN_MESSAGES), "--out", str(tmp_path)],
-                          capture_output=True, text=True, check=False,
-                          env={**os.environ, "COLUMNS": str(columns)})
-    assert done.returncode == 0, done.stderr
-    tables = [line for line in done.stdout.splitlines() if line[:1] in "┏┃│┡└"]
-    assert tables and max(len(line) for line in tables) <= columns
-    assert "…" not in done.stdout
+    done, tables = _tables_at(columns, "kpis", str(DEMO_LOG), "--quotes", str(AMZN_MESSAGES),
+                              "--out", str(tmp_path))
     payload = json.loads((tmp_path / "kpis.json").read_text())
     cells = {cell.strip() for line in tables for cell in line.split("│")}
     for lp in payload["lps"]:
@@ -113,6 +119,38 @@ def test_kpi_tables_fit_the_terminal_and_never_cut_a_number(tmp_path: Path,
         assert f"{lp['n_orders']:,}" in cells and f"{lp['n_fills']:,}" in cells
     split = sum("continued" in line for line in done.stdout.splitlines())
     assert (split > 0) == (columns < 100), split
+
+
+@pytest.mark.parametrize("columns", [50, 80, 200])
+def test_the_reconciliation_fits_the_terminal_and_never_cuts_a_count(tmp_path: Path,
+                                                                     columns: int) -> None:
+    """The file column had a width of 44: at 80 columns the quarantined, skipped and
+    balanced columns were cut off the reconciliation. A long file name now folds, and on a
+    narrow terminal the counts go on in a second table."""
+    long_name = tmp_path / ("a-long-name-of-a-session-log-" * 3 + ".log")
+    long_name.write_bytes(MOEX_ORDERS.read_bytes())
+    done, tables = _tables_at(columns, "ingest", str(DEMO_LOG), str(long_name), "--out",
+                              str(tmp_path / "o"))
+    cells = [[cell.strip() for cell in line.split("│")] for line in tables]
+    for f in json.loads((tmp_path / "o" / "reconciliation.json").read_text())["files"]:
+        for key in ("lines", "messages", "events", "quarantined", "skipped"):
+            assert any(f"{f[key]:,}" in row for row in cells), (key, f[key])
+    assert "".join(long_name.name.split()) in "".join(
+        "".join(row[1:2]) for row in cells if len(row) > 2)
+    assert sum(row.count("yes") for row in cells) == 2
+    split = sum("continued" in line for line in done.stdout.splitlines())
+    assert (split > 0) == (columns < 80), split
+
+
+def test_logs_without_orders_say_so_instead_of_empty_tables(tmp_path: Path) -> None:
+    log = tmp_path / "noise.log"
+    log.write_bytes(b"not a FIX message\n" * 5)
+    done = run("kpis", str(log), "--out", str(tmp_path / "k"))
+    assert done.returncode == 0, done.stderr
+    assert "no child orders" in _flat(done.stdout)
+    assert "┏" not in done.stdout and "Orders, fills" not in done.stdout
+    done = run("score", str(log))
+    assert done.returncode == 2 and "no child orders" in _flat(done.stderr), done.stderr
 
 
 def test_report_writes_into_a_folder_or_new_folders_and_refuses_the_impossible(

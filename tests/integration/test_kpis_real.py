@@ -97,7 +97,7 @@ def test_demo_log_kpis_separate_the_lps(tmp_path: Path) -> None:
     assert set(lps["LP_A"]["markout_bps"]) == {"100ms", "1s", "5s", "30s", "60s"}
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "LP_B" in page and "http" not in page
-    orders = pl.read_parquet(tmp_path / "orders.parquet")
+    orders = pl.read_parquet(tmp_path / "orders.parquet", glob=False)
     assert orders.height == sum(lp["n_orders"] for lp in lps.values())
 
 

@@ -138,7 +138,7 @@ def test_simulate_command_writes_everything(tmp_path: Path) -> None:
     assert payload["fix_log"] == str(tmp_path / "fix.log")
     # a buy: the fills' cost over the arrival mid, plus what was left valued at the mid when
     # the window closed (14:30 + 30 s + 80 s), over the order's value
-    quotes = pl.read_parquet(tmp_path / "quotes.parquet")
+    quotes = pl.read_parquet(tmp_path / "quotes.parquet", glob=False)
     close = quotes.filter(pl.col("ts") <= datetime(2024, 1, 2, 14, 31, 50, tzinfo=UTC))[-1]
     closing = (close["bid"].item() + close["ask"].item()) / 2
     arrival, qty, filled = payload["arrival_mid"], payload["qty"], payload["filled_qty"]
@@ -170,6 +170,10 @@ def test_scenario_errors_name_the_key(tmp_path: Path) -> None:
         load_scenario(tmp_path / "missing.toml")
     with pytest.raises(ConfigError, match="at least one"):
         dataclasses.replace(load_scenario(SMALL), lps=())
+    acme = load_scenario("acme")    # an LP ranked that is not there was a KeyError mid-run
+    with pytest.raises(ConfigError, match=r"static_ranking names LP_X, not among the"):
+        dataclasses.replace(acme, routing=dataclasses.replace(
+            acme.routing, static_ranking=("LP_A", "LP_X")))
 
 
 def test_a_scenario_can_replay_real_quotes(tmp_path: Path) -> None:

@@ -133,7 +133,7 @@ def test_a_restart_takes_the_quotes_it_lacks(
     (lane_dir,) = ckpt.iterdir()       # the quotes apart from the pickle, each row once
     assert pickle.loads((lane_dir / "state.pkl").read_bytes())["processor"].quotes is None
     parts = sorted(lane_dir.glob("quotes-*.arrow"))
-    assert len(parts) > 1 and sum(pl.read_ipc(p).height for p in parts) == held > 0
+    assert len(parts) > 1 and sum(pl.read_ipc(p.read_bytes()).height for p in parts) == held > 0
     second, _ = feed_in_steps(tmp_path, day, range(STEPS // 2, STEPS), ckpt, files)
     lane = second.lanes[str(files[0])]
     assert lane.processor.quotes.height == day[2].height

@@ -23,7 +23,7 @@ def test_each_save_writes_only_the_quotes_added_since_the_last(tmp_path: Path) -
         ckpt.save({"position": n}, q, quotes=DAY.head(n))
     parts = sorted(p.name for p in tmp_path.glob("quotes-*.arrow"))
     assert parts == ["quotes-000001.arrow", "quotes-000002.arrow", "quotes-000003.arrow"]
-    assert [pl.read_ipc(tmp_path / p).height for p in parts] == [10, 15, 5]
+    assert [pl.read_ipc((tmp_path / p).read_bytes()).height for p in parts] == [10, 15, 5]
     assert "quotes" not in pickle.loads((tmp_path / "state.pkl").read_bytes())
     state = Checkpoint(tmp_path).load()
     assert state is not None and state["position"] == 30

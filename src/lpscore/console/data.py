@@ -61,8 +61,8 @@ class DataDir:
         result = None
         if all(p.is_file() for p in tables):
             horizons = json.loads(tables[2].read_text(encoding="utf-8"))["horizons"]
-            result = KpiResult(fills=pl.read_parquet(tables[0]),
-                               orders=pl.read_parquet(tables[1]),
+            result = KpiResult(fills=pl.read_parquet(tables[0], glob=False),
+                               orders=pl.read_parquet(tables[1], glob=False),
                                horizons=[str(h) for h in horizons],
                                clock_offsets=pl.DataFrame())
         return cls(path, result, DecisionFile(path / DECISIONS))

@@ -127,8 +127,8 @@ def read_task_events(store: Path, task: PartTask) -> pl.DataFrame:
     if not task.event_files:
         return pl.DataFrame(schema=schema)
     seqs = pl.Series("_seq", task.seqs)
-    frame = pl.scan_parquet([Path(f) for f in task.event_files], hive_partitioning=False
-                            ).filter(pl.col("_seq").is_in(seqs)).collect()
+    frame = pl.scan_parquet([Path(f) for f in task.event_files], hive_partitioning=False,
+                            glob=False).filter(pl.col("_seq").is_in(seqs)).collect()
     return frame.sort("_seq").select(list(schema.keys()))
 
 
@@ -170,7 +170,7 @@ def _day(ns: int) -> str:
 
 
 def _ts(path: Path) -> pl.LazyFrame:
-    return pl.scan_parquet(path, hive_partitioning=False).with_columns(
+    return pl.scan_parquet(path, hive_partitioning=False, glob=False).with_columns(
         _ns=pl.col("ts").dt.epoch("ns"))
 
 
@@ -192,7 +192,7 @@ def _symbol_slice(files: list[tuple[str, Path]], lo: int, hi: int) -> pl.DataFra
     wanted = [path for day, path in files if _day(start) <= day <= _day(end)]
     if not wanted:
         return None
-    frame = pl.scan_parquet(wanted, hive_partitioning=False).filter(
+    frame = pl.scan_parquet(wanted, hive_partitioning=False, glob=False).filter(
         pl.col("ts").dt.epoch("ns").is_between(start, end)).collect()
     return frame.sort("_seq") if frame.height else None
 
@@ -203,7 +203,7 @@ def symbol_regimes(store: Path, symbol: str, t_send: pl.Series,
     (the terciles are over all of it): ``add_context`` itself, on that symbol alone."""
     files = [p for _, p in _quote_files(store, symbol)]
     schema = polars_schema(QUOTE_SCHEMA)
-    quotes = (pl.scan_parquet(files, hive_partitioning=False).collect().sort("_seq")
+    quotes = (pl.scan_parquet(files, hive_partitioning=False, glob=False).collect().sort("_seq")
               .select(list(schema.keys())) if files else pl.DataFrame(schema=schema))
     sends = pl.DataFrame({"t_send": t_send.unique().sort()}).with_columns(
         pl.lit(symbol).alias("symbol"), pl.lit(1.0).alias("order_qty"),

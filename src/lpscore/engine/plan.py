@@ -107,7 +107,8 @@ def plan_tasks(store: Path, *, order_clock: bool = False,
         return Plan([], 0, 0, 0, None, pl.DataFrame(), pl.DataFrame())
     # the compact form, and each row's file as a category: a store's path is long, and
     # its files are few next to its rows
-    frame = compact(pl.scan_parquet(files, include_file_paths="_file", hive_partitioning=False)
+    frame = compact(pl.scan_parquet(files, include_file_paths="_file", hive_partitioning=False,
+                                    glob=False)
                     .select(*_COLUMNS, pl.col("_file").cast(pl.Categorical))).collect()
     linked = link_child_orders(_in_receipt_order(frame))
     date = pl.col("ts_recv").dt.date().cast(pl.String).fill_null("unknown")

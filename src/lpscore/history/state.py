@@ -72,7 +72,7 @@ def read_state(root: Path, *, missing_ok: bool = False) -> StoreState | None:
         saved = _saved(path)
         counts = _counts(saved)
         dedup = saved["dedup"]
-        history = pl.read_parquet(root / _DIR / dedup) if dedup else None
+        history = pl.read_parquet(root / _DIR / dedup, glob=False) if dedup else None
         carried = Carried(
             history=history, files=int(saved["files"]),
             own_comp_ids=tuple(saved["own_comp_ids"]),

@@ -142,8 +142,8 @@ def read_parquet(path: Path, config: MarketDataConfig) -> ParsedFile:
     their line, with the row's values comma-joined as raw.
     """
     try:
-        cols = resolve_columns(path, pl.scan_parquet(path).collect_schema().names())
-        source = pl.read_parquet(path, columns=list(cols.values()))
+        cols = resolve_columns(path, pl.scan_parquet(path, glob=False).collect_schema().names())
+        source = pl.read_parquet(path, columns=list(cols.values()), glob=False)
     except pl.exceptions.PolarsError as exc:
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from exc
     ts = ts_from_series(source.get_column(cols["ts"]), config.csv_tz, str(path))

@@ -19,9 +19,11 @@ from lpscore.kpi.engine import KpiResult
 from lpscore.scoring.catalog import KpiSpec, catalog, config_catalog
 from lpscore.scoring.composite import LpScore, Scorecard, score_contexts, score_levels
 from lpscore.scoring.profiles import BUILTIN, Profile, load_profile
+from lpscore.stats.table import Stats
 
 __all__ = ["BUILTIN", "KpiSpec", "LpScore", "Profile", "Scorecard", "catalog", "config_catalog",
-           "context_keys", "load_profile", "score_contexts", "score_levels", "score_result"]
+           "context_keys", "load_profile", "no_orders_in", "score_contexts", "score_levels",
+           "score_result"]
 
 
 def context_keys(context: Mapping[str, str], order: Sequence[str]) -> list[str]:
@@ -42,8 +44,17 @@ def score_result(result: KpiResult, profile: Profile, specs: Mapping[str, KpiSpe
                            where={k: str(context[k]) for k in keys})
     if cards:
         return cards[0]
+    raise no_orders_in(context, keys, stats)
+
+
+def no_orders_in(context: Mapping[str, str], keys: Sequence[str], stats: Stats) -> InputError:
+    """The error of a context that ``stats`` (keyed by ``keys``) holds no orders of: the
+    contexts that have some, or that the input has none at all."""
+    if stats.sums.is_empty():
+        return InputError("no child orders (NewOrderSingle) in the input: nothing to score; "
+                          "the quarantine says what was not read")
     present = sorted({", ".join(f"{k}={v}" for k, v in zip(keys, row, strict=True))
                       for row in stats.sums.select(keys).iter_rows()}) if keys else []
     shown = "; ".join(present[:10]) + (" ..." if len(present) > 10 else "")
-    raise InputError(f"no orders in context {dict(context)}; contexts with orders: "
-                     f"{shown or 'none'}")
+    return InputError(f"no orders in context {dict(context)}; contexts with orders: "
+                      f"{shown or 'none'}")

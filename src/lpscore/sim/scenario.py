@@ -103,6 +103,11 @@ class Scenario:
         names = [p.name for p in self.lps]
         if len(set(names)) != len(names):
             raise ConfigError(f"scenario {self.name}: LP names repeat ({', '.join(names)})")
+        strangers = [lp for lp in self.routing.static_ranking if lp not in names]
+        if strangers:   # the router would send the first orders to an LP that is not there
+            raise ConfigError(f"scenario {self.name}: [routing] static_ranking names "
+                              f"{', '.join(strangers)}, not among the [[lps]] "
+                              f"({', '.join(names)}); rank only those")
         if self.draws < 10:
             raise ConfigError(f"scenario {self.name}: draws = {self.draws}: use 10 or more")
         if not self.duration_s > 0 or not self.rescore_every_s > 0 or self.net_ms < 0:
