@@ -33,7 +33,7 @@ from lpscore.cli_common import (
 from lpscore.config import Config, load_config
 from lpscore.engine import Engine
 from lpscore.errors import ConfigError, InputError
-from lpscore.kpi.aggregate import kpi_stats, summarize, summary_json
+from lpscore.kpi.aggregate import COUNT_COLUMNS, count_value, kpi_stats, summarize, summary_json
 from lpscore.kpi.context import CONTEXT_KEYS
 from lpscore.kpi.engine import KpiResult
 from lpscore.quarantine import Quarantine
@@ -233,10 +233,16 @@ def _write(out: Path, result: KpiResult | None, table: pl.DataFrame, stats: Stat
 
 
 def _flat(table: pl.DataFrame) -> pl.DataFrame:
-    """The table with reject reasons as a JSON string, for CSV."""
-    return table.with_columns(pl.col("reject_reasons").map_elements(
-        lambda items: json.dumps({str(i["category"]): i["weight"] for i in items}),
-        return_dtype=pl.String))
+    """The table for CSV: the counts as integers and the reject reasons as a JSON string,
+    as ``--format json`` gives them (the table holds counts as sums of weights, "47.0")."""
+    counts = [c for c in COUNT_COLUMNS if c in table.columns]
+    whole = table.select(pl.all_horizontal((pl.col(c).fill_null(0) % 1 == 0).all()
+                                           for c in counts)).item() if counts else True
+    return table.with_columns(
+        *(pl.col(c).cast(pl.Int64) for c in counts if whole),
+        pl.col("reject_reasons").map_elements(
+            lambda items: json.dumps({str(i["category"]): count_value(i["weight"])
+                                      for i in items}), return_dtype=pl.String))
 
 
 def _fmt(value: float | None, kind: str) -> str:

@@ -76,7 +76,7 @@ def score(
     ranked."""
     with exit_on_error():
         if output is OutputFormat.CSV:
-            raise InputError("--format csv is not available for scores: use table or json")
+            raise InputError("--format csv is not available for score: use table or json")
         check_engine(engine, scheduler)
         store = store_or_logs("score", "score", fix_files or [], quotes or [], history, out)
         if scheduler is not None and out is None and store is None:

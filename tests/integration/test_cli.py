@@ -1,5 +1,7 @@
 """The `lpscore ingest` command, and what every command prints, run as a user runs it."""
 
+import csv
+import io
 import json
 import os
 import re
@@ -151,6 +153,21 @@ def test_logs_without_orders_say_so_instead_of_empty_tables(tmp_path: Path) -> N
     assert "┏" not in done.stdout and "Orders, fills" not in done.stdout
     done = run("score", str(log))
     assert done.returncode == 2 and "no child orders" in _flat(done.stderr), done.stderr
+
+
+def test_kpis_csv_says_what_json_says(tmp_path: Path) -> None:
+    """A spreadsheet reads the CSV: its counts are integers ('47', not '47.0', the sums
+    the table holds) and every value is the JSON's."""
+    as_json = run("kpis", str(MOEX_ORDERS), "--out", str(tmp_path / "j"), "--format", "json")
+    as_csv = run("kpis", str(MOEX_ORDERS), "--out", str(tmp_path / "c"), "--format", "csv")
+    assert as_json.returncode == as_csv.returncode == 0, as_csv.stderr
+    [lp] = json.loads(as_json.stdout)["lps"]
+    [row] = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    for name in ("n_orders", "n_terminal", "n_fills", "n_no_benchmark"):
+        assert row[name] == str(lp[name]), name
+    assert json.loads(row["reject_reasons"]) == lp["reject_reasons"]
+    assert float(row["reject_rate"]) == lp["reject_rate"]
+    assert float(row["ack_latency_ms_p50"]) == lp["ack_latency_ms"]["p50"]
 
 
 def test_report_writes_into_a_folder_or_new_folders_and_refuses_the_impossible(

@@ -26,7 +26,8 @@ from lpscore.stats.groupsum import Groups, NotFiniteError
 from lpscore.stats.sketch import sketch_frame, sketch_quantiles
 from lpscore.stats.table import Decay, Stats, decay_weight, mean_of, moment_sums
 
-__all__ = ["LATENCIES", "kpi_stats", "per_fill_kpis", "summarize", "summary_json"]
+__all__ = ["COUNT_COLUMNS", "LATENCIES", "count_value", "kpi_stats", "per_fill_kpis", "summarize",
+           "summary_json"]
 
 LATENCIES = ("ack_latency_ms", "fill_latency_ms", "hold_time_ms")
 QUANTILES = (0.5, 0.95, 0.99)
@@ -326,14 +327,14 @@ def summary_json(table: pl.DataFrame, horizons: Sequence[str], keys: Sequence[st
     rows = []
     for row in table.iter_rows(named=True):
         out: dict[str, Any] = {k: row[k] for k in keys}
-        for name in ("n_orders", "n_terminal", "n_fills", "n_no_benchmark"):
-            out[name] = _count(row[name])
+        for name in COUNT_COLUMNS:
+            out[name] = count_value(row[name])
         out["filled_qty"] = _num(row["filled_qty"])
         for name in ("fill_rate", "complete_fill_rate", "reject_rate", "session_reject_rate",
                      "cancel_reject_rate"):
             out[name] = _num(row[name])
         out["reject_reasons"] = {
-            str(item["category"]): _count(item["weight"])
+            str(item["category"]): count_value(item["weight"])
             for item in sorted(row["reject_reasons"] or [],
                                key=lambda i: (-i["weight"], str(i["category"])))}
         if list(keys) == ["lp"]:
@@ -361,6 +362,11 @@ def _num(value: object) -> float | None:
     return None if math.isnan(number) else number
 
 
-def _count(value: object) -> int | float:
+COUNT_COLUMNS = ("n_orders", "n_terminal", "n_fills", "n_no_benchmark")
+"""The LP table's counts: sums of weights, whole numbers in a KPI table (undecayed)."""
+
+
+def count_value(value: object) -> int | float:
+    """A count as an int when it is whole (a KPI table's always are)."""
     number = float(value)  # type: ignore[arg-type]
     return int(number) if number.is_integer() else number
