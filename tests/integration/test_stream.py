@@ -4,6 +4,7 @@ through Kafka (librdkafka's mock cluster); crashes and rebalances lose and repea
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import itertools
 import math
 import os
@@ -30,6 +31,7 @@ from kafkamock import fresh_topic
 from lpscore.cli import app
 from lpscore.config import Config, IngestConfig, load_config
 from lpscore.errors import InputError
+from lpscore.fix.codec import encode
 from lpscore.ingest import ingest_logs
 from lpscore.kpi import aggregate
 from lpscore.kpi.aggregate import kpi_stats
@@ -699,6 +701,50 @@ def test_follow_survives_partial_lines_rotation_and_truncation(tmp_path: Path) -
         f.write(b"x\n")
     assert [r.data for r in source.read() or source.read()] == [b"x"]
     assert source.events["truncated"] == 1
+
+
+def _raw_stream_of(log: Path) -> bytes:
+    """``log``'s messages back to back, without their capture prefixes and line ends."""
+    lines = log.read_bytes().splitlines()
+    return b"".join(line[line.find(b"8=FIX"):] for line in lines if b"8=FIX" in line)
+
+
+def test_a_followed_raw_soh_stream_gives_the_batch_scores(tmp_path: Path,
+                                                          amzn_quotes: pl.DataFrame) -> None:
+    """Messages back to back with no line ends (the batch ingest reads such a file): a
+    followed one read a line at a time never gave a record, and the stream idled with its
+    whole lag unread."""
+    log = tmp_path / "fix.raw"
+    log.write_bytes(_raw_stream_of(DEMO_LOG))
+    config = Config()
+    store = open_store(f"memory://{uuid.uuid4().hex}")
+    stream = run_file_stream(log, amzn_quotes, config, store)
+    assert_same_scores(store, batch_snapshots(log, amzn_quotes, config))
+    counts = stream.lanes[str(log)].decoder.counts
+    assert counts["records"] == len(DEMO_LOG.read_bytes().splitlines()) - counts[
+        "skipped_lines"] and counts["event"] == ingest_logs([log], IngestConfig()).events.height
+
+
+def test_follow_a_raw_stream_a_message_at_a_time_and_refuse_gzip(tmp_path: Path) -> None:
+    one, two, three = (encode("0", [(49, "LP"), (56, "DESK"), (34, n)]) for n in (1, 2, 3))
+    path = tmp_path / "fix.raw"
+    path.write_bytes(one)
+    source = FollowFile(path)
+    assert source.read() == [] and source.raw is None   # one message: lines or a stream?
+    path.write_bytes(one + two[:9])
+    assert [(r.data, r.offset) for r in source.read()] == [(one, 0)] and source.raw
+    assert source.read() == []                          # the second is cut short: it waits
+    path.write_bytes(one + two + three)
+    assert [(r.data, r.offset) for r in source.read()] == [(two, len(one)),
+                                                            (three, len(one + two))]
+    lines = tmp_path / "fix.log"
+    lines.write_bytes(one + b"\n" + two)
+    followed = FollowFile(lines)
+    assert [r.data for r in followed.read()] == [one] and followed.raw is False
+    packed = tmp_path / "fix.log.gz"
+    packed.write_bytes(gzip.compress(one + b"\n"))
+    with pytest.raises(InputError, match="gzip-compressed, and a gzip file cannot be followed"):
+        FollowFile(packed).read()
 
 
 def test_a_followed_path_that_is_a_folder_stops_and_a_missing_one_is_awaited(

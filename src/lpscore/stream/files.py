@@ -5,6 +5,11 @@
     source.position()                             # checkpointed with the state
 
 Only complete lines are read: a partially written last line waits until its newline comes.
+A raw SOH stream (messages back to back, no line ends, as the batch ingest reads one) is
+followed too, a framed message at a time (``lpscore.fix.batch.frames``, the batch's
+framer): the file is taken for one once two frames follow each other with no line end
+between them, and a message cut short waits for its end. A gzip file cannot be followed
+(it is only readable once whole): it stops the stream with what to do instead.
 Rotation (the path now names another file: ``mv fix.log fix.log.1`` then a new ``fix.log``)
 is noticed by the inode: the rest of the old file is read to its end first, then the new one
 from its start. Truncation in place (``> fix.log``; the file is shorter than the position)
@@ -22,7 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
+
 from lpscore.errors import InputError
+from lpscore.fix.batch import frames
+from lpscore.gzipped import is_gzip
 from lpscore.stream.decode import Record
 
 __all__ = ["FollowFile"]
@@ -37,6 +46,8 @@ class FollowFile:
     inode: int | None = None
     chunk_bytes: int = 4 << 20
     events: Counter[str] = field(default_factory=Counter)
+    raw: bool | None = None
+    """A raw SOH stream (True), a log of lines (False), or not known yet (None)."""
     _handle: BinaryIO | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -88,6 +99,14 @@ class FollowFile:
             return []
         handle.seek(self.offset)
         data = handle.read(self.chunk_bytes)
+        if self.offset == 0 and is_gzip(data):
+            raise InputError(f"file://{self.path}: gzip-compressed, and a gzip file cannot be "
+                             "followed as it grows; follow the plain log, or give the file to "
+                             "lpscore ingest, kpis or score")
+        if self.raw is None:
+            self.raw = _raw_stream(data)
+        if self.raw:
+            return self._read_frames(handle, data, max_records)
         end = data.rfind(b"\n")
         if end < 0:
             if not data:
@@ -103,6 +122,22 @@ class FollowFile:
         self.offset += start
         return records
 
+    def _read_frames(self, handle: BinaryIO, data: bytes, max_records: int) -> list[Record]:
+        """The complete records of a raw SOH stream at the start of ``data``, framed as the
+        batch ingest frames the whole file (messages, and the bytes between them)."""
+        starts, ends, _, rest = frames(np.frombuffer(data, dtype=np.uint8))
+        records: list[Record] = []
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            if end > rest or len(records) >= max_records:
+                break
+            records.append(Record(self.name, self.offset + start, data[start:end]))
+        if not records:
+            if not data:
+                self._check_rotation(handle)
+            return []
+        self.offset += int(ends[len(records) - 1])
+        return records
+
     def _open(self) -> BinaryIO | None:
         if self._handle is not None:
             return self._handle
@@ -113,11 +148,11 @@ class FollowFile:
         inode = os.fstat(handle.fileno()).st_ino
         if self.inode is not None and inode != self.inode:
             self.events["rotated"] += 1
-            self.offset = 0
+            self.offset, self.raw = 0, None
         size = os.fstat(handle.fileno()).st_size
         if size < self.offset:
             self.events["truncated"] += 1
-            self.offset = 0
+            self.offset, self.raw = 0, None
         self.inode = inode
         self._handle = handle
         return handle
@@ -132,13 +167,27 @@ class FollowFile:
         if now.st_ino != self.inode:
             self.close()
             self.events["rotated"] += 1
-            self.offset, self.inode = 0, None
+            self.offset, self.inode, self.raw = 0, None, None
         elif now.st_size < self.offset:
             self.events["truncated"] += 1
-            self.offset = 0
+            self.offset, self.raw = 0, None
 
     def close(self) -> None:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
 
+
+def _raw_stream(data: bytes) -> bool | None:
+    """Whether ``data`` (a followed file's unread bytes) is a raw SOH stream: True once a
+    message and the start of the next follow each other with no line end, False once a line
+    end comes first, None while neither has (a first message not yet followed)."""
+    line_end = data.find(b"\n")
+    starts, ends, message, _ = frames(np.frombuffer(data[:line_end] if line_end >= 0 else data,
+                                                    dtype=np.uint8))
+    whole = np.flatnonzero(message)
+    if len(whole) and len(starts) > whole[0] + 1:
+        return True                 # a message, then a record after it, before any line end
+    if len(whole) and data.find(b"8=FIX", int(ends[whole[0]])) >= 0 and line_end < 0:
+        return True                 # the next message begins, cut short
+    return False if line_end >= 0 else None
