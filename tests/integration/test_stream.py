@@ -725,6 +725,18 @@ def test_a_followed_raw_soh_stream_gives_the_batch_scores(tmp_path: Path,
         "skipped_lines"] and counts["event"] == ingest_logs([log], IngestConfig()).events.height
 
 
+def test_replay_frames_a_raw_soh_stream(tmp_path: Path) -> None:
+    """``lpscore replay`` of a raw stream pushed the whole file as one message."""
+    raw = tmp_path / "fix.raw"
+    raw.write_bytes(_raw_stream_of(DEMO_LOG))
+    out = tmp_path / "replayed.log"
+    messages = sum(b"8=FIX" in line for line in DEMO_LOG.read_bytes().splitlines())
+    assert replay_logs([raw], f"file://{out}") == messages
+    replayed, original = (ingest_logs([p], IngestConfig()).events for p in (out, raw))
+    where = ("source", "offset", "line")
+    assert replayed.drop(where).equals(original.drop(where))
+
+
 def test_follow_a_raw_stream_a_message_at_a_time_and_refuse_gzip(tmp_path: Path) -> None:
     one, two, three = (encode("0", [(49, "LP"), (56, "DESK"), (34, n)]) for n in (1, 2, 3))
     path = tmp_path / "fix.raw"
