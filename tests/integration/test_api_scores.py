@@ -108,6 +108,19 @@ def test_first_request_for_a_profile_not_followed_yet_answers(store: ScoreStore)
         assert health["profiles"] == {"hft": {"stale": False, "contexts": 1}}
 
 
+def test_a_profile_with_nothing_published_is_not_followed_for_ever(store: ScoreStore) -> None:
+    """Every name asked for was polled at every interval for the life of the server."""
+    with serving(store, []) as (client, cache):
+        for name in ("nope", "typo", "nope"):
+            assert client.get(f"/api/scores/{name}").status_code == 404
+        assert cache.profiles == ()
+        assert client.get("/api/health").json()["profiles"] == {}
+        snap = snapshot("nope", {}, 55.0)
+        store.publish([snap])                  # published later: the next request finds it
+        assert client.get("/api/scores/nope").json() == expected(snap, 1, "*")
+        assert cache.profiles == ("nope",)
+
+
 def test_fallback_walks_to_coarser_contexts_and_says_which(store: ScoreStore) -> None:
     lp_level, acme = snapshot("block", {}, 10.0), snapshot("block", {"symbol": "ACME"}, 20.0)
     store.publish([lp_level, acme])

@@ -7,8 +7,9 @@ routers written in other languages (docs/api.md).
 
 Every answer comes from the cache, which never waits on the store. A profile the cache does
 not follow yet is added on its first request (``ScoreCache.watch``) and read once in a worker
-thread, so that request can answer; later requests only read the cache. When nothing is
-cached for the profile and the store cannot be reached, the answer is 503.
+thread, so that request can answer; later requests only read the cache. A profile with
+nothing published is not kept: each request for it reads the store again until it is.
+When nothing is cached for the profile and the store cannot be reached, the answer is 503.
 
 A snapshot goes out exactly as ``Snapshot.to_json()`` gives it (plus ``stale``,
 ``context_key`` and ``fallback``): the pydantic models below describe it for the OpenAPI
@@ -179,7 +180,12 @@ class _Profiles:
             if profile in self._ready:
                 return
             self._cache.watch(profile)
-            self._cache.refresh([profile])  # False when the store is down: the thread retries
+            reached = self._cache.refresh([profile])   # False when down: the thread retries
+            if reached and not self._cache.contexts(profile):
+                # nothing published: not followed for ever (every name a client tried would
+                # be polled at every interval); the next request for it reads the store again
+                self._cache.unwatch(profile)
+                return
             self._ready.add(profile)
 
 

@@ -137,6 +137,12 @@ class ScoreCache:
         if profile not in self._profiles:
             self._profiles = (*self._profiles, profile)
 
+    def unwatch(self, profile: str) -> None:
+        """Follow ``profile`` no more (its cached snapshots, if any, stay)."""
+        self._profiles = tuple(p for p in self._profiles if p != profile)
+        self._generation.pop(profile, None)
+        self._published_at.pop(profile, None)
+
     def status(self) -> CacheStatus:
         return CacheStatus(self._connected, self._clock() - self._last_contact,
                            len(self._entries), self._updates, self._errors)
