@@ -96,11 +96,12 @@ def task_columns(name: str) -> list[TextColumn]:
     return [TextColumn(name, style="bold", markup=False),
             TextColumn("{task.description}", markup=False)]
 
+
 def fitted_tables(width: int, title: str, keys: Sequence[str],
                   rows: Sequence[tuple[Sequence[str], Sequence[str | Text]]],
                   names: Sequence[str]) -> list[Table]:
     """A table of key columns (``keys``: names, which fold onto more lines) and value
-    columns (``names``: counts and numbers, never cut), as as many tables as it takes to fit
+    columns (``names``: counts and numbers, never cut), in as many tables as it takes to fit
     in ``width``: each repeats the key columns beside a run of the value columns, the next
     ones titled '..., continued'. ``rows`` are (labels, values)."""
     runs, key_widths, widths = _fitting(width, keys, rows, names)

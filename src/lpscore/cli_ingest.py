@@ -103,11 +103,11 @@ def _summary(result: IngestResult, quote_load: QuoteLoad | None) -> dict[str, An
 def _print_tables(summary: dict[str, Any], out: Path) -> None:
     screen = console()
     counts = ("lines", "messages", "events", "quarantined", "skipped")
-    rows: list[tuple[list[str], list[str | Text]]] = [
-        ([Path(f["path"]).name],
-         [*(f"{f[k]:,}" for k in counts),
-          Text("yes", style="green") if f["lines"] == f["events"] + f["quarantined"]
-          + f["skipped"] else Text("NO", style="red")]) for f in summary["files"]]
+    rows: list[tuple[list[str], list[str | Text]]] = []
+    for f in summary["files"]:
+        ok = f["lines"] == f["events"] + f["quarantined"] + f["skipped"]
+        balanced = Text("yes", style="green") if ok else Text("NO", style="red")
+        rows.append(([Path(f["path"]).name], [*(f"{f[k]:,}" for k in counts), balanced]))
     for table in fitted_tables(screen.width, "Reconciliation: lines = events + quarantined "
                                "+ skipped", ["file"], rows, [*counts, "balanced"]):
         screen.print(table)
@@ -135,10 +135,9 @@ def _print_tables(summary: dict[str, Any], out: Path) -> None:
     quality = {k: v for k, v in summary["data_quality"].items() if v}
     if quality:
         screen.print(styled("data quality:", "bold", " ", str(quality)))
-    where = str(out)
     store = summary["store"]
     held = f"{store['events']:,} events and {store['quotes']:,} quotes in all"
     how = f"appended, {held}" if store["appended"] else held
-    history = f"{where}/history (Parquet; {how}), " if store["written"] else ""
-    screen.print(styled("written:", "bold", f" {history}{where}/quarantine.jsonl, "
-                             f"{where}/reconciliation.json"))
+    history = f"{out}/history (Parquet; {how}), " if store["written"] else ""
+    screen.print(styled("written:", "bold", f" {history}{out}/quarantine.jsonl, "
+                        f"{out}/reconciliation.json"))

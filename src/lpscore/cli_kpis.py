@@ -235,11 +235,9 @@ def _write(out: Path, result: KpiResult | None, table: pl.DataFrame, stats: Stat
 def _flat(table: pl.DataFrame) -> pl.DataFrame:
     """The table for CSV: the counts as integers and the reject reasons as a JSON string,
     as ``--format json`` gives them (the table holds counts as sums of weights, "47.0")."""
-    counts = [c for c in COUNT_COLUMNS if c in table.columns]
-    whole = table.select(pl.all_horizontal((pl.col(c).fill_null(0) % 1 == 0).all()
-                                           for c in counts)).item() if counts else True
+    whole = [c for c in COUNT_COLUMNS if (table[c].fill_null(0) % 1 == 0).all()]
     return table.with_columns(
-        *(pl.col(c).cast(pl.Int64) for c in counts if whole),
+        *(pl.col(c).cast(pl.Int64) for c in whole),
         pl.col("reject_reasons").map_elements(
             lambda items: json.dumps({str(i["category"]): count_value(i["weight"])
                                       for i in items}), return_dtype=pl.String))

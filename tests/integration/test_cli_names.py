@@ -1,5 +1,5 @@
-"""Every command prints names as they are. LP names, symbols, FIX reject texts, scenario and
-user names come from the data, paths from the user, and '[...]' in them is neither console
+"""Every command prints names as they are. LP names, symbols, FIX reject texts and scenario
+names come from the data, paths from the user, and '[...]' in them is neither console
 markup nor a glob pattern: a '[/b]' stopped route, scores, users, simulate and bench-routing
 with a MarkupError after all their work, a '[red]' vanished from what they printed, and a
 folder named with brackets made Polars read no file at all (report, simulate, the history
@@ -45,8 +45,8 @@ def _renamed(message: bytes) -> bytes:
               if not f.startswith((b"9=", b"10="))]
     names = {b"55=AMZN": b"55=" + SYMBOL.encode(), b"49=LP_A": b"49=" + LP.encode(),
              b"56=LP_A": b"56=" + LP.encode(), b"100=LP_A": b"100=" + LP.encode()}
-    fields = [names.get(f, b"58=" + REASON.encode() + f[3:] if f.startswith(b"58=") else f)
-              for f in fields]
+    texts = {f: b"58=" + REASON.encode() + f[3:] for f in fields if f.startswith(b"58=")}
+    fields = [names.get(f, texts.get(f, f)) for f in fields]
     body = SOH.join(fields[1:]) + SOH
     head = fields[0] + SOH + b"9=%d" % len(body) + SOH
     return head + body + b"10=%03d" % checksum(head + body) + SOH

@@ -1,13 +1,13 @@
 """``lpscore replay``: FIX logs pushed onto a bus (or appended to a file) as they were captured.
 
 Each log line (each framed message of a raw SOH stream, as the ingest frames it) becomes one
-Kafka record: the message without its capture prefix as the value,
-the capture time in the ``capture_ns`` header (epoch ns), and the symbol as the key, so that
-all of a symbol's messages share a partition (docs/stream.md). A message without a symbol
-takes the symbol of the order it names: a cancel reject or report by (session, ClOrdID), a
-session reject (35=3) by the sequence number it refers to. Session messages (Logon, Logout,
-Heartbeat...) go to every partition, so that each partition knows every session's sequence
-resets. ``--speed`` paces records by their capture times (1 = as captured).
+Kafka record: the message without its capture prefix as the value, the capture time in the
+``capture_ns`` header (epoch ns), and the symbol as the key, so that all of a symbol's
+messages share a partition (docs/stream.md). A message without a symbol takes the symbol of
+the order it names: a cancel reject or report by (session, ClOrdID), a session reject (35=3)
+by the sequence number it refers to. Session messages (Logon, Logout, Heartbeat...) go to
+every partition, so that each partition knows every session's sequence resets. ``--speed``
+paces records by their capture times (1 = as captured).
 """
 
 from __future__ import annotations
