@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,6 +31,7 @@ from lpscore.history import (
     clear_state,
     drop_from,
     files_from,
+    new_quotes,
     read_data_quality,
     read_events,
     read_quotes,
@@ -57,6 +58,7 @@ __all__ = [
     "OutDir",
     "OutputFormat",
     "QuoteFiles",
+    "Stored",
     "console",
     "err",
     "exit_on_error",
@@ -225,11 +227,11 @@ def run_ingest(
     fix_files: list[Path], quote_files: list[Path], config: Config, out: Path | None,
     output: OutputFormat, quarantine: Quarantine | None = None, *, append: bool = False,
     strict: bool = False,
-) -> tuple[IngestResult, QuoteLoad | None, StoreState | None]:
+) -> tuple[IngestResult, QuoteLoad | None, Stored | None]:
     """Ingest FIX logs and quotes with a progress bar; write ``out``/history/ when given,
     replacing it, or with ``append`` adding to it (lpscore.history.state); with ``strict``,
     not when anything was quarantined (the caller says so and exits). Returns the ingest,
-    the quotes and the store's new state (None when nothing was stored). The caller writes
+    the quotes and what was stored (None when nothing was). The caller writes
     the quarantine once its own stages have added to it."""
     inputs = [*fix_files, *quote_files]
     folders = [p for p in inputs if p.is_dir()]
@@ -281,11 +283,22 @@ def ingest_settings(config: Config) -> dict[str, Any]:
     return settings
 
 
+@dataclass(frozen=True)
+class Stored:
+    """What an ingest wrote to the history store."""
+
+    state: StoreState
+    """The store's new state."""
+    quotes_held: int = 0
+    """Quotes an append did not store, the store holding them already
+    (``lpscore.history.new_quotes``)."""
+
+
 def _store(root: Path, result: IngestResult, quote_load: QuoteLoad | None,
-           state: StoreState | None, settings: dict[str, Any]) -> StoreState:
-    """Write the history store at ``root``: anew without ``state``, else after it; then its
-    new state (returned), with this ingest's data-quality counts added to the earlier
-    ones."""
+           state: StoreState | None, settings: dict[str, Any]) -> Stored:
+    """Write the history store at ``root``: anew without ``state``, else after it, each
+    quote once; then its new state, with this ingest's data-quality counts added to the
+    earlier ones."""
     assert result.carried is not None   # run_ingest carries whenever it stores
     quotes = None if quote_load is None else quote_load.quotes
     n_quotes = 0 if quotes is None else quotes.height
@@ -302,12 +315,14 @@ def _store(root: Path, result: IngestResult, quote_load: QuoteLoad | None,
         drop_from(root, state.events, state.quotes)
         append_events(root, result.events, state.events)
         if quotes is not None:
+            quotes = new_quotes(root, quotes)
             append_quotes(root, quotes, state.quotes)
+    held = n_quotes - (0 if quotes is None else quotes.height)
     stored = StoreState(result.carried, state.events + result.events.height,
-                        state.quotes + n_quotes,
+                        state.quotes + n_quotes - held,
                         add_counts(state.data_quality, result.data_quality), settings)
     write_state(root, stored)
-    return stored
+    return Stored(stored, held)
 
 
 def run_kpis(

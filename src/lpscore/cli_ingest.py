@@ -59,11 +59,13 @@ def ingest(
         # an append adds its records to the earlier ingests' (the store holds all of theirs)
         result.quarantine.write_jsonl(out / "quarantine.jsonl", append=append)
         summary = _summary(result, quote_load)
-        state = stored or read_state(out / "history")   # --strict refused: as it was
+        # --strict refused: the store as it was
+        state = stored.state if stored else read_state(out / "history")
         summary["store"] = {"appended": append and stored is not None,
                             "written": stored is not None,
                             "events": state.events if state else 0,
-                            "quotes": state.quotes if state else 0}
+                            "quotes": state.quotes if state else 0,
+                            "quotes_held_already": stored.quotes_held if stored else 0}
         summary["seconds"] = round(time.perf_counter() - started, 3)
         (out / "reconciliation.json").write_text(json.dumps(summary, indent=2) + "\n")
         if output is OutputFormat.JSON:
@@ -137,6 +139,8 @@ def _print_tables(summary: dict[str, Any], out: Path) -> None:
         screen.print(styled("data quality:", "bold", " ", str(quality)))
     store = summary["store"]
     held = f"{store['events']:,} events and {store['quotes']:,} quotes in all"
+    if store["quotes_held_already"]:
+        held += f"; {store['quotes_held_already']:,} quotes it held already not added again"
     how = f"appended, {held}" if store["appended"] else held
     history = f"{out}/history (Parquet; {how}), " if store["written"] else ""
     screen.print(styled("written:", "bold", f" {history}{out}/quarantine.jsonl, "

@@ -11,10 +11,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from lpscore.config import IngestConfig
+from lpscore.config import IngestConfig, MarketDataConfig
 from lpscore.errors import InputError
 from lpscore.history import read_events, read_quotes, read_state
 from lpscore.ingest.pipeline import Carried, IngestResult, ingest_logs
+from lpscore.marketdata import load_quotes
+from lpscore.quarantine import Quarantine
 from realdata import AMZN_MESSAGES, DEMO_LOG, FIXSIM, MOEX_ORDERS, cut
 
 RECEIPT = ["ts_recv", "session", "outbound", "seq_num", "source", "offset"]
@@ -146,6 +148,36 @@ def test_ingest_append_builds_the_store_one_ingest_of_everything_writes(tmp_path
     assert json.loads(scores.stdout) == json.loads(logs.stdout)
 
 
+def test_quotes_appended_again_are_stored_once(tmp_path: Path):
+    """The same day's quotes appended twice, or two exports of it that overlap, were stored
+    twice over: each quote is now stored once, copies within one file stay, and the store
+    holds what one ingest of the day's quotes writes."""
+    quotes = load_quotes([AMZN_MESSAGES], MarketDataConfig(), Quarantine()).quotes
+    doubled = pl.concat([quotes[:5], quotes[:5]])     # copies within a file are the data's
+    early, late = tmp_path / "early.csv", tmp_path / "late.csv"
+    pl.concat([doubled, quotes[5:1_500]]).write_csv(early)
+    quotes[1_000:].write_csv(late)                    # 500 rows of early.csv again
+    empty = tmp_path / "none.log"
+    empty.write_bytes(b"")
+    first, second = cut(DEMO_LOG, [2_500], tmp_path)
+    store, whole = tmp_path / "store", tmp_path / "whole"
+    held = []
+    for log, quote_file in ((first, early), (second, late), (empty, late), (empty, early)):
+        done = run("ingest", str(log), "--quotes", str(quote_file), "--out", str(store),
+                   "--append", "--format", "json")
+        assert done.returncode == 0, done.stderr
+        held.append(json.loads(done.stdout)["store"]["quotes_held_already"])
+    assert held == [0, 500, 1_000, 1_505]
+    day = tmp_path / "day.csv"
+    pl.concat([doubled, quotes[5:]]).write_csv(day)
+    done = run("ingest", str(first), str(second), "--quotes", str(day), "--out", str(whole))
+    assert done.returncode == 0, done.stderr
+    assert read_quotes(store / "history").equals(read_quotes(whole / "history"))
+    assert read_state(store / "history").quotes == quotes.height + 5  # type: ignore[union-attr]
+    scores = [run("score", "--history", str(s), "--format", "json") for s in (store, whole)]
+    assert json.loads(scores[0].stdout) == json.loads(scores[1].stdout)
+
+
 def test_an_append_cut_short_is_refused_by_readers_and_undone_by_the_next(tmp_path: Path):
     first, second = cut(DEMO_LOG, [2_500], tmp_path)
     store = tmp_path / "store"
@@ -260,7 +292,8 @@ def test_strict_appends_nothing_and_the_quarantine_grows(tmp_path: Path):
     assert done.returncode == 2
     assert "nothing was written to the history store" in " ".join(done.stderr.split())
     assert json.loads(done.stdout)["store"] == {"appended": False, "written": False,
-                                                "events": held.events, "quotes": 0}
+                                                "events": held.events, "quotes": 0,
+                                                "quotes_held_already": 0}
     after = read_state(store / "history")
     assert after is not None and after.events == held.events
     part = json.loads(done.stdout)["files"][0]["quarantined"]

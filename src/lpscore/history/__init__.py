@@ -13,6 +13,7 @@ from lpscore.history.store import (
     append_quotes,
     drop_from,
     files_from,
+    new_quotes,
     read_compact,
     read_events,
     read_quotes,
@@ -22,6 +23,6 @@ from lpscore.history.store import (
 )
 
 __all__ = ["StoreState", "add_counts", "append_events", "append_quotes", "clear_state",
-           "drop_from", "files_from", "read_compact", "read_data_quality", "read_events",
-           "read_quotes", "read_state", "store_files", "write_events", "write_quotes",
-           "write_state"]
+           "drop_from", "files_from", "new_quotes", "read_compact", "read_data_quality",
+           "read_events", "read_quotes", "read_state", "store_files", "write_events",
+           "write_quotes", "write_state"]

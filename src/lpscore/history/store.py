@@ -26,8 +26,9 @@ import polars as pl
 
 from lpscore.model.schema import EVENT_SCHEMA, QUOTE_SCHEMA, compact, polars_schema
 
-__all__ = ["append_events", "append_quotes", "drop_from", "files_from", "read_compact",
-           "read_events", "read_quotes", "store_files", "write_events", "write_quotes"]
+__all__ = ["append_events", "append_quotes", "drop_from", "files_from", "new_quotes",
+           "read_compact", "read_events", "read_quotes", "store_files", "write_events",
+           "write_quotes"]
 
 _NO_SYMBOL = "__none__"
 
@@ -51,6 +52,37 @@ def append_events(root: Path, events: pl.DataFrame, first_seq: int) -> int:
 def append_quotes(root: Path, quotes: pl.DataFrame, first_seq: int) -> int:
     """Add ``quotes`` after the ``first_seq`` quotes ``root/quotes`` holds."""
     return _write(root / "quotes", quotes, "ts", first_seq)
+
+
+def new_quotes(root: Path, quotes: pl.DataFrame) -> pl.DataFrame:
+    """``quotes`` without the rows ``root/quotes`` holds already, in their order: the k-th
+    copy of a row (every column equal) is new only when the store holds fewer than k copies
+    of it. A quote file appended again, or two exports of a day that overlap, so add each
+    quote once, while copies within one file stay (one timestamp may see the same book
+    twice, with another between). Reads only the partitions of the dates and symbols of
+    ``quotes``."""
+    if quotes.is_empty():
+        return quotes
+    parts = quotes.select(_partition("ts")).unique()
+    files = [path for day, symbol in parts.iter_rows()
+             for path in sorted((root / "quotes" / f"date={day}"
+                                 / f"symbol={quote(str(symbol), safe='')}").glob("*.parquet"))]
+    if not files:
+        return quotes
+    columns = list(polars_schema(QUOTE_SCHEMA).keys())
+    held = pl.scan_parquet(files, hive_partitioning=False, glob=False).select(columns).collect()
+
+    def numbered(frame: pl.DataFrame) -> pl.DataFrame:   # each copy of a row, 0, 1, 2...
+        return frame.with_columns(pl.int_range(pl.len()).over(columns).alias("_copy"))
+
+    return numbered(quotes).join(numbered(held), on=[*columns, "_copy"], how="anti",
+                                 nulls_equal=True, maintain_order="left").drop("_copy")
+
+
+def _partition(ts_column: str) -> list[pl.Expr]:
+    """The partition of each row: the UTC date of ``ts_column`` and the symbol."""
+    return [pl.col(ts_column).dt.date().cast(pl.String).fill_null("unknown").alias("_date"),
+            pl.col("symbol").fill_null(_NO_SYMBOL).alias("_symbol")]
 
 
 def store_files(root: Path, table: str, symbol: str | None = None) -> list[Path]:
@@ -113,9 +145,7 @@ def _write(directory: Path, frame: pl.DataFrame, ts_column: str, first_seq: int 
     directory.mkdir(parents=True, exist_ok=True)
     keyed = frame.with_columns(
         (pl.int_range(pl.len(), dtype=pl.Int64) + first_seq).alias("_seq"),
-        pl.col(ts_column).dt.date().cast(pl.String).fill_null("unknown").alias("_date"),
-        pl.col("symbol").fill_null(_NO_SYMBOL).alias("_symbol"),
-    )
+        *_partition(ts_column))
     written = 0
     for (day, symbol), part in keyed.group_by("_date", "_symbol", maintain_order=True):
         target = directory / f"date={day}" / f"symbol={quote(str(symbol), safe='')}"
