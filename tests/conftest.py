@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 # Every test's tmp_path holds '[/b]' and '[red]': names from the user and the data may have
 # brackets, and a path is neither console markup nor a glob pattern (docs/architecture.md,
 # Names are text). Set PYTEST_DEBUG_TEMPROOT to run the tests elsewhere.
-_TEMP_ROOT = Path(tempfile.gettempdir()) / "lpscore-tests[" / "b][red]"
+_TEMP_ROOT = Path(tempfile.gettempdir()) / f"lpscore-tests-{os.getuid()}[" / "b][red]"
 if "PYTEST_DEBUG_TEMPROOT" not in os.environ:
     _TEMP_ROOT.mkdir(parents=True, exist_ok=True)
     os.environ["PYTEST_DEBUG_TEMPROOT"] = str(_TEMP_ROOT)

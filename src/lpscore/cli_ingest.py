@@ -19,13 +19,11 @@ from lpscore.cli_common import (
     OutDir,
     OutputFormat,
     QuoteFiles,
-    console,
     exit_on_error,
-    fitted_tables,
     run_ingest,
-    styled,
     with_lenient,
 )
+from lpscore.cli_output import console, fitted_tables, styled
 from lpscore.config import load_config
 from lpscore.errors import StrictModeError
 from lpscore.history import read_state

@@ -20,16 +20,13 @@ from lpscore.cli_common import (
     OutDir,
     OutputFormat,
     QuoteFiles,
-    console,
-    err,
     exit_on_error,
-    fitted_tables,
     kpis_of,
     store_or_logs,
     store_to_map,
-    styled,
     with_lenient,
 )
+from lpscore.cli_output import console, err, fitted_tables, styled
 from lpscore.config import Config, load_config
 from lpscore.engine import Engine
 from lpscore.errors import ConfigError, InputError
@@ -240,7 +237,8 @@ def _flat(table: pl.DataFrame) -> pl.DataFrame:
         *(pl.col(c).cast(pl.Int64) for c in whole),
         pl.col("reject_reasons").map_elements(
             lambda items: json.dumps({str(i["category"]): count_value(i["weight"])
-                                      for i in items}), return_dtype=pl.String))
+                                      for i in items}), return_dtype=pl.String)
+        .fill_null("{}"))   # no rejects: null, which map_elements passes over
 
 
 def _fmt(value: float | None, kind: str) -> str:

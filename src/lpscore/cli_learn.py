@@ -10,7 +10,8 @@ import typer
 from rich.progress import BarColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from lpscore.cli_common import OutputFormat, console, err, exit_on_error, task_columns
+from lpscore.cli_common import OutputFormat, exit_on_error
+from lpscore.cli_output import console, err, task_columns
 from lpscore.errors import InputError
 from lpscore.learn.costsplit import CostParams, clip_then_rescale, solve_exact, solve_sgd
 from lpscore.learn.darkpool import ALLOCATORS, VENUES, run_darkpool

@@ -15,11 +15,11 @@ from lpscore.cli_common import (
     LenientOption,
     OutputFormat,
     QuoteFiles,
-    console,
     exit_on_error,
     run_kpis,
     with_lenient,
 )
+from lpscore.cli_output import console
 from lpscore.cli_score import parse_context
 from lpscore.config import load_config
 from lpscore.errors import InputError

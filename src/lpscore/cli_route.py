@@ -14,16 +14,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from lpscore.cli_common import (
-    ConfigOption,
-    OutputFormat,
-    QuoteFiles,
-    console,
-    err,
-    exit_on_error,
-    run_kpis,
-    styled,
-)
+from lpscore.cli_common import ConfigOption, OutputFormat, QuoteFiles, exit_on_error, run_kpis
+from lpscore.cli_output import console, err, styled
 from lpscore.cli_score import parse_context
 from lpscore.config import Config, load_config
 from lpscore.errors import InputError

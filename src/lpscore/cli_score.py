@@ -19,16 +19,15 @@ from lpscore.cli_common import (
     LogsOrStore,
     OutputFormat,
     QuoteFiles,
-    console,
     exit_on_error,
     kpis_of,
     out_dir,
     store_or_logs,
     store_to_map,
-    styled,
     with_lenient,
 )
 from lpscore.cli_kpis import EngineOption, SchedulerOption, check_engine
+from lpscore.cli_output import console, styled
 from lpscore.config import Config, load_config
 from lpscore.engine import Engine
 from lpscore.errors import InputError

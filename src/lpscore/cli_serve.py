@@ -16,7 +16,8 @@ import typer
 import uvicorn
 
 from lpscore.api import create_app
-from lpscore.cli_common import ConfigOption, err, exit_on_error, styled
+from lpscore.cli_common import ConfigOption, exit_on_error
+from lpscore.cli_output import err, styled
 from lpscore.config import load_config
 from lpscore.console import Console, create_console_app
 from lpscore.errors import ConfigError, StoreUnavailable

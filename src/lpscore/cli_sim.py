@@ -13,8 +13,9 @@ import typer
 from rich.progress import BarColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from lpscore.cli_common import OutputFormat, console, err, exit_on_error, out_dir, task_columns
+from lpscore.cli_common import OutputFormat, exit_on_error, out_dir
 from lpscore.cli_kpis import write_kpis
+from lpscore.cli_output import console, err, task_columns
 from lpscore.config import Config, ContextConfig
 from lpscore.errors import InputError
 from lpscore.sim.bench import POLICY_NAMES, Interval, PolicyResult, bench_routing

@@ -9,7 +9,8 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from lpscore.cli_common import ConfigOption, QuoteFiles, err, exit_on_error, out_dir
+from lpscore.cli_common import ConfigOption, QuoteFiles, exit_on_error, out_dir
+from lpscore.cli_output import err
 from lpscore.cli_publish import StoreOption
 from lpscore.config import load_config
 from lpscore.errors import InputError

@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lpscore.cli_common import console, err, exit_on_error
+from lpscore.cli_common import exit_on_error
+from lpscore.cli_output import console, err
 from lpscore.console import DB_NAME, ROLES, ConsoleDB, hash_password
 from lpscore.console.db import Role
 from lpscore.errors import ConfigError, InputError

@@ -141,7 +141,8 @@ def test_history_without_event_files(tmp_path: Path) -> None:
     done = lpscore("score", "--history", str(tmp_path))
     assert done.returncode == 2
     said = "".join(done.stderr.split())   # rich may wrap the long path anywhere
-    assert f"{tmp_path}/history/eventsholdsnoeventfiles(date=*/symbol=*/*.parquet)" in said
+    where = "".join(str(tmp_path).split())
+    assert f"{where}/history/eventsholdsnoeventfiles(date=*/symbol=*/*.parquet)" in said
 
 
 def test_a_store_of_quotes_only_says_the_logs_held_no_events(tmp_path: Path) -> None:

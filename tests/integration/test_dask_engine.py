@@ -192,12 +192,8 @@ def test_cli_scores_a_history_store(client: Any, tmp_path: Path, appends: int) -
     the workers read the store itself) and gives the scores of the logs it was ingested
     from, whether in one ingest or appended to in parts (several files a partition)."""
     runner = CliRunner()
-    lines = DEMO_LOG.read_bytes().splitlines(keepends=True)
-    parts = []
-    for k in range(appends):
-        parts.append(tmp_path / f"part{k}.log")
-        parts[-1].write_bytes(b"".join(lines[k * len(lines) // appends:
-                                             (k + 1) * len(lines) // appends]))
+    n = len(DEMO_LOG.read_bytes().splitlines())
+    parts = cut(DEMO_LOG, [k * n // appends for k in range(1, appends)], tmp_path / "parts")
     for k, part in enumerate(parts):
         quotes = ["--quotes", str(AMZN_MESSAGES)] if k == 0 else []
         done = runner.invoke(app, ["ingest", str(part), *quotes, "--out", str(tmp_path),

@@ -93,7 +93,7 @@ def event_files(store: Path) -> list[Path]:
 
 TASK_EVENTS = 100_000
 """Partitions of one date are packed into a task up to this many events (module docstring,
-step 7): a task costs some 40 ms whatever its size, and a store of 500 symbols has 500
+step 7): a task has fixed costs whatever its size, and a store of 500 symbols has 500
 partitions a day."""
 
 

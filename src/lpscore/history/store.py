@@ -65,8 +65,7 @@ def new_quotes(root: Path, quotes: pl.DataFrame) -> pl.DataFrame:
         return quotes
     parts = quotes.select(_partition("ts")).unique()
     files = [path for day, symbol in parts.iter_rows()
-             for path in sorted((root / "quotes" / f"date={day}"
-                                 / f"symbol={quote(str(symbol), safe='')}").glob("*.parquet"))]
+             for path in store_files(root, "quotes", symbol, day)]
     if not files:
         return quotes
     columns = list(polars_schema(QUOTE_SCHEMA).keys())
@@ -85,11 +84,12 @@ def _partition(ts_column: str) -> list[pl.Expr]:
             pl.col("symbol").fill_null(_NO_SYMBOL).alias("_symbol")]
 
 
-def store_files(root: Path, table: str, symbol: str | None = None) -> list[Path]:
-    """The files of ``root/table`` (``events`` or ``quotes``), or of one symbol's partitions,
-    in date, symbol and write order."""
+def store_files(root: Path, table: str, symbol: str | None = None,
+                day: str | None = None) -> list[Path]:
+    """The files of ``root/table`` (``events`` or ``quotes``), or of one symbol's or one
+    date's (``YYYY-MM-DD``) partitions, in date, symbol and write order."""
     name = "*" if symbol is None else quote(symbol, safe="")
-    return sorted((root / table).glob(f"date=*/symbol={name}/*.parquet"))
+    return sorted((root / table).glob(f"date={day or '*'}/symbol={name}/*.parquet"))
 
 
 def files_from(root: Path, events: int, quotes: int) -> list[Path]:

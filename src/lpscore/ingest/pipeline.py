@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import mmap
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,10 +129,11 @@ def ingest_logs(
     bad = typed.filter(pl.col("reason").is_not_null())
     # A clean log has no bad row: then filtering would only copy every column.
     good = typed if bad.is_empty() else typed.filter(pl.col("reason").is_null())
+    sessions = {} if carried is None else latest_recv(carried.history)
     if carried is None:
         good = mark_duplicates(good)
     else:
-        _check_after(good, latest_recv(carried.history))
+        _check_after(good, sessions)
         good = with_flags(good, flags_against(carried.history, good))
     _quarantine_rows(bad, raw_data, quarantine)
     order = {str(p): i for i, p in enumerate(paths)}
@@ -153,7 +154,7 @@ def ingest_logs(
     del good
     inferred = tuple(infer_own_comp_ids(kept)) if not config.own_comp_ids else ()
     if carried is not None:
-        inferred = _own_still(carried, inferred)
+        inferred = _own_still(carried, inferred, sessions)
     own = list(config.own_comp_ids) or list(inferred)
     events = canonical_events(kept, own, config.lp_map)
     for report in reports:
@@ -188,12 +189,13 @@ def _iso(ns: int) -> str:
     return str(pl.Series([ns]).cast(pl.Datetime("ns"))[0])
 
 
-def _own_still(carried: Carried, inferred: tuple[str, ...]) -> tuple[str, ...]:
+def _own_still(carried: Carried, inferred: tuple[str, ...],
+               sessions: Iterable[Session]) -> tuple[str, ...]:
     """Our CompIDs inferred from the earlier ingests and this one; InputError when this one
-    makes ours a CompID the earlier ones saw in a session but did not take as ours (their
-    events would have been attributed otherwise)."""
+    makes ours a CompID the earlier ones saw in a session (``sessions``) but did not take as
+    ours (their events would have been attributed otherwise)."""
     earlier = set(carried.own_comp_ids)
-    seen = {comp for session in latest_recv(carried.history) for comp in session}
+    seen = {comp for session in sessions for comp in session}
     turned = sorted((set(inferred) - earlier) & seen)
     if turned:
         took = ", ".join(sorted(earlier)) or "none"

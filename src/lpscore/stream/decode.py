@@ -34,7 +34,7 @@ import polars as pl
 from lpscore.config import IngestConfig
 from lpscore.ingest.carried import flags_against, remembered
 from lpscore.ingest.decode import infer_own_comp_ids, wanted_tags
-from lpscore.ingest.dedup import DEDUP_COLUMNS, FLAGS
+from lpscore.ingest.dedup import DEDUP_COLUMNS, with_flags
 from lpscore.ingest.pipeline import canonical_events, typed_messages
 from lpscore.ingest.records import split_messages, time_column
 from lpscore.quarantine import Quarantine
@@ -43,6 +43,8 @@ from lpscore.stream.lanes import prefixed
 __all__ = ["Record", "StreamDecoder", "capture_prefix", "decode_all"]
 
 _CAPTURE_NS = time_column("capture")
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
     """One raw message: its bytes (no line end), where it came from, and the capture time in
@@ -145,7 +147,7 @@ class StreamDecoder:
     def _marked(self, good: pl.DataFrame, flags: pl.DataFrame) -> pl.DataFrame:
         """``good`` with the flags ``_flags`` gave its rows (row for row), in session order
         when there was history."""
-        marked = good.with_columns(*(flags[c] for c in FLAGS))
+        marked = with_flags(good, flags)
         if self.history is None or self.history.is_empty():
             return marked
         return marked.sort(["sender", "target", "ts_recv", "file_index", "offset"],
