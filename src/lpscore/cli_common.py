@@ -49,6 +49,7 @@ from lpscore.quarantine import Quarantine
 __all__ = [
     "ConfigOption",
     "FixFiles",
+    "Format",
     "HistoryOption",
     "Inputs",
     "LenientOption",
@@ -106,9 +107,19 @@ LenientOption = Annotated[
 
 
 class OutputFormat(StrEnum):
+    """``--format`` of a command with a tabular result (``lpscore kpis``)."""
+
     TABLE = "table"
     JSON = "json"
     CSV = "csv"
+
+
+class Format(StrEnum):
+    """``--format`` of the other commands, whose results are not one table: asked for CSV,
+    they refuse it as an invalid choice rather than print the table."""
+
+    TABLE = "table"
+    JSON = "json"
 
 
 @contextmanager
@@ -131,10 +142,11 @@ def with_lenient(config: Config, lenient: bool) -> Config:
 
 def run_ingest(
     fix_files: list[Path], quote_files: list[Path], config: Config, out: Path | None,
-    output: OutputFormat, quarantine: Quarantine | None = None, *, append: bool = False,
+    output: str, quarantine: Quarantine | None = None, *, append: bool = False,
     strict: bool = False,
 ) -> tuple[IngestResult, QuoteLoad | None, Stored | None]:
-    """Ingest FIX logs and quotes with a progress bar; write ``out``/history/ when given,
+    """Ingest FIX logs and quotes with a progress bar (when ``output``, the command's
+    ``--format``, is a table); write ``out``/history/ when given,
     replacing it, or with ``append`` adding to it (lpscore.history.state); with ``strict``,
     not when anything was quarantined (the caller says so and exits). Returns the ingest,
     the quotes and what was stored (None when nothing was). The caller writes
@@ -160,7 +172,7 @@ def run_ingest(
     total = sum(p.stat().st_size for p in fix_files)
     with Progress(
         *task_columns("ingest"), BarColumn(), DownloadColumn(),
-        TimeRemainingColumn(), console=err, disable=output is not OutputFormat.TABLE,
+        TimeRemainingColumn(), console=err, disable=output != OutputFormat.TABLE,
         transient=True,
     ) as progress:
         task = progress.add_task("FIX logs", total=total)
@@ -233,7 +245,7 @@ def _store(root: Path, result: IngestResult, quote_load: QuoteLoad | None,
 
 def run_kpis(
     fix_files: list[Path], quote_files: list[Path], config: Config, out: Path | None,
-    output: OutputFormat, quarantine: Quarantine,
+    output: str, quarantine: Quarantine,
 ) -> tuple[IngestResult, KpiResult]:
     """``run_ingest``, then the KPI engine on its events and quotes, both in the compact form
     (lpscore.model.schema.compact: the same KPIs in less memory). The returned ingest result
@@ -312,7 +324,7 @@ Inputs = tuple[Path | None, list[Path], list[Path]]
 """What a command measures: a history store (``store_or_logs``), else FIX logs and quotes."""
 
 
-def kpis_of(inputs: Inputs, config: Config, out: Path | None, output: OutputFormat,
+def kpis_of(inputs: Inputs, config: Config, out: Path | None, output: str,
             quarantine: Quarantine) -> tuple[KpiResult, dict[str, int]]:
     """The KPIs of the history store, or of the FIX logs (``run_kpis``: ingested into
     ``out``/history), with the ingests' data-quality counts. A store's events and quotes are
@@ -328,7 +340,7 @@ def kpis_of(inputs: Inputs, config: Config, out: Path | None, output: OutputForm
 
 
 @contextmanager
-def store_to_map(inputs: Inputs, config: Config, out: Path | None, output: OutputFormat,
+def store_to_map(inputs: Inputs, config: Config, out: Path | None, output: str,
                  quarantine: Quarantine) -> Iterator[tuple[Path, dict[str, int]]]:
     """The history store for a Dask cluster to map over, with the ingests' data-quality
     counts: the store as it is, else the FIX logs ingested into ``out``/history (a

@@ -15,9 +15,9 @@ from rich.text import Text
 from lpscore.cli_common import (
     ConfigOption,
     FixFiles,
+    Format,
     LenientOption,
     OutDir,
-    OutputFormat,
     QuoteFiles,
     exit_on_error,
     run_ingest,
@@ -38,7 +38,7 @@ def ingest(
     out: OutDir,
     quotes: QuoteFiles = None,
     config_path: ConfigOption = None,
-    output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.TABLE,
+    output: Annotated[Format, typer.Option("--format")] = Format.TABLE,
     lenient: LenientOption = False,
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit non-zero if anything was quarantined.")
@@ -66,7 +66,7 @@ def ingest(
                             "quotes_held_already": stored.quotes_held if stored else 0}
         summary["seconds"] = round(time.perf_counter() - started, 3)
         (out / "reconciliation.json").write_text(json.dumps(summary, indent=2) + "\n")
-        if output is OutputFormat.JSON:
+        if output is Format.JSON:
             print(json.dumps(summary))
         else:
             _print_tables(summary, out)

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from lpscore.cli_common import OutputFormat, exit_on_error
+from lpscore.cli_common import Format, exit_on_error
 from lpscore.cli_output import console, err, task_columns
 from lpscore.errors import InputError
 from lpscore.learn.costsplit import CostParams, clip_then_rescale, solve_exact, solve_sgd
@@ -33,8 +33,8 @@ def bench_allocation(
                         ] = 2000,
     sizes: Annotated[str, typer.Option("--sizes", help="Order sizes V, comma-separated.")
                      ] = "1000,8000",
-    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")
-                      ] = OutputFormat.TABLE,
+    output: Annotated[Format, typer.Option("--format", help="table or json.")
+                      ] = Format.TABLE,
 ) -> None:
     """The dark pool problem and Cont-Kukanov splitting: learners against the ideal.
 
@@ -43,8 +43,6 @@ def bench_allocation(
     the ideal allocator's at episodes 50, 200, 1000, 2000, with 95% intervals across seeds;
     then the one- and two-venue Cont-Kukanov cases against brute force (docs/learn.md)."""
     with exit_on_error():
-        if output is OutputFormat.CSV:
-            raise InputError("--format csv is not available: use table or json")
         try:
             totals = [int(float(x)) for x in sizes.split(",") if x.strip()]
         except (ValueError, OverflowError) as exc:      # 'x', nan; inf
@@ -55,7 +53,7 @@ def bench_allocation(
         rows: list[dict[str, Any]] = []
         with Progress(*task_columns("bench-allocation"), BarColumn(),
                       TimeRemainingColumn(), console=err,
-                      disable=output is not OutputFormat.TABLE, transient=True) as progress:
+                      disable=output is not Format.TABLE, transient=True) as progress:
             task = progress.add_task("dark pool", total=len(configs) * len(totals) * seeds
                                      * len(ALLOCATORS))
             for config, swap_at in configs.items():
@@ -69,7 +67,7 @@ def bench_allocation(
                                         seeds=range(seeds), swap_at=swap_at, progress=tick)
                     rows += _rows(config, total, runs, swap_at)
             cases = cont_kukanov_cases()
-        if output is OutputFormat.JSON:
+        if output is Format.JSON:
             print(json.dumps({"dark_pool": rows, "cont_kukanov": cases}))
             return
         _print(rows, episodes, seeds)

@@ -12,8 +12,8 @@ from rich.text import Text
 from lpscore.cli_common import (
     ConfigOption,
     FixFiles,
+    Format,
     LenientOption,
-    OutputFormat,
     QuoteFiles,
     exit_on_error,
     run_kpis,
@@ -34,7 +34,7 @@ __all__ = ["publish", "scores"]
 StoreOption = Annotated[str, typer.Option(
     "--store", help="Score store URI: redis://host:port/db, rediss://..., memory:// "
     "(this process only), valkey+embedded:// (a private server for this run).")]
-FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table or json.")]
+FormatOption = Annotated[Format, typer.Option("--format", help="table or json.")]
 
 
 def publish(
@@ -44,7 +44,7 @@ def publish(
     profile_spec: Annotated[str, typer.Option(
         "--profile", help="hft, block, best_price, or a .toml/.yaml profile file.")] = "block",
     config_path: ConfigOption = None,
-    output: FormatOption = OutputFormat.TABLE,
+    output: FormatOption = Format.TABLE,
     lenient: LenientOption = False,
 ) -> None:
     """Score every context level (LP, symbol, size bucket, regime) and publish the snapshots."""
@@ -57,7 +57,7 @@ def publish(
             done = publish_result(result, profile, specs, store)
         rows = [{"profile": p.profile, "context": p.context, "version": p.version,
                  "changed": p.changed} for p in done]
-        if output is OutputFormat.JSON:
+        if output is Format.JSON:
             print(json.dumps({"published": rows}))
             return
         table = Table(title=f"Published to {store_uri}: {sum(p.changed for p in done)} new "
@@ -74,7 +74,7 @@ def scores(
     profile: Annotated[str, typer.Option("--profile", help="Profile name as published.")],
     context: Annotated[str, typer.Option(
         "--context", help="symbol=ACME,size_bucket=... (default: LP level).")] = "",
-    output: FormatOption = OutputFormat.TABLE,
+    output: FormatOption = Format.TABLE,
     config_path: ConfigOption = None,
     max_age: Annotated[float | None, typer.Option(
         "--max-age", help="Seconds: report stale when the profile's newest publish is older "
@@ -82,7 +82,7 @@ def scores(
 ) -> None:
     """The scores published for one profile and context, as a router sees them."""
     with exit_on_error():
-        wanted = parse_context(context)
+        wanted = parse_context(context, published=True)
         routing = load_config(config_path).routing
         with open_store(store_uri) as store:
             cache = ScoreCache(store, [profile], stale_after_s=routing.stale_after_s,
@@ -96,7 +96,7 @@ def scores(
                                  f"{context_key(wanted)}; published contexts: "
                                  f"{', '.join(cache.contexts(profile)[:10]) or 'none'}")
         snap, stale = entry.snapshot, cache.stale(profile)
-        if output is OutputFormat.JSON:
+        if output is Format.JSON:
             print(json.dumps({**snap.to_json(), "stale": stale}))
             return
         table = Table(title=Text.assemble(

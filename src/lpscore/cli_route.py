@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from lpscore.cli_common import ConfigOption, OutputFormat, QuoteFiles, exit_on_error, run_kpis
+from lpscore.cli_common import ConfigOption, Format, QuoteFiles, exit_on_error, run_kpis
 from lpscore.cli_output import console, err, styled
 from lpscore.cli_score import parse_context
 from lpscore.config import Config, load_config
@@ -55,8 +55,8 @@ def route(
         "--context", help="size_bucket=...,vol_regime=...: context keys to use as given "
         "(default: size bucket from ADV or notional, no regime).")] = "",
     config_path: ConfigOption = None,
-    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")
-                      ] = OutputFormat.TABLE,
+    output: Annotated[Format, typer.Option("--format", help="table or json.")
+                      ] = Format.TABLE,
     decisions: Annotated[Path | None, typer.Option(
         "--decisions", metavar="FILE", help="Also append the decision to this JSON-lines "
         "journal (one record per decision: time, symbol, side, qty and the plan, as "
@@ -94,7 +94,7 @@ def route(
             if journal is not None:   # a plan that routed nothing is a decision too
                 journal.write(plan, ts_ns=time.time_ns(), symbol=request.symbol,
                               side=_side_text(request.side), qty=request.qty)
-        if output is OutputFormat.JSON:
+        if output is Format.JSON:
             print(json.dumps(plan.to_json()))
         else:
             _print(plan, request)
@@ -103,7 +103,7 @@ def route(
 
 
 def _publish_now(fix_files: list[Path], quote_files: list[Path], profile_spec: str,
-                 config: Config, store: ScoreStore, output: OutputFormat) -> str:
+                 config: Config, store: ScoreStore, output: Format) -> str:
     """Score the logs and publish every level to ``store``; the profile's name."""
     _, result = run_kpis(fix_files, quote_files, config, None, output, Quarantine())
     specs = catalog(result.horizons)
@@ -133,7 +133,7 @@ def _request(symbol: str, side: str, qty: float, price: float | None, context: s
         raise InputError(f"--qty {qty}: give a positive, finite quantity")
     if price is not None and not 0 < price < math.inf:
         raise InputError(f"--price {price}: give a positive, finite price")
-    wanted = {k: str(v) for k, v in parse_context(context).items()}
+    wanted = {k: str(v) for k, v in parse_context(context, published=True).items()}
     if "symbol" in wanted and wanted.pop("symbol") != symbol:
         raise InputError("--context symbol=... differs from --symbol: give the symbol once")
     if "size_bucket" not in wanted:

@@ -14,10 +14,10 @@ from rich.text import Text
 
 from lpscore.cli_common import (
     ConfigOption,
+    Format,
     HistoryOption,
     LenientOption,
     LogsOrStore,
-    OutputFormat,
     QuoteFiles,
     exit_on_error,
     kpis_of,
@@ -32,6 +32,7 @@ from lpscore.config import Config, load_config
 from lpscore.engine import Engine
 from lpscore.errors import InputError
 from lpscore.kpi.context import CONTEXT_KEYS
+from lpscore.publish.publisher import published_context
 from lpscore.publish.snapshot import parse_context_key
 from lpscore.quarantine import Quarantine
 from lpscore.scoring import (
@@ -59,7 +60,7 @@ def score(
         "--context", help="symbol=ACME,size_bucket=...: score within this context "
         "(default: every LP over all its orders).")] = "",
     config_path: ConfigOption = None,
-    output: Annotated[OutputFormat, typer.Option("--format")] = OutputFormat.TABLE,
+    output: Annotated[Format, typer.Option("--format")] = Format.TABLE,
     out: Annotated[Path | None, typer.Option(
         "--out", help="Also write DIR/scores.json, DIR/quarantine.jsonl and, from FIX logs, "
         "DIR/history.",
@@ -74,8 +75,6 @@ def score(
     """Composite LP scores (docs/scoring.md) from FIX logs and quotes, or a history store,
     ranked."""
     with exit_on_error():
-        if output is OutputFormat.CSV:
-            raise InputError("--format csv is not available for score: use table or json")
         check_engine(engine, scheduler)
         store = store_or_logs("score", "score", fix_files or [], quotes or [], history, out)
         if scheduler is not None and out is None and store is None:
@@ -103,7 +102,7 @@ def score(
             (out / "scores.json").write_text(json.dumps(payload, indent=2) + "\n",
                                              encoding="utf-8")
             quarantine.write_jsonl(out / "quarantine.jsonl")
-        if output is OutputFormat.JSON:
+        if output is Format.JSON:
             print(json.dumps(payload))
         else:
             print_scorecard(card, console())
@@ -128,11 +127,12 @@ def _score_on_dask(store: Path, config: Config, quarantine: Quarantine,
     raise no_orders_in(wanted, keys, run.stats)
 
 
-def parse_context(text: str) -> dict[str, str]:
+def parse_context(text: str, *, published: bool = False) -> dict[str, str]:
     """``"symbol=ACME,size_bucket=<10k"`` -> ``{"symbol": "ACME", "size_bucket": "<10k"}``
-    (publish.snapshot.parse_context_key, with the option's name in the error)."""
+    (publish.snapshot.parse_context_key, with the option's name in the error); with
+    ``published``, only keys a published context has (publish.publisher.published_context)."""
     try:
-        return parse_context_key(text)
+        return published_context(text) if published else parse_context_key(text)
     except ValueError as exc:
         raise InputError(f"--{exc}") from exc
 

@@ -13,7 +13,7 @@ import typer
 from rich.progress import BarColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from lpscore.cli_common import OutputFormat, exit_on_error, out_dir
+from lpscore.cli_common import Format, OutputFormat, exit_on_error, out_dir
 from lpscore.cli_kpis import write_kpis
 from lpscore.cli_output import console, err, task_columns
 from lpscore.config import Config, ContextConfig
@@ -33,20 +33,18 @@ def simulate(
                                              "the scenario's).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Output directory.", callback=out_dir)
                    ] = Path("out/sim"),
-    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")
-                      ] = OutputFormat.TABLE,
+    output: Annotated[Format, typer.Option("--format", help="table or json.")
+                      ] = Format.TABLE,
 ) -> None:
     """Run a scenario through the closed loop (router, simulated LPs over FIX, scorecard).
 
     Writes the FIX log, the quotes, the KPI tables and the HTML report, the timeline and the
     result under --out (docs/simulator.md)."""
     with exit_on_error():
-        if output is OutputFormat.CSV:
-            raise InputError("--format csv is not available for simulate: use table or json")
         scenario = load_scenario(scenario_spec)
         with Progress(*task_columns("simulate"), BarColumn(),
                       TimeRemainingColumn(), console=err,
-                      disable=output is not OutputFormat.TABLE, transient=True) as progress:
+                      disable=output is not Format.TABLE, transient=True) as progress:
             task = progress.add_task(scenario.name, total=1.0)
             result = Simulation(scenario, seed=seed,
                                 progress=lambda done: progress.update(task, completed=done)
@@ -63,7 +61,7 @@ def simulate(
         _write_decisions(result, out / "kpis" / "decisions.jsonl")
         payload = result.to_json(str(log))
         (out / "result.json").write_text(json.dumps(payload, indent=1), encoding="utf-8")
-        if output is OutputFormat.JSON:
+        if output is Format.JSON:
             print(json.dumps(payload))
             return
         _print(result, out)
@@ -145,8 +143,8 @@ def bench_routing_command(
     policies: Annotated[str, typer.Option(
         "--policies", help=f"Comma-separated subset of {','.join(POLICY_NAMES)}.")
     ] = ",".join(POLICY_NAMES),
-    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")
-                      ] = OutputFormat.TABLE,
+    output: Annotated[Format, typer.Option("--format", help="table or json.")
+                      ] = Format.TABLE,
     jobs: Annotated[int | None, typer.Option(
         "--jobs", help="Simulations run at once, each in a process of its own (default: "
         "one per CPU; 1: one after the other, in this process).", min=1)] = None,
@@ -156,8 +154,6 @@ def bench_routing_command(
     Implementation shortfall, completion, fill %, rejects and regret vs an oracle that knows
     the LPs, with 95% intervals (docs/simulator.md)."""
     with exit_on_error():
-        if output is OutputFormat.CSV:
-            raise InputError("--format csv is not available: use table or json")
         names = [p.strip() for p in policies.split(",") if p.strip()]
         unknown = [p for p in names if p not in POLICY_NAMES]
         if unknown:
@@ -166,13 +162,13 @@ def bench_routing_command(
         scenario = load_scenario(scenario_spec)
         with Progress(*task_columns("bench-routing"), BarColumn(),
                       TimeRemainingColumn(), console=err,
-                      disable=output is not OutputFormat.TABLE, transient=True) as progress:
+                      disable=output is not Format.TABLE, transient=True) as progress:
             task = progress.add_task(scenario.name, total=seeds * len(names))
             results = bench_routing(scenario, range(1, seeds + 1), names,
                                     progress=lambda name, seed: progress.update(
                                         task, advance=1, description=f"{name} seed {seed}"),
                                     jobs=jobs or cpus())
-        if output is OutputFormat.JSON:
+        if output is Format.JSON:
             print(json.dumps({"scenario": scenario.name, "seeds": seeds,
                               "policies": [r.to_json() for r in results]}))
             return

@@ -97,7 +97,7 @@ def test_table_output() -> None:
     (["--context", "symbol"], "give key=value pairs"),
     (["--context", "venue=X"], "unknown key(s) venue"),
     (["--context", "symbol=MSFT"], "no orders in context"),
-    (["--format", "csv"], "use table or json"),
+    (["--format", "csv"], "'csv' is not one of 'table',"),
 ])
 def test_errors_say_what_to_do(args: list[str], message: str) -> None:
     done = run(*args)

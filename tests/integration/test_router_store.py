@@ -230,3 +230,11 @@ def test_route_without_a_reachable_store_falls_back_to_the_static_ranking(tmp_pa
     assert json.loads(nothing.stdout)["unrouted"] == 100
     bad = run("route", "--symbol", "ACME", "--side", "hold", "--qty", "100")
     assert bad.returncode == 2 and "use buy or sell" in bad.stderr
+    for command in (["route", "--symbol", "ACME", "--side", "buy", "--qty", "100"],
+                    ["scores", "--store", "redis://127.0.0.1:1/0", "--profile", "block"]):
+        # a key no published context has: refused, not ignored (route) nor looked up
+        # in vain (scores)
+        typo = run(*command, "--context", "size_bukcet=<10k")
+        assert typo.returncode == 2, typo.stderr
+        assert "unknown key(s) size_bukcet" in typo.stderr
+        assert "made of symbol, size_bucket, vol_regime" in typo.stderr

@@ -28,7 +28,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from lpscore.publish.publisher import HIERARCHY
+from lpscore.publish.publisher import HIERARCHY, published_context
 from lpscore.publish.publisher import levels as published_levels
 from lpscore.publish.snapshot import ALL, context_key, parse_context_key
 from lpscore.routing.cache import ScoreCache
@@ -139,8 +139,9 @@ class HealthOut(BaseModel):
 
 def canonical_context(text: str) -> str:
     """``size_bucket=adv<0.1%,symbol=ACME`` (keys in any order; ``*`` or empty for the LP
-    level) -> the canonical context key ``symbol=ACME,size_bucket=adv<0.1%``."""
-    return context_key(parse_context_key(text))
+    level) -> the canonical context key ``symbol=ACME,size_bucket=adv<0.1%``; ValueError
+    (422) for a key that is never published."""
+    return context_key(published_context(text))
 
 
 def levels(key: str, hierarchy: Sequence[str] = HIERARCHY) -> tuple[str, ...]:

@@ -23,7 +23,7 @@ import polars as pl
 from lpscore.kpi.aggregate import kpi_stats
 from lpscore.kpi.engine import KpiResult
 from lpscore.publish.intervals import Intervals
-from lpscore.publish.snapshot import Snapshot, context_key
+from lpscore.publish.snapshot import Snapshot, context_key, parse_context_key
 from lpscore.publish.store import Published, ScoreStore
 from lpscore.scoring import KpiSpec, Profile, Scorecard, score_levels
 from lpscore.scoring.estimate import near
@@ -31,10 +31,22 @@ from lpscore.stats.dense import DenseStats
 from lpscore.stats.table import Stats
 
 __all__ = ["HIERARCHY", "capacities", "dense_capacities", "levels", "publish_result",
-           "snapshots_of", "snapshots_of_cards", "snapshots_of_stats"]
+           "published_context", "snapshots_of", "snapshots_of_cards", "snapshots_of_stats"]
 
 HIERARCHY = ("symbol", "size_bucket", "vol_regime")
 """The published chain: every prefix of it is a level."""
+
+
+def published_context(text: str, hierarchy: Sequence[str] = HIERARCHY) -> dict[str, str]:
+    """A context a user typed (``parse_context_key``) whose keys can be published: ValueError,
+    naming the keys there are, for any other (a context of them is never published, so
+    asking for it would only ever find nothing)."""
+    context = parse_context_key(text)
+    unknown = sorted(set(context) - set(hierarchy))
+    if unknown:
+        raise ValueError(f"context {text!r}: unknown key(s) {', '.join(unknown)}; published "
+                         f"contexts are made of {', '.join(hierarchy)}")
+    return context
 
 
 def levels(context: Mapping[str, str], hierarchy: Sequence[str] = HIERARCHY) -> list[str]:
