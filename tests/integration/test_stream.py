@@ -743,6 +743,8 @@ def test_follow_a_raw_stream_a_message_at_a_time_and_refuse_gzip(tmp_path: Path)
     path.write_bytes(one)
     source = FollowFile(path)
     assert source.read() == [] and source.raw is None   # one message: lines or a stream?
+    alone = FollowFile(path)       # the file stays so: a stream, as the batch ingest reads it
+    assert alone.read() == [] and [(r.data, r.offset) for r in alone.read()] == [(one, 0)]
     path.write_bytes(one + two[:9])
     assert [(r.data, r.offset) for r in source.read()] == [(one, 0)] and source.raw
     assert source.read() == []                          # the second is cut short: it waits

@@ -8,7 +8,9 @@ Only complete lines are read: a partially written last line waits until its newl
 A raw SOH stream (messages back to back, no line ends, as the batch ingest reads one) is
 followed too, a framed message at a time (``lpscore.fix.batch.frames``, the batch's
 framer): the file is taken for one once two frames follow each other with no line end
-between them, and a message cut short waits for its end. A gzip file cannot be followed
+between them, or, as the batch ingest takes a file with SOH and no line end, once such bytes
+are found unchanged at two reads in a row (a file of one message and nothing after it); a
+message cut short waits for its end. A gzip file cannot be followed
 (it is only readable once whole): it stops the stream with what to do instead.
 Rotation (the path now names another file: ``mv fix.log fix.log.1`` then a new ``fix.log``)
 is noticed by the inode: the rest of the old file is read to its end first, then the new one
@@ -31,6 +33,7 @@ import numpy as np
 
 from lpscore.errors import InputError
 from lpscore.fix.batch import frames
+from lpscore.fix.codec import SOH
 from lpscore.gzipped import is_gzip
 from lpscore.stream.decode import Record
 
@@ -48,6 +51,8 @@ class FollowFile:
     events: Counter[str] = field(default_factory=Counter)
     raw: bool | None = None
     """A raw SOH stream (True), a log of lines (False), or not known yet (None)."""
+    _undecided: int = field(default=-1, repr=False)
+    """While ``raw`` is None: how many unread bytes the last read found."""
     _handle: BinaryIO | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -105,6 +110,9 @@ class FollowFile:
                              "lpscore ingest, kpis or score")
         if self.raw is None:
             self.raw = _raw_stream(data)
+            if self.raw is None and data and len(data) == self._undecided:
+                self.raw = SOH in data      # unchanged since the last read: the batch's rule
+            self._undecided = len(data)
         if self.raw:
             return self._read_frames(handle, data, max_records)
         end = data.rfind(b"\n")
