@@ -42,6 +42,8 @@ def test_states_and_terminal() -> None:
     assert got["P"]["state"] == "partially_filled" and not got["P"]["terminal"]
     assert got["R"]["state"] == "rejected" and got["R"]["rejected"]
     assert got["R"]["reject_reason"] == "3 order exceeds limit"
+    assert got["R"]["reject_text"] == "Order exceeds limit"     # kept beside the code
+    assert got["F"]["reject_text"] is None and got["X"]["reject_text"] is None
     assert got["N"]["state"] == "pending" and got["N"]["ack_latency_ms"] is None
     assert got["X"]["state"] == "expired" and got["X"]["terminal"]
     # fill rate counts terminal orders only: F (100/100), R (0/100), X (0/100)

@@ -149,15 +149,16 @@ def _report_facts(reports: pl.DataFrame, key: str = "child_id") -> pl.DataFrame:
     )
     return facts.select(
         key, "t_ack", "ack_pos", "t_first_fill_report", "t_decision", "decision_pos",
-        "rejected", pl.when("rejected").then(reject_reason()).alias("reject_reason"),
-        "last_status", "replaced_qty", "busted", "corrected", "n_reports",
+        "rejected", *_reject_facts(), "last_status", "replaced_qty", "busted", "corrected",
+        "n_reports",
     )
 
 
 _STATES = pl.Enum(sorted({*_BY_ORD_STATUS.values(), *_BY_EXEC_TYPE.values()}))
 _STATE_CODES = {name: i for i, name in enumerate(_STATES.categories.to_list())}
 _FACTS = ("t_ack", "ack_pos", "t_first_fill_report", "t_decision", "decision_pos", "rejected",
-          "reject_reason", "last_status", "replaced_qty", "busted", "corrected", "n_reports")
+          "reject_reason", "reject_text", "last_status", "replaced_qty", "busted", "corrected",
+          "n_reports")
 
 
 def _report_facts_of(reports: pl.DataFrame, keys: pl.Series) -> pl.DataFrame:
@@ -203,8 +204,7 @@ def _report_facts_of(reports: pl.DataFrame, keys: pl.Series) -> pl.DataFrame:
         _nullable("busted", busted, answered), _nullable("corrected", corrected, answered),
         pl.Series("n_reports", count, dtype=pl.UInt32).set(pl.Series(~answered), None),
     ])
-    return facts.select(*_FACTS[:6], pl.when("rejected").then(reject_reason())
-                        .alias("reject_reason"), *_FACTS[7:])
+    return facts.select(*_FACTS[:6], *_reject_facts(), *_FACTS[8:])
 
 
 def _nullable(name: str, values: npt.NDArray[np.bool_],
@@ -331,6 +331,14 @@ def _never_back(session: npt.NDArray[np.int64], n_sessions: int,
 
 
 _never_back_jit: Any = numba.njit(cache=True, nogil=True)(_never_back)
+
+
+def _reject_facts() -> tuple[pl.Expr, pl.Expr]:
+    """A rejected order's ``reject_reason`` and ``reject_text`` (the Text (58) of its reject,
+    kept whatever the reason: an OrdRejReason 99 "other" is often explained only there),
+    from the reject's ``ord_rej_reason`` and ``text``."""
+    return (pl.when("rejected").then(reject_reason()).alias("reject_reason"),
+            pl.when("rejected").then(pl.col("text")).alias("reject_text"))
 
 
 def reject_reason() -> pl.Expr:
