@@ -19,6 +19,7 @@ from lpscore.history import read_compact
 from lpscore.ingest.pipeline import ingest_logs
 from lpscore.kpi.engine import EVENT_COLUMNS, QUOTE_COLUMNS, compute_kpis
 from lpscore.marketdata import load_quotes
+from lpscore.model.schema import QUOTE_SCHEMA, polars_schema
 from lpscore.quarantine import Quarantine
 from realdata import AMZN_MESSAGES as AMZN
 from realdata import DEMO_LOG, FIX
@@ -138,3 +139,35 @@ def test_compact_inputs_read_from_parquet_give_the_same_kpis(paths: list[Path],
                  "orphan_rejects"):
         assert_frame_equal(getattr(small, name), getattr(plain, name))
     assert small.data_quality == plain.data_quality
+
+
+def test_clock_offset_counts_messages_captured_at_their_sending_time(tmp_path: Path) -> None:
+    """The offset is the median over every LP message with a capture time, those captured
+    exactly at their SendingTime too (a synced clock and a millisecond capture give many):
+    they were taken for messages without a capture prefix and left out, which moved LP_A's
+    median from 0 to -0.38 ms on this copy of the demo log."""
+    lines = DEMO_LOG.read_bytes().split(b"\n")
+    synced = 0
+    for i, line in enumerate(lines):
+        prefix, _, message = line.partition(b" : ")
+        sent = re.search(rb"\x0152=([^\x01]*)", message)
+        if b"\x0149=LP_A\x01" in message and sent is not None and synced % 2 == 0:
+            stamp = sent.group(1).ljust(len(prefix), b"0")      # 13:29:40.019 -> .019000
+            lines[i] = stamp + b" : " + message
+        synced += b"\x0149=LP_A\x01" in message
+    log = tmp_path / "synced.log"
+    log.write_bytes(b"\n".join(lines))
+    events = ingest_logs([log], IngestConfig()).events
+    assert events["captured"].all()
+    theirs = events.filter(~pl.col("outbound") & (pl.col("lp") == "LP_A"))
+    skew_ms = (theirs["sending_time"] - theirs["ts_recv"]).dt.total_nanoseconds() / 1e6
+    assert (skew_ms == 0).sum() > theirs.height / 3      # the copy did sync a third or more
+    no_quotes = pl.DataFrame(schema=polars_schema(QUOTE_SCHEMA))
+    result = compute_kpis(events, no_quotes, Config())
+    (row,) = result.clock_offsets.filter(pl.col("lp") == "LP_A").to_dicts()
+    assert row["n"] == theirs.height
+    assert row["offset_ms"] == pytest.approx(float(skew_ms.median()), abs=1e-9)
+    # a store written before `captured` was kept: equal times are taken for no capture
+    old = compute_kpis(events.drop("captured"), no_quotes, Config())
+    (then,) = old.clock_offsets.filter(pl.col("lp") == "LP_A").to_dicts()
+    assert then["n"] == theirs.height - (skew_ms == 0).sum()

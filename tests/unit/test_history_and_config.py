@@ -9,6 +9,7 @@ import pytest
 
 from lpscore.cli_common import OutputFormat, run_ingest
 from lpscore.config import Config, ContextConfig, LpRule, load_config
+from lpscore.engine.plan import plan_tasks
 from lpscore.errors import ConfigError
 from lpscore.history import (
     add_counts,
@@ -34,6 +35,29 @@ def test_events_round_trip_through_partitioned_parquet(tmp_path: Path):
         "hive_partitioning=true) WHERE kind = '8'"
     ).fetchall()
     assert rows == [(events.filter(pl.col("kind") == "8").height,)]
+
+
+@pytest.mark.parametrize("old_first", [True, False], ids=["old_first", "new_first"])
+def test_events_stored_before_captured_was_kept_read_with_it_null(tmp_path: Path,
+                                                                  old_first: bool):
+    """A store some of whose files were written before ``captured`` was kept (an older
+    lpscore, then appended to) reads whole, plain and compact, with ``captured`` null in
+    those files' rows (or in all, when the first file lacks it), and plans for Dask."""
+    events = ingest_logs(sorted(MOEX.glob("*.log")), Config().ingest).events
+    write_events(tmp_path, events)
+    files = sorted((tmp_path / "events").glob("date=*/symbol=*/*.parquet"))
+    assert len(files) > 1
+    old = files[0] if old_first else files[-1]
+    stripped = pl.read_parquet(old, glob=False).drop("captured")
+    stripped.write_parquet(old)
+    for frame in (read_events(tmp_path), read_events(tmp_path, compact_form=True)):
+        assert frame.height == events.height and "captured" in frame.columns
+        known = frame["captured"].drop_nulls()
+        assert known.len() == (0 if old_first else frame.height - stripped.height)
+        assert known.all()
+        assert frame.drop("captured").with_columns(pl.col(pl.Categorical).cast(pl.String)
+                                                   ).equals(events.drop("captured"))
+    assert plan_tasks(tmp_path).n_events == events.height
 
 
 def test_read_compact_keeps_every_value_in_less_memory(tmp_path: Path):

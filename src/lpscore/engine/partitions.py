@@ -27,7 +27,7 @@ import polars as pl
 
 from lpscore.config import Config
 from lpscore.engine.plan import PartTask
-from lpscore.history.store import store_files
+from lpscore.history.store import scan_tables, store_files
 from lpscore.kpi.aggregate import kpi_stats
 from lpscore.kpi.context import add_context
 from lpscore.kpi.engine import KpiResult, compute_kpis
@@ -127,8 +127,8 @@ def read_task_events(store: Path, task: PartTask) -> pl.DataFrame:
     if not task.event_files:
         return pl.DataFrame(schema=schema)
     seqs = pl.Series("_seq", task.seqs)
-    frame = pl.scan_parquet([Path(f) for f in task.event_files], hive_partitioning=False,
-                            glob=False).filter(pl.col("_seq").is_in(seqs)).collect()
+    frame = scan_tables([Path(f) for f in task.event_files]).filter(
+        pl.col("_seq").is_in(seqs)).collect()
     return frame.sort("_seq").select(list(schema.keys()))
 
 

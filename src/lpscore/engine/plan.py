@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from lpscore.history.store import store_files
+from lpscore.history.store import scan_tables, store_files
 from lpscore.ingest.orders import link_child_orders
 from lpscore.kpi.engine import _RECEIPT_ORDER, clock_offsets
 from lpscore.model.enums import FILL_EXEC_TYPES
@@ -46,11 +46,11 @@ __all__ = ["NO_SYMBOL", "TASK_EVENTS", "PartTask", "Plan", "event_files", "plan_
 
 NO_SYMBOL = "__none__"
 _COLUMNS = (
-    "kind", "session", "outbound", "lp", "seq_num", "seq_epoch", "ts_recv", "sending_time",
-    "cl_ord_id", "orig_cl_ord_id", "parent_id", "exec_id", "exec_ref_id", "exec_type",
-    "symbol", "ref_seq_num", "ref_epoch", "source", "offset", "_seq",
+    "kind", "session", "outbound", "lp", "seq_num", "seq_epoch", "ts_recv", "captured",
+    "sending_time", "cl_ord_id", "orig_cl_ord_id", "parent_id", "exec_id", "exec_ref_id",
+    "exec_type", "symbol", "ref_seq_num", "ref_epoch", "source", "offset", "_seq",
 )
-"""What planning reads of the events: 20 of the store's 48 columns."""
+"""What planning reads of the events: 21 of the store's 49 columns."""
 
 
 @dataclass(frozen=True)
@@ -107,8 +107,7 @@ def plan_tasks(store: Path, *, order_clock: bool = False,
         return Plan([], 0, 0, 0, None, pl.DataFrame(), pl.DataFrame())
     # the compact form, and each row's file as a category: a store's path is long, and
     # its files are few next to its rows
-    frame = compact(pl.scan_parquet(files, include_file_paths="_file", hive_partitioning=False,
-                                    glob=False)
+    frame = compact(scan_tables(files, include_file_paths="_file")
                     .select(*_COLUMNS, pl.col("_file").cast(pl.Categorical))).collect()
     linked = link_child_orders(_in_receipt_order(frame))
     date = pl.col("ts_recv").dt.date().cast(pl.String).fill_null("unknown")

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 import polars as pl
 
-from lpscore.model.schema import EVENT_SCHEMA, QUOTE_SCHEMA, compact, polars_schema
+from lpscore.model.schema import EVENT_SCHEMA, QUOTE_SCHEMA, compact, polars_schema, with_captured
 
 __all__ = ["append_events", "append_quotes", "drop_from", "files_from", "new_quotes",
            "read_compact", "read_events", "read_quotes", "store_files", "write_events",
@@ -123,13 +123,25 @@ def read_quotes(root: Path, *, compact_form: bool = False) -> pl.DataFrame:
     return _read(root / "quotes", polars_schema(QUOTE_SCHEMA), compact_form=compact_form)
 
 
+def scan_tables(path: str | Path | Sequence[Path], *,
+                include_file_paths: str | None = None) -> pl.LazyFrame:
+    """An events or quotes table of Parquet file(s) as one scan. A column that some files
+    lack is null in them, and a column only later files have (``captured``, which events
+    written before it was kept lack) is left out when the first file lacks it; an events
+    table always has ``captured`` (lpscore.model.schema.with_captured)."""
+    scan = pl.scan_parquet(path if isinstance(path, str | Path) else list(path), glob=False,
+                           hive_partitioning=False, missing_columns="insert",
+                           extra_columns="ignore", include_file_paths=include_file_paths)
+    return with_captured(scan) if "ts_recv" in scan.collect_schema().names() else scan
+
+
 def read_compact(path: str | Path | Sequence[Path],
                  columns: Sequence[str] | None = None) -> pl.DataFrame:
     """An events or quotes table from Parquet file(s), only ``columns`` (default: all), in
     the compact form (lpscore.model.schema.compact). The few-valued string columns are made
     categorical as they are read, so that their strings are never held whole: what a caller
     of the KPI engine should read (1M orders and 20M quotes: 1.3 GB instead of 2.0 GB)."""
-    lazy = pl.scan_parquet(path if isinstance(path, str | Path) else list(path), glob=False)
+    lazy = scan_tables(path)
     if columns is not None:
         lazy = lazy.select(columns)
     return compact(compact(lazy).collect())
@@ -163,6 +175,5 @@ def _read(directory: Path, schema: pl.Schema, *, compact_form: bool) -> pl.DataF
         return compact(empty) if compact_form else empty
     if compact_form:   # the strings made categorical as they are read, never held whole
         return read_compact(files, [*schema.names(), "_seq"]).sort("_seq").drop("_seq")
-    frame = (pl.scan_parquet(files, hive_partitioning=False, glob=False).sort("_seq")
-             .drop("_seq").collect())
+    frame = scan_tables(files).sort("_seq").drop("_seq").collect()
     return frame.select(list(schema.keys()))

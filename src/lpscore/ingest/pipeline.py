@@ -295,6 +295,7 @@ def typed_messages(rows: pl.DataFrame, config: IngestConfig) -> pl.DataFrame:
     typed = typed_rows(classify(rows), config)
     return typed.with_columns(
         pl.coalesce("capture_time", "sending_time").alias("ts_recv"),
+        pl.col("capture_time").is_not_null().alias("captured"),
         pl.when(pl.col("kind") == "8").then(pl.coalesce("transact_time", "sending_time"))
         .otherwise(pl.col("sending_time")).alias("ts_event"),
     ).drop(_RAW_DONE)

@@ -38,6 +38,7 @@ from lpscore.kpi.lifecycle import (
 )
 from lpscore.kpi.sweep import QuoteSweep
 from lpscore.marketdata.nbbo import QuoteBook
+from lpscore.model.schema import with_captured
 from lpscore.quarantine import Quarantine
 
 __all__ = ["EVENT_COLUMNS", "QUOTE_COLUMNS", "KpiResult", "compute_kpis", "horizon_label"]
@@ -134,13 +135,13 @@ _RECEIPT_ORDER = {"ts_recv": False, "session": False, "outbound": True, "seq_num
 """Receipt order: time, then session, our own messages first, MsgSeqNum, file and offset
 (column: descending)."""
 EVENT_COLUMNS = (
-    "kind", "session", "outbound", "lp", "seq_num", "seq_epoch", "ts_recv", "sending_time",
-    "transact_time", "transact_time_subsecond", "cl_ord_id", "orig_cl_ord_id", "parent_id",
-    "exec_id", "exec_ref_id", "exec_type", "ord_status", "symbol", "side", "order_qty", "price",
-    "ord_type", "last_qty", "last_px", "leaves_qty", "ord_rej_reason", "ref_seq_num",
-    "ref_epoch", "ref_msg_type", "text", "source", "offset", "line",
+    "kind", "session", "outbound", "lp", "seq_num", "seq_epoch", "ts_recv", "captured",
+    "sending_time", "transact_time", "transact_time_subsecond", "cl_ord_id", "orig_cl_ord_id",
+    "parent_id", "exec_id", "exec_ref_id", "exec_type", "ord_status", "symbol", "side",
+    "order_qty", "price", "ord_type", "last_qty", "last_px", "leaves_qty", "ord_rej_reason",
+    "ref_seq_num", "ref_epoch", "ref_msg_type", "text", "source", "offset", "line",
 )
-"""The event columns the engine reads (33 of EVENT_SCHEMA's 47): a caller reading events
+"""The event columns the engine reads (34 of EVENT_SCHEMA's 48): a caller reading events
 from Parquet for ``compute_kpis`` alone may read only these (a third less memory)."""
 _FILL_COLUMNS = ("kind", "session", "exec_type", "exec_id", "exec_ref_id", "ts_recv",
                  "transact_time", "transact_time_subsecond", "last_qty", "last_px",
@@ -160,7 +161,7 @@ def _in_receipt_order(events: pl.DataFrame) -> pl.DataFrame:
     would copy every column. Polars 2.1's ``pl.format`` panics on columns split in chunks of
     which one is empty, which a filter of a chunked frame can give: the few frames that go
     through it are made one chunk first (``_orphan_rejects``, ``_aliases``)."""
-    frame = events.select(EVENT_COLUMNS)
+    frame = with_captured(events).select(EVENT_COLUMNS)
     order = _receipt_order(events)
     moved = np.flatnonzero(order != np.arange(len(order)))
     if len(moved):
@@ -401,8 +402,10 @@ def clock_offsets(linked: pl.DataFrame) -> pl.DataFrame:
     """Per session: median of (the LP's SendingTime - our capture time) over the LP's
     messages that carry a capture time; positive means the LP's clock is ahead of ours
     (or its messages took that long to reach us, which a median cannot tell apart)."""
-    inbound = linked.lazy().filter(
-        ~pl.col("outbound") & (pl.col("ts_recv") != pl.col("sending_time")))
+    # not known (events stored before ``captured`` was kept): a receipt time other than
+    # the SendingTime is a capture time, and one equal to it is taken for none
+    captured = pl.col("captured").fill_null(pl.col("ts_recv") != pl.col("sending_time"))
+    inbound = linked.lazy().filter(~pl.col("outbound") & captured)
     return inbound.group_by("session").agg(
         pl.col("lp").drop_nulls().first(),
         ((pl.col("sending_time") - pl.col("ts_recv")).dt.total_nanoseconds()

@@ -46,6 +46,9 @@ class Event:
     source: str
     offset: int
     line: int
+    captured: bool | None = None
+    """``ts_recv`` is our capture time (the log line's prefix), not the SendingTime that
+    stands in for it without one; None: not known (events stored before it was kept)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -23,6 +23,7 @@ __all__ = [
     "empty_events",
     "iter_events",
     "polars_schema",
+    "with_captured",
 ]
 
 _TS = pa.timestamp("ns", tz="UTC")
@@ -40,6 +41,7 @@ EVENT_SCHEMA = pa.schema(
         ("poss_dup", pa.bool_()),
         ("ts_event", _TS),
         ("ts_recv", _TS),
+        ("captured", pa.bool_()),
         ("sending_time", _TS),
         ("transact_time", _TS),
         ("transact_time_subsecond", pa.bool_()),
@@ -123,6 +125,14 @@ def compact(frame: _Frame) -> _Frame:
         frame = frame.with_columns(pl.repeat(None, frame.height, dtype=s.dtype).alias(s.name)
                                    for s in empty)
     return frame
+
+
+def with_captured(frame: _Frame) -> _Frame:
+    """An events table with the ``captured`` column, null (not known) when it has none:
+    events read from a store or a file written before the column was kept."""
+    if "captured" in frame.collect_schema().names():
+        return frame
+    return frame.with_columns(pl.lit(None, dtype=pl.Boolean).alias("captured"))
 
 
 def polars_schema(schema: pa.Schema) -> pl.Schema:
