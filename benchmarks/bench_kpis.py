@@ -216,16 +216,17 @@ def lpscore_table(events: Any, quotes: Any) -> tuple[Any, Any]:
 
 def read_lpscore_input(data_dir: Path, *, strings: bool = False) -> tuple[Any, Any]:
     """The events and quotes as a caller of ``compute_kpis`` should read them: only the
-    columns the engine reads (33 of 47 event columns, 4 of 6 quote columns), in the compact
+    columns the engine reads (34 of 48 event columns, 4 of 6 quote columns), in the compact
     form (lpscore.model.schema.compact: the few-valued string columns categorical, cast while
     scanning so that their strings are never held whole). ``strings``: plain strings
     instead (the ``lpscore-strings`` contender)."""
-    import polars as pl  # noqa: PLC0415
 
     from lpscore.history import read_compact  # noqa: PLC0415
+    from lpscore.history.store import scan_tables  # noqa: PLC0415
     from lpscore.kpi.engine import EVENT_COLUMNS, QUOTE_COLUMNS  # noqa: PLC0415
 
-    read = ((lambda path, columns: pl.read_parquet(path, columns=list(columns))) if strings
+    # scan_tables: data generated before events had ``captured`` reads with it null
+    read = ((lambda path, columns: scan_tables(path).select(columns).collect()) if strings
             else read_compact)
     return (read(data_dir / "events.parquet", EVENT_COLUMNS),
             read(data_dir / "quotes.parquet", QUOTE_COLUMNS))

@@ -262,6 +262,7 @@ def make_events(rng: np.random.Generator, orders: int, book: dict[str, npt.NDArr
         pl.lit(0, dtype=pl.Int64).alias("seq_epoch"),
         pl.lit(False).alias("poss_dup"),
         pl.col("ts_recv").alias("ts_event"),
+        pl.lit(True).alias("captured"),                 # ts_recv is our capture time
         pl.when(pl.col("kind") == "8").then(
             pl.concat_str(pl.lit("E"), pl.int_range(pl.len()).cast(pl.String)))
         .alias("exec_id"),
