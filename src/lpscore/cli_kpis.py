@@ -112,7 +112,7 @@ def write_kpis(fix_files: list[Path], quote_files: list[Path], config: Config, o
     try:
         stats = kpi_stats(result, keys)
     except ValueError as exc:
-        raise InputError(str(exc)) from exc
+        raise InputError(f"--by: {exc}") from exc
     table = summarize(stats, result.horizons, result.unmatched_session_rejects)
     quality = {**ingest_quality, **result.data_quality}
     payload = summary_json(table, result.horizons, keys, quality, {
@@ -140,7 +140,7 @@ def _write_kpis_dask(inputs: Inputs, config: Config, out: Path, keys: list[str],
         try:
             run = cluster_stats(store, config, keys, client=client)
         except ValueError as exc:
-            raise InputError(str(exc)) from exc
+            raise InputError(f"--by: {exc}") from exc
     quarantine.extend(run.quarantined)
     table = summarize(run.stats, run.horizons, run.unmatched_session_rejects)
     payload = summary_json(table, run.horizons, keys, {**ingest_quality, **run.data_quality}, {

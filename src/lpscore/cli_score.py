@@ -30,7 +30,7 @@ from lpscore.cli_kpis import EngineOption, SchedulerOption, check_engine
 from lpscore.cli_output import console, styled
 from lpscore.config import Config, load_config
 from lpscore.engine import Engine
-from lpscore.errors import InputError
+from lpscore.errors import ConfigError, InputError
 from lpscore.kpi.context import CONTEXT_KEYS
 from lpscore.publish.publisher import published_context
 from lpscore.publish.snapshot import parse_context_key
@@ -89,13 +89,16 @@ def score(
             profile = replace(profile, seed=seed)
         order = [*CONTEXT_KEYS, *config.context.extra_keys]
         inputs = (store, fix_files or [], quotes or [])
-        if engine is Engine.DASK:
-            with store_to_map(inputs, config, out, output, quarantine) as (root, _):
-                card = _score_on_dask(root, config, quarantine, (profile, wanted, order),
-                                      scheduler)
-        else:
-            result, _ = kpis_of(inputs, config, out, output, quarantine)
-            card = score_result(result, profile, specs, wanted, order)
+        try:
+            if engine is Engine.DASK:
+                with store_to_map(inputs, config, out, output, quarantine) as (root, _):
+                    card = _score_on_dask(root, config, quarantine, (profile, wanted, order),
+                                          scheduler)
+            else:
+                result, _ = kpis_of(inputs, config, out, output, quarantine)
+                card = score_result(result, profile, specs, wanted, order)
+        except ValueError as exc:   # a key of --context only extra_keys made known
+            raise ConfigError(f"{config_path}: context.extra_keys: {exc}") from exc
         payload = card.to_json()
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)   # made by the ingest, unless --history

@@ -42,7 +42,8 @@ def serve_scores(
         "--profile", help="A profile to load at start (repeatable); others are loaded on "
         "their first request.")] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option("--port", min=1, max=65_535,
+                                      help="Port to listen on.")] = 8000,
     config_path: ConfigOption = None,
 ) -> None:
     """Serve the published scores over HTTP for routers, and with --data the console.

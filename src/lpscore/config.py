@@ -50,6 +50,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from lpscore.errors import ConfigError
 
 __all__ = [
+    "CONTEXT_KEYS",
     "Config",
     "ContextConfig",
     "IngestConfig",
@@ -62,6 +63,10 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+CONTEXT_KEYS = ("symbol", "size_bucket", "vol_regime", "tod_bucket")
+"""The context keys every order has (lpscore.kpi.context), after ``lp``."""
+_DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,15 +119,16 @@ class KpiConfig:
     """Count session-level rejects of our orders in ``reject_rate`` (KPIS.md: off)."""
 
     def __post_init__(self) -> None:
-        if not self.horizons_ms or any(h <= 0 for h in self.horizons_ms):
+        if not self.horizons_ms or any(not 0 < h <= _DAY_MS for h in self.horizons_ms):
             raise ConfigError(f"kpi.horizons_ms = {list(self.horizons_ms)}: give one or more "
-                              "positive horizons in milliseconds, e.g. [100, 1000, 5000]")
+                              "positive horizons in milliseconds, at most a day (86400000), "
+                              "e.g. [100, 1000, 5000]")
         if len(set(self.horizons_ms)) != len(self.horizons_ms):
             raise ConfigError(f"kpi.horizons_ms = {list(self.horizons_ms)} repeats a horizon; "
                               "list each once")
-        if self.max_quote_age_ms <= 0:
+        if not 0 < self.max_quote_age_ms <= _DAY_MS:
             raise ConfigError(f"kpi.max_quote_age_ms = {self.max_quote_age_ms}: use a positive "
-                              "number of milliseconds (default 5000)")
+                              "number of milliseconds, at most a day (default 5000)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,15 +157,22 @@ class ContextConfig:
     def __post_init__(self) -> None:
         for key, edges in (("adv_pct_edges", self.adv_pct_edges),
                            ("notional_edges", self.notional_edges)):
-            if not all(b > a for a, b in itertools.pairwise(edges)) or not all(
+            if not edges or not all(b > a for a, b in itertools.pairwise(edges)) or not all(
                     e > 0 for e in edges):
-                raise ConfigError(f"context.{key} = {list(edges)}: give positive, strictly "
-                                  "increasing edges")
+                raise ConfigError(f"context.{key} = {list(edges)}: give one or more positive, "
+                                  "strictly increasing edges")
         bad_adv = sorted(s for s, v in self.adv.items() if not v > 0)
         if bad_adv:
             raise ConfigError(f"context.adv: ADV of {', '.join(bad_adv)} must be > 0")
         if not (self.vol_window_s > 0 and self.vol_sample_s > 0):
             raise ConfigError("context.vol_window_s and context.vol_sample_s must be > 0 seconds")
+        taken = sorted({k for k in self.extra_keys
+                        if k in ("lp", *CONTEXT_KEYS) or self.extra_keys.count(k) > 1})
+        if taken:
+            raise ConfigError(f"context.extra_keys = {list(self.extra_keys)}: "
+                              f"{', '.join(taken)} is a key already (lp, "
+                              f"{', '.join(CONTEXT_KEYS)}) or listed twice; list only other "
+                              "columns of the orders table, each once")
         if self.tod_minutes <= 0 or 1440 % self.tod_minutes:
             raise ConfigError(f"context.tod_minutes = {self.tod_minutes}: use a divisor of "
                               "1440 such as 15, 30 or 60")
@@ -272,6 +285,12 @@ def load_config(path: Path | None) -> Config:
                           "or leave --config out to use the defaults") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax at that line") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save "
+                          "it as UTF-8") from exc
+    except OSError as exc:      # a folder, no permission
+        raise ConfigError(f"config file {path} cannot be read ({exc.strerror}): pass an "
+                          "lpscore.toml file") from exc
     return parse_section(Config, raw, str(path))
 
 
@@ -296,9 +315,10 @@ def parse_section(cls: type[T], raw: dict[str, Any], where: str) -> T:
 
 
 def _coerce(hint: object, value: object, where: str) -> object:
-    if isinstance(value, float) and math.isnan(value):
-        # TOML has ``nan``, and every comparison with it is false: no range check would stop it
-        raise ConfigError(f"{where} = nan: give a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        # TOML has ``nan``, and every comparison with it is false: no range check would stop
+        # it; and ``inf``, which no setting means (leave a limit out for none)
+        raise ConfigError(f"{where} = {value}: give a finite number")
     origin = typing.get_origin(hint)
     if is_dataclass(hint) and isinstance(hint, type):
         if not isinstance(value, dict):

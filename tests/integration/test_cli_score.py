@@ -105,6 +105,25 @@ def test_errors_say_what_to_do(args: list[str], message: str) -> None:
     assert message in " ".join(done.stderr.split())
 
 
+def test_an_extra_key_that_is_no_column_is_a_config_error(tmp_path: Path) -> None:
+    """It stopped with a ValueError traceback naming --by, an option score has not."""
+    config = tmp_path / "lpscore.toml"
+    config.write_text('[context]\nextra_keys = ["venue"]\n')
+    done = run("--context", "venue=X", "--config", str(config))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    said = " ".join(done.stderr.split())
+    assert "context.extra_keys: unknown key(s) venue: use columns of the orders table" in said
+
+
+def test_store_and_port_numbers_that_are_not_numbers_say_so() -> None:
+    done = lpscore("scores", "--store", "redis://127.0.0.1:abc/0", "--profile", "block")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "(port and db numbers)" in " ".join(done.stderr.split())
+    done = lpscore("serve", "--store", "memory://", "--port", "70000")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "less than or equal to 65535" in " ".join(done.stderr.split())
+
+
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The --out folder of ``lpscore ingest`` on the same log and quotes: DIR/history."""

@@ -150,6 +150,16 @@ def test_invalid_weights_say_what_is_wrong(clients: dict[str, TestClient]) -> No
     preview = cal.post("/api/profiles/block/preview", json={"weights": {"nope": 1.0}})
     assert preview.status_code == 422
     assert "unknown KPI 'nope'" in preview.json()["detail"][0]["msg"]
+    # NaN and infinities are refused with a 422 that echoes them as text: FastAPI's own
+    # answer could not write them back as JSON and was a 500
+    for path, body in (("preview", '{"weights": {"fill_rate": NaN}}'),
+                       ("versions", '{"weights": {"fill_rate": Infinity}, "comment": "x"}'),
+                       ("versions", '{"weights": {"fill_rate": 1e309}, "comment": "x"}'),
+                       ("rollback", '{"version": 1e400, "comment": "x"}')):
+        got = cal.post(f"/api/profiles/block/{path}", content=body, headers={
+            **csrf(cal), "Content-Type": "application/json"})
+        assert got.status_code == 422, (path, body, got.text)
+        assert "detail" in got.json()
 
 
 def test_reads_need_a_login_but_router_endpoints_do_not(clients: dict[str, TestClient]

@@ -114,13 +114,27 @@ def test_config_defaults_and_unknown_key(tmp_path: Path):
         ("[ingest]\nparent_tag = 0\n", "parent_tag"),
         ("[ingest]\ncapture_tz = 'Mars/Base'\n", "not a time zone"),
         ("[ingest\n", "not valid TOML"),
+        # each of these stopped only later, with a traceback
+        ("[context]\nadv_pct_edges = []\nnotional_edges = []\n", "one or more positive"),
+        ("[context]\nvol_window_s = inf\n", "vol_window_s = inf: give a finite number"),
+        ("[context]\nadv = { ACME = inf }\n", "adv = inf: give a finite number"),
+        ("[routing]\nlot_size = inf\n", "lot_size = inf: give a finite number"),
+        ("[kpi]\nhorizons_ms = [100, 9223372036854775807]\n", "at most a day"),
+        ("[kpi]\nmax_quote_age_ms = 9223372036854775807\n", "at most a day"),
+        ("[context]\nextra_keys = ['symbol']\n", "symbol is a key already"),
+        ("[context]\nextra_keys = ['ord_type', 'ord_type']\n", "listed twice"),
+        ("\xff\xfe[kpi]\n", "not UTF-8 text"),
     ],
 )
 def test_config_errors_say_what_to_fix(tmp_path: Path, text, message):
     path = tmp_path / "lpscore.toml"
-    path.write_text(text)
+    path.write_bytes(text.encode("latin-1"))
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+    folder = tmp_path / "folder.toml"
+    folder.mkdir()
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_config(folder)
 
 
 def test_config_values_are_used(tmp_path: Path):
@@ -149,7 +163,7 @@ def test_nan_in_the_config_file_is_refused_with_its_key(tmp_path: Path, text: st
     path = tmp_path / "lpscore.toml"
     path.write_text(text)
     key = text.split("\n")[1].split(" =", maxsplit=1)[0]
-    with pytest.raises(ConfigError, match=rf"{key}.* = nan: give a number"):
+    with pytest.raises(ConfigError, match=rf"{key}.* = nan: give a finite number"):
         load_config(path)
 
 

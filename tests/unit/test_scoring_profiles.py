@@ -241,6 +241,19 @@ def test_half_life_off(tmp_path: Path):
                                "weights: {fill_rate: 0.5, pi_bps: 0.5}\n").decay is None
 
 
+@pytest.mark.parametrize("zero", ["0", "0.0"])
+def test_a_half_life_of_zero_is_refused_not_taken_for_off(tmp_path: Path, zero: str):
+    """``0 == False``, the YAML reading of a bare ``off``: a zero half-life turned decay off."""
+    assert "half_life = 0" in toml_error(tmp_path, f"half_life = {zero}\n" + BASE_WEIGHTS)
+    assert "half_life = 0" in yaml_error(tmp_path, f"half_life: {zero}\n"
+                                                   "weights: {fill_rate: 0.5, pi_bps: 0.5}\n")
+
+
+def test_draws_have_a_ceiling(tmp_path: Path):
+    message = toml_error(tmp_path, "draws = 1e15\n" + BASE_WEIGHTS)    # 28 PiB of draws
+    assert "give an integer >= 10 and <= 100000" in message and "draws = 1" in message
+
+
 @pytest.mark.parametrize(("text", "ns"), [
     ("500ms", 5e8), ("30s", 30e9), ("15m", 900e9), ("4h", 14_400e9), ("1d", 86_400e9),
     ("1.5h", 5_400e9),

@@ -9,7 +9,12 @@ The app holds no business logic, only reads what the cache holds. The review con
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+import math
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 
 from lpscore import __version__
 from lpscore.api.scores import scores_router
@@ -26,4 +31,24 @@ def create_app(cache: ScoreCache) -> FastAPI:
     api = APIRouter(prefix="/api")
     api.include_router(scores_router(cache))
     app.include_router(api)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer, but a NaN or infinity the request sent is echoed as text:
+        # FastAPI's handler failed to write it back as JSON (a 500 instead of the 422)
+        del request
+        return JSONResponse(status_code=422,
+                            content={"detail": _finite(jsonable_encoder(exc.errors()))})
+
     return app
+
+
+def _finite(value: object) -> object:
+    """``value`` (JSON-able) with non-finite floats as their text ('nan', 'inf')."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value

@@ -67,7 +67,7 @@ def kpi_stats(result: KpiResult, by: Sequence[str] = ("lp",), *, decay: Decay | 
     orders, fills = result.orders, result.fills
     missing = sorted(set(keys) - set(orders.columns))
     if missing:
-        raise ValueError(f"unknown --by key(s) {', '.join(missing)}: use columns of the orders "
+        raise ValueError(f"unknown key(s) {', '.join(missing)}: use columns of the orders "
                          f"table such as {', '.join(CONTEXT_KEYS)}")
     extra = [k for k in keys if k not in fills.columns]
     if isinstance(t_ref, str) and t_ref not in fills.columns:

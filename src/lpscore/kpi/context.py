@@ -20,15 +20,13 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from lpscore.config import ContextConfig
+from lpscore.config import CONTEXT_KEYS, ContextConfig
 from lpscore.errors import ConfigError
 from lpscore.kpi.sweep import QuoteSweep
 from lpscore.marketdata.nbbo import QuoteBook, mid_variance
 
 __all__ = ["CONTEXT_KEYS", "add_context", "load_adv", "size_bucket_labels", "size_bucket_of",
            "symbol_regimes"]
-
-CONTEXT_KEYS = ("symbol", "size_bucket", "vol_regime", "tod_bucket")
 
 
 def load_adv(config: ContextConfig) -> dict[str, float]:

@@ -433,8 +433,12 @@ def open_store(uri: str, *, timeout_s: float = 1.0) -> ScoreStore:
     if parts.scheme in ("redis", "rediss", "unix"):
         plain = urlunsplit(parts._replace(query="&".join(
             f"{k}={v}" for k, vs in query.items() for v in vs)))
-        client = redis.Redis.from_url(plain, socket_timeout=timeout_s,
-                                      socket_connect_timeout=timeout_s)
+        try:
+            client = redis.Redis.from_url(plain, socket_timeout=timeout_s,
+                                          socket_connect_timeout=timeout_s)
+        except ValueError as exc:   # a port that is not a number, a db that is not one
+            raise ConfigError(f"--store {uri}: {exc}; write it redis://host:port/db "
+                              "(port and db numbers)") from exc
         shown = parts._replace(netloc=parts.netloc.rpartition("@")[2], query="")  # no password
         return RedisStore(client, prefix, name=urlunsplit(shown))
     if parts.scheme == "valkey+embedded":

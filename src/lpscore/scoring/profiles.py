@@ -36,11 +36,16 @@ from lpscore.errors import ConfigError
 from lpscore.scoring.catalog import KpiSpec, weighable
 from lpscore.stats.table import Decay
 
-__all__ = ["BUILTIN", "NORMALIZATIONS", "Profile", "load_profile", "parse_duration"]
+__all__ = ["BUILTIN", "MAX_DRAWS", "NORMALIZATIONS", "Profile", "load_profile",
+           "parse_duration"]
 
 T = TypeVar("T")
 NS_PER = {"ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9, "d": 86_400e9}
 NORMALIZATIONS = ("robust_z", "minmax", "rank")
+MAX_DRAWS = 100_000
+"""Posterior draws a profile may ask for: each context holds draws x LPs x KPIs floats (at
+100,000 draws, 8 LPs and 10 KPIs, 64 MB), and the interval's error falls only as
+1/sqrt(draws)."""
 Normalization = Literal["robust_z", "minmax", "rank"]
 
 
@@ -147,7 +152,7 @@ def load_profile(spec: str, specs: Mapping[str, KpiSpec]) -> Profile:
         shrinkage=_number(raw, "shrinkage", where, 20.0, low=0.0),
         min_orders=int(_number(raw, "min_orders", where, 30, low=0, integer=True)),
         interval=_number(raw, "interval", where, 0.95, low=0.0, high=1.0, open_ends=True),
-        draws=int(_number(raw, "draws", where, 1000, low=10, integer=True)),
+        draws=int(_number(raw, "draws", where, 1000, low=10, high=MAX_DRAWS, integer=True)),
         seed=int(_number(raw, "seed", where, 0, low=0, integer=True)),
         mad_floor=_table(raw, "mad_floor", where),
         description=_typed(raw, "description", str, where, ""),
@@ -169,6 +174,9 @@ def _read(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc}); save it as UTF-8") from exc
+    except OSError as exc:      # no permission
+        raise ConfigError(f"profile file {path} cannot be read ({exc.strerror}); give a "
+                          ".toml or .yaml profile file you may read") from exc
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
             raw = yaml.safe_load(text)
@@ -189,7 +197,7 @@ def _decay(raw: dict[str, Any], where: str) -> Decay | None:
         return Decay(_number(raw, "half_life_orders", where, 1, low=1, integer=True),
                      clock="orders")
     text = raw.get("half_life", "1d")
-    if text in ("off", False):  # YAML reads a bare `off` as false
+    if text == "off" or text is False:  # YAML reads a bare `off` as false (and 0 == False)
         return None
     try:
         return Decay(parse_duration(str(text)))
