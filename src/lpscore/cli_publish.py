@@ -100,7 +100,8 @@ def scores(
             print(json.dumps({**snap.to_json(), "stale": stale}))
             return
         table = Table(title=Text.assemble(
-            f"{profile}, {snap.to_json()['context'] or 'all orders'}: version {snap.version}",
+            f"{profile}, {context_key(snap.context) if snap.context else 'all orders'}: "
+            f"version {snap.version}",
             (" (stale)" if stale else "", "bold red")))
         for name in ("rank", "lp", "score", "interval", "provisional", "orders"):
             table.add_column(name, justify="left" if name == "lp" else "right")

@@ -25,7 +25,7 @@ from lpscore.publish import ScoreStore, open_store
 from lpscore.publish.publisher import publish_result
 from lpscore.quarantine import Quarantine
 from lpscore.routing import DecisionLog, Plan, Router, RouteRequest, ScoreCache
-from lpscore.routing.policies import policy_named
+from lpscore.routing.policies import policy_named, qty_text
 from lpscore.scoring import catalog, load_profile
 
 __all__ = ["route"]
@@ -46,7 +46,8 @@ def route(
         "--store", help="Score store URI (redis://..., valkey+embedded://); without it the "
         "configured static ranking is used.")] = None,
     policy_name: Annotated[str, typer.Option(
-        "--policy", help="primary (one LP) or spray (split across the top LPs).")
+        "--policy", help="primary (one LP), spray (split across the top LPs by score) or "
+        "uniform (equal slices to the top LPs: the baseline that ignores scores).")
     ] = "primary",
     price: Annotated[float | None, typer.Option(
         "--price", help="Limit or reference price (notional size bucket, max_notional).")
@@ -97,7 +98,7 @@ def route(
         if output is Format.JSON:
             print(json.dumps(plan.to_json()))
         else:
-            _print(plan, request)
+            _print(plan, request, config.routing.lot_size)
         if not plan.children:
             raise typer.Exit(code=1)
 
@@ -144,21 +145,24 @@ def _request(symbol: str, side: str, qty: float, price: float | None, context: s
     return RouteRequest(symbol, sides[side.lower()], qty, price, wanted)
 
 
-def _print(plan: Plan, request: RouteRequest) -> None:
+def _print(plan: Plan, request: RouteRequest, lot: float) -> None:
     screen = console()
     title = Text.assemble(
-        f"{plan.policy}: {_side_text(request.side)} {request.qty:,.0f} {request.symbol} under "
-        f"{plan.profile}, context {plan.context}", (" (stale)" if plan.stale else "", "bold red"))
+        f"{plan.policy}: {_side_text(request.side)} {qty_text(request.qty)} {request.symbol} "
+        f"under {plan.profile}, context {plan.context}",
+        (" (stale)" if plan.stale else "", "bold red"))
     table = Table(title=title)
     table.add_column("lp")
     table.add_column("qty", justify="right")
     table.add_column("reason")
     for child in plan.children:
-        table.add_row(child.lp, f"{child.qty:,.0f}", child.reason)
+        table.add_row(child.lp, qty_text(child.qty), child.reason)
     screen.print(table)
     if plan.fallback:
         screen.print(f"fallback: {plan.fallback}")
     for skipped in plan.skipped:
         screen.print(f"skipped {skipped.lp}: {skipped.why}")
     if plan.unrouted > 0:
-        screen.print(Text(f"unrouted: {plan.unrouted:,.0f}", style="yellow"))
+        small = (f" (less than a lot: routing.lot_size = {qty_text(lot)})"
+                 if plan.unrouted < lot - 1e-9 else "")
+        screen.print(Text(f"unrouted: {qty_text(plan.unrouted)}{small}", style="yellow"))

@@ -150,6 +150,14 @@ def test_invalid_weights_say_what_is_wrong(clients: dict[str, TestClient]) -> No
     preview = cal.post("/api/profiles/block/preview", json={"weights": {"nope": 1.0}})
     assert preview.status_code == 422
     assert "unknown KPI 'nope'" in preview.json()["detail"][0]["msg"]
+    unknown = cal.post("/api/profiles/block/preview", json={
+        "weights": {"fill_rate": 1.0}, "context": "foo=bar"}).json()["detail"][0]
+    assert unknown["loc"] == ["body", "context"]    # it was the weights, "--context: ..."
+    assert unknown["msg"].startswith("context 'foo=bar': unknown key(s) foo; use symbol")
+    for weight in ('"1"', "true"):                  # taken for 1.0
+        got = cal.post("/api/profiles/block/preview", content=f'{{"weights": {{"fill_rate": '
+                       f'{weight}}}}}', headers={"Content-Type": "application/json"})
+        assert got.status_code == 422 and "valid number" in got.text, got.text
     # NaN and infinities are refused with a 422 that echoes them as text: FastAPI's own
     # answer could not write them back as JSON and was a 500
     for path, body in (("preview", '{"weights": {"fill_rate": NaN}}'),
@@ -287,6 +295,15 @@ def test_users_admin(console: Console, clients: dict[str, TestClient]) -> None:
     assert ada.post("/api/users", headers=csrf(ada), json={
         "username": "dora", "password": "another long one", "role": "viewer"}
         ).status_code == 409
+    # in another case, the same user to a reader of the audit log
+    assert "exists already (as 'dora')" in ada.post("/api/users", headers=csrf(ada), json={
+        "username": "Dora", "password": "another long one", "role": "viewer"}).json()["detail"]
+    for password, said in (("", "at least 10 characters"), (" " * 12, "spaces only")):
+        weak = ada.post("/api/users", headers=csrf(ada), json={
+            "username": "eve", "password": password, "role": "viewer"})
+        assert weak.status_code == 422 and said in weak.text, weak.text
+    empty = ada.patch("/api/users/dora", headers=csrf(ada), json={})   # audited nothing
+    assert empty.status_code == 422 and "give role, password or both" in empty.text
     last_admin = ada.patch("/api/users/ada", headers=csrf(ada), json={"role": "viewer"})
     assert last_admin.status_code == 409
     assert "last admin" in last_admin.json()["detail"]

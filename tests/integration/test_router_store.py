@@ -187,6 +187,8 @@ def test_route_command_end_to_end(redis_url: str) -> None:
     assert published.returncode == 0, published.stderr
     scores = json.loads(run("scores", "--store", uri, "--profile", "block", "--context",
                             "symbol=AMZN", "--format", "json").stdout)
+    table = run("scores", "--store", uri, "--profile", "block", "--context", "symbol=AMZN")
+    assert "block, symbol=AMZN: version 1" in table.stdout     # not the dict {'symbol': ...}
     primary = run("route", "--symbol", "AMZN", "--side", "buy", "--qty", "500", "--price",
                   "220", "--profile", "block", "--store", uri, "--context",
                   "size_bucket=100k-1M", "--format", "json")
@@ -228,6 +230,15 @@ def test_route_without_a_reachable_store_falls_back_to_the_static_ranking(tmp_pa
                   "--format", "json")
     assert nothing.returncode == 1
     assert json.loads(nothing.stdout)["unrouted"] == 100
+    lots = run("route", "--symbol", "ACME", "--side", "buy", "--qty", "1.5", "--config",
+               str(config))
+    said = " ".join(lots.stdout.split())
+    assert "buy 1.50 ACME" in said         # printed as 2 (and 0.50 unrouted as 0)
+    assert "unrouted: 0.50 (less than a lot: routing.lot_size = 1)" in said
+    (child,) = json.loads(run("route", "--symbol", "ACME", "--side", "buy", "--qty", "1.5",
+                              "--config", str(config), "--format", "json").stdout)["children"]
+    # LP_S has no maximum: "cut to its maximum 1" said otherwise
+    assert child["reason"].endswith("rounded down to whole lots of 1; 0.50 left to re-route")
     bad = run("route", "--symbol", "ACME", "--side", "hold", "--qty", "100")
     assert bad.returncode == 2 and "use buy or sell" in bad.stderr
     for command in (["route", "--symbol", "ACME", "--side", "buy", "--qty", "100"],

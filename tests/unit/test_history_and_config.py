@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from lpscore.cli_common import OutputFormat, run_ingest
-from lpscore.config import Config, ContextConfig, LpRule, load_config
+from lpscore.config import Config, ContextConfig, IngestConfig, LpRule, load_config
 from lpscore.engine.plan import plan_tasks
 from lpscore.errors import ConfigError
 from lpscore.history import (
@@ -181,3 +181,12 @@ def test_lp_rules_built_in_code_refuse_nan_and_bad_ranges(rule: dict[str, float]
 def test_context_edges_refuse_nan_and_repeats(edges: tuple[float, ...]):
     with pytest.raises(ConfigError, match="adv_pct_edges"):
         ContextConfig(adv_pct_edges=edges)
+
+
+def test_own_comp_ids_that_no_message_names_stop_the_ingest():
+    """A misspelt CompID made every message the LPs': our desk was ranked as the one LP."""
+    with pytest.raises(ConfigError, match=r"own_comp_ids = \['NOTREAL'\]: none of them.*"
+                       r"CompIDs are .*MU9051500001"):
+        ingest_logs([MOEX_ORDERS], IngestConfig(own_comp_ids=("NOTREAL",)))
+    both = ingest_logs([MOEX_ORDERS], IngestConfig(own_comp_ids=("NOTREAL", "MU9051500001")))
+    assert both.own_comp_ids == ["NOTREAL", "MU9051500001"]   # one of them is enough

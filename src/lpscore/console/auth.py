@@ -56,6 +56,8 @@ def hash_password(password: str) -> str:
     """An argon2id hash of ``password``; ValueError if it is too short to be one."""
     if len(password) < MIN_PASSWORD:
         raise ValueError(f"password too short: use at least {MIN_PASSWORD} characters")
+    if not password.strip():
+        raise ValueError("a password of spaces only: use other characters too")
     return _hasher.hash(password)
 
 

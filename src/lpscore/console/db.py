@@ -123,10 +123,16 @@ class ConsoleDB:
 
     def add_user(self, name: str, password_hash: str, role: Role,
                  db: sqlite3.Connection | None = None) -> User:
-        """A new user; ValueError if the name is taken."""
+        """A new user; ValueError if the name is taken, in any case (``Alice`` beside
+        ``alice`` would be two users the audit log tells apart by case alone)."""
         user = User(name, role, password_hash, time.time_ns())
         try:
             with self._maybe(db) as conn:
+                taken = conn.execute("SELECT name FROM users WHERE lower(name) = lower(?)",
+                                     (name,)).fetchone()
+                if taken is not None:
+                    raise ValueError(f"user {name!r} exists already"
+                                     + ("" if taken[0] == name else f" (as {taken[0]!r})"))
                 conn.execute("INSERT INTO users VALUES (?, ?, ?, ?)",
                              (user.name, user.role, user.password_hash, user.created_ns))
         except sqlite3.IntegrityError as exc:

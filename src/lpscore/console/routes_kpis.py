@@ -132,7 +132,7 @@ def kpis_router(console: Console) -> APIRouter:
 
     @router.get("/compare", response_model=CompareOut, responses={**ERRORS, **NOT_FOUND})
     def compare(_: viewer, lp: Annotated[list[str], Query(
-            min_length=1, max_length=20, description="Two or more LPs (repeat lp=).")]
+            min_length=1, max_length=20, description="One to 20 LPs (repeat lp=).")]
             ) -> CompareOut:
         """Side by side: the KPI rows and published scores of the LPs asked for."""
         wanted = list(dict.fromkeys(lp))

@@ -24,6 +24,7 @@ from lpscore.console.schemas import (
 )
 from lpscore.console.state import Console, Saved
 from lpscore.errors import ConfigError, InputError
+from lpscore.kpi.context import CONTEXT_KEYS
 from lpscore.publish.snapshot import parse_context_key
 
 __all__ = ["profiles_router"]
@@ -136,7 +137,7 @@ def profiles_router(console: Console) -> APIRouter:
         nothing."""
         known(name)
         try:
-            context = parse_context_key(body.context)
+            context = _context(body.context)
         except ValueError as exc:
             raise invalid(exc, "context") from exc
         try:
@@ -175,3 +176,13 @@ def profiles_router(console: Console) -> APIRouter:
         return out(saved)
 
     return router
+
+
+def _context(text: str) -> dict[str, str]:
+    """A preview's context (``parse_context_key``) of the keys orders have; ValueError."""
+    context = parse_context_key(text)
+    unknown = sorted(set(context) - set(CONTEXT_KEYS))
+    if unknown:
+        raise ValueError(f"context {text!r}: unknown key(s) {', '.join(unknown)}; use "
+                         f"{', '.join(CONTEXT_KEYS)}")
+    return context

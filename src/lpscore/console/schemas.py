@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from lpscore.console.auth import MIN_PASSWORD
 from lpscore.console.db import Role
 
 __all__ = ["ERRORS", "AuditOut", "DecisionsPage", "LimitParam", "LoginIn", "OffsetParam", "Page",
@@ -20,7 +21,11 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=64,
 Comment = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                            max_length=1000)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-Weight = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+NewPassword = Annotated[str, StringConstraints(min_length=MIN_PASSWORD, max_length=1024)]
+"""A password being set: the rule of ``auth.hash_password`` (which also refuses spaces
+only), so that the 422 says it rather than 'at least 1 character'."""
+Weight = Annotated[float, Field(ge=0.0, allow_inf_nan=False, strict=True)]
+"""A KPI's weight: a JSON number (strict: "1" or true are no weight)."""
 
 LimitParam = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
 OffsetParam = Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip.")]
@@ -68,19 +73,25 @@ class SessionOut(BaseModel):
 class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: Name
-    password: Password
+    password: NewPassword
     role: Role
 
 
 class UserPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Role | None = None
-    password: Password | None = None
+    password: NewPassword | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> UserPatch:
+        if self.role is None and self.password is None:   # an empty change, audited
+            raise ValueError("give role, password or both")
+        return self
 
 
 class PasswordIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    password: Password
+    password: NewPassword
 
 
 class UserOut(BaseModel):

@@ -22,7 +22,7 @@ import polars as pl
 import polars.selectors as cs
 
 from lpscore.config import IngestConfig
-from lpscore.errors import InputError, LpscoreError
+from lpscore.errors import ConfigError, InputError, LpscoreError
 from lpscore.ingest.carried import flags_against, latest_recv, remembered
 from lpscore.ingest.decode import attribute, classify, infer_own_comp_ids, typed_rows, wanted_tags
 from lpscore.ingest.dedup import (
@@ -156,6 +156,7 @@ def ingest_logs(
     if carried is not None:
         inferred = _own_still(carried, inferred, sessions)
     own = list(config.own_comp_ids) or list(inferred)
+    _check_own(config.own_comp_ids, kept)
     events = canonical_events(kept, own, config.lp_map)
     for report in reports:
         report.by_reason = quarantine.by_reason(report.path)
@@ -165,6 +166,21 @@ def ingest_logs(
     if carried is not None and keys is not None:
         result.carried = _carry(carried, keys, len(paths), inferred)
     return result
+
+
+def _check_own(own: Sequence[str], kept: pl.DataFrame) -> None:
+    """ConfigError when ``ingest.own_comp_ids`` is set and none of them sends or receives
+    an event of ``kept``: every message would be taken for the LPs' (a misspelt CompID
+    made our own desk the one LP, its orders all answered by nobody)."""
+    if not own or kept.is_empty():
+        return
+    seen = set(kept.select(pl.concat([pl.col("sender"), pl.col("target")]).unique())
+               .to_series().drop_nulls().to_list())
+    if not seen & set(own):
+        raise ConfigError(
+            f"ingest.own_comp_ids = {list(own)}: none of them sends or receives a message "
+            f"of these logs, whose CompIDs are {', '.join(sorted(seen)[:10])}; set it to "
+            "ours among those, or leave it out to infer it")
 
 
 def _check_after(good: pl.DataFrame, last_recv: dict[Session, int]) -> None:

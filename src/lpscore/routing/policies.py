@@ -111,8 +111,10 @@ class Primary(Policy):
         for option in options:
             size = lots(min(qty, option.max_qty), lot)
             if size >= max(option.min_qty, lot) - EPS:
+                cut = (f"cut to its maximum {qty_text(size)}" if option.max_qty < qty - EPS
+                       else f"rounded down to whole lots of {qty_text(lot)}")
                 note = "" if size >= qty - EPS else (
-                    f"cut to its maximum {qty_text(size)}; {qty_text(qty - size)} left to re-route")
+                    f"{cut}; {qty_text(qty - size)} left to re-route")
                 return [Allocation(option.candidate, size, note)]
         return []
 
