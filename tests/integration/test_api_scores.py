@@ -175,7 +175,7 @@ def test_invalid_context_is_a_422_that_says_how(store: ScoreStore, text: str) ->
     assert error["loc"] == ["query", "context"]
     assert f"context {text!r}" in error["msg"]
     assert any(how in error["msg"] for how in (
-        "key=value", "given twice", "made of symbol, size_bucket, vol_regime"))
+        "key=value", "given twice", "use symbol, size_bucket, vol_regime"))
 
 
 def test_canonical_context() -> None:

@@ -248,4 +248,4 @@ def test_route_without_a_reachable_store_falls_back_to_the_static_ranking(tmp_pa
         typo = run(*command, "--context", "size_bukcet=<10k")
         assert typo.returncode == 2, typo.stderr
         assert "unknown key(s) size_bukcet" in typo.stderr
-        assert "made of symbol, size_bucket, vol_regime" in typo.stderr
+        assert "use symbol, size_bucket, vol_regime" in " ".join(typo.stderr.split())

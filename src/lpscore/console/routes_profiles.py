@@ -137,7 +137,7 @@ def profiles_router(console: Console) -> APIRouter:
         nothing."""
         known(name)
         try:
-            context = _context(body.context)
+            context = parse_context_key(body.context, CONTEXT_KEYS)
         except ValueError as exc:
             raise invalid(exc, "context") from exc
         try:
@@ -177,12 +177,3 @@ def profiles_router(console: Console) -> APIRouter:
 
     return router
 
-
-def _context(text: str) -> dict[str, str]:
-    """A preview's context (``parse_context_key``) of the keys orders have; ValueError."""
-    context = parse_context_key(text)
-    unknown = sorted(set(context) - set(CONTEXT_KEYS))
-    if unknown:
-        raise ValueError(f"context {text!r}: unknown key(s) {', '.join(unknown)}; use "
-                         f"{', '.join(CONTEXT_KEYS)}")
-    return context

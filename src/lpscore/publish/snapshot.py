@@ -67,10 +67,10 @@ def _context_key(items: tuple[tuple[str, Any], ...], order: tuple[str, ...]) -> 
     return ",".join(f"{k}={context[k]}" for k in keys) or ALL
 
 
-def parse_context_key(text: str) -> dict[str, str]:
+def parse_context_key(text: str, keys: Sequence[str] | None = None) -> dict[str, str]:
     """The inverse of ``context_key``, and the reader of every context a user types:
-    ``key=value`` pairs joined by ``,`` in any order (``*`` or nothing: the LP level).
-    ValueError, saying how to write it, for anything else."""
+    ``key=value`` pairs joined by ``,`` in any order (``*`` or nothing: the LP level), with
+    ``keys`` only of those keys. ValueError, saying how to write it, for anything else."""
     if text.strip() in ("", ALL):
         return {}
     context: dict[str, str] = {}
@@ -83,6 +83,10 @@ def parse_context_key(text: str) -> dict[str, str]:
         if key in context:
             raise ValueError(f"context {text!r}: {key} is given twice; give each key once")
         context[key] = value
+    unknown = sorted(set(context) - set(keys or context))
+    if unknown:
+        raise ValueError(f"context {text!r}: unknown key(s) {', '.join(unknown)}; use "
+                         f"{', '.join(keys or ())}")
     return context
 
 
