@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import math
 from typing import Annotated, Any
 
 import numpy as np
@@ -13,6 +13,7 @@ from rich.table import Table
 from lpscore.cli_common import Format, exit_on_error
 from lpscore.cli_output import console, err, task_columns
 from lpscore.errors import InputError
+from lpscore.jsonout import strict_json
 from lpscore.learn.costsplit import CostParams, clip_then_rescale, solve_exact, solve_sgd
 from lpscore.learn.darkpool import ALLOCATORS, VENUES, run_darkpool
 from lpscore.sim.bench import interval
@@ -43,12 +44,7 @@ def bench_allocation(
     the ideal allocator's at episodes 50, 200, 1000, 2000, with 95% intervals across seeds;
     then the one- and two-venue Cont-Kukanov cases against brute force (docs/learn.md)."""
     with exit_on_error():
-        try:
-            totals = [int(float(x)) for x in sizes.split(",") if x.strip()]
-        except (ValueError, OverflowError) as exc:      # 'x', nan; inf
-            raise InputError(f"--sizes {sizes}: give order sizes such as 1000,8000") from exc
-        if not totals or any(t <= 0 for t in totals):
-            raise InputError(f"--sizes {sizes}: give positive order sizes")
+        totals = _sizes(sizes)
         configs = {"ganchev4": None, "ganchev4_swap": episodes // 2}
         rows: list[dict[str, Any]] = []
         with Progress(*task_columns("bench-allocation"), BarColumn(),
@@ -68,10 +64,28 @@ def bench_allocation(
                     rows += _rows(config, total, runs, swap_at)
             cases = cont_kukanov_cases()
         if output is Format.JSON:
-            print(json.dumps({"dark_pool": rows, "cont_kukanov": cases}))
+            print(strict_json({"dark_pool": rows, "cont_kukanov": cases}))
             return
         _print(rows, episodes, seeds)
         _print_cases(cases)
+
+
+def _sizes(text: str) -> list[int]:
+    """``--sizes``: whole, positive order sizes (``8e3`` is 8000; ``1.5`` is refused, not cut
+    to 1)."""
+    totals = []
+    for item in (x.strip() for x in text.split(",") if x.strip()):
+        try:
+            size = float(item)
+        except ValueError:
+            size = math.nan
+        if not (math.isfinite(size) and size > 0 and size == int(size)):
+            raise InputError(f"--sizes {text}: {item!r} is not a whole positive order size; "
+                             "give sizes such as 1000,8000")
+        totals.append(int(size))
+    if not totals:
+        raise InputError(f"--sizes {text!r} names no size: give order sizes such as 1000,8000")
+    return totals
 
 
 def _ratio(done: np.ndarray, ideal: np.ndarray, end: int) -> float:

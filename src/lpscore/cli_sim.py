@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -18,6 +17,7 @@ from lpscore.cli_kpis import write_kpis
 from lpscore.cli_output import console, err, task_columns
 from lpscore.config import Config, ContextConfig
 from lpscore.errors import InputError
+from lpscore.jsonout import strict_json
 from lpscore.sim.bench import POLICY_NAMES, Interval, PolicyResult, bench_routing
 from lpscore.sim.loop import SimResult, Simulation
 from lpscore.sim.scenario import BUNDLED, load_scenario
@@ -60,9 +60,9 @@ def simulate(
         write_kpis([log], [quotes], config, out / "kpis", ["lp"], OutputFormat.JSON, html=True)
         _write_decisions(result, out / "kpis" / "decisions.jsonl")
         payload = result.to_json(str(log))
-        (out / "result.json").write_text(json.dumps(payload, indent=1), encoding="utf-8")
+        (out / "result.json").write_text(strict_json(payload, indent=1), encoding="utf-8")
         if output is Format.JSON:
-            print(json.dumps(payload))
+            print(strict_json(payload))
             return
         _print(result, out)
 
@@ -70,7 +70,7 @@ def simulate(
 def _write_decisions(result: SimResult, path: Path) -> None:
     """The routing decisions where ``lpscore serve --data`` finds them (replaced, not
     appended: the directory holds one run)."""
-    path.write_text("".join(json.dumps(d, allow_nan=False) + "\n" for d in result.decisions),
+    path.write_text("".join(strict_json(d) + "\n" for d in result.decisions),
                     encoding="utf-8")
 
 
@@ -122,7 +122,8 @@ def _print(result: SimResult, out: Path) -> None:
     summary.add_row("completion", "" if result.completion_s is None
                     else f"{result.completion_s:,.1f} s")
     summary.add_row("filled", f"{result.filled_qty:,.0f} of {result.qty:,.0f}")
-    summary.add_row("arrival mid", f"{result.arrival_mid:.4f}")
+    summary.add_row("arrival mid", f"{result.arrival_mid:.4f}"
+                    if math.isfinite(result.arrival_mid) else "")
     summary.add_row("VWAP", "" if result.vwap is None else f"{result.vwap:.4f}")
     summary.add_row("shortfall vs arrival", "" if result.shortfall_bps is None
                     else f"{result.shortfall_bps:.2f} bps")
@@ -155,6 +156,9 @@ def bench_routing_command(
     the LPs, with 95% intervals (docs/simulator.md)."""
     with exit_on_error():
         names = [p.strip() for p in policies.split(",") if p.strip()]
+        if not names:
+            raise InputError(f"--policies {policies!r} names no policy: give one or more of "
+                             f"{','.join(POLICY_NAMES)}, comma-separated")
         unknown = [p for p in names if p not in POLICY_NAMES]
         if unknown:
             raise InputError(f"--policies {','.join(unknown)}: use some of "
@@ -169,8 +173,8 @@ def bench_routing_command(
                                         task, advance=1, description=f"{name} seed {seed}"),
                                     jobs=jobs or cpus())
         if output is Format.JSON:
-            print(json.dumps({"scenario": scenario.name, "seeds": seeds,
-                              "policies": [r.to_json() for r in results]}))
+            print(strict_json({"scenario": scenario.name, "seeds": seeds,
+                               "policies": [r.to_json() for r in results]}))
             return
         _print_bench(scenario.name, seeds, results)
 
@@ -194,6 +198,8 @@ def _print_bench(name: str, seeds: int, results: list[PolicyResult]) -> None:
         table.add_column(column, justify="right", overflow="fold")
 
     def cell(i: Interval, digits: int = 2) -> str:
+        if not math.isfinite(i.mean):    # a regret without the oracle
+            return "n/a"
         return f"{i.mean:.{digits}f} [{i.ci_low:.{digits}f}, {i.ci_high:.{digits}f}]"
 
     for r in results:

@@ -7,9 +7,12 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from lpscore.sim.bench import bench_routing, interval
 from lpscore.sim.scenario import load_scenario
+
+SMALL = Path(__file__).parents[1] / "data" / "sim" / "small.toml"
 
 
 def test_scorecard_routing_beats_static_and_uniform_on_shortfall() -> None:
@@ -47,6 +50,21 @@ def test_bench_routing_command_json() -> None:
     bad = subprocess.run([sys.executable, "-m", "lpscore.cli", "bench-routing",
                           "--policies", "magic"], capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and "use some of" in bad.stderr
+
+
+def test_bench_routing_json_is_strict_without_the_oracle() -> None:
+    """No oracle, no regret: null in the JSON (it was NaN, which strict parsers refuse)."""
+    done = subprocess.run([sys.executable, "-m", "lpscore.cli", "bench-routing", "--scenario",
+                           str(SMALL), "--seeds", "2", "--policies", "primary", "--jobs", "1",
+                           "--format", "json"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in the JSON: not standard JSON")
+
+    (primary,) = json.loads(done.stdout, parse_constant=refuse)["policies"]
+    assert primary["regret_bps"] == {"mean": None, "ci_low": None, "ci_high": None}
+    assert isinstance(primary["shortfall_bps"]["mean"], float)
 
 
 def test_simulations_in_parallel_are_the_ones_run_one_after_the_other() -> None:

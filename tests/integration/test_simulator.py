@@ -154,6 +154,25 @@ def test_simulate_command_writes_everything(tmp_path: Path) -> None:
     assert decisions and all(d["policy"] and d["children"] is not None for d in decisions)
 
 
+def refuse_constant(constant: str) -> None:
+    raise AssertionError(f"{constant} in the JSON: not standard JSON")
+
+
+def test_simulate_json_is_strict_without_an_order(tmp_path: Path) -> None:
+    """No [[orders]]: no arrival mid, written null (it was NaN, which strict parsers
+    refuse), on stdout and in result.json."""
+    text = SMALL.read_text()
+    scenario = tmp_path / "flow.toml"
+    scenario.write_text(text[:text.index("[[orders]]")] + text[text.index("[[lps]]"):])
+    done = subprocess.run([sys.executable, "-m", "lpscore.cli", "simulate", "--scenario",
+                           str(scenario), "--out", str(tmp_path / "out"), "--format", "json"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    for payload in (done.stdout, (tmp_path / "out" / "result.json").read_text()):
+        parsed = json.loads(payload, parse_constant=refuse_constant)
+        assert parsed["arrival_mid"] is None and parsed["qty"] == 0
+
+
 def test_scenario_errors_name_the_key(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(SMALL.read_text().replace('side = "buy"', 'side = "hold"'))

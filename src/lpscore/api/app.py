@@ -9,8 +9,6 @@ The app holds no business logic, only reads what the cache holds. The review con
 
 from __future__ import annotations
 
-import math
-
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from lpscore import __version__
 from lpscore.api.scores import scores_router
+from lpscore.jsonout import finite
 from lpscore.routing.cache import ScoreCache
 
 __all__ = ["create_app"]
@@ -37,18 +36,8 @@ def create_app(cache: ScoreCache) -> FastAPI:
         # FastAPI's own answer, but a NaN or infinity the request sent is echoed as text:
         # FastAPI's handler failed to write it back as JSON (a 500 instead of the 422)
         del request
-        return JSONResponse(status_code=422,
-                            content={"detail": _finite(jsonable_encoder(exc.errors()))})
+        detail = finite(jsonable_encoder(exc.errors()), as_text=True)
+        return JSONResponse(status_code=422, content={"detail": detail})
 
     return app
 
-
-def _finite(value: object) -> object:
-    """``value`` (JSON-able) with non-finite floats as their text ('nan', 'inf')."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value

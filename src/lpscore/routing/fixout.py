@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from lpscore.fix.codec import encode
 from lpscore.model.enums import Side
 
-__all__ = ["FixOrderWriter", "fix_time"]
+__all__ = ["TIF", "FixOrderWriter", "fix_time"]
 
 TIF = {"day": "0", "ioc": "3", "fok": "4", "gtc": "1"}
 

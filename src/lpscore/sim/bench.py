@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from lpscore.errors import ConfigError
 from lpscore.learn.policy import (
     CensoredGreedy,
     CensoredThompson,
@@ -70,7 +71,8 @@ class PolicyResult:
     fill_pct: Interval
     rejects: Interval
     regret_bps: Interval
-    """Shortfall minus the oracle's on the same seed."""
+    """Shortfall minus the oracle's on the same seed; NaN (null in the command's JSON)
+    when the oracle was not among the policies."""
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "seeds": len(self.runs),
@@ -192,7 +194,10 @@ def bench_routing(scenario: Scenario, seeds: Iterable[int],
     rule for spawned processes: each imports the script's main module)."""
     seeds = list(seeds)
     if not scenario.orders:
-        raise ValueError(f"scenario {scenario.name} has no [[orders]] to benchmark")
+        raise ConfigError(f"scenario {scenario.name} has no [[orders]]: the policies are "
+                          "compared on its first parent order; add an [[orders]] entry (side, "
+                          "qty, start_s, window_s, slice_every_s; docs/simulator.md), or give "
+                          "--scenario default")
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     runs = _simulations(scenario, seeds, policies, progress, jobs)

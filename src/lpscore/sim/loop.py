@@ -67,7 +67,7 @@ from lpscore.sim.live import LiveScorecard
 from lpscore.sim.lps import SimulatedLp, renumber
 from lpscore.sim.market import Market, ReplayMarket, SyntheticMarket
 from lpscore.sim.policies import RandomOne
-from lpscore.sim.scenario import ParentSpec, Scenario
+from lpscore.sim.scenario import ParentSpec, Scenario, check_profile
 from lpscore.stats.table import Decay
 
 __all__ = ["SimResult", "Simulation", "TimelineRow", "leak_drift_bps"]
@@ -173,6 +173,7 @@ class Simulation:
         self._config = Config(context=ContextConfig(adv={self.symbol: scenario.market.adv}))
         self._ingest = IngestConfig(own_comp_ids=(scenario.our_comp_id,), lp_map={
             p.fix_comp_id: p.name for p in scenario.lps if p.fix_comp_id != p.name})
+        check_profile(scenario, f"scenario {scenario.name}")   # not "--profile ..."
         self.profile = load_profile(scenario.profile,
                                     config_catalog(self._config.kpi))
         self.profile = replace(self.profile, draws=scenario.draws)

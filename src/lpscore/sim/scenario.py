@@ -20,14 +20,29 @@ import yaml
 
 from lpscore.config import RoutingConfig, parse_section
 from lpscore.errors import ConfigError
+from lpscore.routing.fixout import TIF
 from lpscore.routing.policies import POLICIES
-from lpscore.scoring.profiles import parse_duration
+from lpscore.scoring.profiles import BUILTIN, MAX_DRAWS, parse_duration
 from lpscore.sim.lps import LpParams
 from lpscore.sim.market import MarketParams
 
-__all__ = ["BUNDLED", "Background", "ParentSpec", "Scenario", "load_scenario"]
+__all__ = ["BUNDLED", "FIRST_START", "LAST_END", "TIMES_IN_FORCE", "Background", "ParentSpec",
+           "Scenario", "check_profile", "load_scenario"]
 
 BUNDLED = ("acme", "default")
+TIMES_IN_FORCE = tuple(TIF)
+"""The ``time_in_force`` of an order: what the router can put in a FIX TimeInForce (59);
+the simulated LPs keep gtc as a day order (docs/sim-lps.md)."""
+FIRST_START = datetime(1678, 1, 1, tzinfo=UTC)
+LAST_END = datetime(2262, 4, 11, tzinfo=UTC)
+"""A run lies between these: times are nanoseconds since 1970 in 64 bits (1677-09-21 to
+2262-04-11)."""
+
+
+def _check_time_in_force(where: str, value: str) -> None:
+    if value not in TIMES_IN_FORCE:
+        raise ConfigError(f"{where}: time_in_force = {value!r}: use one of "
+                          f"{', '.join(TIMES_IN_FORCE)}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,6 +70,7 @@ class ParentSpec:
         if self.policy not in POLICIES:
             raise ConfigError(f"orders: policy = {self.policy!r}: use one of "
                               f"{', '.join(POLICIES)}")
+        _check_time_in_force("orders", self.time_in_force)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,8 +79,18 @@ class Background:
     eligible, so every LP keeps being measured (off when ``every_s`` is 0)."""
 
     every_s: float = 0.0
+    """Seconds between two orders; 0: no background flow."""
     qty: float = 500.0
     time_in_force: str = "ioc"
+
+    def __post_init__(self) -> None:
+        if not self.every_s >= 0:
+            raise ConfigError(f"background: every_s = {self.every_s:g}: give the seconds "
+                              "between two orders (> 0), or 0 for no background flow")
+        if not self.qty > 0:
+            raise ConfigError(f"background: qty = {self.qty:g}: give a quantity > 0 (or "
+                              "every_s = 0 for no background flow)")
+        _check_time_in_force("background", self.time_in_force)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,8 +134,11 @@ class Scenario:
             raise ConfigError(f"scenario {self.name}: [routing] static_ranking names "
                               f"{', '.join(strangers)}, not among the [[lps]] "
                               f"({', '.join(names)}); rank only those")
-        if self.draws < 10:
-            raise ConfigError(f"scenario {self.name}: draws = {self.draws}: use 10 or more")
+        if self.seed < 0:
+            raise ConfigError(f"scenario {self.name}: seed = {self.seed}: use a seed >= 0")
+        if not 10 <= self.draws <= MAX_DRAWS:
+            raise ConfigError(f"scenario {self.name}: draws = {self.draws}: use 10 to "
+                              f"{MAX_DRAWS:,} (default 200)")
         if not self.duration_s > 0 or not self.rescore_every_s > 0 or self.net_ms < 0:
             raise ConfigError(f"scenario {self.name}: duration_s and rescore_every_s must be "
                               "> 0 and net_ms >= 0")
@@ -118,7 +147,13 @@ class Scenario:
                 raise ConfigError(f"scenario {self.name}: an order's window ends at "
                                   f"{order.start_s + order.window_s:g} s, after duration_s = "
                                   f"{self.duration_s:g}")
-        self.start_ns  # noqa: B018 - validates the start time
+        start = self.start_ns
+        if not (FIRST_START.timestamp() * 1e9 <= start
+                and start + self.duration_s * 1e9 < LAST_END.timestamp() * 1e9):
+            raise ConfigError(f"scenario {self.name}: start = {self.start!r} and duration_s = "
+                              f"{self.duration_s:g}: the run must lie between "
+                              f"{FIRST_START:%Y-%m-%d} and {LAST_END:%Y-%m-%d} (times are "
+                              "nanoseconds since 1970 in 64 bits); give a start in that range")
         if self.half_life is not None:
             try:
                 parse_duration(self.half_life)
@@ -147,6 +182,9 @@ def load_scenario(spec: str | Path) -> Scenario:
         raw = tomllib.loads(text)
     else:
         path = Path(spec)
+        if path.is_dir():
+            raise ConfigError(f"--scenario {spec}: a folder; give a scenario file "
+                              f"(.toml/.yaml) or a bundled name ({', '.join(BUNDLED)})")
         if not path.is_file():
             raise ConfigError(f"--scenario {spec}: neither a bundled scenario "
                               f"({', '.join(BUNDLED)}) nor an existing file")
@@ -156,11 +194,32 @@ def load_scenario(spec: str | Path) -> Scenario:
     if isinstance(replay, str) and not Path(replay).is_absolute() and not (
             isinstance(spec, str) and spec in BUNDLED):
         raw["replay"] = str(Path(spec).parent / replay)
-    return parse_section(Scenario, raw, f"scenario {where}")
+    scenario = parse_section(Scenario, raw, f"scenario {where}")
+    check_profile(scenario, f"scenario {where}")
+    return scenario
+
+
+def check_profile(scenario: Scenario, where: str) -> None:
+    """ConfigError, naming the scenario key, when ``profile`` is neither a built-in profile
+    nor a file (what ``load_profile`` reads; it would name a ``--profile`` option)."""
+    spec = scenario.profile
+    if spec in BUILTIN or Path(spec).is_file():
+        return
+    what = "a folder" if Path(spec).is_dir() else "no such file"
+    raise ConfigError(f"{where}: profile = {spec!r}: neither a built-in profile "
+                      f"({', '.join(BUILTIN)}) nor a profile file ({what}); give one of "
+                      "those names or the path of a .toml/.yaml profile")
 
 
 def _read(path: Path) -> dict[str, Any]:
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save "
+                          "it as UTF-8") from exc
+    except OSError as exc:      # no permission, a special file
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror}); give a readable "
+                          "scenario file") from exc
     try:
         data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else tomllib.loads(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
