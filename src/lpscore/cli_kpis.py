@@ -214,7 +214,7 @@ def _write(out: Path, result: KpiResult | None, table: pl.DataFrame, stats: Stat
             (out / f"{name}.parquet").unlink(missing_ok=True)
         else:
             frame.write_parquet(out / f"{name}.parquet")
-    table.write_parquet(out / "lps.parquet")
+    _whole_counts(table).write_parquet(out / "lps.parquet")
     (out / "kpis.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     stats_dir = out / "stats"
     stats_dir.mkdir(exist_ok=True)
@@ -229,12 +229,16 @@ def _write(out: Path, result: KpiResult | None, table: pl.DataFrame, stats: Stat
     quarantine.write_jsonl(out / "quarantine.jsonl")
 
 
-def _flat(table: pl.DataFrame) -> pl.DataFrame:
-    """The table for CSV: the counts as integers and the reject reasons as a JSON string,
-    as ``--format json`` gives them (the table holds counts as sums of weights, "47.0")."""
+def _whole_counts(table: pl.DataFrame) -> pl.DataFrame:
+    """The table with its counts as integers, as ``--format json`` gives them (the table
+    holds counts as sums of weights, "47.0"; a KPI table's are whole)."""
     whole = [c for c in COUNT_COLUMNS if (table[c].fill_null(0) % 1 == 0).all()]
-    return table.with_columns(
-        *(pl.col(c).cast(pl.Int64) for c in whole),
+    return table.with_columns(pl.col(c).cast(pl.Int64) for c in whole)
+
+
+def _flat(table: pl.DataFrame) -> pl.DataFrame:
+    """The table for CSV: ``_whole_counts``, and the reject reasons as a JSON string."""
+    return _whole_counts(table).with_columns(
         pl.col("reject_reasons").map_elements(
             lambda items: json.dumps({str(i["category"]): count_value(i["weight"])
                                       for i in items}), return_dtype=pl.String)

@@ -4,11 +4,9 @@ seeds, and ``lpscore bench-routing``."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+from clirun import lpscore
 from lpscore.sim.bench import bench_routing, interval
 from lpscore.sim.scenario import load_scenario
 
@@ -35,9 +33,8 @@ def test_interval_covers_the_mean_of_a_known_sample() -> None:
 
 
 def test_bench_routing_command_json() -> None:
-    done = subprocess.run([sys.executable, "-m", "lpscore.cli", "bench-routing", "--seeds",
-                           "2", "--policies", "uniform,oracle", "--format", "json"],
-                          capture_output=True, text=True, check=False)
+    done = lpscore("bench-routing", "--seeds", "2", "--policies", "uniform,oracle", "--format",
+                   "json")
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
     names = [p["name"] for p in payload["policies"]]
@@ -47,16 +44,14 @@ def test_bench_routing_command_json() -> None:
             assert set(p[key]) == {"mean", "ci_low", "ci_high"}
     oracle = payload["policies"][1]
     assert oracle["regret_bps"] == {"mean": 0.0, "ci_low": 0.0, "ci_high": 0.0}
-    bad = subprocess.run([sys.executable, "-m", "lpscore.cli", "bench-routing",
-                          "--policies", "magic"], capture_output=True, text=True, check=False)
+    bad = lpscore("bench-routing", "--policies", "magic")
     assert bad.returncode == 2 and "use some of" in bad.stderr
 
 
 def test_bench_routing_json_is_strict_without_the_oracle() -> None:
     """No oracle, no regret: null in the JSON (it was NaN, which strict parsers refuse)."""
-    done = subprocess.run([sys.executable, "-m", "lpscore.cli", "bench-routing", "--scenario",
-                           str(SMALL), "--seeds", "2", "--policies", "primary", "--jobs", "1",
-                           "--format", "json"], capture_output=True, text=True, check=False)
+    done = lpscore("bench-routing", "--scenario", SMALL, "--seeds", "2", "--policies",
+                   "primary", "--jobs", "1", "--format", "json")
     assert done.returncode == 0, done.stderr
 
     def refuse(constant: str) -> None:
@@ -81,10 +76,8 @@ def test_simulations_in_parallel_are_the_ones_run_one_after_the_other() -> None:
 
 
 def test_the_table_names_every_policy_whole_on_an_80_column_terminal() -> None:
-    done = subprocess.run([sys.executable, "-m", "lpscore.cli", "bench-routing", "--seeds",
-                           "2", "--policies", "censored_greedy,censored_thompson"],
-                          capture_output=True, text=True, check=False,
-                          env={**os.environ, "COLUMNS": "80"})
+    done = lpscore("bench-routing", "--seeds", "2", "--policies",
+                   "censored_greedy,censored_thompson", env={"COLUMNS": "80"})
     assert done.returncode == 0, done.stderr
     rows = [line for line in done.stdout.splitlines() if line.startswith("│ censored")]
     assert [row.split("│")[1].strip() for row in rows] == ["censored_greedy",

@@ -3,25 +3,20 @@
 import csv
 import io
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 
+from clirun import lpscore
 from realdata import AMZN_MESSAGES, DEMO_LOG, FIXSIM, MOEX_ORDERS
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lpscore.cli", *args],
-                          capture_output=True, text=True, check=False)
-
-
 def test_ingest_json_contract(tmp_path: Path):
-    done = run("ingest", str(MOEX_ORDERS), str(FIXSIM), "--out", str(tmp_path),
-               "--format", "json")
+    done = lpscore("ingest", str(MOEX_ORDERS), str(FIXSIM), "--out", str(tmp_path),
+                   "--format", "json")
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert {"files", "orders", "executions", "fills", "rejects", "cancel_rejects",
@@ -46,13 +41,13 @@ def test_ingest_json_contract(tmp_path: Path):
 
 
 def test_strict_exits_nonzero_when_anything_is_quarantined(tmp_path: Path):
-    done = run("ingest", str(FIXSIM), "--out", str(tmp_path), "--strict")
+    done = lpscore("ingest", str(FIXSIM), "--out", str(tmp_path), "--strict")
     assert done.returncode == 2
     assert "--strict: 2915 record(s) quarantined" in done.stderr.replace("\n", " ")
 
 
 def test_lenient_decodes_bad_checksums(tmp_path: Path):
-    done = run("ingest", str(FIXSIM), "--out", str(tmp_path), "--lenient", "--format", "json")
+    done = lpscore("ingest", str(FIXSIM), "--out", str(tmp_path), "--lenient", "--format", "json")
     summary = json.loads(done.stdout)
     assert summary["fills"] == 42
     assert summary["files"][0]["quarantined"] == 0
@@ -61,7 +56,7 @@ def test_lenient_decodes_bad_checksums(tmp_path: Path):
 def test_bad_config_stops_early_with_a_fix(tmp_path: Path):
     config = tmp_path / "lpscore.toml"
     config.write_text("[ingets]\n")
-    done = run("ingest", str(MOEX_ORDERS), "--out", str(tmp_path / "o"), "--config", str(config))
+    done = lpscore("ingest", MOEX_ORDERS, "--out", tmp_path / "o", "--config", config)
     assert done.returncode == 2
     assert "unknown key(s) ingets" in done.stderr
     assert not (tmp_path / "o").exists()
@@ -73,18 +68,18 @@ def test_an_out_path_that_cannot_be_a_directory_stops_before_any_work(tmp_path: 
     for out in (in_the_way, in_the_way / "sub"):
         for command in (["ingest", str(MOEX_ORDERS)], ["kpis", str(MOEX_ORDERS)],
                         ["score", str(MOEX_ORDERS)], ["simulate"]):
-            done = run(*command, "--out", str(out))
+            done = lpscore(*command, "--out", str(out))
             assert done.returncode == 2, (command, done.stderr)
             assert "is a file; give a directory (made if missing)" in _flat(done.stderr)
-        done = run("stream", "--source", f"file://{MOEX_ORDERS}", "--until-idle", "0",
-                   "--checkpoint", str(out))   # was a NotADirectoryError traceback
+        done = lpscore("stream", "--source", f"file://{MOEX_ORDERS}", "--until-idle", "0",
+                       "--checkpoint", str(out))   # was a NotADirectoryError traceback
         assert done.returncode == 2, done.stderr
         assert "is a file; give a directory (made if missing)" in _flat(done.stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.txt"]
 
 
 def test_a_folder_given_as_a_log_says_to_pass_its_files(tmp_path: Path):
-    done = run("ingest", str(tmp_path), "--out", str(tmp_path / "o"))
+    done = lpscore("ingest", str(tmp_path), "--out", str(tmp_path / "o"))
     assert done.returncode == 2
     assert "a folder, not a file; pass the files in it" in _flat(done.stderr)
     assert not (tmp_path / "o").exists()
@@ -98,8 +93,7 @@ def _flat(text: str) -> str:
 def _tables_at(columns: int, *args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     """The command run on a terminal ``columns`` wide, and the lines of its tables; it must
     exit 0, and no table may be wider or shorten a value."""
-    done = subprocess.run([sys.executable, "-m", "lpscore.cli", *args], capture_output=True,
-                          text=True, check=False, env={**os.environ, "COLUMNS": str(columns)})
+    done = lpscore(*args, env={"COLUMNS": str(columns)})
     assert done.returncode == 0, done.stderr
     tables = [line for line in done.stdout.splitlines() if line[:1] in "┏┃│┡└"]
     assert tables and max(len(line) for line in tables) <= columns
@@ -147,25 +141,30 @@ def test_the_reconciliation_fits_the_terminal_and_never_cuts_a_count(tmp_path: P
 def test_logs_without_orders_say_so_instead_of_empty_tables(tmp_path: Path) -> None:
     log = tmp_path / "noise.log"
     log.write_bytes(b"not a FIX message\n" * 5)
-    done = run("kpis", str(log), "--out", str(tmp_path / "k"))
+    done = lpscore("kpis", str(log), "--out", str(tmp_path / "k"))
     assert done.returncode == 0, done.stderr
     assert "no child orders" in _flat(done.stdout)
     assert "┏" not in done.stdout and "Orders, fills" not in done.stdout
-    done = run("score", str(log))
+    done = lpscore("score", str(log))
     assert done.returncode == 2 and "no child orders" in _flat(done.stderr), done.stderr
 
 
 @pytest.mark.parametrize("log", [MOEX_ORDERS, DEMO_LOG], ids=["moex", "demo"])
 def test_kpis_csv_says_what_json_says(tmp_path: Path, log: Path) -> None:
-    """A spreadsheet reads the CSV: its counts are integers ('47', not '47.0', the sums
-    the table holds) and every value is the JSON's, for every LP (an LP without rejects has
-    reject_reasons {}, as in the JSON, not an empty cell)."""
-    as_json = run("kpis", str(log), "--out", str(tmp_path / "j"), "--format", "json")
-    as_csv = run("kpis", str(log), "--out", str(tmp_path / "c"), "--format", "csv")
+    """A spreadsheet reads the CSV (and lps.parquet): its counts are integers ('47', not
+    '47.0', the sums the table holds) and every value is the JSON's, for every LP (an LP
+    without rejects has reject_reasons {}, as in the JSON, not an empty cell)."""
+    as_json = lpscore("kpis", str(log), "--out", str(tmp_path / "j"), "--format", "json")
+    as_csv = lpscore("kpis", str(log), "--out", str(tmp_path / "c"), "--format", "csv")
     assert as_json.returncode == as_csv.returncode == 0, as_csv.stderr
     lps = json.loads(as_json.stdout)["lps"]
     rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert [row["lp"] for row in rows] == [lp["lp"] for lp in lps]
+    # and so does lps.parquet: its counts were Float64 sums of weights
+    table = pl.read_parquet(tmp_path / "j" / "lps.parquet", glob=False)
+    counts = ["n_orders", "n_terminal", "n_fills", "n_no_benchmark"]
+    assert all(table.schema[name] == pl.Int64 for name in counts)
+    assert table.select(counts).to_dicts() == [{k: lp[k] for k in counts} for lp in lps]
     for lp, row in zip(lps, rows, strict=True):
         for name in ("n_orders", "n_terminal", "n_fills", "n_no_benchmark"):
             assert row[name] == str(lp[name]), name
@@ -184,17 +183,17 @@ def test_kpis_csv_says_what_json_says(tmp_path: Path, log: Path) -> None:
 def test_report_writes_into_a_folder_or_new_folders_and_refuses_the_impossible(
         tmp_path: Path) -> None:
     kpi_dir = tmp_path / "k"
-    assert run("kpis", str(DEMO_LOG), "--out", str(kpi_dir)).returncode == 0
+    assert lpscore("kpis", str(DEMO_LOG), "--out", str(kpi_dir)).returncode == 0
     folder = tmp_path / "pages"
     folder.mkdir()
     for out, written in ((folder, folder / "report.html"),     # was IsADirectoryError
                          (tmp_path / "new" / "deep" / "r.html",) * 2):  # FileNotFoundError
-        done = run("report", str(kpi_dir), "--out", str(out))
+        done = lpscore("report", str(kpi_dir), "--out", str(out))
         assert done.returncode == 0, done.stderr
         assert written.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     blocked = tmp_path / "a-file"
     blocked.write_text("x")
-    done = run("report", str(kpi_dir), "--out", str(blocked / "r.html"))
+    done = lpscore("report", str(kpi_dir), "--out", str(blocked / "r.html"))
     assert done.returncode == 2
     assert "cannot write it" in _flat(done.stderr)
 
@@ -207,11 +206,11 @@ def test_names_and_messages_are_printed_as_they_are_not_as_markup(tmp_path: Path
     config.write_text('[ingest]\nlp_map = {LP_A = "[/b]LP_A[red]"}\n')
     for command in (["kpis", str(DEMO_LOG), "--out", str(tmp_path / "k")],
                     ["score", str(DEMO_LOG)]):
-        done = run(*command, "--config", str(config))
+        done = lpscore(*command, "--config", str(config))
         assert done.returncode == 0, (command, done.stderr)
         assert "[/b]LP_A[red]" in done.stdout, command
     profile = tmp_path / "p.toml"
     profile.write_text('name = "p"\n[weights]\n')
-    done = run("score", str(DEMO_LOG), "--profile", str(profile))
+    done = lpscore("score", str(DEMO_LOG), "--profile", str(profile))
     assert done.returncode == 2
     assert "no [weights] table" in _flat(done.stderr)

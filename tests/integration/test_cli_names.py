@@ -8,10 +8,7 @@ store)."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +16,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+import clirun
 import lpscore.sim
 from lpscore.config import MarketDataConfig
-from lpscore.fix.codec import checksum
+from lpscore.fix.codec import encode
 from lpscore.marketdata import load_quotes
 from lpscore.quarantine import Quarantine
 from realdata import AMZN_MESSAGES, DEMO_LOG
@@ -47,10 +45,10 @@ def _renamed(message: bytes) -> bytes:
     names = {b"55=AMZN": b"55=" + SYMBOL.encode(), b"49=LP_A": b"49=" + LP.encode(),
              b"56=LP_A": b"56=" + LP.encode(), b"100=LP_A": b"100=" + LP.encode()}
     texts = {f: b"58=" + REASON.encode() + f[3:] for f in fields if f.startswith(b"58=")}
-    fields = [names.get(f, texts.get(f, f)) for f in fields]
-    body = SOH.join(fields[1:]) + SOH
-    head = fields[0] + SOH + b"9=%d" % len(body) + SOH
-    return head + body + b"10=%03d" % checksum(head + body) + SOH
+    (_, begin), (_, msg_type), *body = (names.get(f, texts.get(f, f)).split(b"=", 1)
+                                        for f in fields)
+    return encode(msg_type.decode(), [(int(tag), value) for tag, value in body],
+                  begin_string=begin.decode())
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +69,7 @@ def named(tmp_path_factory: pytest.TempPathFactory) -> Named:
 
 def run(*args: str | Path, stdin: str | None = None) -> str:
     """The command's stdout and stderr; it must exit 0."""
-    done = subprocess.run([sys.executable, "-m", "lpscore.cli", *map(str, args)],
-                          capture_output=True, text=True, check=False, input=stdin,
-                          env={**os.environ, "COLUMNS": "400"})
+    done = clirun.lpscore(*args, input=stdin, env={"COLUMNS": "400"})
     assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-3000:])
     return done.stdout + done.stderr
 

@@ -3,11 +3,9 @@ command with exit status 2 and a message naming the option, never a traceback or
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
+from clirun import lpscore
 from realdata import DEMO_LOG
 
 CASES = [
@@ -36,7 +34,6 @@ CASES = [
 @pytest.mark.parametrize(("args", "message"), CASES, ids=[" ".join(a[:1] + a[-2:])
                                                           for a, _ in CASES])
 def test_a_bad_number_is_a_usage_error(args: tuple[str, ...], message: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "lpscore.cli", *args], capture_output=True,
-                          text=True, check=False, timeout=60)
+    done = lpscore(*args, timeout=60)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and "Traceback" not in done.stderr, done.stderr

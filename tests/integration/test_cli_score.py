@@ -4,24 +4,22 @@ history store an ingest of them wrote."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+import clirun
 from realdata import AMZN_MESSAGES, DEMO_LOG
 
 
-def lpscore(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lpscore.cli", *args],
-                          capture_output=True, text=True, check=False,
-                          env={**os.environ, "COLUMNS": "80"})
+def lpscore(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """``lpscore ARGS`` on a terminal 80 columns wide."""
+    return clirun.lpscore(*args, env={"COLUMNS": "80"})
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return lpscore("score", str(DEMO_LOG), "--quotes", str(AMZN_MESSAGES), *args)
+def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return lpscore("score", DEMO_LOG, "--quotes", AMZN_MESSAGES, *args)
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,6 @@ an error."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from clirun import lpscore
 from e2e.console_data import PASSWORD, fresh_copy, shared_data_dir
 from realdata import AMZN_MESSAGES, DEMO_LOG
 from serving import lpscore_serve
@@ -25,10 +24,8 @@ LPS = {"LP_A", "LP_B", "LP_C", "LP_D"}
 
 def route(journal: Path, *args: str) -> dict[str, Any]:
     """``lpscore route DEMO_LOG --quotes ... ARGS --decisions JOURNAL``: the printed plan."""
-    done = subprocess.run([sys.executable, "-m", "lpscore.cli", "route", str(DEMO_LOG),
-                           "--quotes", str(AMZN_MESSAGES), "--symbol", "AMZN", *args,
-                           "--decisions", str(journal), "--format", "json"],
-                          capture_output=True, text=True, check=False, timeout=120)
+    done = lpscore("route", DEMO_LOG, "--quotes", AMZN_MESSAGES, "--symbol", "AMZN", *args,
+                   "--decisions", journal, "--format", "json", timeout=120)
     assert done.returncode == 0, done.stderr
     plan: dict[str, Any] = json.loads(done.stdout)
     return plan

@@ -4,32 +4,20 @@ edge found, ExecIDs reused across it flagged, files numbered on, and the history
 holding what one ingest of everything writes."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from clirun import lpscore
 from lpscore.config import IngestConfig, MarketDataConfig
 from lpscore.errors import InputError
+from lpscore.fix.codec import encode
 from lpscore.history import read_events, read_quotes, read_state
 from lpscore.ingest.pipeline import Carried, IngestResult, ingest_logs
 from lpscore.marketdata import load_quotes
 from lpscore.quarantine import Quarantine
-from realdata import AMZN_MESSAGES, DEMO_LOG, FIXSIM, MOEX_ORDERS, cut
-
-RECEIPT = ["ts_recv", "session", "outbound", "seq_num", "source", "offset"]
-
-
-def in_parts(paths: list[Path], config: IngestConfig) -> list[IngestResult]:
-    results, carried = [], Carried()
-    for path in paths:
-        result = ingest_logs([path], config, carried=carried)
-        assert result.carried is not None
-        carried = result.carried
-        results.append(result)
-    return results
+from realdata import AMZN_MESSAGES, DEMO_LOG, FIXSIM, MOEX_ORDERS, RECEIPT, cut, in_parts
 
 
 def assert_same_as_whole(paths: list[Path], config: IngestConfig) -> list[IngestResult]:
@@ -113,24 +101,19 @@ def test_a_compid_the_earlier_parts_did_not_take_as_ours_is_refused(tmp_path: Pa
     assert ingest_logs([DEMO_LOG], configured, carried=earlier.carried).events.height
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lpscore.cli", *args],
-                          capture_output=True, text=True, check=False)
-
-
 def test_ingest_append_builds_the_store_one_ingest_of_everything_writes(tmp_path: Path):
     first, second, third = cut(DEMO_LOG, [1_500, 4_000], tmp_path)
     store, whole = tmp_path / "store", tmp_path / "whole"
-    done = run("ingest", str(first), "--quotes", str(AMZN_MESSAGES), "--out", str(store),
-               "--append", "--format", "json")   # no store yet: one is made
+    done = lpscore("ingest", str(first), "--quotes", str(AMZN_MESSAGES), "--out", str(store),
+                   "--append", "--format", "json")   # no store yet: one is made
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["store"]["appended"] is True
     for part in (second, third):
-        done = run("ingest", str(part), "--out", str(store), "--append", "--format", "json")
+        done = lpscore("ingest", str(part), "--out", str(store), "--append", "--format", "json")
         assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
-    done = run("ingest", str(first), str(second), str(third), "--quotes", str(AMZN_MESSAGES),
-               "--out", str(whole), "--format", "json")
+    done = lpscore("ingest", str(first), str(second), str(third), "--quotes", str(AMZN_MESSAGES),
+                   "--out", str(whole), "--format", "json")
     assert done.returncode == 0, done.stderr
     everything = json.loads(done.stdout)
     assert summary["store"] == {**everything["store"], "appended": True}
@@ -141,10 +124,10 @@ def test_ingest_append_builds_the_store_one_ingest_of_everything_writes(tmp_path
     assert sum(1 for _ in (store / "history" / "events").rglob("*.parquet")) > sum(
         1 for _ in (whole / "history" / "events").rglob("*.parquet"))
     # and the scores of the store are those of the logs (docs/dask.md: scoring a store)
-    scores = run("score", "--history", str(store), "--format", "json")
+    scores = lpscore("score", "--history", str(store), "--format", "json")
     assert scores.returncode == 0, scores.stderr
-    logs = run("score", str(first), str(second), str(third), "--quotes", str(AMZN_MESSAGES),
-               "--format", "json")
+    logs = lpscore("score", str(first), str(second), str(third), "--quotes", str(AMZN_MESSAGES),
+                   "--format", "json")
     assert json.loads(scores.stdout) == json.loads(logs.stdout)
 
 
@@ -163,25 +146,25 @@ def test_quotes_appended_again_are_stored_once(tmp_path: Path):
     store, whole = tmp_path / "store", tmp_path / "whole"
     held = []
     for log, quote_file in ((first, early), (second, late), (empty, late), (empty, early)):
-        done = run("ingest", str(log), "--quotes", str(quote_file), "--out", str(store),
-                   "--append", "--format", "json")
+        done = lpscore("ingest", str(log), "--quotes", str(quote_file), "--out", str(store),
+                       "--append", "--format", "json")
         assert done.returncode == 0, done.stderr
         held.append(json.loads(done.stdout)["store"]["quotes_held_already"])
     assert held == [0, 500, 1_000, 1_505]
     day = tmp_path / "day.csv"
     pl.concat([doubled, quotes[5:]]).write_csv(day)
-    done = run("ingest", str(first), str(second), "--quotes", str(day), "--out", str(whole))
+    done = lpscore("ingest", str(first), str(second), "--quotes", str(day), "--out", str(whole))
     assert done.returncode == 0, done.stderr
     assert read_quotes(store / "history").equals(read_quotes(whole / "history"))
     assert read_state(store / "history").quotes == quotes.height + 5  # type: ignore[union-attr]
-    scores = [run("score", "--history", str(s), "--format", "json") for s in (store, whole)]
+    scores = [lpscore("score", "--history", str(s), "--format", "json") for s in (store, whole)]
     assert json.loads(scores[0].stdout) == json.loads(scores[1].stdout)
 
 
 def test_an_append_cut_short_is_refused_by_readers_and_undone_by_the_next(tmp_path: Path):
     first, second = cut(DEMO_LOG, [2_500], tmp_path)
     store = tmp_path / "store"
-    assert run("ingest", str(first), "--out", str(store)).returncode == 0
+    assert lpscore("ingest", str(first), "--out", str(store)).returncode == 0
     state = read_state(store / "history")
     assert state is not None
     # what an append killed before it recorded its state leaves behind
@@ -191,12 +174,12 @@ def test_an_append_cut_short_is_refused_by_readers_and_undone_by_the_next(tmp_pa
     first_part = next((store / "history" / "events").rglob("*.parquet"))
     pl.read_parquet(first_part, glob=False).head(10).write_parquet(stray)
     for command in ("score", "kpis"):   # would count it without the state saying so
-        done = run(command, "--history", str(store), "--out", str(tmp_path / command))
+        done = lpscore(command, "--history", str(store), "--out", str(tmp_path / command))
         assert done.returncode == 2
         said = "".join(done.stderr.split())
         assert "1file(s)ofanappendthatdidnotfinish" in said
         assert "runthatappendagain" in said
-    done = run("ingest", str(second), "--out", str(store), "--append")
+    done = lpscore("ingest", str(second), "--out", str(store), "--append")
     assert done.returncode == 0, done.stderr
     assert not stray.exists()
     assert read_events(store / "history").height == ingest_logs(
@@ -206,17 +189,17 @@ def test_an_append_cut_short_is_refused_by_readers_and_undone_by_the_next(tmp_pa
 def test_append_errors_say_what_to_do(tmp_path: Path):
     first, second = cut(DEMO_LOG, [2_500], tmp_path)
     store = tmp_path / "store"
-    assert run("ingest", str(second), "--out", str(store)).returncode == 0
-    done = run("ingest", str(first), "--out", str(store), "--append")
+    assert lpscore("ingest", str(second), "--out", str(store)).returncode == 0
+    done = lpscore("ingest", str(first), "--out", str(store), "--append")
     assert done.returncode == 2
     assert "without --append" in " ".join(done.stderr.split())
     (store / "history" / "ingest-state" / "state.json").unlink()
-    done = run("ingest", str(first), "--out", str(store), "--append")
+    done = lpscore("ingest", str(first), "--out", str(store), "--append")
     assert done.returncode == 2
     assert "without ingest-state/state.json" in " ".join(done.stderr.split())
     (store / "history" / "ingest-state").mkdir(exist_ok=True)
     (store / "history" / "ingest-state" / "state.json").write_text("{not json")
-    done = run("ingest", str(first), "--out", str(store), "--append")
+    done = lpscore("ingest", str(first), "--out", str(store), "--append")
     assert done.returncode == 2
     assert "not a state lpscore can read" in " ".join(done.stderr.split())
 
@@ -226,13 +209,12 @@ def test_a_duplicate_in_an_earlier_part_still_counts_as_delivered(tmp_path: Path
     delivered its MsgSeqNum, so a later resend of that MsgSeqNum is a duplicate, whichever
     part it is in."""
     def report(seq: int, exec_id: str, *, resend: bool, at: str) -> bytes:
-        poss = "\x0143=Y\x01122=20240301-10:00:00.000" if resend else ""
-        body = (f"35=8\x0149=LP\x0156=DESK\x0134={seq}{poss}\x0152=20240301-{at}\x01"
-                f"37=O{seq}\x0111=C1\x0117={exec_id}\x01150=F\x0139=2\x0155=EURUSD\x0154=1\x01"
-                f"32=100\x0131=1.1\x0160=20240301-{at}\x01")
-        head = f"8=FIX.4.4\x019={len(body)}\x01"
-        total = sum((head + body).encode()) % 256
-        return f"20240301-{at} : {head}{body}10={total:03d}\x01\n".encode()
+        poss = [(43, "Y"), (122, "20240301-10:00:00.000")] if resend else []
+        message = encode("8", [(49, "LP"), (56, "DESK"), (34, seq), *poss,
+                               (52, f"20240301-{at}"), (37, f"O{seq}"), (11, "C1"),
+                               (17, exec_id), (150, "F"), (39, "2"), (55, "EURUSD"), (54, "1"),
+                               (32, "100"), (31, "1.1"), (60, f"20240301-{at}")])
+        return f"20240301-{at} : ".encode() + message + b"\n"
     first = tmp_path / "a.log"
     first.write_bytes(report(7, "E1", resend=False, at="10:00:00.000")
                       + report(9, "E1", resend=True, at="10:00:01.000"))
@@ -269,9 +251,9 @@ def test_a_store_written_anew_forgets_its_state_first(tmp_path: Path,
 
 def test_history_out_beside_the_ingest_is_refused(tmp_path: Path):
     store = tmp_path / "store"
-    assert run("ingest", str(DEMO_LOG), "--out", str(store)).returncode == 0
+    assert lpscore("ingest", str(DEMO_LOG), "--out", str(store)).returncode == 0
     for command in ("score", "kpis"):
-        done = run(command, "--history", str(store), "--out", str(store))
+        done = lpscore(command, "--history", str(store), "--out", str(store))
         assert done.returncode == 2
         assert "givean" in "".join(done.stderr.split())
         assert "quarantine of the ingest" in " ".join(done.stderr.split())
@@ -283,12 +265,12 @@ def test_strict_appends_nothing_and_the_quarantine_grows(tmp_path: Path):
     second.write_bytes(b"".join([lines[0], lines[1].replace(b"\x0110=", b"\x0110=9"),
                                  *lines[2:]]))   # one bad CheckSum
     store = tmp_path / "store"
-    assert run("ingest", str(first), "--out", str(store)).returncode == 0
+    assert lpscore("ingest", str(first), "--out", str(store)).returncode == 0
     held = read_state(store / "history")
     assert held is not None
     before = len((store / "quarantine.jsonl").read_text().splitlines())
-    done = run("ingest", str(second), "--out", str(store), "--append", "--strict",
-               "--format", "json")
+    done = lpscore("ingest", str(second), "--out", str(store), "--append", "--strict",
+                   "--format", "json")
     assert done.returncode == 2
     assert "nothing was written to the history store" in " ".join(done.stderr.split())
     assert json.loads(done.stdout)["store"] == {"appended": False, "written": False,
@@ -300,7 +282,7 @@ def test_strict_appends_nothing_and_the_quarantine_grows(tmp_path: Path):
     assert part >= 1
     assert len((store / "quarantine.jsonl").read_text().splitlines()) == before + part
     # without --strict it is appended, and the quarantine keeps the earlier ingests' records
-    done = run("ingest", str(second), "--out", str(store), "--append", "--format", "json")
+    done = lpscore("ingest", str(second), "--out", str(store), "--append", "--format", "json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["store"]["events"] > held.events
     assert len((store / "quarantine.jsonl").read_text().splitlines()) == before + 2 * part
@@ -311,10 +293,10 @@ def test_an_append_with_other_ingest_settings_is_refused(tmp_path: Path):
     store = tmp_path / "store"
     config = tmp_path / "lpscore.toml"
     config.write_text('[ingest]\nown_comp_ids = ["DESK"]\n')
-    assert run("ingest", str(first), "--out", str(store), "--config", str(config)).returncode == 0
-    done = run("ingest", str(second), "--out", str(store), "--append")
+    assert lpscore("ingest", first, "--out", store, "--config", config).returncode == 0
+    done = lpscore("ingest", str(second), "--out", str(store), "--append")
     assert done.returncode == 2
     said = " ".join(done.stderr.split())
     assert "an append must use the store's" in said
-    done = run("ingest", str(second), "--out", str(store), "--append", "--config", str(config))
+    done = lpscore("ingest", str(second), "--out", str(store), "--append", "--config", str(config))
     assert done.returncode == 0, done.stderr

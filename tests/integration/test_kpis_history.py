@@ -6,25 +6,23 @@ store's state); and its errors."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
 
+import clirun
 from realdata import AMZN_MESSAGES, DEMO_LOG, cut
 
 INGEST_COUNTS = {"capture_prefix_unparsed", "duplicates", "exec_id_reused", "seq_num_reused"}
 """The data-quality counts of the ingest (lpscore.ingest.pipeline), not of the KPI engine."""
 
 
-def lpscore(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lpscore.cli", *args],
-                          capture_output=True, text=True, check=False,
-                          env={**os.environ, "COLUMNS": "80"})
+def lpscore(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """``lpscore ARGS`` on a terminal 80 columns wide."""
+    return clirun.lpscore(*args, env={"COLUMNS": "80"})
 
 
 def kpis_json(folder: Path) -> dict[str, Any]:

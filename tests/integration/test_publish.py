@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -13,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from clirun import lpscore
 from lpscore.errors import ConfigError, StoreUnavailable
 from lpscore.publish.snapshot import Snapshot, context_key, parse_context_key
 from lpscore.publish.store import ScoreStore, open_store
@@ -189,33 +188,29 @@ def assert_close(a: object, b: object) -> None:
 def test_publish_and_scores_commands(redis_url: str) -> None:
     uri = f"{redis_url}?prefix=cli{uuid.uuid4().hex[:6]}"
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "lpscore.cli", *args],
-                              capture_output=True, text=True, check=False)
-
-    first = run("publish", str(DEMO_LOG), "--quotes", str(AMZN_MESSAGES), "--store", uri,
-                "--profile", "hft", "--format", "json")
+    first = lpscore("publish", str(DEMO_LOG), "--quotes", str(AMZN_MESSAGES), "--store", uri,
+                    "--profile", "hft", "--format", "json")
     assert first.returncode == 0, first.stderr
     published = json.loads(first.stdout)["published"]
     assert {"profile": "hft", "context": "*", "version": 1, "changed": True} in published
     assert any(p["context"] == "symbol=AMZN" for p in published)
-    again = json.loads(run("publish", str(DEMO_LOG), "--quotes", str(AMZN_MESSAGES),
-                           "--store", uri, "--profile", "hft", "--format", "json").stdout)
+    again = json.loads(lpscore("publish", str(DEMO_LOG), "--quotes", str(AMZN_MESSAGES),
+                               "--store", uri, "--profile", "hft", "--format", "json").stdout)
     assert all(not p["changed"] and p["version"] == 1 for p in again["published"])
-    read = run("scores", "--store", uri, "--profile", "hft", "--context", "symbol=AMZN",
-               "--format", "json")
+    read = lpscore("scores", "--store", uri, "--profile", "hft", "--context", "symbol=AMZN",
+                   "--format", "json")
     assert read.returncode == 0, read.stderr
     snap = json.loads(read.stdout)
-    scored = json.loads(run("score", str(DEMO_LOG), "--quotes", str(AMZN_MESSAGES),
-                            "--profile", "hft", "--context", "symbol=AMZN",
-                            "--format", "json").stdout)
+    scored = json.loads(lpscore("score", str(DEMO_LOG), "--quotes", str(AMZN_MESSAGES),
+                                "--profile", "hft", "--context", "symbol=AMZN",
+                                "--format", "json").stdout)
     # what is published is what `score` computes; publish rolls the LP x symbol statistics up
     # from finer groups, so sums differ from a direct LP x symbol build by float rounding
     capacity = [item.pop("capacity") for item in snap["scores"]]
     assert_close(snap["scores"], scored["scores"])
     assert all(set(c) == {"fill_rate", "filled_qty_per_order", "n_terminal"} for c in capacity)
     assert (snap["version"], snap["stale"]) == (1, False)
-    missing = run("scores", "--store", uri, "--profile", "block")
+    missing = lpscore("scores", "--store", uri, "--profile", "block")
     assert missing.returncode == 2
     assert "nothing published for profile 'block'" in missing.stderr
 

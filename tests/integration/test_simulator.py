@@ -6,14 +6,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from clirun import lpscore
 from lpscore.config import Config, IngestConfig, RoutingConfig
 from lpscore.errors import ConfigError
 from lpscore.ingest import ingest_logs
@@ -128,9 +127,7 @@ def test_every_decision_sees_every_message_received_before_it() -> None:
 
 
 def test_simulate_command_writes_everything(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "lpscore.cli", "simulate", "--scenario",
-                           str(SMALL), "--out", str(tmp_path), "--format", "json"],
-                          capture_output=True, text=True, check=False)
+    done = lpscore("simulate", "--scenario", SMALL, "--out", tmp_path, "--format", "json")
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
     assert set(payload) >= {"completed", "completion_s", "filled_qty", "vwap", "arrival_mid",
@@ -164,9 +161,8 @@ def test_simulate_json_is_strict_without_an_order(tmp_path: Path) -> None:
     text = SMALL.read_text()
     scenario = tmp_path / "flow.toml"
     scenario.write_text(text[:text.index("[[orders]]")] + text[text.index("[[lps]]"):])
-    done = subprocess.run([sys.executable, "-m", "lpscore.cli", "simulate", "--scenario",
-                           str(scenario), "--out", str(tmp_path / "out"), "--format", "json"],
-                          capture_output=True, text=True, check=False)
+    done = lpscore("simulate", "--scenario", scenario, "--out", tmp_path / "out", "--format",
+                   "json")
     assert done.returncode == 0, done.stderr
     for payload in (done.stdout, (tmp_path / "out" / "result.json").read_text()):
         parsed = json.loads(payload, parse_constant=refuse_constant)

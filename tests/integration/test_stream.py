@@ -12,7 +12,6 @@ import pickle
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -27,6 +26,7 @@ from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from cards import assert_same_cards
+from clirun import command, lpscore
 from kafkamock import fresh_topic
 from lpscore.cli import app
 from lpscore.config import Config, IngestConfig, load_config
@@ -58,7 +58,6 @@ from lpscore.stream.runner import Settings, Stream
 from realdata import AMZN_MESSAGES, DEMO_LOG, MOEX, MOEX_ORDERS
 
 SMALL = Path(__file__).parents[1] / "data" / "sim" / "small.toml"
-LPSCORE = [sys.executable, "-m", "lpscore.cli"]
 
 
 def no_quotes() -> pl.DataFrame:
@@ -779,9 +778,9 @@ def test_a_followed_path_that_is_a_folder_stops_and_a_missing_one_is_awaited(
     assert "does not exist yet: waiting for it to appear" in " ".join(done.output.split())
 
 
-def stream_command(source: str, store: str, checkpoint: Path, *extra: str
-                   ) -> list[str]:
-    return [*LPSCORE, "stream", "--source", source, "--quotes", str(AMZN_MESSAGES),
+def stream_args(source: str, store: str, checkpoint: Path, *extra: str) -> list[str]:
+    """The arguments of ``lpscore stream`` from ``source`` into ``store``."""
+    return ["stream", "--source", source, "--quotes", str(AMZN_MESSAGES),
             "--store", store, "--checkpoint", str(checkpoint), *extra]
 
 
@@ -794,7 +793,7 @@ def test_kill_9_mid_stream_then_restart_loses_and_repeats_nothing(
     log.write_bytes(b"".join(lines[:2000]))
     store_uri = f"{redis_url}?prefix=k{uuid.uuid4().hex[:8]}"
     ckpt = tmp_path / "ckpt"
-    worker = subprocess.Popen(stream_command(f"file://{log}", store_uri, ckpt),
+    worker = subprocess.Popen(command(*stream_args(f"file://{log}", store_uri, ckpt)),
                               stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
@@ -809,8 +808,8 @@ def test_kill_9_mid_stream_then_restart_loses_and_repeats_nothing(
         worker.wait()
     with log.open("ab") as f:
         f.write(b"".join(lines[3500:]))
-    done = subprocess.run(stream_command(f"file://{log}", store_uri, ckpt, "--until-idle", "1"),
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = lpscore(*stream_args(f"file://{log}", store_uri, ckpt, "--until-idle", "1"),
+                   timeout=300)
     assert done.returncode == 0, done.stderr
     with open_store(store_uri) as store:
         assert_same_scores(store, batch_snapshots(log, amzn_quotes, Config()))
@@ -869,10 +868,10 @@ def test_two_kafka_workers_a_kill_9_and_a_rebalance_lose_nothing(
     store_uri = f"{redis_url}?prefix=r{uuid.uuid4().hex[:8]}"
     ckpt = tmp_path / "ckpt"
     group = f"g{uuid.uuid4().hex[:6]}"
-    first = subprocess.Popen(stream_command(uri, store_uri, ckpt, "--group", group),
+    first = subprocess.Popen(command(*stream_args(uri, store_uri, ckpt, "--group", group)),
                              stderr=subprocess.DEVNULL)
-    second = subprocess.Popen(stream_command(uri, store_uri, ckpt, "--group", group,
-                                             "--until-idle", "15"),
+    second = subprocess.Popen(command(*stream_args(uri, store_uri, ckpt, "--group", group,
+                                                   "--until-idle", "15")),
                               stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(4.0)  # both join the group

@@ -4,7 +4,6 @@ the events and counts of one ingest of all the files."""
 
 from __future__ import annotations
 
-import itertools
 import tempfile
 from pathlib import Path
 
@@ -14,9 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lpscore.config import IngestConfig
-from lpscore.ingest.pipeline import Carried, ingest_logs
-
-RECEIPT = ["ts_recv", "session", "outbound", "seq_num", "source", "offset"]
+from lpscore.ingest.pipeline import ingest_logs
+from realdata import RECEIPT, cut, in_parts
 
 
 @settings(deadline=None, max_examples=examples(40),
@@ -27,24 +25,17 @@ def test_parts_carried_on_give_the_whole_logs_events(log: NoisyFills,
     lines = [capture_prefix(c) + s.raw + b"\n"
              for s, c in zip(log.specs, log.captures, strict=True)]
     cuts = data.draw(st.lists(st.integers(0, len(lines)), min_size=1, max_size=3), label="cuts")
-    bounds = [0, *sorted(cuts), len(lines)]
     with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        for k, (start, end) in enumerate(itertools.pairwise(bounds)):
-            paths.append(Path(tmp) / f"part{k}.log")
-            paths[-1].write_bytes(b"".join(lines[start:end]))
+        paths = cut(lines, sorted(cuts), Path(tmp))
         whole = ingest_logs(paths, IngestConfig())
-        carried, events, duplicates, reused = Carried(), [], 0, 0
-        for path in paths:
-            part = ingest_logs([path], IngestConfig(), carried=carried)
-            assert part.carried is not None
-            carried = part.carried
-            events.append(part.events)
-            duplicates += part.data_quality["duplicates"]
-            reused += part.data_quality["exec_id_reused"]
-    got = pl.concat(events).sort(RECEIPT)
+        parts = in_parts(paths, IngestConfig())
+    got = pl.concat([part.events for part in parts]).sort(RECEIPT)
     assert got.equals(whole.events.sort(RECEIPT))
     assert got.height == log.events
+    duplicates = sum(part.data_quality["duplicates"] for part in parts)
     assert duplicates == whole.data_quality["duplicates"] == log.duplicates
+    reused = sum(part.data_quality["exec_id_reused"] for part in parts)
     assert reused == whole.data_quality["exec_id_reused"] == log.exec_id_reused
+    carried = parts[-1].carried
+    assert carried is not None
     assert carried.files == len(paths)

@@ -7,13 +7,12 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import subprocess
-import sys
 from collections.abc import Callable
 
 import numpy as np
 import pytest
 
+from clirun import lpscore
 from lpscore.config import RoutingConfig
 from lpscore.learn.allocation import Allocator, GreedyKM, ThompsonKM, greedy
 from lpscore.learn.darkpool import VENUES, DarkVenue, run_darkpool
@@ -170,17 +169,15 @@ def test_a_learning_policy_plugs_into_the_router() -> None:
 @pytest.mark.parametrize("sizes", ["1.5", "1000,0.5", "", "1000,x", "-5", "inf"])
 def test_bench_allocation_refuses_sizes_that_are_not_whole_and_positive(sizes: str) -> None:
     """``--sizes 1.5`` ran as V = 1 (cut by int())."""
-    done = subprocess.run([sys.executable, "-m", "lpscore.cli", "bench-allocation", "--seeds",
-                           "2", "--episodes", "100", "--sizes", sizes, "--format", "json"],
-                          capture_output=True, text=True, check=False)
+    done = lpscore("bench-allocation", "--seeds", "2", "--episodes", "100", "--sizes", sizes,
+                   "--format", "json")
     assert done.returncode == 2, done.stdout
     assert "--sizes" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_bench_allocation_command_json() -> None:
-    done = subprocess.run([sys.executable, "-m", "lpscore.cli", "bench-allocation", "--seeds",
-                           "2", "--episodes", "200", "--sizes", "1000", "--format", "json"],
-                          capture_output=True, text=True, check=False)
+    done = lpscore("bench-allocation", "--seeds", "2", "--episodes", "200", "--sizes", "1000",
+                   "--format", "json")
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
     rows = payload["dark_pool"]

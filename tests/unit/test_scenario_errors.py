@@ -6,12 +6,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from clirun import lpscore
 from lpscore.errors import ConfigError
 from lpscore.jsonout import strict_json
 from lpscore.sim.bench import bench_routing
@@ -113,17 +112,13 @@ def test_bench_routing_refuses_a_scenario_without_orders(tmp_path: Path) -> None
     path.write_text(no_orders, encoding="utf-8")
     with pytest.raises(ConfigError, match=r"scenario base has no \[\[orders\]\]: .*add an "):
         bench_routing(load_scenario(path), [1, 2], ["uniform"])
-    done = subprocess.run([sys.executable, "-m", "lpscore.cli", "bench-routing", "--scenario",
-                           str(path), "--seeds", "2", "--jobs", "1"],
-                          capture_output=True, text=True, check=False)
+    done = lpscore("bench-routing", "--scenario", path, "--seeds", "2", "--jobs", "1")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "has no [[orders]]" in done.stderr
 
 
 def test_bench_routing_refuses_an_empty_policy_list() -> None:
-    done = subprocess.run([sys.executable, "-m", "lpscore.cli", "bench-routing",
-                           "--policies", " , ", "--seeds", "2"],
-                          capture_output=True, text=True, check=False)
+    done = lpscore("bench-routing", "--policies", " , ", "--seeds", "2")
     assert done.returncode == 2, done.stdout          # ran nothing and exited 0
     assert "names no policy" in done.stderr
 
