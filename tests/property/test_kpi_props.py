@@ -129,7 +129,11 @@ def test_identities_hold_for_every_fill_and_horizon(data: tuple[pl.DataFrame, pl
     for row in result.fills.iter_rows(named=True):
         if not row["has_benchmark"]:
             assert row["pi_bps"] is None and row["eff_spread_bps"] is None
+            assert row["pi_amount"] is None
             continue
+        # the same improvement in currency: bps of the mid, times the mid and the quantity
+        assert row["pi_amount"] == pytest.approx(row["pi_bps"] * row["m0"] * row["q"] / 1e4,
+                                                 rel=1e-9, abs=1e-9)
         for h in result.horizons:
             real, imp, mark = (row[f"real_spread_bps_{h}"], row[f"impact_bps_{h}"],
                                row[f"markout_bps_{h}"])

@@ -45,7 +45,8 @@ def _frames(seed: int, n: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     fills = pl.DataFrame({
         **keys, "_d": decay, "q": _floats(rng, n, 1e3, 0.01).abs(),
         "has_benchmark": _bools(rng, n, 0.02),
-        **{name: _floats(rng, n, 5.0, 0.1) for name in per_fill_kpis(HORIZONS)},
+        **{name: _floats(rng, n, 5.0, 0.1) for name in (*per_fill_kpis(HORIZONS),
+                                                        "pi_amount")},
     })
     return orders, fills
 

@@ -61,6 +61,10 @@ def test_brief_fills_as_buys() -> None:
     # LP_A ABC 5000 @ 50.24 vs 50.24/50.26
     assert f["A2"]["pi_bps"] == pytest.approx(0.02 / 50.25 * 1e4)  # 3.9801
     assert f["A2"]["eff_spread_bps"] == pytest.approx(-0.02 / 50.25 * 1e4)
+    # in currency: quantity x one or two cents saved against the far touch
+    assert f["A1"]["pi_amount"] == pytest.approx(1000 * 0.01)
+    assert f["C1"]["pi_amount"] == pytest.approx(2000 * 0.02)
+    assert f["A2"]["pi_amount"] == pytest.approx(5000 * 0.02)
     # markouts at 5 s: XYZ mid 100.04, ABC mid 50.21
     assert f["A1"]["markout_bps_5s"] == pytest.approx(0.03 / 100.01 * 1e4)  # 2.9997
     assert f["A2"]["markout_bps_5s"] == pytest.approx(-0.03 / 50.25 * 1e4)  # -5.9701
@@ -75,6 +79,7 @@ def test_brief_fills_as_sells() -> None:
     assert f["A1"]["pi_bps"] == pytest.approx(0.01 / 100.01 * 1e4)
     # LP_B sold at 100.03 with the bid at 100.01: two cents of improvement, negative spread
     assert f["B1"]["pi_bps"] == pytest.approx(0.02 / 100.02 * 1e4)
+    assert f["B1"]["pi_amount"] == pytest.approx(200 * 0.02)     # positive for a sell too
     assert f["B1"]["eff_spread_bps"] == pytest.approx(-2 * 0.01 / 100.02 * 1e4)
     assert f["B1"]["e_over_q"] == pytest.approx(-1.0)
     # LP_C sold at the bid: no improvement, paid half the spread
@@ -96,6 +101,7 @@ def test_brief_per_lp_aggregates() -> None:
     a = lps["LP_A"]
     expected_pi = (1000 * 0.01 / 100.01 * 1e4 + 5000 * 0.02 / 50.25 * 1e4) / 6000
     assert a["pi_bps"] == pytest.approx(expected_pi)  # quantity-weighted: 3.4834
+    assert a["pi_amount"] == pytest.approx(1000 * 0.01 + 5000 * 0.02)      # 110 saved
     assert a["pi_rate"] == 1.0
     assert a["n_orders"] == 2
     assert a["fill_rate"] == 1.0

@@ -172,6 +172,7 @@ def _fill_sums(fills: pl.DataFrame, keys: list[str], horizons: Sequence[str]) ->
         pl.when(~pl.col("has_benchmark")).then(d).otherwise(0.0).sum().alias("n_no_benchmark"),
         pl.when(pi > 0).then(w).otherwise(0.0).sum().alias("pi_positive_qty"),
         pl.when(pi >= 0).then(w).otherwise(0.0).sum().alias("pi_at_or_better_qty"),
+        (d * pl.col("pi_amount")).sum().alias("pi_amount"),
     ]
     for name in per_fill_kpis(horizons):
         exprs += moment_sums(name, pl.col(name), w)
@@ -195,6 +196,11 @@ def _moments(groups: Groups, name: str, x: tuple[F64, B], w: tuple[F64, B]
     sums = groups.moments(*x, *w)
     return {f"{name}__{part}": value for part, value in zip(
         ("w", "wx", "wxx", "w2", "n"), (*sums[:4], sums[4].astype(np.float64)), strict=True)}
+
+
+def _times(groups: Groups, d: tuple[F64, B], x: tuple[F64, B]) -> F64:
+    """``(d * x).sum()`` per group (a null ``d`` or ``x`` adds nothing)."""
+    return groups.sum(d[0] * x[0], d[1] | x[1])
 
 
 def _order_sums_of(orders: pl.DataFrame, groups: Groups) -> pl.DataFrame:
@@ -259,6 +265,7 @@ def _fill_sums_of(fills: pl.DataFrame, groups: Groups, horizons: Sequence[str]
         "n_no_benchmark": groups.sum(np.where(no_benchmark, d, 0.0), no_benchmark & d_null),
         "pi_positive_qty": weighted(pl.col("pi_bps") > 0),
         "pi_at_or_better_qty": weighted(pl.col("pi_bps") >= 0),
+        "pi_amount": _times(groups, (d, d_null), _values(fills, "pi_amount")),
     }
     for name in per_fill_kpis(horizons):
         sums |= _moments(groups, name, _values(fills, name), (w, w_null))
@@ -293,6 +300,7 @@ def summarize(stats: Stats, horizons: Sequence[str],
         mean_of("pi_bps"),
         _ratio("pi_positive_qty", "pi_bps__w").alias("pi_rate"),
         _ratio("pi_at_or_better_qty", "pi_bps__w").alias("at_or_better_rate"),
+        "pi_amount",
         *(mean_of(name) for name in per_fill_kpis(horizons) if name != "pi_bps"),
         *(mean_of(name).alias(f"{name}_mean") for name in LATENCIES),
         mean_of("reject_cost_bps"),
@@ -339,7 +347,8 @@ def summary_json(table: pl.DataFrame, horizons: Sequence[str], keys: Sequence[st
                                key=lambda i: (-i["weight"], str(i["category"])))}
         if list(keys) == ["lp"]:
             out["orphan_reject_reasons"] = orphans.get(str(row["lp"]), {})
-        for name in ("pi_bps", "pi_rate", "at_or_better_rate", "eff_spread_bps", "e_over_q"):
+        for name in ("pi_bps", "pi_rate", "at_or_better_rate", "pi_amount", "eff_spread_bps",
+                     "e_over_q"):
             out[name] = _num(row[name])
         for kind in ("markout_bps", "real_spread_bps", "impact_bps"):
             out[kind] = {h: _num(row[f"{kind}_{h}"]) for h in horizons}

@@ -364,6 +364,7 @@ def _fill_kpis(fills: pl.DataFrame, orders: pl.DataFrame, book: QuoteBook | Quot
     columns = [
         pl.Series("has_benchmark", ~np.isnan(m0)),
         _col("pi_bps", f.pi_bps(s, p, far0, m0)),
+        _col("pi_amount", f.pi_amount(s, p, far0, table["q"].to_numpy().astype(np.float64))),
         _col("eff_spread_bps", f.eff_spread_bps(s, p, m0)),
         _col("e_over_q", f.e_over_q(s, p, far0, m0)),
     ]

@@ -18,6 +18,7 @@ __all__ = [
     "eff_spread_bps",
     "impact_bps",
     "markout_bps",
+    "pi_amount",
     "pi_bps",
     "quoted_spread_bps",
     "real_spread_bps",
@@ -31,6 +32,12 @@ BPS = 1e4
 def pi_bps(s: F64, p: F64, far0: F64, m0: F64) -> F64:
     """Price improvement against the far touch: ``s·(far0 - p)/m0·1e4`` (higher is better)."""
     return s * (far0 - p) / m0 * BPS
+
+
+def pi_amount(s: F64, p: F64, far0: F64, q: F64) -> F64:
+    """Price improvement in the quote currency: ``q·s·(far0 - p)``, what the fill saved
+    against the far touch (higher is better; an LP's total is its sum)."""
+    return q * s * (far0 - p)
 
 
 def eff_spread_bps(s: F64, p: F64, m0: F64) -> F64:

@@ -23,6 +23,7 @@ _FORMATS: dict[str, Callable[[float], str]] = {
     "ms": lambda v: f"{v:,.2f}",
     "int": lambda v: f"{v:,.0f}",
     "qty": lambda v: f"{v:,.0f}" if v == int(v) else f"{v:,.2f}",
+    "money": lambda v: f"{v:,.2f}",          # in the quote currency
 }
 
 
@@ -42,7 +43,8 @@ def get(row: Mapping[str, Any], key: str, sub: str | None = None) -> float | Non
 
 
 def fmt(kind: str, value: float | None) -> str | None:
-    """``value`` formatted as ``kind`` (pct, bps, ratio, pp, ms, int, qty); None stays None."""
+    """``value`` formatted as ``kind`` (pct, bps, ratio, pp, ms, int, qty, money); None stays
+    None."""
     return None if value is None else _FORMATS[kind](value)
 
 

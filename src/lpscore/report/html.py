@@ -208,6 +208,8 @@ def _summary_table(rows: list[_Row], horizons: list[str]) -> str:
              "our own message quality, not the LP's"),
             ("PI bps", "price improvement against the far touch, quantity-weighted; higher "
              "is better"), ("PI rate", "share of filled quantity with PI > 0"),
+            ("PI amount", "price improvement in the quote currency: what the LP's fills "
+             "saved against the far touch, summed"),
             ("eff. spread bps", "effective spread against the mid; lower is better"),
             ("E/Q", "effective over quoted spread; lower is better"),
             (f"markout {h or ''} bps", "quantity-weighted markout; higher is better"),
@@ -218,7 +220,8 @@ def _summary_table(rows: list[_Row], horizons: list[str]) -> str:
     cells = (("int", "n_orders", None), ("int", "n_fills", None), ("qty", "filled_qty", None),
              ("pct", "fill_rate", None), ("pct", "complete_fill_rate", None),
              ("pct", "reject_rate", None), ("pct", "session_reject_rate", None),
-             ("bps", "pi_bps", None), ("pct", "pi_rate", None), ("bps", "eff_spread_bps", None),
+             ("bps", "pi_bps", None), ("pct", "pi_rate", None), ("money", "pi_amount", None),
+             ("bps", "eff_spread_bps", None),
              ("ratio", "e_over_q", None), ("bps", "markout_bps", h),
              ("ms", "ack_latency_ms", "p50"), ("ms", "ack_latency_ms", "p95"),
              ("ms", "hold_time_ms", "p50"), ("pp", "lastlook_asymmetry", None),
