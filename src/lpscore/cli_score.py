@@ -163,8 +163,9 @@ def print_scorecard(card: Scorecard, screen: Console) -> None:
                             f"{s.contributions[k]:.1f}" for k in kpis))
     screen.print(why)
     if any(s.provisional for s in card.scores):
-        screen.print(styled("provisional", "yellow", ": fewer child orders than the profile's "
-                            "min_orders in this context; the score leans on coarser levels"))
+        screen.print(styled("provisional", "yellow", ": n_eff (the effective orders after "
+                            "decay) below the profile's min_orders in this context; the score "
+                            "leans on coarser levels"))
 
 
 def _value(value: float | None) -> str:

@@ -276,7 +276,7 @@ def _leaderboard(name: str, board: Mapping[str, Any], styles: Mapping[str, Style
             ("rank held", "share of posterior draws in which the LP keeps this rank"),
             ("orders", "child orders sent"),
             ("n_eff", "effective number of orders behind the score, after decay"),
-            ("provisional", "fewer child orders than the profile's minimum"
+            ("provisional", "n_eff below the profile's minimum of orders"
              + (f" ({minimum:,.0f})" if minimum is not None else "")
              + ": too little evidence to rank firmly")]
     body, stacks = [], []
