@@ -89,10 +89,10 @@ def _summary(result: IngestResult, quote_load: QuoteLoad | None) -> dict[str, An
         for f in result.files
     ]
     summary: dict[str, Any] = {"files": files, **result.totals()}
-    summary["quotes"] = quote_load.kept if quote_load else 0
+    summary["quotes"] = quote_load.quotes.height if quote_load else 0
     summary["quote_files"] = [
         {"path": str(f.path), "rows": f.rows, "kept": f.kept, "quarantined": f.quarantined,
-         "by_reason": dict(f.by_reason)}
+         "repeated": f.repeated, "by_reason": dict(f.by_reason)}
         for f in (quote_load.files if quote_load else ())
     ]
     summary["data_quality"] = result.data_quality
@@ -123,11 +123,14 @@ def _print_tables(summary: dict[str, Any], out: Path) -> None:
             why.add_row(key, f"{n:,}")
         screen.print(why)
     if summary["quote_files"]:
-        names = ("rows", "kept", "quarantined")
+        names: tuple[str, ...] = ("rows", "kept", "quarantined")
+        title = "Quotes: rows = kept + quarantined"
+        if any(f["repeated"] for f in summary["quote_files"]):
+            names += ("repeated",)
+            title += "; repeated: kept rows an earlier file gave, held once"
         quote_rows = [([Path(f["path"]).name], [f"{f[k]:,}" for k in names])
                       for f in summary["quote_files"]]
-        for table in fitted_tables(screen.width, "Quotes: rows = kept + quarantined", ["file"],
-                                   quote_rows, names):
+        for table in fitted_tables(screen.width, title, ["file"], quote_rows, names):
             screen.print(table)
     totals = ", ".join(f"{k} {summary[k]:,}" for k in
                        ("orders", "executions", "fills", "rejects", "cancel_rejects", "quotes"))

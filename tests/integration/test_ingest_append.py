@@ -157,8 +157,20 @@ def test_quotes_appended_again_are_stored_once(tmp_path: Path):
     assert done.returncode == 0, done.stderr
     assert read_quotes(store / "history").equals(read_quotes(whole / "history"))
     assert read_state(store / "history").quotes == quotes.height + 5  # type: ignore[union-attr]
-    scores = [lpscore("score", "--history", str(s), "--format", "json") for s in (store, whole)]
-    assert json.loads(scores[0].stdout) == json.loads(scores[1].stdout)
+    # and so does one ingest of the overlapping files together (it kept both copies)
+    together = tmp_path / "together"
+    done = lpscore("ingest", str(first), str(second), "--quotes", str(early), "--quotes",
+                   str(late), "--quotes", str(early), "--out", str(together), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    loads = json.loads(done.stdout)["quote_files"]
+    assert [f["repeated"] for f in loads] == [0, 500, 1_505]  # early.csv again: all of it
+    assert json.loads(done.stdout)["quotes"] == quotes.height + 5
+    assert read_quotes(together / "history").sort("symbol", "ts", maintain_order=True).equals(
+        read_quotes(whole / "history").sort("symbol", "ts", maintain_order=True))
+    scores = [lpscore("score", "--history", str(s), "--format", "json")
+              for s in (store, whole, together)]
+    assert json.loads(scores[0].stdout) == json.loads(scores[1].stdout) == json.loads(
+        scores[2].stdout)
 
 
 def test_an_append_cut_short_is_refused_by_readers_and_undone_by_the_next(tmp_path: Path):

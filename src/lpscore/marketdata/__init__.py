@@ -14,7 +14,7 @@ partners found) before any is loaded, so those errors come before any work.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
@@ -53,6 +53,10 @@ class QuoteLoad:
         return sum(f.kept for f in self.files)
 
     @property
+    def repeated(self) -> int:
+        return sum(f.repeated for f in self.files)
+
+    @property
     def quarantined(self) -> int:
         return sum(f.quarantined for f in self.files)
 
@@ -89,7 +93,8 @@ def _parse(source: _Source, config: MarketDataConfig) -> ParsedFile:
 def load_quotes(
     paths: Sequence[Path], config: MarketDataConfig, quarantine: Quarantine
 ) -> QuoteLoad:
-    """Load quote files into one QUOTE_SCHEMA table; bad rows go to ``quarantine``."""
+    """Load quote files into one QUOTE_SCHEMA table; bad rows go to ``quarantine``, and a
+    row an earlier file gave already is left out (``FileLoad.repeated``)."""
     frames: list[pl.DataFrame] = []
     loads: list[FileLoad] = []
     for source in _plan([Path(p) for p in paths]):
@@ -97,6 +102,38 @@ def load_quotes(
         assert load.rows == load.kept + load.quarantined, load
         frames.append(good)
         loads.append(load)
+    frames, loads = _once(frames, loads)
     quotes = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=quote_schema())
     quotes = quotes.sort(["symbol", "ts"], maintain_order=True)
     return QuoteLoad(quotes=quotes, files=tuple(loads))
+
+
+def _once(frames: list[pl.DataFrame], loads: list[FileLoad]
+          ) -> tuple[list[pl.DataFrame], list[FileLoad]]:
+    """Each file's quotes without the rows earlier files gave: its k-th copy of a row (every
+    column equal) stays only when they gave fewer than k, so copies within one file stay
+    (one timestamp may see the same book twice, with another between) and overlapping files
+    give each quote once, as ``lpscore ingest --append`` stores them (history.new_quotes).
+    Files whose symbols and times overlap no other's are passed as they are."""
+    spans = [f.group_by("symbol").agg(pl.col("ts").min().alias("lo"), pl.col("ts").max()
+                                      .alias("hi")).with_columns(pl.lit(k).alias("_file"))
+             for k, f in enumerate(frames) if f.height]
+    if len(spans) < 2:
+        return frames, loads
+    both = pl.concat(spans).join(pl.concat(spans), on="symbol", nulls_equal=True)
+    overlapping = both.filter((pl.col("_file") < pl.col("_file_right"))
+                              & (pl.col("lo") <= pl.col("hi_right"))
+                              & (pl.col("lo_right") <= pl.col("hi")))
+    if overlapping.is_empty():
+        return frames, loads
+    columns = list(quote_schema())
+    marked = pl.concat([f.with_columns(pl.lit(k, dtype=pl.Int32).alias("_file"))
+                        for k, f in enumerate(frames)]).with_columns(
+        pl.int_range(pl.len()).over([*columns, "_file"]).alias("_copy"))
+    first = marked.select(pl.struct(*columns, "_copy").is_first_distinct()).to_series()
+    repeated = marked.filter(~first).group_by("_file").len()
+    dropped = dict(repeated.iter_rows())
+    kept = marked.filter(first).partition_by("_file", as_dict=True, include_key=False)
+    return ([kept[(k,)].drop("_copy") if (k,) in kept else f.clear()
+             for k, f in enumerate(frames)],
+            [replace(load, repeated=dropped.get(k, 0)) for k, load in enumerate(loads)])

@@ -69,10 +69,15 @@ class FileLoad:
     quarantined: int
     by_reason: Mapping[str, int]
     empty_rows: int = 0
+    repeated: int = 0
+    """Of ``kept``, the rows an earlier file of the same load gave already (its k-th copy
+    of a row when the earlier files gave k or more), left out of the quotes: two exports
+    of a day that overlap give each quote once, as appending them does."""
 
     def __post_init__(self) -> None:
         assert self.rows == self.kept + self.quarantined, self
         assert sum(self.by_reason.values()) == self.quarantined, self
+        assert 0 <= self.repeated <= self.kept, self
 
 
 def _bad_price(col: pl.Expr) -> pl.Expr:
