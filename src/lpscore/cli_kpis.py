@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -153,9 +154,10 @@ def _write_kpis_dask(inputs: Inputs, config: Config, out: Path, keys: list[str],
 
 def report(
     kpi_dir: Annotated[Path, typer.Argument(help="An output directory of `lpscore kpis`.")],
-    out: Annotated[Path | None, typer.Option("--out", help="HTML file to write, or a folder "
-                                             "to write report.html in (default "
-                                             "DIR/report.html).")] = None,
+    out: Annotated[str | None, typer.Option("--out", help="HTML file to write, or a folder "
+                                            "(one that exists, or ending in /) to write "
+                                            "report.html in (default DIR/report.html).")
+                   ] = None,
 ) -> None:
     """A self-contained HTML page (no CDN) of the KPIs in an `lpscore kpis` directory."""
     with exit_on_error():
@@ -167,9 +169,9 @@ def report(
         payload = json.loads(needed[0].read_text(encoding="utf-8"))
         page = render_report(payload, pl.read_parquet(needed[1], glob=False),
                              pl.read_parquet(needed[2], glob=False))
-        target = out or kpi_dir / "report.html"
-        if target.is_dir():     # a folder given: the page goes in it, as it does by default
-            target = target / "report.html"
+        target = kpi_dir / "report.html" if out is None else Path(out)
+        if target.is_dir() or (out or "").endswith(("/", os.sep)):
+            target = target / "report.html"     # a folder: the page goes in it, as by default
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(page, encoding="utf-8")

@@ -186,9 +186,12 @@ def test_report_writes_into_a_folder_or_new_folders_and_refuses_the_impossible(
     assert lpscore("kpis", str(DEMO_LOG), "--out", str(kpi_dir)).returncode == 0
     folder = tmp_path / "pages"
     folder.mkdir()
-    for out, written in ((folder, folder / "report.html"),     # was IsADirectoryError
-                         (tmp_path / "new" / "deep" / "r.html",) * 2):  # FileNotFoundError
-        done = lpscore("report", str(kpi_dir), "--out", str(out))
+    for out, written in ((str(folder), folder / "report.html"),     # was IsADirectoryError
+                         (str(tmp_path / "new" / "deep" / "r.html"),  # was FileNotFoundError
+                          tmp_path / "new" / "deep" / "r.html"),
+                         (f"{tmp_path / 'newdir'}/",              # a file named newdir
+                          tmp_path / "newdir" / "report.html")):
+        done = lpscore("report", str(kpi_dir), "--out", out)
         assert done.returncode == 0, done.stderr
         assert written.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     blocked = tmp_path / "a-file"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -28,6 +29,8 @@ from e2e.console_data import (
 from lpscore.cli import app as cli_app
 from lpscore.console import DB_NAME, Console, ConsoleDB, create_console_app, hash_password
 from lpscore.console.auth import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
+from lpscore.console.data import DataDir
+from lpscore.errors import InputError
 from serving import SERVE, lpscore_serve
 
 BLOCK = {"ack_latency_ms_p50": 0.1, "fill_rate": 0.4, "pi_bps": 0.2, "impact_bps_5s": 0.3}
@@ -390,3 +393,19 @@ def test_serve_needs_a_store_or_data() -> None:
                           text=True, timeout=30, env={**os.environ, "COLUMNS": "1000"})
     assert done.returncode == 2
     assert "give --store URI" in done.stderr
+
+
+def test_kpi_tables_of_another_version_are_served_or_refused_with_what_to_do(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """fills.parquet written before pi_amount was kept crashed `serve --data` with a
+    traceback; a table lacking what the console needs stops it with what to do."""
+    data = fresh_copy(shared_data_dir(tmp_path_factory), tmp_path_factory.mktemp("old") / "d")
+    fills = pl.read_parquet(data / "fills.parquet", glob=False)
+    fills.drop("pi_amount").write_parquet(data / "fills.parquet")
+    new = DataDir.open(shared_data_dir(tmp_path_factory)).summary(["lp"])
+    old = DataDir.open(data).summary(["lp"])     # pi_amount from pi_bps, m0 and q
+    assert [r["pi_amount"] for r in old] == pytest.approx([r["pi_amount"] for r in new],
+                                                          rel=1e-9)
+    fills.drop("pi_amount", "q").write_parquet(data / "fills.parquet")
+    with pytest.raises(InputError, match=r"cannot be read .*run `lpscore kpis"):
+        DataDir.open(data)

@@ -202,3 +202,14 @@ def test_a_parent_order_needs_a_positive_finite_quantity_and_price(qty: float,
                                                                    price: float | None) -> None:
     with pytest.raises(ValueError, match="must be positive and"):
         parent(router(), qty, price=price)
+
+
+def test_a_side_that_is_not_a_side_is_refused_not_sent_as_a_sell() -> None:
+    """side="buy" (the string form decision records use) went out as 54=2."""
+    with pytest.raises(TypeError, match=r"give Side\.BUY or Side\.SELL"):
+        ParentOrder(router(), Primary(), FixOrderWriter("DESK1"), parent_id="P1",
+                    symbol="ACME", side="buy", qty=100)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"give Side\.BUY or Side\.SELL"):
+        FixOrderWriter("DESK1").new_order(cl_ord_id="C1", parent_id="P1", lp="LP_A",
+                                          symbol="ACME", side="buy",  # type: ignore[arg-type]
+                                          qty=100, price=None, now_ns=T0)

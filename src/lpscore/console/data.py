@@ -65,7 +65,15 @@ class DataDir:
                                orders=pl.read_parquet(tables[1], glob=False),
                                horizons=[str(h) for h in horizons],
                                clock_offsets=pl.DataFrame())
-        return cls(path, result, DecisionFile(path / DECISIONS))
+        data = cls(path, result, DecisionFile(path / DECISIONS))
+        try:
+            data.summary(["lp"])        # read now: a table it cannot read stops the start
+        except pl.exceptions.PolarsError as exc:
+            why = str(exc).split("; valid columns")[0].splitlines()[0]
+            raise InputError(f"--data {path}: its KPI tables cannot be read ({why}); they may "
+                             "come from another lpscore version: run `lpscore kpis ... --out "
+                             f"{path}` again") from exc
+        return data
 
     def decisions(self) -> Decisions:
         """The routing decisions in DIR/decisions.jsonl now, oldest first."""

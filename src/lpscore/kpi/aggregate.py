@@ -65,6 +65,10 @@ def kpi_stats(result: KpiResult, by: Sequence[str] = ("lp",), *, decay: Decay | 
     """
     keys = ["lp", *[k for k in by if k != "lp"]]
     orders, fills = result.orders, result.fills
+    if "pi_amount" not in fills.columns and {"pi_bps", "m0", "q"} <= set(fills.columns):
+        # fills.parquet written before it was kept: the same, to rounding (kpis.md, 15)
+        fills = fills.with_columns(
+            (pl.col("pi_bps") * pl.col("m0") * pl.col("q") / 1e4).alias("pi_amount"))
     missing = sorted(set(keys) - set(orders.columns))
     if missing:
         raise ValueError(f"unknown key(s) {', '.join(missing)}: use columns of the orders "
@@ -300,7 +304,7 @@ def summarize(stats: Stats, horizons: Sequence[str],
         mean_of("pi_bps"),
         _ratio("pi_positive_qty", "pi_bps__w").alias("pi_rate"),
         _ratio("pi_at_or_better_qty", "pi_bps__w").alias("at_or_better_rate"),
-        "pi_amount",
+        pl.when(pl.col("pi_bps__w") > 0).then("pi_amount").alias("pi_amount"),  # as pi_bps
         *(mean_of(name) for name in per_fill_kpis(horizons) if name != "pi_bps"),
         *(mean_of(name).alias(f"{name}_mean") for name in LATENCIES),
         mean_of("reject_cost_bps"),

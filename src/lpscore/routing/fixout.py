@@ -78,7 +78,13 @@ class FixOrderWriter:
 
 
 def _side(side: Side) -> str:
-    return "1" if side is Side.BUY else "2"
+    """FIX Side(54) of ``side``; TypeError for anything but a Side (a string "buy" took
+    every order for a sell)."""
+    if side is Side.BUY:
+        return "1"
+    if side is Side.SELL:
+        return "2"
+    raise TypeError(f"side {side!r}: give Side.BUY or Side.SELL (lpscore.model.enums)")
 
 
 def _qty(qty: float) -> str:

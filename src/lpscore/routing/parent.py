@@ -64,6 +64,9 @@ class ParentOrder:
                  price: float | None = None, context: dict[str, str] | None = None,
                  deadline_ns: int | None = None, time_in_force: str = "ioc",
                  on_decision: Callable[[int, Plan], None] | None = None) -> None:
+        if not isinstance(side, Side):      # a string "buy" was sent as a sell
+            raise TypeError(f"parent order {parent_id}: side {side!r}: give Side.BUY or "
+                            "Side.SELL")
         if not 0 < qty < math.inf:
             raise ValueError(f"parent order {parent_id}: qty {qty} must be positive and finite")
         if price is not None and not 0 < price < math.inf:

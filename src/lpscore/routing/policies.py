@@ -332,8 +332,8 @@ POLICIES: dict[str, type[Policy]] = {"primary": Primary, "spray": Spray, "unifor
 
 
 def policy_named(name: str, *, top_k: int) -> Policy:
-    """The policy called ``name`` (spray and uniform over at most ``top_k`` LPs for spray);
-    ValueError naming the choices for an unknown one."""
+    """The policy called ``name`` (spray over at most ``top_k`` LPs; uniform over every
+    eligible LP); ValueError naming the choices for an unknown one."""
     if name not in POLICIES:
         raise ValueError(f"unknown policy {name!r}: use one of {', '.join(POLICIES)}")
     return Spray(top_k) if name == "spray" else POLICIES[name]()
