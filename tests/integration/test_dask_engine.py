@@ -105,7 +105,9 @@ def test_the_desk_crosses_partitions(desk: Desk) -> None:
     plan = plan_tasks(desk.store, task_events=1)
     assert len(plan.tasks) < plan.n_keys
     assert sum(len(t.seqs) for t in plan.tasks) == desk.events.height
-    # packed: a date's partitions together, never two dates, no event twice or lost
+    # packed: a date's partitions together (by their first key's date: a group crossing
+    # midnight joins its first date's pack, tests/unit/test_plan_packing.py), no event
+    # twice or lost
     for task_events in (400, TASK_EVENTS):
         packed = plan_tasks(desk.store, task_events=task_events)
         assert len(packed.tasks) < len(plan.tasks)
