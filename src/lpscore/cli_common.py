@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import polars as pl
@@ -64,6 +67,7 @@ __all__ = [
     "out_dir",
     "run_ingest",
     "run_kpis",
+    "sigterm_raises",
     "store_or_logs",
     "store_to_map",
     "with_lenient",
@@ -131,6 +135,26 @@ def exit_on_error() -> Iterator[None]:
     except LpscoreError as exc:
         err.print(styled("error:", "bold red", " ", str(exc)))
         raise typer.Exit(code=2) from exc
+
+
+@contextmanager
+def sigterm_raises(error: type[BaseException]) -> Iterator[None]:
+    """Within it, SIGTERM (a service manager's stop, ``kill``) raises ``error`` in the main
+    thread, so the command unwinds as it does on Ctrl-C or at its end (its ``finally``
+    blocks run: a stream's last publish and checkpoint, a server's store closed) instead
+    of the process dying."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only
+        return
+
+    def raise_it(signum: int, frame: FrameType | None) -> None:
+        raise error(0) if error is SystemExit else error
+
+    previous = signal.signal(signal.SIGTERM, raise_it)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def with_lenient(config: Config, lenient: bool) -> Config:

@@ -4,10 +4,7 @@ review console (docs/console.md)."""
 from __future__ import annotations
 
 import contextlib
-import signal
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -16,7 +13,7 @@ import typer
 import uvicorn
 
 from lpscore.api import create_app
-from lpscore.cli_common import ConfigOption, exit_on_error
+from lpscore.cli_common import ConfigOption, exit_on_error, sigterm_raises
 from lpscore.cli_output import err, styled
 from lpscore.config import load_config
 from lpscore.console import Console, create_console_app
@@ -50,7 +47,7 @@ def serve_scores(
 
     /api/scores/..., OpenAPI at /openapi.json (docs/api.md); the console at / (docs/console.md);
     routing.stale_after_s and routing.poll_interval_s of --config apply."""
-    with exit_on_error(), _sigterm_unwinds():
+    with exit_on_error(), sigterm_raises(SystemExit):
         if store_uri is None and data is None:
             raise ConfigError("give --store URI (the scores, for routers), --data DIR (the "
                               "console on an `lpscore kpis` directory), or both")
@@ -108,22 +105,3 @@ class _Server(uvicorn.Server):
         if self._on_exit is not None:
             self._on_exit()
         super().handle_exit(sig, frame)
-
-
-@contextmanager
-def _sigterm_unwinds() -> Iterator[None]:
-    """After its graceful shutdown uvicorn re-raises SIGTERM with the handler it found; make
-    that handler end the command normally, so the cache stops and the store closes (an
-    embedded Valkey server with it) instead of the process dying."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signals reach the main thread only
-        return
-    previous = signal.signal(signal.SIGTERM, _exit)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _exit(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(0)

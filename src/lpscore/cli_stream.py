@@ -9,7 +9,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from lpscore.cli_common import ConfigOption, QuoteFiles, exit_on_error, out_dir
+from lpscore.cli_common import ConfigOption, QuoteFiles, exit_on_error, out_dir, sigterm_raises
 from lpscore.cli_output import err
 from lpscore.cli_publish import StoreOption
 from lpscore.config import load_config
@@ -89,7 +89,8 @@ def stream(
             runner = Stream(feed, settings, store, quote_feed=live)
             settle_heap()
             try:
-                status = runner.run(until_idle_s=until_idle, on_status=_show)
+                with sigterm_raises(KeyboardInterrupt):     # a stop: the same unwinding
+                    status = runner.run(until_idle_s=until_idle, on_status=_show)
             except KeyboardInterrupt:
                 status = runner.status
             finally:

@@ -816,6 +816,31 @@ def test_kill_9_mid_stream_then_restart_loses_and_repeats_nothing(
     assert_same_fill_counts(ckpt, log, amzn_quotes)
 
 
+def test_sigterm_stops_a_worker_as_ctrl_c_does(tmp_path: Path, redis_url: str,
+                                               amzn_quotes: pl.DataFrame) -> None:
+    """A service manager's stop (SIGTERM) killed the worker without its last publish, which
+    draws every interval, nor its checkpoint: the store kept intervals carried from earlier
+    draws. It now unwinds as Ctrl-C does: exit 0, the store the batch's."""
+    log = tmp_path / "fix.log"
+    log.write_bytes(DEMO_LOG.read_bytes())
+    store_uri = f"{redis_url}?prefix=t{uuid.uuid4().hex[:8]}"
+    ckpt = tmp_path / "ckpt"
+    worker = subprocess.Popen(command(*stream_args(f"file://{log}", store_uri, ckpt)),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    with open_store(store_uri) as store:
+        while len(store.contexts("block")) < len(batch := batch_snapshots(
+                log, amzn_quotes, Config())) and worker.poll() is None:
+            assert time.monotonic() < deadline, "nothing published within 60 s"
+            time.sleep(0.3)
+        time.sleep(1.0)             # the whole log read: the worker idles, publishing done
+        worker.send_signal(signal.SIGTERM)
+        _, said = worker.communicate(timeout=60)
+        assert worker.returncode == 0, said
+        assert_same_scores(store, batch)
+    assert list(ckpt.glob("*/state.pkl"))
+
+
 def assert_same_fill_counts(ckpt: Path, log: Path, quotes: pl.DataFrame) -> None:
     """Fills and orders per LP x context from the checkpointed state equal the batch's."""
     total = None
@@ -955,3 +980,34 @@ def test_brokers_that_do_not_answer_stop_the_command_with_what_to_check(
         kafka.KafkaLines.from_uri(nowhere)
     with pytest.raises(InputError, match=message):
         kafka.produce_messages([], nowhere)
+
+
+def test_a_stop_in_the_middle_of_a_poll_loses_nothing(tmp_path: Path,
+                                                     amzn_quotes: pl.DataFrame) -> None:
+    """Ctrl-C (or an error) while a poll was being taken in: the stop's checkpoint saved the
+    file's position past the poll's records, which the state did not hold, and the restart
+    went on without them (13,800 of 100,000 records lost in a hand run). The last
+    consistent checkpoints now stand, and the restart reads the poll again."""
+    log = tmp_path / "fix.log"
+    log.write_bytes(DEMO_LOG.read_bytes())
+    config = Config()
+    specs = config_catalog(config.kpi)
+    settings = Settings(config, load_profile("block", specs), specs, amzn_quotes,
+                        checkpoint_root=tmp_path / "ckpt", max_records=700,
+                        checkpoint_every_s=0.0)
+    store = open_store(f"memory://{uuid.uuid4().hex}")
+    stream = Stream(FollowFile(log), settings, store)
+    for _ in range(3):
+        stream.step()
+    taken = stream.status.records
+    with mock.patch.object(Stream, "_take_lanes", side_effect=KeyboardInterrupt), \
+            pytest.raises(KeyboardInterrupt):
+        stream.run(until_idle_s=0.3)
+    stream.close()
+    assert stream.status.records == taken       # the interrupted poll was never taken
+    again = Stream(FollowFile(log), settings, store)
+    again.run(until_idle_s=0.3)
+    again.close()
+    assert_same_scores(store, batch_snapshots(log, amzn_quotes, config))
+    (lane,) = again.lanes.values()
+    assert lane.decoder.counts["records"] == len(DEMO_LOG.read_bytes().splitlines())

@@ -28,6 +28,7 @@ from lpscore.ingest.pipeline import ingest_logs
 from lpscore.quarantine import Quarantine
 from lpscore.stream import decode as stream_decode
 from lpscore.stream.decode import Record, StreamDecoder
+from realdata import DEMO_LOG
 
 SETTINGS = settings(deadline=None, max_examples=examples(30), suppress_health_check=[
     HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])
@@ -145,3 +146,18 @@ def test_lanes_decoded_together_give_what_each_gives_alone(log: NoisyFills,
             theirs.history)
         assert quarantines[id(mine)].records == quarantines[id(theirs)].records
     assert sum(d.counts["records"] for d in together) == len(lines)
+
+
+def test_a_record_holding_line_ends_is_read_as_its_lines() -> None:
+    """A bus record whose value held a line end crashed the decoder (gather out of bounds)
+    and, with it, the stream; its lines are now read as a log's lines would be."""
+    lines = DEMO_LOG.read_bytes().splitlines()[:400]
+    whole = StreamDecoder(IngestConfig()).decode(
+        [Record("log", i, line) for i, line in enumerate(lines)], Quarantine())
+    packed = [Record("log", i, b"\n".join(lines[i:i + 3]) + (b"\r\n" if i % 2 else b""))
+              for i in range(0, len(lines), 3)]
+    quarantine = Quarantine()
+    events = StreamDecoder(IngestConfig()).decode(packed, quarantine)
+    where = ("offset",)     # a packed line's offset is its record's
+    assert events.drop(where).equals(whole.drop(where))
+    assert events["offset"].is_in([r.offset for r in packed]).all()

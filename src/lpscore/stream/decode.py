@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import numpy as np
 import polars as pl
 
 from lpscore.config import IngestConfig
@@ -115,15 +116,21 @@ class StreamDecoder:
         for source, chosen, rows in _by_source(records):
             index = self.sources.setdefault(source, len(self.sources))
             scratch = Quarantine()
-            found = split_messages(b"\n".join([r.data.rstrip(b"\r\n") for r in chosen]) + b"\n",
-                                   source, tags, scratch, lenient=self.config.lenient)
+            pieces = [r.data.rstrip(b"\r\n") for r in chosen]
+            # a record holding line ends (a bus record is one message, but nothing stops
+            # its producer) is read as the lines it holds, as a log's would be
+            lines = np.array([piece.count(b"\n") + 1 for piece in pieces])
+            record_of = np.repeat(np.arange(len(pieces)), lines)   # line -> its record
+            found = split_messages(b"\n".join(pieces) + b"\n", source, tags, scratch,
+                                   lenient=self.config.lenient)
             self.counts["skipped_lines"] += sum(found.skipped.values())
             self.counts["quarantined"] += found.quarantined
             for q in scratch:  # framing rejects: name the record, not the poll's blob
-                record = chosen[q.line - 1]
+                record = chosen[int(record_of[q.line - 1])]
                 quarantine.add(source, record.offset, 0, q.reason, record.data,
                                q.detail, stage="stream")
-            at = found.frame.get_column("line") - 1      # each row's record in ``chosen``
+            at = pl.Series(record_of, dtype=pl.Int64).gather(   # each row's record in
+                found.frame.get_column("line") - 1)             # ``chosen``
             offset = pl.Series([r.offset for r in chosen], dtype=pl.Int64).gather(at)
             position = at if rows is None else pl.Series(rows, dtype=pl.Int64).gather(at)
             # a transport's capture time stands for a capture prefix's: the same wall-clock

@@ -224,6 +224,10 @@ class Stream:
         """When the lanes' partials were last written (``_exchange_partials``)."""
         self._few = 0
         """Publishes in a row with at most ``dense_max_contexts`` changed contexts."""
+        self._taking = False
+        """A poll is being read and taken into the lanes: the sources' positions are past
+        records the lanes' state may not hold yet, so no checkpoint may be saved (one
+        interrupted there, by Ctrl-C or an error, lost the poll's records on restart)."""
         self._pool: ThreadPoolExecutor | None = None
 
     def step(self) -> int:
@@ -236,6 +240,7 @@ class Stream:
         if self._pending:   # wake up in time for the next publish
             wait = min(wait, max(0.0, self._published_at + self.settings.publish_every_s
                                  - time.monotonic()))
+        self._taking = True
         polled = self.source.poll(self.settings.max_records, wait)
         started = time.monotonic()
         n = 0
@@ -262,6 +267,7 @@ class Stream:
                     lane.dirty = lane.dirty or bool(changed)
                     if changed:
                         lane.stats = None
+        self._taking = False
         self.status.records += n
         if n:
             self._first_record = self._first_record or started
@@ -575,6 +581,8 @@ class Stream:
         return position
 
     def _checkpoint(self, *, force: bool) -> None:
+        if self._taking:    # stopped mid-poll: the last checkpoints are the consistent ones
+            return
         now = time.monotonic()
         every = self.settings.checkpoint_every_s
         for lane in self.lanes.values():
