@@ -1011,3 +1011,16 @@ def test_a_stop_in_the_middle_of_a_poll_loses_nothing(tmp_path: Path,
     assert_same_scores(store, batch_snapshots(log, amzn_quotes, config))
     (lane,) = again.lanes.values()
     assert lane.decoder.counts["records"] == len(DEMO_LOG.read_bytes().splitlines())
+
+
+def test_a_line_longer_than_a_read_is_read_not_waited_for(tmp_path: Path) -> None:
+    """A line longer than the follower's chunk (4 MiB; a 5 MB junk line in a hand run) was
+    never found whole: the stream stopped reading there for good, with its lag growing."""
+    path = tmp_path / "fix.log"
+    lines = [b"a" * 300, b"short", b"b" * 64, b"c" * 1000]
+    path.write_bytes(b"\n".join(lines) + b"\n" + b"d" * 200)    # the last one unfinished
+    source = FollowFile(path, chunk_bytes=64)
+    got: list[bytes] = []
+    while records := source.read():
+        got += [r.data for r in records]
+    assert got == lines and source.offset == len(b"\n".join(lines) + b"\n")

@@ -116,6 +116,16 @@ class FollowFile:
         if self.raw:
             return self._read_frames(handle, data, max_records)
         end = data.rfind(b"\n")
+        while end < 0 and len(data) % self.chunk_bytes == 0 and data:
+            # a line longer than a chunk (junk, a runaway writer): read on to its end, so
+            # that it is read (and quarantined) as the batch ingest reads it, not waited
+            # for at every poll for ever
+            more = handle.read(self.chunk_bytes)
+            if not more:
+                break
+            at = more.find(b"\n")
+            data += more
+            end = -1 if at < 0 else len(data) - len(more) + at
         if end < 0:
             if not data:
                 self._check_rotation(handle)

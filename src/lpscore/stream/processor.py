@@ -58,6 +58,9 @@ Context = tuple[str | None, ...]
 """A finest context: its values of HIERARCHY (symbol, size bucket, volatility regime)."""
 _UNIT = "_unit"
 _COMPACT = 16
+_MAX_AFTER_S = 1e9
+"""The longest --final-after, --late-after and --idle-after, some 31 years (for ever, in
+effect): a few times longer overflowed the nanosecond arithmetic of closing."""
 """Closes whose statistics are held apart (``Processor.closing``) before they are merged."""
 
 
@@ -134,12 +137,11 @@ class Processor:
             raise ConfigError(f"profile {self.profile.name!r} decays by orders "
                               "(half_life_orders): the stream needs a time half-life "
                               "(half_life = \"4h\") or none")
-        if not self.final_after_s >= 0:     # NaN too
-            raise ConfigError("stream final_after_s must be >= 0 seconds")
-        if not self.late_after_s >= 0:
-            raise ConfigError("stream late_after_s must be >= 0 seconds")
-        if not self.idle_after_s >= 0:
-            raise ConfigError("stream idle_after_s must be >= 0 seconds")
+        for name in ("final_after_s", "late_after_s", "idle_after_s"):
+            value = getattr(self, name)
+            if not 0 <= value <= _MAX_AFTER_S:      # NaN and inf too
+                raise ConfigError(f"stream {name} = {value:g}: give a number of seconds from "
+                                  f"0 to {_MAX_AFTER_S:g}")
         if self.live_quotes and self.quotes.height and not self.symbol_ns:
             self._advance(self.quotes)                   # the quotes it starts with
 

@@ -24,7 +24,7 @@ from lpscore.fix.tags import ADMIN_MSG_TYPES
 from lpscore.ingest.records import is_raw_stream, raw_messages, read_bytes
 from lpscore.stream.decode import capture_prefix
 
-__all__ = ["LogMessage", "log_messages", "replay_logs"]
+__all__ = ["MIN_SPEED", "LogMessage", "log_messages", "replay_logs"]
 
 _PREFIX = re.compile(rb"^(\d{8}-\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)\s?:\s?")
 _FIELD = re.compile(rb"(?:^|\x01|\||\^A| )(35|55|11|41|34|45|49|56|52)=([^\x01|^ ]*)")
@@ -77,11 +77,17 @@ def log_messages(paths: Sequence[Path]) -> Iterator[LogMessage]:
                              capture if capture is not None else sending)
 
 
+MIN_SPEED = 1e-6
+"""The slowest replay: a millionth of the captured pace (a second of log in 11.6 days);
+slower waits would overflow the system's sleep."""
+
+
 def replay_logs(paths: Sequence[Path], to: str, speed: float = 0.0) -> int:
     """Replay ``paths`` to ``to`` (kafka://HOST:PORT/TOPIC or file://PATH); returns the
     number of messages sent."""
-    if not speed >= 0:                 # NaN too
-        raise InputError("--speed must be >= 0 (0: as fast as possible)")
+    if not (speed == 0 or speed >= MIN_SPEED):     # NaN too
+        raise InputError(f"--speed {speed:g}: give 0 (as fast as possible) or a speed of "
+                         f"at least {MIN_SPEED:g} (1: as captured)")
     if to.startswith("file://"):
         return _to_file(paths, Path(to.removeprefix("file://")), speed)
     if to.startswith("kafka://"):
@@ -92,7 +98,12 @@ def replay_logs(paths: Sequence[Path], to: str, speed: float = 0.0) -> int:
 
 def _to_file(paths: Sequence[Path], out: Path, speed: float) -> int:
     n = 0
-    with out.open("ab") as handle:
+    try:
+        handle = out.open("ab")
+    except OSError as exc:      # a folder, a missing folder, no permission
+        raise InputError(f"--to file://{out}: cannot write it ({exc.strerror}); give a file "
+                         "path in a folder that exists") from exc
+    with handle:
         for message in _paced(log_messages(paths), speed):
             stamp = b"" if message.capture_ns is None else capture_prefix(message.capture_ns)
             handle.write(stamp + message.value + b"\n")
