@@ -1024,3 +1024,21 @@ def test_a_line_longer_than_a_read_is_read_not_waited_for(tmp_path: Path) -> Non
     while records := source.read():
         got += [r.data for r in records]
     assert got == lines and source.offset == len(b"\n".join(lines) + b"\n")
+
+
+def test_replay_sends_what_the_ingest_reads_not_only_quickfix_lines(tmp_path: Path) -> None:
+    """Lines in another engine's format (text before 8=FIX that is no capture prefix) and
+    lines that hold no message were left out of a replay: the stream then scored half the
+    orders of such a log, and quarantined fewer lines than the batch job."""
+    lines = DEMO_LOG.read_bytes().splitlines()[:600]
+    odd = [b"2012-06-21 13:29:40.017459 INFO [FIX-in] " + line[line.find(b"8=FIX"):]
+           if i % 2 and b"8=FIX" in line else line for i, line in enumerate(lines)]
+    log = tmp_path / "odd.log"
+    log.write_bytes(b"\n".join([*odd[:300], b"not a FIX message", *odd[300:]]) + b"\n")
+    out = tmp_path / "replayed.log"
+    replay_logs([log], f"file://{out}")
+    original, replayed = (ingest_logs([p], IngestConfig()) for p in (log, out))
+    where = ("source", "offset", "line")
+    assert replayed.events.drop(where).equals(original.events.drop(where))
+    assert original.events.height > 250
+    assert [r.reason for r in replayed.quarantine] == [r.reason for r in original.quarantine]

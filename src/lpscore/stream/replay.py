@@ -6,8 +6,11 @@ Kafka record: the message without its capture prefix as the value, the capture t
 messages share a partition (docs/stream.md). A message without a symbol takes the symbol of
 the order it names: a cancel reject or report by (session, ClOrdID), a session reject (35=3)
 by the sequence number it refers to. Session messages (Logon, Logout, Heartbeat...) go to
-every partition, so that each partition knows every session's sequence resets. ``--speed``
-paces records by their capture times (1 = as captured).
+every partition, so that each partition knows every session's sequence resets. A line that
+is no FIX message, or holds one after text that is no capture prefix (another engine's log
+format), is sent as it is, for the worker to read or quarantine as ``lpscore ingest`` does
+(they were left out, and the stream scored what the batch job did not). ``--speed`` paces
+records by their capture times (1 = as captured).
 """
 
 from __future__ import annotations
@@ -56,8 +59,8 @@ def log_messages(paths: Sequence[Path]) -> Iterator[LogMessage]:
             capture = fix_timestamp(prefix.group(1)) if prefix else None
             if prefix:
                 body = body[prefix.end():]
-            if b"8=FIX" not in body[:16]:
-                continue
+            if not body.strip():
+                continue    # blank: nothing for the worker (the ingest skips it too)
             tags = {int(t): v.decode("latin-1") for t, v in _FIELD.findall(body)}
             kind = tags.get(35, "")
             sender, target = tags.get(49, ""), tags.get(56, "")
