@@ -108,6 +108,9 @@ def stream(
 def open_source(uri: str, group: str, dead_letter: str | None) -> Source:
     """The source named by ``--source``."""
     if uri.startswith("file://"):
+        if dead_letter is not None:     # it was taken and never written to
+            raise InputError(f"--dead-letter {dead_letter}: a Kafka topic, for Kafka sources; "
+                             "a followed file's quarantined records are in --checkpoint DIR")
         path = Path(uri.removeprefix("file://"))
         if not path.exists():
             err.print(f"note: {path} does not exist yet: waiting for it to appear")

@@ -860,6 +860,14 @@ def assert_same_fill_counts(ckpt: Path, log: Path, quotes: pl.DataFrame) -> None
 
 # --- Kafka: librdkafka's mock cluster ---------------------------------------------------
 
+def test_a_kafka_source_on_a_topic_the_brokers_lack_stops_at_once(kafka: str) -> None:
+    """It waited for ever, with --until-idle too (never idle before a partition came)."""
+    from lpscore.stream.kafka import KafkaSource  # noqa: PLC0415
+
+    with pytest.raises(InputError, match="kafka topic no-such-topic: not found on the brokers"):
+        KafkaSource.from_uri(f"kafka://{kafka}/no-such-topic", "g")
+
+
 def test_kafka_replay_gives_the_batch_scores(kafka: str, tmp_path: Path,
                                              amzn_quotes: pl.DataFrame) -> None:
     """The demo log keyed by symbol onto a 4-partition topic, read by one worker (every
@@ -1042,3 +1050,11 @@ def test_replay_sends_what_the_ingest_reads_not_only_quickfix_lines(tmp_path: Pa
     assert replayed.events.drop(where).equals(original.events.drop(where))
     assert original.events.height > 250
     assert [r.reason for r in replayed.quarantine] == [r.reason for r in original.quarantine]
+
+
+def test_a_dead_letter_topic_for_a_followed_file_is_refused(tmp_path: Path) -> None:
+    """It was taken and never written to."""
+    done = CliRunner().invoke(app, ["stream", "--source", f"file://{tmp_path / 'x.log'}",
+                                    "--dead-letter", "dl", "--until-idle", "0"])
+    assert done.exit_code == 2, done.output
+    assert "a Kafka topic, for Kafka sources" in " ".join(done.output.split())

@@ -96,7 +96,9 @@ class KafkaSource:
             "auto.offset.reset": "earliest", "session.timeout.ms": 6000,
             "heartbeat.interval.ms": 500, "fetch.wait.max.ms": FETCH_WAIT_MS,
             **(settings or {})})
-        reach(self._consumer, bootstrap)    # else a wrong address would wait for ever
+        # a wrong address or topic would wait for ever (with --until-idle too: a worker is
+        # never idle before a partition is assigned to it)
+        _partitions_of(self._consumer, bootstrap, topic)
         self._producer = (Producer({"bootstrap.servers": bootstrap, **(settings or {})})
                           if dead_letter else None)
         self._dead_letter = dead_letter
