@@ -390,7 +390,7 @@ def figures(a: dict[str, Any], b: dict[str, Any], args: argparse.Namespace) -> l
     ev = plan.extra
     net = plan.peak_mb - ev["rss_imports_mb"]
     rows = [
-        "| figure (where) | docs | measured |", "| --- | --- | --- |",
+        "| figure (where) | hand run, 2026-11-24 | measured |", "| --- | --- | --- |",
         f"| one ingest of the log (data-formats.md) | 7.3 s, 1.98 GB | {single.wall_s:.1f} s, "
         f"{_gb(single.peak_mb)} GB |",
         f"| each of {args.parts} appends of {a['lines'] // args.parts:,} lines "

@@ -89,16 +89,14 @@ def score(
             profile = replace(profile, seed=seed)
         order = [*CONTEXT_KEYS, *config.context.extra_keys]
         inputs = (store, fix_files or [], quotes or [])
-        try:
-            if engine is Engine.DASK:
-                with store_to_map(inputs, config, out, output, quarantine) as (root, _):
-                    card = _score_on_dask(root, config, quarantine, (profile, wanted, order),
-                                          scheduler)
-            else:
-                result, _ = kpis_of(inputs, config, out, output, quarantine)
-                card = score_result(result, profile, specs, wanted, order)
-        except ValueError as exc:   # a key of --context only extra_keys made known
-            raise ConfigError(f"{config_path}: context.extra_keys: {exc}") from exc
+        if engine is Engine.DASK:
+            with store_to_map(inputs, config, out, output, quarantine) as (root, _):
+                card = _score_on_dask(root, config, quarantine, (profile, wanted, order),
+                                      scheduler)
+        else:
+            result, _ = kpis_of(inputs, config, out, output, quarantine)
+            _check_extra_keys(wanted, result.orders.columns, config_path)
+            card = score_result(result, profile, specs, wanted, order)
         payload = card.to_json()
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)   # made by the ingest, unless --history
@@ -128,6 +126,17 @@ def _score_on_dask(store: Path, config: Config, quarantine: Quarantine,
     if cards:
         return cards[0]
     raise no_orders_in(wanted, keys, run.stats)
+
+
+def _check_extra_keys(wanted: dict[str, str], columns: list[str],
+                      config_path: Path | None) -> None:
+    """ConfigError for a key of ``--context`` that ``context.extra_keys`` made known but the
+    orders table has no column of (a ValueError naming --by, which score has not)."""
+    missing = sorted(set(wanted) - set(columns))
+    if missing:
+        where = f"{config_path}: " if config_path is not None else ""
+        raise ConfigError(f"{where}context.extra_keys: unknown key(s) {', '.join(missing)}: "
+                          "use columns of the orders table (docs/kpi-outputs.md)")
 
 
 def parse_context(text: str, *, published: bool = False) -> dict[str, str]:

@@ -111,6 +111,7 @@ def test_an_extra_key_that_is_no_column_is_a_config_error(tmp_path: Path) -> Non
     assert done.returncode == 2 and "Traceback" not in done.stderr
     said = " ".join(done.stderr.split())
     assert "context.extra_keys: unknown key(s) venue: use columns of the orders table" in said
+    assert "lpscore.toml: context.extra_keys" in said         # the file, not None
 
 
 def test_store_and_port_numbers_that_are_not_numbers_say_so() -> None:

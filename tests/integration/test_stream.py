@@ -744,6 +744,13 @@ def test_follow_a_raw_stream_a_message_at_a_time_and_refuse_gzip(tmp_path: Path)
     assert source.read() == [] and source.raw is None   # one message: lines or a stream?
     alone = FollowFile(path)       # the file stays so: a stream, as the batch ingest reads it
     assert alone.read() == [] and [(r.data, r.offset) for r in alone.read()] == [(one, 0)]
+    first = tmp_path / "first.log"  # a log's first line, its newline not written yet: waits
+    first.write_bytes(b"20120621-13:29:40.020459 : " + one)
+    waiting = FollowFile(first)
+    assert waiting.read() == waiting.read() == waiting.read() == [] and waiting.raw is None
+    first.write_bytes(b"20120621-13:29:40.020459 : " + one + b"\n")
+    assert [r.data for r in waiting.read()] == [b"20120621-13:29:40.020459 : " + one]
+    assert waiting.raw is False
     path.write_bytes(one + two[:9])
     assert [(r.data, r.offset) for r in source.read()] == [(one, 0)] and source.raw
     assert source.read() == []                          # the second is cut short: it waits
@@ -1007,12 +1014,14 @@ def test_a_stop_in_the_middle_of_a_poll_loses_nothing(tmp_path: Path,
     stream = Stream(FollowFile(log), settings, store)
     for _ in range(3):
         stream.step()
-    taken = stream.status.records
+    taken, read = stream.status.records, stream.source.position("")["offset"]
     with mock.patch.object(Stream, "_take_lanes", side_effect=KeyboardInterrupt), \
             pytest.raises(KeyboardInterrupt):
         stream.run(until_idle_s=0.3)
     stream.close()
-    assert stream.status.records == taken       # the interrupted poll was never taken
+    assert stream.status.records == taken
+    saved = pickle.loads(next((tmp_path / "ckpt").glob("*/state.pkl")).read_bytes())
+    assert saved["position"]["offset"] == read      # not past the poll it did not take
     again = Stream(FollowFile(log), settings, store)
     again.run(until_idle_s=0.3)
     again.close()

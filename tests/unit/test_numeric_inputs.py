@@ -46,7 +46,7 @@ def test_a_cache_refuses_a_max_publish_age_it_cannot_use(age: float) -> None:
 
 @pytest.mark.parametrize("name", ["final_after_s", "late_after_s", "idle_after_s"])
 @pytest.mark.parametrize("after", [math.nan, -1.0, math.inf, 1e300])
-def test_a_stream_processor_refuses_a_bad_final_after(after: float, name: str) -> None:
+def test_a_stream_processor_refuses_a_bad_closing_time(after: float, name: str) -> None:
     """inf and 1e300 overflowed the nanosecond arithmetic at the first close (traceback)."""
     config = Config()
     specs = catalog([horizon_label(h) for h in config.kpi.horizons_ms])

@@ -69,7 +69,7 @@ class DataDir:
         try:
             data.summary(["lp"])        # read now: a table it cannot read stops the start
         except pl.exceptions.PolarsError as exc:
-            why = str(exc).split("; valid columns")[0].splitlines()[0]
+            why = (str(exc).split("; valid columns")[0].splitlines() or [type(exc).__name__])[0]
             raise InputError(f"--data {path}: its KPI tables cannot be read ({why}); they may "
                              "come from another lpscore version: run `lpscore kpis ... --out "
                              f"{path}` again") from exc

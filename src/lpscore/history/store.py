@@ -125,14 +125,19 @@ def read_quotes(root: Path, *, compact_form: bool = False) -> pl.DataFrame:
 
 def scan_tables(path: str | Path | Sequence[Path], *,
                 include_file_paths: str | None = None) -> pl.LazyFrame:
-    """An events or quotes table of Parquet file(s) as one scan. A column that some files
-    lack is null in them, and a column only later files have (``captured``, which events
-    written before it was kept lack) is left out when the first file lacks it; an events
-    table always has ``captured`` (lpscore.model.schema.with_captured)."""
-    scan = pl.scan_parquet(path if isinstance(path, str | Path) else list(path), glob=False,
-                           hive_partitioning=False, missing_columns="insert",
-                           extra_columns="ignore", include_file_paths=include_file_paths)
-    return with_captured(scan) if "ts_recv" in scan.collect_schema().names() else scan
+    """An events or quotes table of Parquet file(s) as one scan, with the columns of the
+    first or the last file, whichever has more: files written before a column was kept
+    (``captured``) read it as null, and a store appended to since, whose first files are
+    the old ones (files sort by date), keeps the column of its new ones. An events table
+    always has ``captured`` (lpscore.model.schema.with_captured)."""
+    files = [Path(path)] if isinstance(path, str | Path) else list(path)
+    ends = [pl.scan_parquet(p, glob=False, hive_partitioning=False).collect_schema()
+            for p in dict.fromkeys([files[0], files[-1]])]
+    schema = max(ends, key=len)
+    scan = pl.scan_parquet(files, glob=False, hive_partitioning=False, schema=schema,
+                           missing_columns="insert", extra_columns="ignore",
+                           include_file_paths=include_file_paths)
+    return with_captured(scan) if "ts_recv" in schema else scan
 
 
 def read_compact(path: str | Path | Sequence[Path],

@@ -111,9 +111,11 @@ def load_quotes(
 def _once(frames: list[pl.DataFrame], loads: list[FileLoad]
           ) -> tuple[list[pl.DataFrame], list[FileLoad]]:
     """Each file's quotes without the rows earlier files gave: its k-th copy of a row (every
-    column equal) stays only when they gave fewer than k, so copies within one file stay
-    (one timestamp may see the same book twice, with another between) and overlapping files
-    give each quote once, as ``lpscore ingest --append`` stores them (history.new_quotes).
+    column equal) stays only when no earlier file gave k copies of it (the store ends with
+    as many copies as the file holding most of them, as appends leave it), so copies within
+    one file stay (one timestamp may see the same book twice, with another between) and
+    overlapping files give each quote once, as ``lpscore ingest --append`` stores them
+    (history.new_quotes).
     Files whose symbols and times overlap no other's are passed as they are."""
     spans = [f.group_by("symbol").agg(pl.col("ts").min().alias("lo"), pl.col("ts").max()
                                       .alias("hi")).with_columns(pl.lit(k).alias("_file"))

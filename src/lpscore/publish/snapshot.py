@@ -83,7 +83,7 @@ def parse_context_key(text: str, keys: Sequence[str] | None = None) -> dict[str,
         if key in context:
             raise ValueError(f"context {text!r}: {key} is given twice; give each key once")
         context[key] = value
-    unknown = sorted(set(context) - set(keys or context))
+    unknown = [] if keys is None else sorted(set(context) - set(keys))
     if unknown:
         raise ValueError(f"context {text!r}: unknown key(s) {', '.join(unknown)}; use "
                          f"{', '.join(keys or ())}")

@@ -33,7 +33,6 @@ import numpy as np
 
 from lpscore.errors import InputError
 from lpscore.fix.batch import frames
-from lpscore.fix.codec import SOH
 from lpscore.gzipped import is_gzip
 from lpscore.stream.decode import Record
 
@@ -51,8 +50,8 @@ class FollowFile:
     events: Counter[str] = field(default_factory=Counter)
     raw: bool | None = None
     """A raw SOH stream (True), a log of lines (False), or not known yet (None)."""
-    _undecided: int = field(default=-1, repr=False)
-    """While ``raw`` is None: how many unread bytes the last read found."""
+    _undecided: bytes | None = field(default=None, repr=False)
+    """While ``raw`` is None: the unread bytes the last read found."""
     _handle: BinaryIO | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -110,9 +109,9 @@ class FollowFile:
                              "lpscore ingest, kpis or score")
         if self.raw is None:
             self.raw = _raw_stream(data)
-            if self.raw is None and data and len(data) == self._undecided:
-                self.raw = SOH in data      # unchanged since the last read: the batch's rule
-            self._undecided = len(data)
+            if self.raw is None and data == self._undecided and _one_message(data):
+                self.raw = True     # a whole message alone, unchanged since the last read
+            self._undecided = data if self.raw is None and len(data) < self.chunk_bytes else None
         if self.raw:
             return self._read_frames(handle, data, max_records)
         end = data.rfind(b"\n")
@@ -167,10 +166,12 @@ class FollowFile:
         if self.inode is not None and inode != self.inode:
             self.events["rotated"] += 1
             self.offset, self.raw = 0, None
+            self._undecided = None
         size = os.fstat(handle.fileno()).st_size
         if size < self.offset:
             self.events["truncated"] += 1
             self.offset, self.raw = 0, None
+            self._undecided = None
         self.inode = inode
         self._handle = handle
         return handle
@@ -186,14 +187,23 @@ class FollowFile:
             self.close()
             self.events["rotated"] += 1
             self.offset, self.inode, self.raw = 0, None, None
+            self._undecided = None
         elif now.st_size < self.offset:
             self.events["truncated"] += 1
             self.offset, self.raw = 0, None
+            self._undecided = None
 
     def close(self) -> None:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+
+
+def _one_message(data: bytes) -> bool:
+    """Whether ``data`` is whole messages from its first byte to its last (as a raw SOH
+    stream is, and as a log's first line, its capture prefix before the message, is not)."""
+    starts, _, message, rest = frames(np.frombuffer(data, dtype=np.uint8))
+    return bool(len(starts) and starts[0] == 0 and message.all() and rest == len(data))
 
 
 def _raw_stream(data: bytes) -> bool | None:

@@ -58,10 +58,10 @@ Context = tuple[str | None, ...]
 """A finest context: its values of HIERARCHY (symbol, size bucket, volatility regime)."""
 _UNIT = "_unit"
 _COMPACT = 16
+"""Closes whose statistics are held apart (``Processor.closing``) before they are merged."""
 _MAX_AFTER_S = 1e9
 """The longest --final-after, --late-after and --idle-after, some 31 years (for ever, in
 effect): a few times longer overflowed the nanosecond arithmetic of closing."""
-"""Closes whose statistics are held apart (``Processor.closing``) before they are merged."""
 
 
 @dataclass

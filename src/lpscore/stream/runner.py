@@ -225,9 +225,10 @@ class Stream:
         self._few = 0
         """Publishes in a row with at most ``dense_max_contexts`` changed contexts."""
         self._taking = False
-        """A poll is being read and taken into the lanes: the sources' positions are past
+        """A poll's records are being taken into the lanes: the sources' positions are past
         records the lanes' state may not hold yet, so no checkpoint may be saved (one
-        interrupted there, by Ctrl-C or an error, lost the poll's records on restart)."""
+        interrupted there, by Ctrl-C or an error, lost the poll's records on restart), nor a
+        final publish made of lanes some of which took them."""
         self._pool: ThreadPoolExecutor | None = None
 
     def step(self) -> int:
@@ -240,8 +241,8 @@ class Stream:
         if self._pending:   # wake up in time for the next publish
             wait = min(wait, max(0.0, self._published_at + self.settings.publish_every_s
                                  - time.monotonic()))
-        self._taking = True
         polled = self.source.poll(self.settings.max_records, wait)
+        self._taking = bool(polled)     # the sources' positions are past these records now
         started = time.monotonic()
         n = 0
         work: list[tuple[Lane, Sequence[Record]]] = []
@@ -535,6 +536,8 @@ class Stream:
     def _publish_final(self) -> None:
         """The final publish (every context, every interval drawn), unless the store already
         holds it."""
+        if self._taking:    # stopped mid-poll: the store keeps the last consistent publish
+            return
         if self._pending or self._partial or self._carried:
             self.publish(final=True)
 
