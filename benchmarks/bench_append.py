@@ -47,7 +47,13 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from harness import THREAD_VARS, machine, peak_rss_mb, replace_section  # noqa: E402
+from harness import (  # noqa: E402
+    THREAD_VARS,
+    count_lines,
+    machine,
+    peak_rss_mb,
+    replace_section,
+)
 
 RESULTS = HERE / "RESULTS.md"
 TITLE = ("## History store: ingest, append and scoring a long history "
@@ -180,10 +186,10 @@ def ensure_log(messages: int, day: int) -> Path:
 
 def ensure_parts(log: Path, parts: int) -> list[Path]:
     """``log`` cut into ``parts`` files of consecutive lines (the last takes the rest)."""
-    lines = _count_lines(log)
+    lines = count_lines(log)
     size = math.ceil(lines / parts)
     paths = [DAYS_DIR / f"{log.stem}.part{i + 1}of{parts}.log" for i in range(parts)]
-    if all(p.exists() for p in paths) and sum(_count_lines(p) for p in paths) == lines:
+    if all(p.exists() for p in paths) and sum(count_lines(p) for p in paths) == lines:
         return paths
     print(f"cutting {_short(log)} into {parts} files of {size:,} lines ...", flush=True)
     DAYS_DIR.mkdir(parents=True, exist_ok=True)
@@ -194,14 +200,6 @@ def ensure_parts(log: Path, parts: int) -> list[Path]:
                 dst.writelines(itertools.islice(src, size))
             tmp.replace(path)
     return paths
-
-
-def _count_lines(path: Path) -> int:
-    n = 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 24):
-            n += chunk.count(b"\n")
-    return n
 
 
 def _disk_mb(path: Path) -> float:
@@ -289,14 +287,14 @@ def scenario_one_log(runner: Runner, args: argparse.Namespace, checks: Checks
     log = ensure_log(args.messages, 0)
     parts = ensure_parts(log, args.parts)
     single_dir, parts_dir = runner.work / "single", runner.work / "parts"
-    print(f"\n== A: {_short(log)} ({_count_lines(log):,} lines) ingested once, and cut into "
+    print(f"\n== A: {_short(log)} ({count_lines(log):,} lines) ingested once, and cut into "
           f"{args.parts} files appended one after another ==", flush=True)
     single = runner.lpscore("one ingest of the whole log",
                             ["ingest", log, "--out", single_dir, "--format", "json"], [log])
     check_ingest(checks, single, 0)
     appends, held = [], 0
     for i, part in enumerate(parts, 1):
-        run = runner.lpscore(f"append part {i} of {args.parts} ({_count_lines(part):,} lines)",
+        run = runner.lpscore(f"append part {i} of {args.parts} ({count_lines(part):,} lines)",
                              ["ingest", part, "--out", parts_dir, "--append", "--format",
                               "json"], [part])
         held = check_ingest(checks, run, held)

@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 
 from harness import (
+    count_lines,
     cpu_times,
     machine,
     peak_rss_mb,
@@ -62,14 +63,6 @@ TARGET_VS_SIMPLEFIX = 50.0
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _count_lines(path: Path) -> int:
-    n = 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 24):
-            n += chunk.count(b"\n")
-    return n
 
 
 def _prefix_bytes(path: Path, lines: int) -> int:
@@ -518,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"generating {args.file} ...", flush=True)
         subprocess.run([sys.executable, str(HERE / "gen_fix_log.py"), "--messages",
                         str(args.messages), "--out", str(args.file)], check=True)
-    messages = _count_lines(args.file)
+    messages = count_lines(args.file)
     args.messages_in_file = messages
     if args.profile:
         text = profile_main(args)  # in this process: POLARS_MAX_THREADS=1, one CPU

@@ -3,6 +3,7 @@ running the tests, its output captured as text, its exit code left to the test t
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -24,3 +25,12 @@ def lpscore(*args: str | Path, input: str | None = None,
     return subprocess.run(command(*args), input=input, capture_output=True, text=True,
                           check=False, env=None if env is None else {**os.environ, **env},
                           cwd=cwd, timeout=timeout)
+
+
+def strict_loads(text: str) -> object:
+    """``text`` parsed as standard JSON: NaN and the infinities, which ``json.loads`` takes
+    and strict parsers refuse, fail the test."""
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in the JSON: not standard JSON")
+
+    return json.loads(text, parse_constant=refuse)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from clirun import lpscore
+from clirun import lpscore, strict_loads
 from lpscore.sim.bench import bench_routing, interval
 from lpscore.sim.scenario import load_scenario
 
@@ -53,11 +53,9 @@ def test_bench_routing_json_is_strict_without_the_oracle() -> None:
     done = lpscore("bench-routing", "--scenario", SMALL, "--seeds", "2", "--policies",
                    "primary", "--jobs", "1", "--format", "json")
     assert done.returncode == 0, done.stderr
-
-    def refuse(constant: str) -> None:
-        raise AssertionError(f"{constant} in the JSON: not standard JSON")
-
-    (primary,) = json.loads(done.stdout, parse_constant=refuse)["policies"]
+    parsed = strict_loads(done.stdout)
+    assert isinstance(parsed, dict)
+    (primary,) = parsed["policies"]
     assert primary["regret_bps"] == {"mean": None, "ci_low": None, "ci_high": None}
     assert isinstance(primary["shortfall_bps"]["mean"], float)
 

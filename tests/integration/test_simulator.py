@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from clirun import lpscore
+from clirun import lpscore, strict_loads
 from lpscore.config import Config, IngestConfig, RoutingConfig
 from lpscore.errors import ConfigError
 from lpscore.ingest import ingest_logs
@@ -151,10 +151,6 @@ def test_simulate_command_writes_everything(tmp_path: Path) -> None:
     assert decisions and all(d["policy"] and d["children"] is not None for d in decisions)
 
 
-def refuse_constant(constant: str) -> None:
-    raise AssertionError(f"{constant} in the JSON: not standard JSON")
-
-
 def test_simulate_json_is_strict_without_an_order(tmp_path: Path) -> None:
     """No [[orders]]: no arrival mid, written null (it was NaN, which strict parsers
     refuse), on stdout and in result.json."""
@@ -165,7 +161,8 @@ def test_simulate_json_is_strict_without_an_order(tmp_path: Path) -> None:
                    "json")
     assert done.returncode == 0, done.stderr
     for payload in (done.stdout, (tmp_path / "out" / "result.json").read_text()):
-        parsed = json.loads(payload, parse_constant=refuse_constant)
+        parsed = strict_loads(payload)
+        assert isinstance(parsed, dict)
         assert parsed["arrival_mid"] is None and parsed["qty"] == 0
 
 

@@ -40,4 +40,3 @@ def create_app(cache: ScoreCache) -> FastAPI:
         return JSONResponse(status_code=422, content={"detail": detail})
 
     return app
-

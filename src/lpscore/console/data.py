@@ -61,7 +61,12 @@ class DataDir:
         result = None
         if all(p.is_file() for p in tables):
             horizons = json.loads(tables[2].read_text(encoding="utf-8"))["horizons"]
-            result = KpiResult(fills=pl.read_parquet(tables[0], glob=False),
+            fills = pl.read_parquet(tables[0], glob=False)
+            if "pi_amount" not in fills.columns and {"pi_bps", "m0", "q"} <= set(fills.columns):
+                # written before it was kept: the same, to rounding (kpis.md, deviation 15)
+                fills = fills.with_columns(
+                    (pl.col("pi_bps") * pl.col("m0") * pl.col("q") / 1e4).alias("pi_amount"))
+            result = KpiResult(fills=fills,
                                orders=pl.read_parquet(tables[1], glob=False),
                                horizons=[str(h) for h in horizons],
                                clock_offsets=pl.DataFrame())

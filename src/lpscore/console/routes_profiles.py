@@ -176,4 +176,3 @@ def profiles_router(console: Console) -> APIRouter:
         return out(saved)
 
     return router
-

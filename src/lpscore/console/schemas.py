@@ -83,7 +83,7 @@ class UserPatch(BaseModel):
     password: NewPassword | None = None
 
     @model_validator(mode="after")
-    def _something(self) -> UserPatch:
+    def _not_empty(self) -> UserPatch:
         if self.role is None and self.password is None:   # an empty change, audited
             raise ValueError("give role, password or both")
         return self

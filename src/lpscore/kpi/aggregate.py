@@ -65,10 +65,6 @@ def kpi_stats(result: KpiResult, by: Sequence[str] = ("lp",), *, decay: Decay | 
     """
     keys = ["lp", *[k for k in by if k != "lp"]]
     orders, fills = result.orders, result.fills
-    if "pi_amount" not in fills.columns and {"pi_bps", "m0", "q"} <= set(fills.columns):
-        # fills.parquet written before it was kept: the same, to rounding (kpis.md, 15)
-        fills = fills.with_columns(
-            (pl.col("pi_bps") * pl.col("m0") * pl.col("q") / 1e4).alias("pi_amount"))
     missing = sorted(set(keys) - set(orders.columns))
     if missing:
         raise ValueError(f"unknown key(s) {', '.join(missing)}: use columns of the orders "
@@ -218,12 +214,11 @@ def _order_sums_of(orders: pl.DataFrame, groups: Groups) -> pl.DataFrame:
         return groups.sum(np.where(true, d, 0.0), true & d_null)
 
     def times_d(name: str, condition: pl.Expr | None = None) -> F64:
+        if condition is None:
+            return _times(groups, (d, d_null), _values(orders, name))
         x, x_null = _values(orders, name)
-        product, null = d * x, d_null | x_null
-        if condition is None:  # (d * x).sum()
-            return groups.sum(product, null)
         true = _true(orders, condition)  # when(condition).then(d * x).otherwise(0.0).sum()
-        return groups.sum(np.where(true, product, 0.0), true & null)
+        return groups.sum(np.where(true, d * x, 0.0), true & (d_null | x_null))
 
     terminal = pl.col("terminal")
     adverse = pl.col("adverse_move")

@@ -147,18 +147,20 @@ def _report_facts(reports: pl.DataFrame, key: str = "child_id") -> pl.DataFrame:
         pl.col("_corrected").any().alias("corrected"),
         pl.len().alias("n_reports"),
     )
-    return facts.select(
-        key, "t_ack", "ack_pos", "t_first_fill_report", "t_decision", "decision_pos",
-        "rejected", *_reject_facts(), "last_status", "replaced_qty", "busted", "corrected",
-        "n_reports",
-    )
+    return facts.select(key, *_facts())
 
 
 _STATES = pl.Enum(sorted({*_BY_ORD_STATUS.values(), *_BY_EXEC_TYPE.values()}))
 _STATE_CODES = {name: i for i, name in enumerate(_STATES.categories.to_list())}
-_FACTS = ("t_ack", "ack_pos", "t_first_fill_report", "t_decision", "decision_pos", "rejected",
-          "reject_reason", "reject_text", "last_status", "replaced_qty", "busted", "corrected",
-          "n_reports")
+_FACTS_BEFORE = ("t_ack", "ack_pos", "t_first_fill_report", "t_decision", "decision_pos",
+                 "rejected")
+_FACTS_AFTER = ("last_status", "replaced_qty", "busted", "corrected", "n_reports")
+
+
+def _facts() -> list[str | pl.Expr]:
+    """The columns of a report-facts table, in order, the reject's two made from its
+    ``ord_rej_reason`` and ``text`` (``_reject_facts``)."""
+    return [*_FACTS_BEFORE, *_reject_facts(), *_FACTS_AFTER]
 
 
 def _report_facts_of(reports: pl.DataFrame, keys: pl.Series) -> pl.DataFrame:
@@ -204,7 +206,7 @@ def _report_facts_of(reports: pl.DataFrame, keys: pl.Series) -> pl.DataFrame:
         _nullable("busted", busted, answered), _nullable("corrected", corrected, answered),
         pl.Series("n_reports", count, dtype=pl.UInt32).set(pl.Series(~answered), None),
     ])
-    return facts.select(*_FACTS[:6], *_reject_facts(), *_FACTS[8:])
+    return facts.select(*_facts())
 
 
 def _nullable(name: str, values: npt.NDArray[np.bool_],

@@ -115,16 +115,8 @@ class FollowFile:
         if self.raw:
             return self._read_frames(handle, data, max_records)
         end = data.rfind(b"\n")
-        while end < 0 and len(data) % self.chunk_bytes == 0 and data:
-            # a line longer than a chunk (junk, a runaway writer): read on to its end, so
-            # that it is read (and quarantined) as the batch ingest reads it, not waited
-            # for at every poll for ever
-            more = handle.read(self.chunk_bytes)
-            if not more:
-                break
-            at = more.find(b"\n")
-            data += more
-            end = -1 if at < 0 else len(data) - len(more) + at
+        if end < 0 and len(data) == self.chunk_bytes:
+            data, end = self._read_on(handle, data)
         if end < 0:
             if not data:
                 self._check_rotation(handle)
@@ -138,6 +130,20 @@ class FollowFile:
             start += len(line) + 1
         self.offset += start
         return records
+
+    def _read_on(self, handle: BinaryIO, data: bytes) -> tuple[bytes, int]:
+        """A line longer than a chunk (junk, a runaway writer) read on to its end, so that it
+        is read (and quarantined) as the batch ingest reads it, not waited for at every poll
+        for ever: ``data`` and what follows up to its line end, and where that is (-1: not
+        written yet)."""
+        parts, size = [data], len(data)
+        while more := handle.read(self.chunk_bytes):
+            parts.append(more)
+            at = more.find(b"\n")
+            if at >= 0:
+                return b"".join(parts), size + at
+            size += len(more)
+        return b"".join(parts), -1
 
     def _read_frames(self, handle: BinaryIO, data: bytes, max_records: int) -> list[Record]:
         """The complete records of a raw SOH stream at the start of ``data``, framed as the
