@@ -8,6 +8,8 @@ import pytest
 
 from lpscore.config import IngestConfig
 from lpscore.ingest import ingest_logs, records
+from lpscore.quarantine import Quarantine
+from lpscore.stream.decode import Record, StreamDecoder
 from realdata import FIX, FIXATIONS, FIXSIM, MOEX, MOEX_ORDERS
 
 ALL_LOGS = sorted(p for p in FIX.rglob("*.log") if "generated" not in p.parts)
@@ -160,3 +162,45 @@ def test_mapped_logs_ingest_as_read_logs(lenient, monkeypatch):
     assert mapped.files == read.files
     assert mapped.quarantine.records == read.quarantine.records
     assert len(read.quarantine) > 0
+
+
+def _piped_moex_with_junk(tmp_path: Path) -> tuple[Path, list[bytes]]:
+    """The MOEX order session written with ``|`` between fields (its ExecIDs hold ``|``
+    too), below a junk line that holds an SOH byte, with one message left SOH-delimited."""
+    lines = MOEX_ORDERS.read_bytes().splitlines()
+    piped = [line.replace(b"\x01", b"|") for line in lines]
+    piped[500] = lines[500]
+    out = [b"junk \x01 line", *piped]
+    path = tmp_path / "piped.log"
+    path.write_bytes(b"\n".join(out) + b"\n")
+    return path, out
+
+
+KEYS = ["kind", "seq_num", "exec_id", "cl_ord_id", "ts_recv", "last_qty", "last_px"]
+
+
+def test_each_line_is_split_on_its_own_delimiter(tmp_path: Path):
+    """An SOH byte at the top of a ``|`` log (the first 64 kB once chose the delimiter of
+    every line) decides nothing: each message is split on what follows its BeginString."""
+    path, _ = _piped_moex_with_junk(tmp_path)
+    plain = ingest_logs([MOEX_ORDERS], IngestConfig())
+    piped = ingest_logs([path], IngestConfig())
+    (report,) = piped.files
+    assert report.by_reason == {**plain.files[0].by_reason, "not_fix": 1}
+    assert report.lines == report.events + report.quarantined + report.skipped == 962
+    assert piped.events.select(KEYS).equals(plain.events.select(KEYS))
+    assert piped.events.filter(pl.col("exec_id") == "0|8|NONE").height == 7
+
+
+def test_a_stream_splits_each_line_as_the_batch_ingest(tmp_path: Path):
+    """Polls of one line each (no poll sees the junk line beside the ``|`` ones) decode to
+    the batch ingest's events."""
+    path, lines = _piped_moex_with_junk(tmp_path)
+    decoder = StreamDecoder(IngestConfig())
+    quarantine = Quarantine()
+    frames = [decoder.decode([Record("piped", i, line)], quarantine)
+              for i, line in enumerate(lines)]
+    polled = pl.concat([f for f in frames if f.height], how="diagonal_relaxed")
+    batch = ingest_logs([path], IngestConfig())
+    assert polled.select(KEYS).equals(batch.events.select(KEYS))
+    assert sorted(q.reason for q in quarantine) == sorted(q.reason for q in batch.quarantine)

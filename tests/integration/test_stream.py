@@ -736,6 +736,22 @@ def test_replay_frames_a_raw_soh_stream(tmp_path: Path) -> None:
     assert replayed.drop(where).equals(original.drop(where))
 
 
+def test_replay_of_a_raw_soh_stream_keeps_what_lies_between_messages(tmp_path: Path) -> None:
+    """The bytes between two messages and a message cut short at the end, which the ingest
+    quarantines, were left out of a replay: the worker never saw them."""
+    messages = _raw_stream_of(DEMO_LOG).split(b"8=FIX")[1:]
+    raw = tmp_path / "fix.raw"
+    raw.write_bytes(b"8=FIX" + messages[0] + b"junk between" + b"".join(
+        b"8=FIX" + m for m in messages[1:]) + b"8=FIX.4.4\x019=120\x0135=D\x01")
+    out = tmp_path / "replayed.log"
+    assert replay_logs([raw], f"file://{out}") == len(messages) + 2
+    replayed, original = (ingest_logs([p], IngestConfig()) for p in (out, raw))
+    where = ("source", "offset", "line")
+    assert replayed.events.drop(where).equals(original.events.drop(where))
+    assert replayed.files[0].by_reason == original.files[0].by_reason
+    assert replayed.files[0].by_reason["not_fix"] == replayed.files[0].by_reason["truncated"] == 1
+
+
 def test_follow_a_raw_stream_a_message_at_a_time_and_refuse_gzip(tmp_path: Path) -> None:
     one, two, three = (encode("0", [(49, "LP"), (56, "DESK"), (34, n)]) for n in (1, 2, 3))
     path = tmp_path / "fix.raw"
@@ -1067,3 +1083,19 @@ def test_a_dead_letter_topic_for_a_followed_file_is_refused(tmp_path: Path) -> N
                                     "--dead-letter", "dl", "--until-idle", "0"])
     assert done.exit_code == 2, done.output
     assert "a Kafka topic, for Kafka sources" in " ".join(done.output.split())
+
+
+def test_a_log_followed_under_two_spellings_is_one_lane(tmp_path: Path,
+                                                        amzn_quotes: pl.DataFrame,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``file://fix.log`` and then ``file://$PWD/fix.log`` into one store: the lane was
+    named by the path as typed, so the second run wrote a second partial and every fill
+    counted twice (LP_A 964 orders instead of 482 in a hand run)."""
+    log, config, store, stream = follow_demo(tmp_path, amzn_quotes)
+    monkeypatch.chdir(tmp_path)
+    for path in (Path("fix.log"), log, tmp_path / "sub" / ".." / "fix.log"):
+        again = Stream(FollowFile(path), stream.settings, store)
+        again.run(until_idle_s=0.3)
+        again.close()
+        assert list(again.lanes) == [str(log)]
+    assert_same_scores(store, batch_snapshots(log, amzn_quotes, config))

@@ -41,7 +41,7 @@ from lpscore.intern import string_buffers
 from lpscore.quarantine import Quarantine
 
 __all__ = ["MAP_MIN_BYTES", "TIME_TAGS", "LogBytes", "MessageRows", "exact_timestamps",
-           "is_raw_stream", "raw_messages", "read_bytes", "split_messages", "tag_column",
+           "is_raw_stream", "raw_records", "read_bytes", "split_messages", "tag_column",
            "time_column"]
 
 TIME_TAGS = (52, 60)
@@ -51,6 +51,8 @@ that carry their parsed values beside them (``time_column``)."""
 _PREFIX = re.compile(rb"^(\d{8}-\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)\s?:\s?$")
 _PIPE_SPLIT = re.compile(rb"\|(?=\d{1,9}=)")
 _SPACE_SPLIT = re.compile(rb" (?=\d{1,9}=)")
+_LINE_DELIMITER = re.compile(rb"8=FIXT?\.[0-9A-Za-z.]{1,16}?(\x01|\^A|\||[ ]+)9=")
+"""A message's delimiter, as it follows its BeginString (``_line_delimiter``)."""
 
 
 def tag_column(tag: int) -> str:
@@ -135,7 +137,7 @@ def split_messages(
     """Split ``data`` (one file) into message rows carrying the first value of each tag."""
     if is_raw_stream(data):
         return _raw_stream(data, source, tags, quarantine, lenient)
-    delimiter = _delimiter(data[:65536])
+    delimiter = _delimiter(data[:65536])   # per line on the slow path (_line_delimiter)
     buf = np.frombuffer(data, dtype=np.uint8)  # no copy: the rows' strings point into it
     starts, ends = _line_bounds(buf)
     rows = MessageRows(pl.DataFrame(), records=len(starts))
@@ -236,6 +238,19 @@ def _delimiter(sample: bytes) -> bytes:
     return b" "
 
 
+def _line_delimiter(message: bytes, guess: bytes) -> bytes:
+    """The delimiter of the message ``message`` starts with: what separates its BeginString
+    from ``9=``; the file's ``guess`` when that is not there to read (the message is then
+    framed as well as it can be, and most likely quarantined). Per line, so a junk byte at
+    the top of a file does not decide how its other lines split, and a stream's polls split
+    a line as the batch ingest splits it, whatever else the poll holds."""
+    found = _LINE_DELIMITER.match(message)
+    if found is None:
+        return guess
+    delimiter = found.group(1)
+    return b" " if delimiter.startswith(b" ") else delimiter
+
+
 def _prefix_layout(data: LogBytes, starts: npt.NDArray[np.int64],
                    ends: npt.NDArray[np.int64]) -> tuple[bytes, int]:
     """(prefix bytes, timestamp length) of the first message line; (b"", 0) without a prefix."""
@@ -317,7 +332,7 @@ def _slow_line(line: bytes, delimiter: bytes, tags: Sequence[int], quarantine: Q
         return None
     match = _PREFIX.match(line[:at])
     capture = match.group(1).decode() if match else None
-    message = _normalise(line[at:], delimiter)
+    message = _normalise(line[at:], _line_delimiter(line[at:], delimiter))
     return _message_row(message, line, tags, quarantine, rows, source, offset, line_no, capture,
                         lenient)
 
@@ -355,12 +370,18 @@ def is_raw_stream(data: LogBytes) -> bool:
     return SOH in data[:65536] and data.find(b"\n") < 0
 
 
-def raw_messages(data: LogBytes) -> Iterator[bytes]:
-    """The messages of a raw SOH stream, framed as the ingest frames them (``frames``); the
-    bytes between messages and a message cut short at the end are left out."""
-    starts, ends, message, _ = frames(np.frombuffer(data, dtype=np.uint8))
-    for i in np.flatnonzero(message).tolist():
-        yield bytes(data[int(starts[i]) : int(ends[i])])
+def raw_records(data: LogBytes) -> Iterator[bytes]:
+    """The records of a raw SOH stream as the ingest frames them (``frames``), in order: each
+    message, the bytes between two messages that are not blank, and a message cut short at
+    the end: everything the ingest counts as a record, so that a worker fed these records
+    (``lpscore replay``) quarantines what the ingest quarantines."""
+    starts, ends, _, rest = frames(np.frombuffer(data, dtype=np.uint8))
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        record = bytes(data[start:end])
+        if record.strip():
+            yield record
+    if rest < len(data):
+        yield bytes(data[rest:])
 
 
 def _raw_stream(data: LogBytes, source: str, tags: Sequence[int], quarantine: Quarantine,

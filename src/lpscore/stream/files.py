@@ -61,7 +61,10 @@ class FollowFile:
 
     @property
     def name(self) -> str:
-        return str(self.path)
+        """The lane's name (its checkpoint directory and its partial in the store): the
+        absolute path, however it was typed, so that ``file://demo.log`` and
+        ``file://$PWD/demo.log`` are one lane and a log is never counted twice."""
+        return os.path.abspath(self.path)
 
     def position(self, lane: str = "") -> dict[str, Any]:
         return {"offset": self.offset, "inode": self.inode}

@@ -16,6 +16,7 @@ librdkafka as they are (``security.protocol=SSL``...).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict
 from typing import Any, Protocol, cast
@@ -241,13 +242,31 @@ def produce_messages(messages: Iterable[LogMessage], uri: str) -> int:
 def _partitions_of(client: Consumer | Producer, bootstrap: str, topic: str) -> list[int]:
     """The topic's partitions, in order; InputError when the brokers do not answer
     (``reach``) or do not have it (producing one record first creates it on brokers that
-    create topics on first use, such as librdkafka's mock cluster)."""
-    found = reach(client, bootstrap, topic).get(topic)
-    if found is None or found.error is not None or not found.partitions:
-        why = f" ({found.error})" if found is not None and found.error is not None else ""
-        raise InputError(f"kafka topic {topic}: not found on the brokers{why}; create it "
-                         "first")
-    return sorted(found.partitions)
+    create topics on first use, such as librdkafka's mock cluster). Any other error the
+    brokers report for the topic (a leader not yet elected, a topic being created) is
+    asked again for up to ``REACH_TIMEOUT_S``, then named as it is: it is not "not found"."""
+    deadline = time.monotonic() + REACH_TIMEOUT_S
+    while True:
+        found = reach(client, bootstrap, topic).get(topic)
+        error = None if found is None else found.error
+        if found is not None and error is None and found.partitions:
+            return sorted(found.partitions)
+        if error is None or error.code() in _NOT_FOUND:
+            why = "" if error is None else f" ({error.str()})"
+            raise InputError(f"kafka topic {topic}: not found on the brokers{why}; create "
+                             "it first")
+        if time.monotonic() >= deadline:
+            raise InputError(f"kafka topic {topic}: the brokers at {bootstrap} still report "
+                             f"{error.name()} ({error.str()}) for it after "
+                             f"{REACH_TIMEOUT_S:g} s; check the topic's state and this "
+                             "client's rights to it")
+        time.sleep(_METADATA_RETRY_S)
+
+
+_NOT_FOUND = (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC)
+_METADATA_RETRY_S = 0.25
+"""How long ``_partitions_of`` waits before asking again about a topic the brokers report
+an error for."""
 
 
 class KafkaLines:

@@ -1,7 +1,8 @@
 """``lpscore replay``: FIX logs pushed onto a bus (or appended to a file) as they were captured.
 
-Each log line (each framed message of a raw SOH stream, as the ingest frames it) becomes one
-Kafka record: the message without its capture prefix as the value, the capture time in the
+Each log line (each record of a raw SOH stream as the ingest frames it: a message, or the
+bytes between two) becomes one Kafka record: the message without its capture prefix as the
+value, the capture time in the
 ``capture_ns`` header (epoch ns), and the symbol as the key, so that all of a symbol's
 messages share a partition (docs/stream.md). A message without a symbol takes the symbol of
 the order it names: a cancel reject or report by (session, ClOrdID), a session reject (35=3)
@@ -24,7 +25,7 @@ from pathlib import Path
 from lpscore.errors import InputError
 from lpscore.fix.batch import fix_timestamp
 from lpscore.fix.tags import ADMIN_MSG_TYPES
-from lpscore.ingest.records import is_raw_stream, raw_messages, read_bytes
+from lpscore.ingest.records import is_raw_stream, raw_records, read_bytes
 from lpscore.stream.decode import capture_prefix
 
 __all__ = ["MIN_SPEED", "LogMessage", "log_messages", "replay_logs"]
@@ -52,7 +53,7 @@ def log_messages(paths: Sequence[Path]) -> Iterator[LogMessage]:
     sequences: dict[tuple[str, str], str] = {}
     for path in paths:
         data = read_bytes(path, memory_map=False)
-        lines = raw_messages(data) if is_raw_stream(data) else data.splitlines()
+        lines = raw_records(data) if is_raw_stream(data) else data.splitlines()
         for line in lines:
             body = line.rstrip(b"\r")
             prefix = _PREFIX.match(body)
