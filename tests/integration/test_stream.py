@@ -1099,3 +1099,34 @@ def test_a_log_followed_under_two_spellings_is_one_lane(tmp_path: Path,
         again.close()
         assert list(again.lanes) == [str(log)]
     assert_same_scores(store, batch_snapshots(log, amzn_quotes, config))
+
+
+def test_a_log_rotated_while_the_worker_was_stopped_is_read_to_its_end(
+        tmp_path: Path, amzn_quotes: pl.DataFrame) -> None:
+    """Stopped with a checkpoint mid-log, the log rotated (``mv fix.log fix.log.1``, a new
+    ``fix.log``) before the restart: the restart found another inode under the path and
+    read the new file from its start, and the rest of the old one was never read. It is
+    now found beside the path by its inode, read to its end, then the new file."""
+    lines = DEMO_LOG.read_bytes().splitlines(keepends=True)
+    cut, rotate = len(lines) // 3, 2 * len(lines) // 3
+    log, config, store, stream = follow_demo(tmp_path, amzn_quotes,
+                                             checkpoint_root=tmp_path / "ckpt",
+                                             max_records=200)
+    log.write_bytes(b"".join(lines[:cut]))
+    stream.run(until_idle_s=0.3)
+    stream.close()
+    with log.open("ab") as f:       # written while the worker is stopped, then rotated
+        f.write(b"".join(lines[cut:rotate]))
+    log.rename(tmp_path / "fix.log.1")
+    (tmp_path / "fix.log.2.gz").write_bytes(b"an older one, compressed")
+    log.write_bytes(b"".join(lines[rotate:]))
+    source = FollowFile(log)
+    again = Stream(source, stream.settings, store)
+    again.run(until_idle_s=0.3)
+    again.close()
+    assert source.events == {"rotated_while_stopped": 1, "rotated": 1}
+    whole = tmp_path / "whole.log"
+    whole.write_bytes(b"".join(lines))
+    assert_same_scores(store, batch_snapshots(whole, amzn_quotes, config))
+    (lane,) = again.lanes.values()
+    assert lane.decoder.counts["records"] == len(lines)

@@ -14,7 +14,9 @@ message cut short waits for its end. A gzip file cannot be followed
 (it is only readable once whole): it stops the stream with what to do instead.
 Rotation (the path now names another file: ``mv fix.log fix.log.1`` then a new ``fix.log``)
 is noticed by the inode: the rest of the old file is read to its end first, then the new one
-from its start. Truncation in place (``> fix.log``; the file is shorter than the position)
+from its start; a restart after a rotation while the worker was stopped finds the old file
+by its inode under a rotated name beside the path (``fix.log.1``) and reads its rest first
+too. Truncation in place (``> fix.log``; the file is shorter than the position)
 starts again from offset 0. Both are counted in ``events``. Offsets are byte offsets in the
 file, as the batch ingest reports them, so a quarantine record names the same place.
 """
@@ -173,7 +175,15 @@ class FollowFile:
             return None  # not there yet (or between a rotation's two steps)
         inode = os.fstat(handle.fileno()).st_ino
         if self.inode is not None and inode != self.inode:
+            old = self._rotated_away()
+            if old is not None:     # rotated while stopped: its rest first, then the new file
+                handle.close()
+                self.events["rotated_while_stopped"] += 1
+                self._handle = old
+                return old
             self.events["rotated"] += 1
+            if self.offset:
+                self.events["rotated_unread"] += 1
             self.offset, self.raw = 0, None
             self._undecided = None
         size = os.fstat(handle.fileno()).st_size
@@ -184,6 +194,30 @@ class FollowFile:
         self.inode = inode
         self._handle = handle
         return handle
+
+    def _rotated_away(self) -> BinaryIO | None:
+        """The file the position was saved in, found under a rotated name beside the path
+        (``fix.log.1``, ``fix.log-20261125``: a name that starts with the log's) by its
+        inode, when it still holds bytes past the position; None if there is none (it was
+        compressed, moved elsewhere or deleted: its rest is lost, counted as
+        ``rotated_unread``)."""
+        try:
+            siblings = [p for p in self.path.parent.iterdir()
+                        if p.name.startswith(self.path.name) and p.name != self.path.name]
+        except OSError:
+            return None
+        for sibling in sorted(siblings):
+            try:
+                if sibling.stat().st_ino != self.inode:
+                    continue
+                handle = sibling.open("rb")
+            except OSError:
+                continue
+            info = os.fstat(handle.fileno())
+            if info.st_ino == self.inode and info.st_size > self.offset:
+                return handle
+            handle.close()
+        return None
 
     def _check_rotation(self, handle: BinaryIO) -> None:
         """At the end of the open file: move to the file the path names now, if another
