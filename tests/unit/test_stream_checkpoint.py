@@ -56,3 +56,27 @@ def test_a_checkpoint_without_quotes_has_no_parts(tmp_path: Path) -> None:
     state = Checkpoint(tmp_path).load()
     assert state is not None and "quotes" not in state
     assert not list(tmp_path.glob("quotes-*.arrow"))
+
+
+def test_a_restored_quarantine_goes_on_counting_where_it_stopped(tmp_path: Path) -> None:
+    """A restarted worker counted its quarantine from 0 (its status line said 0 with three
+    records in the file); the saved counts are now restored as released records."""
+    q = Quarantine()
+    for reason in ("not_fix", "bad_checksum", "not_fix"):
+        q.add("fix.log", 0, 1, reason, b"x")
+    first = Checkpoint(tmp_path)
+    first.save({"position": 3}, q)
+    q.add("fix.log", 9, 1, "truncated", b"y")       # after the save: lost with the crash
+    again = Quarantine()
+    assert Checkpoint(tmp_path).load(again) is not None
+    assert len(again) == 3 and not again.records
+    assert again.by_reason() == {"bad_checksum": 1, "not_fix": 2}
+    resumed = Checkpoint(tmp_path)
+    resumed.load(again)
+    again.add("fix.log", 9, 1, "truncated", b"y")
+    resumed.save({"position": 4}, again)
+    lines = (tmp_path / "quarantine.jsonl").read_text().splitlines()
+    assert len(lines) == len(again) == 4
+    restored = Quarantine()
+    Checkpoint(tmp_path).load(restored)
+    assert restored.by_reason() == {"bad_checksum": 1, "not_fix": 2, "truncated": 1}

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import asdict
 from pathlib import Path
@@ -59,7 +60,10 @@ class Checkpoint:
         self.quote_rows = 0
         """The quotes they hold."""
 
-    def load(self) -> dict[str, Any] | None:
+    def load(self, quarantine: Quarantine | None = None) -> dict[str, Any] | None:
+        """The saved state, or None on a first start. ``quarantine`` (the lane's, empty)
+        takes the saved one's counts: the records in the file count as released, so a
+        restarted worker goes on counting where it stopped."""
         if not self.state_path.exists():
             self.quarantine_path.unlink(missing_ok=True)
             self._drop_parts_but(())        # of a first save that never finished
@@ -74,7 +78,11 @@ class Checkpoint:
             raise InputError(f"{self.state_path}: checkpoint format {state.get('version')!r}"
                              f" (this lpscore writes {_VERSION}); remove the directory to "
                              "start from the beginning")
-        self.written = 0  # of the new process's quarantine, which starts empty
+        self.written = 0
+        if quarantine is not None:
+            quarantine.released = self.written = int(state.get("quarantined", 0))
+            quarantine.released_by = Counter({(where, reason): n for where, reason, n in
+                                              state.get("quarantined_by", [])})
         if self.quarantine_path.exists():
             with self.quarantine_path.open("r+b") as handle:
                 handle.truncate(int(state["quarantine_bytes"]))
@@ -112,8 +120,10 @@ class Checkpoint:
             os.fsync(handle.fileno())
             size = handle.tell()
         self.written = len(quarantine)
+        tally = quarantine.released_by + Counter((r.source, r.reason) for r in quarantine)
         payload = {**state, "version": _VERSION, "quarantine_bytes": size,
-                   "quote_parts": list(self.quote_parts)}
+                   "quote_parts": list(self.quote_parts), "quarantined": self.written,
+                   "quarantined_by": [[*key, n] for key, n in sorted(tally.items())]}
         tmp = self.state_path.with_suffix(".tmp")
         with tmp.open("wb") as handle:
             handle.write(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))

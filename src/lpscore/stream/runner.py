@@ -563,7 +563,7 @@ class Stream:
         if s.checkpoint_root is None:
             return None
         lane.checkpoint = Checkpoint(s.checkpoint_root / _safe(key))
-        state = lane.checkpoint.load()
+        state = lane.checkpoint.load(lane.quarantine)
         if state is None:
             return None
         lane.decoder = state["decoder"]
