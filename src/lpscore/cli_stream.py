@@ -138,8 +138,15 @@ def replay(
 
 
 def _show(status: Status) -> None:
+    """The live status line, rewritten in place: cut to the terminal's width (a line that
+    wrapped was rewritten from its last row only, and the rows above piled up) and padded
+    over a longer line before it."""
     if sys.stderr.isatty():
-        err.print(_line(status), end="\r")
+        width = max(err.width - 1, 1)
+        line = _line(status)
+        if len(line) > width:
+            line = line[:width - 1] + "…"
+        err.print(line.ljust(width), end="\r", soft_wrap=True)
 
 
 def _line(status: Status) -> str:
