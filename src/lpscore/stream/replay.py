@@ -2,16 +2,15 @@
 
 Each log line (each record of a raw SOH stream as the ingest frames it: a message, or the
 bytes between two) becomes one Kafka record: the message without its capture prefix as the
-value, the capture time in the
-``capture_ns`` header (epoch ns), and the symbol as the key, so that all of a symbol's
-messages share a partition (docs/stream.md). A message without a symbol takes the symbol of
-the order it names: a cancel reject or report by (session, ClOrdID), a session reject (35=3)
-by the sequence number it refers to. Session messages (Logon, Logout, Heartbeat...) go to
-every partition, so that each partition knows every session's sequence resets. A line that
-is no FIX message, or holds one after text that is no capture prefix (another engine's log
-format), is sent as it is, for the worker to read or quarantine as ``lpscore ingest`` does
-(they were left out, and the stream scored what the batch job did not). ``--speed`` paces
-records by their capture times (1 = as captured).
+value, the capture time in the ``capture_ns`` header (epoch ns), and the symbol as the key,
+so that all of a symbol's messages share a partition (docs/stream.md). A message without a
+symbol takes the symbol of the order it names: a cancel reject or report by (session,
+ClOrdID), a session reject (35=3) by the sequence number it refers to. Session messages
+(Logon, Logout, Heartbeat...) go to every partition, so that each partition knows every
+session's sequence resets. A line that is no FIX message, or holds one after text that is no
+capture prefix (another engine's log format), is sent as it is, for the worker to read or
+quarantine as ``lpscore ingest`` does (they were left out, and the stream scored what the
+batch job did not). ``--speed`` paces records by their capture times (1 = as captured).
 """
 
 from __future__ import annotations
