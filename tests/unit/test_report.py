@@ -221,6 +221,10 @@ def test_latency_histograms_count_orders_and_mark_percentiles(page):
     counts = [sum(int(r.get("data-value")) for r in c.iter("rect") if r.get("class") == "bar")
               for c in ack]
     assert counts == [3, 1, 1]   # A's zero latency is kept, in the first bin
+    # bins a decade apart by 9 steps: edges in three digits (1.78, 2.15 read "2 to 2" once),
+    # the first bin "up to" its end (it holds the zero)
+    assert [tip(r) for r in ack[0].iter("rect") if r.get("class") == "bar"] == [
+        "up to 1.21 ms: 1 order", "1.78 to 2.15 ms: 1 order", "17.8 to 21.5 ms: 1 order"]
     marks = [tip(m) for m in ack[0].iter("line") if "mark" in (m.get("class") or "")]
     assert marks == ["p50 = 2.00 ms", "p95 = 6.00 ms", "p99 = 10.00 ms"]
     fill = charts(page, "fill latency")
@@ -237,6 +241,17 @@ def test_reject_bars_and_table(page):
     assert widths[f"{A}, {REASON}"] / widths[f"{A}, 99 Other"] == pytest.approx(3, rel=1e-3)
     assert "75.00%" in page   # share of A's rejects
     assert f"No rejects: {C}." in page
+
+
+def test_rejects_of_orders_not_in_the_log_are_noted() -> None:
+    """``lpscore kpis`` printed them; the page left them out (8 of the MOEX session's)."""
+    summary = make_summary()
+    summary["lps"][2]["orphan_reject_reasons"] = {"6 Duplicate order": 2, "99 Other": 1}
+    page = render_report(summary, make_orders(), make_fills())
+    (note,) = [p for p in as_xml(page).iter("p")
+               if "".join(p.itertext()).startswith("Rejects of orders not in the log")]
+    assert "".join(note.itertext()) == ("Rejects of orders not in the log (not counted "
+                                        f"above): {C}: 6 Duplicate order x2, 99 Other x1.")
 
 
 def test_data_quality_and_clock_offsets(page):
@@ -372,7 +387,7 @@ def test_one_leaderboard_per_builtin_profile(scored):
         assert "".join(board.find("h3").itertext()) == WEIGHT_TITLES[name]
         head = ["".join(th.itertext()) for th in board.iter("th")]
         assert head == ["rank", "LP", "score", "95% interval", "rank held", "orders", "n_eff",
-                        "provisional"]
+                        "provisional", "no own evidence"]
         rows = [["".join(td.itertext()) for td in tr.iter("td")]
                 for tr in board.find(".//tbody").iter("tr")]
         assert [r[1] for r in rows] == [s["lp"] for s in item["scores"]]
@@ -420,12 +435,39 @@ def test_provisional_lp_is_marked(scored):
     for board, item in zip(boards(page), payload["leaderboards"], strict=True):
         flags = {s["lp"]: s["provisional"] for s in item["scores"]}
         assert flags == {"FAST": False, "BLOCK": False, SLOW: True}
-        rows = {"".join(tr[1].itertext()): "".join(tr[-1].itertext())
+        rows = {"".join(tr[1].itertext()): "".join(tr[7].itertext())
                 for tr in board.find(".//tbody").iter("tr")}
         assert rows == {"FAST": "no", "BLOCK": "no", SLOW: "yes"}
         labels = [e.get("data-label") for e in board.iter("g") if e.get("class") == "stack"]
         assert f"{SLOW} (provisional)" in labels
         assert sum(label.endswith("(provisional)") for label in labels) == 1
+
+
+def test_a_kpi_scored_without_own_evidence_is_named(scored):
+    """An LP with no value of its own for a weighted KPI (no quotes: no price improvement)
+    is scored at the average LP's value; the page showed only that value, so an LP with no
+    price data ranked on price with no hint of it. It now names such KPIs in the table, and
+    every tooltip gives the LP's own value beside the shrunk one."""
+    payload, _ = scored
+    blind = json.loads(json.dumps(payload))
+    for board in blind["leaderboards"]:
+        for s in board["scores"]:
+            if s["lp"] == "BLOCK":
+                s["raw_kpis"]["pi_bps"] = None     # as kpis.json holds an LP without quotes
+    _, result = scored_run()
+    page = render_report(blind, result.orders, result.fills)
+    for board, item in zip(boards(page), blind["leaderboards"], strict=True):
+        rows = {"".join(tr[1].itertext()): "".join(tr[8].itertext())
+                for tr in board.find(".//tbody").iter("tr")}
+        assert rows == {"FAST": "-", "BLOCK": "pi_bps", SLOW: "-"}
+        (chart,) = list(board.iter("svg"))
+        tips = {(r.get("data-segment"), g.get("data-label").split(" (")[0]): tip(r)
+                for g in chart.iter("g") if g.get("class") == "stack"
+                for r in g.iter("rect") if r.get("class") == "segment"}
+        fast = next(s for s in item["scores"] if s["lp"] == "FAST")
+        assert (f"(own {fast['raw_kpis']['pi_bps']:,.4g}, shrunk toward the average LP)"
+                in tips[("pi_bps", "FAST")])
+        assert tips[("pi_bps", "BLOCK")].endswith("the average LP's: no own value")
 
 
 def test_a_summary_without_leaderboards_still_renders(scored, page):

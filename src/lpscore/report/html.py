@@ -250,14 +250,19 @@ def _leaderboards(boards: Sequence[Mapping[str, Any]], rows: list[_Row]) -> str:
         else:
             parts.append(_leaderboard(name, board, styles))
     return section(
-        "Leaderboards", "Composite scores (0..100) of every LP over all its orders under each "
-        "built-in strategy profile, on the same undecayed evidence as the tables above "
-        "(lpscore score applies each profile's half-life): each KPI is shrunk toward the "
-        "average LP, normalised across the LPs into 0..100 and weighed by the profile "
-        "(docs/scoring.md). A bar stacks the points each KPI contributes (weight x normalised "
-        "KPI); they sum to the score. The whisker spans the score's interval from posterior "
-        "draws; rank held is the share of draws in which the LP keeps its rank. Provisional: "
-        "fewer effective orders than the profile's minimum, drawn lighter.", *parts)
+        "Leaderboards", "Composite scores (0..100) of every LP of this run over all its "
+        "orders under each built-in strategy profile, on the same undecayed evidence as the "
+        "tables above: each KPI is shrunk toward the average LP, normalised across the LPs "
+        "into 0..100 and weighed by the profile (docs/scoring.md). Every LP of the run is "
+        "ranked against every other, so logs of other venues, symbols or years given with "
+        "them move the scores; lpscore score on the same files with the profile's "
+        "half_life = \"off\" gives these scores. A bar stacks the points each KPI "
+        "contributes (weight x normalised KPI); they sum to the score; its tooltip gives the "
+        "LP's own value and the shrunk one scored. No own evidence names the weighted KPIs "
+        "the LP has no value for, scored at the average LP's. The whisker spans the score's "
+        "interval from posterior draws; rank held is the share of draws in which the LP "
+        "keeps its rank. Provisional: fewer effective orders than the profile's minimum, "
+        "drawn lighter.", *parts)
 
 
 def _leaderboard(name: str, board: Mapping[str, Any], styles: Mapping[str, Style]) -> str:
@@ -275,10 +280,12 @@ def _leaderboard(name: str, board: Mapping[str, Any], styles: Mapping[str, Style
              "LP's KPIs"),
             ("rank held", "share of posterior draws in which the LP keeps this rank"),
             ("orders", "child orders sent"),
-            ("n_eff", "effective number of orders behind the score, after decay"),
+            ("n_eff", "effective number of orders behind the score (no decay here)"),
             ("provisional", "n_eff below the profile's minimum of orders"
              + (f" ({minimum:,.0f})" if minimum is not None else "")
-             + ": too little evidence to rank firmly")]
+             + ": too little evidence to rank firmly"),
+            ("no own evidence", "weighted KPIs the LP has no value of its own for: each is "
+             "scored at the average LP's value")]
     body, stacks = [], []
     for s in scores:
         lp = str(s.get("lp"))
@@ -286,17 +293,27 @@ def _leaderboard(name: str, board: Mapping[str, Any], styles: Mapping[str, Style
         low, high = get(s, "ci_low"), get(s, "ci_high")
         contributions = s.get("contributions") or {}
         values = s.get("kpis") or {}
+        raw = s.get("raw_kpis") or {}
+        own = {k: num(raw.get(k)) if isinstance(raw, Mapping) else None for k in kpis}
+        borrowed = [k for k in kpis if weights.get(k, 0.0) > 0 and own[k] is None
+                    and isinstance(values, Mapping) and num(values.get(k)) is not None]
         st = styles.get(lp, style(len(styles)))
         body.append([td(fmt("int", get(s, "rank"))), td_lp(lp, st),
                      td(_points(get(s, "score"))),
                      td(None if low is None or high is None
                         else f"{_points(low)} to {_points(high)}"),
                      td(_share(get(s, "rank_stability"))), td(fmt("int", get(s, "n_orders"))),
-                     td(_points(get(s, "n_eff"))), td_text("yes" if provisional else "no")])
+                     td(_points(get(s, "n_eff"))), td_text("yes" if provisional else "no"),
+                     td_text(", ".join(borrowed) or "-")])
         notes = []
         for k in kpis:
             value = num(values.get(k)) if isinstance(values, Mapping) else None
-            shown = "n/a (neutral 50)" if value is None else f"{value:,.4g}"
+            if value is None:
+                shown = "n/a (neutral 50)"
+            elif own[k] is None:
+                shown = f"{value:,.4g}, the average LP's: no own value"
+            else:
+                shown = f"{value:,.4g} (own {own[k]:,.4g}, shrunk toward the average LP)"
             notes.append(f"weight {_weight(weights.get(k, 0.0))}; KPI {shown}")
         stacks.append(Stack(lp + (" (provisional)" if provisional else ""),
                             [num(contributions.get(k)) or 0.0 for k in kpis], low, high,
@@ -469,6 +486,11 @@ def _rejects(rows: list[_Row], orders: pl.DataFrame) -> str:
              else ['<p class="note">No LP rejected an order.</p>'])
     if clean and groups:
         parts.append(f'<p class="note">No rejects: {escape(", ".join(clean))}.</p>')
+    orphans = [f"{r.label}: " + ", ".join(f"{k} x{v}" for k, v in orphan.items())
+               for r in rows if (orphan := r.kpis.get("orphan_reject_reasons"))]
+    if orphans:     # the order a reject names was never seen (docs/kpis.md)
+        parts.append('<p class="note">Rejects of orders not in the log (not counted above): '
+                     f'{escape("; ".join(orphans))}.</p>')
     return section("Reject reasons", "Rejected child orders per LP and reason (ExecType 8 or "
                    "OrdStatus 8); session-level rejects are ours and are not counted here.",
                    *parts)

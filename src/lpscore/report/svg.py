@@ -109,7 +109,13 @@ def _tip(text: str) -> str:
 
 
 def _ms(v: float) -> str:
-    return f"{v:,.0f}" if v >= 1 else f"{v:g}"
+    """A bin edge or tick: three significant digits below 100 (the edges of one decade's
+    bins, 1 to 1.29 to 1.67..., stay apart), whole numbers above."""
+    return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
+
+
+def _orders(n: int) -> str:
+    return f"{n:,} order" + ("" if n == 1 else "s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,15 +400,16 @@ def histogram(title: str, edges: Sequence[float], counts: Sequence[int], st: Sty
                f'y="{_n(box.bottom + 33)}" text-anchor="middle">{escape(x_label)}</text>')
     if total == 0:
         out.append(_empty(box, empty))
-    for a, b, c in zip(edges, edges[1:], counts, strict=False):
+    for i, (a, b, c) in enumerate(zip(edges, edges[1:], counts, strict=False)):
         if c:
+            span = f"up to {_ms(b)}" if i == 0 else f"{_ms(a)} to {_ms(b)}"   # 0 counts here
             x0, x1 = x(a), x(b)
             out.append(
                 f'<rect class="bar" x="{_n(x0 + 0.5)}" y="{_n(y(c))}" '
                 f'width="{_n(max(x1 - x0 - 1, 0.5))}" height="{y(0) - y(c):.3f}" '
                 f'fill="{st.colour}" fill-opacity="{st.opacity}" stroke="{st.colour}" '
                 f'data-value="{c}">'
-                f"{_tip(f'{_ms(a)} to {_ms(b)} {x_label}: {c:,} orders')}</rect>")
+                f"{_tip(f'{span} {x_label}: {_orders(c)}')}</rect>")
     for i, (name, value) in enumerate(marks):
         if value is None or total == 0:
             continue
