@@ -9,7 +9,7 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
@@ -19,7 +19,14 @@ from typing import Annotated, Any
 
 import polars as pl
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from lpscore.cli_output import err, styled, task_columns
 from lpscore.config import Config
@@ -29,15 +36,17 @@ from lpscore.history import (
     add_counts,
     append_events,
     append_quotes,
+    begin_append,
     clear_state,
-    drop_from,
-    files_from,
+    end_append,
     new_quotes,
+    partitions_of,
     read_data_quality,
     read_events,
     read_quotes,
     read_state,
     store_files,
+    unfinished,
     write_events,
     write_quotes,
     write_state,
@@ -216,6 +225,19 @@ def run_ingest(
     return result, quote_load, stored
 
 
+@contextmanager
+def working(output: str, text: str) -> Iterator[Callable[[str], None]]:
+    """A spinner on the terminal (when ``output``, the command's ``--format``, is a table)
+    naming the stage at work, with the time it has taken: long work with no count to
+    advance (reading a history store, the KPI engine, scoring, a Dask cluster) shows that it
+    goes on and where. Yields a function that names the next stage."""
+    with Progress(SpinnerColumn(), *task_columns("lpscore"), TimeElapsedColumn(),
+                  console=err, disable=output != OutputFormat.TABLE,
+                  transient=True) as progress:
+        task = progress.add_task(text, total=None)
+        yield lambda stage: progress.update(task, description=stage)
+
+
 def ingest_settings(config: Config) -> dict[str, Any]:
     """What of the configuration an ingest's events depend on (all of ``ingest`` but where
     the logs are read from memory or a map)."""
@@ -254,7 +276,10 @@ def _store(root: Path, result: IngestResult, quote_load: QuoteLoad | None,
             shutil.rmtree(root / "quotes")
         state = StoreState(result.carried, 0, 0, {})
     else:
-        drop_from(root, state.events, state.quotes)
+        for path in unfinished(root, state):     # an append cut short: its files go
+            path.unlink()
+        begin_append(root, partitions_of("events", result.events)
+                     + ([] if quotes is None else partitions_of("quotes", quotes)))
         append_events(root, result.events, state.events)
         if quotes is not None:
             quotes = new_quotes(root, quotes)
@@ -264,6 +289,7 @@ def _store(root: Path, result: IngestResult, quote_load: QuoteLoad | None,
                         state.quotes + added,
                         add_counts(state.data_quality, result.data_quality), settings)
     write_state(root, stored)
+    end_append(root)
     return Stored(stored, loaded - added)
 
 
@@ -280,7 +306,8 @@ def run_kpis(
     quote_table = compact(quote_load.quotes if quote_load is not None
                           else pl.DataFrame(schema=polars_schema(QUOTE_SCHEMA)))
     del quote_load  # its string form is let go before the engine runs
-    return ingested, compute_kpis(ingested.events, quote_table, config, quarantine)
+    with working(output, "KPI engine"):
+        return ingested, compute_kpis(ingested.events, quote_table, config, quarantine)
 
 
 def store_or_logs(command: str, verb: str, fix_files: list[Path], quote_files: list[Path],
@@ -336,7 +363,7 @@ def _check_finished(path: Path, root: Path) -> None:
         state = read_state(root, missing_ok=True)   # none: written by hand, read as it is
     except InputError:
         return   # unreadable: the readers that need it say so
-    late = [] if state is None else files_from(root, state.events, state.quotes)
+    late = [] if state is None else unfinished(root, state)
     if late:
         raise InputError(f"--history {path}: {len(late)} file(s) of an append that did not "
                          f"finish ({late[0].relative_to(root)}...): run that append again "
@@ -356,8 +383,12 @@ def kpis_of(inputs: Inputs, config: Config, out: Path | None, output: str,
     it saw after the ingest that wrote them; its counts are those its state kept."""
     store, fix_files, quote_files = inputs
     if store is not None:
-        result = compute_kpis(read_events(store, compact_form=True),
-                              read_quotes(store, compact_form=True), config, quarantine)
+        files = len(store_files(store, "events")) + len(store_files(store, "quotes"))
+        with working(output, f"reading the history store ({files:,} files)") as stage:
+            events = read_events(store, compact_form=True)
+            quotes = read_quotes(store, compact_form=True)
+            stage(f"KPI engine: {events.height:,} events, {quotes.height:,} quotes")
+            result = compute_kpis(events, quotes, config, quarantine)
         return result, read_data_quality(store)
     ingested, result = run_kpis(fix_files, quote_files, config, out, output, quarantine)
     return result, ingested.data_quality

@@ -26,6 +26,7 @@ from lpscore.cli_common import (
     store_or_logs,
     store_to_map,
     with_lenient,
+    working,
 )
 from lpscore.cli_output import console, err, fitted_tables, styled
 from lpscore.config import Config, load_config
@@ -110,22 +111,26 @@ def write_kpis(fix_files: list[Path], quote_files: list[Path], config: Config, o
                                 scheduler, quarantine, started)
     result, ingest_quality = kpis_of((store, fix_files, quote_files), config, out, output,
                                      quarantine)
-    try:
-        stats = kpi_stats(result, keys)
-    except ValueError as exc:
-        raise InputError(f"--by: {exc}") from exc
-    table = summarize(stats, result.horizons, result.unmatched_session_rejects)
-    quality = {**ingest_quality, **result.data_quality}
-    payload = summary_json(table, result.horizons, keys, quality, {
-        "clock_offsets": result.clock_offsets.to_dicts(),
-        "seconds": round(time.perf_counter() - started, 3),
-    }, orphan_rejects=result.orphan_rejects)
-    if html:
-        payload["leaderboards"] = leaderboards(result)
-    _write(out, result, table, stats, payload, quarantine)
-    if html:
-        (out / "report.html").write_text(
-            render_report(payload, result.orders, result.fills), encoding="utf-8")
+    with working(output, "statistics per " + ", ".join(keys)) as stage:
+        try:
+            stats = kpi_stats(result, keys)
+        except ValueError as exc:
+            raise InputError(f"--by: {exc}") from exc
+        table = summarize(stats, result.horizons, result.unmatched_session_rejects)
+        quality = {**ingest_quality, **result.data_quality}
+        payload = summary_json(table, result.horizons, keys, quality, {
+            "clock_offsets": result.clock_offsets.to_dicts(),
+            "seconds": round(time.perf_counter() - started, 3),
+        }, orphan_rejects=result.orphan_rejects)
+        if html:
+            stage("leaderboards")
+            payload["leaderboards"] = leaderboards(result)
+        stage(f"writing {out}")
+        _write(out, result, table, stats, payload, quarantine)
+        if html:
+            stage("report.html")
+            (out / "report.html").write_text(
+                render_report(payload, result.orders, result.fills), encoding="utf-8")
     return payload, table
 
 
@@ -137,6 +142,7 @@ def _write_kpis_dask(inputs: Inputs, config: Config, out: Path, keys: list[str],
     from lpscore.engine.dask import cluster_stats, connect  # noqa: PLC0415  (imports dask)
 
     with store_to_map(inputs, config, out, output, quarantine) as (store, ingest_quality), \
+            working(output, "statistics of the history store on Dask"), \
             connect(scheduler) as client:
         try:
             run = cluster_stats(store, config, keys, client=client)

@@ -25,6 +25,7 @@ from lpscore.cli_common import (
     store_or_logs,
     store_to_map,
     with_lenient,
+    working,
 )
 from lpscore.cli_kpis import EngineOption, SchedulerOption, check_engine
 from lpscore.cli_output import console, styled
@@ -90,13 +91,15 @@ def score(
         order = [*CONTEXT_KEYS, *config.context.extra_keys]
         inputs = (store, fix_files or [], quotes or [])
         if engine is Engine.DASK:
-            with store_to_map(inputs, config, out, output, quarantine) as (root, _):
+            with store_to_map(inputs, config, out, output, quarantine) as (root, _), \
+                    working(output, "statistics of the history store on Dask, then scoring"):
                 card = _score_on_dask(root, config, quarantine, (profile, wanted, order),
                                       scheduler)
         else:
             result, _ = kpis_of(inputs, config, out, output, quarantine)
             _check_extra_keys(wanted, result.orders.columns, config_path)
-            card = score_result(result, profile, specs, wanted, order)
+            with working(output, f"scoring under {profile.name}"):
+                card = score_result(result, profile, specs, wanted, order)
         payload = card.to_json()
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)   # made by the ingest, unless --history

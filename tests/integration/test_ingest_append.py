@@ -13,7 +13,8 @@ from clirun import lpscore
 from lpscore.config import IngestConfig, MarketDataConfig
 from lpscore.errors import InputError
 from lpscore.fix.codec import encode
-from lpscore.history import read_events, read_quotes, read_state
+from lpscore.history import begin_append, read_events, read_quotes, read_state, unfinished
+from lpscore.history import store as history_store
 from lpscore.ingest.pipeline import Carried, IngestResult, ingest_logs
 from lpscore.marketdata import load_quotes
 from lpscore.quarantine import Quarantine
@@ -173,18 +174,28 @@ def test_quotes_appended_again_are_stored_once(tmp_path: Path):
         scores[2].stdout)
 
 
-def test_an_append_cut_short_is_refused_by_readers_and_undone_by_the_next(tmp_path: Path):
+@pytest.mark.parametrize("state_from", ["this lpscore", "an lpscore before appends were marked"])
+def test_an_append_cut_short_is_refused_by_readers_and_undone_by_the_next(tmp_path: Path,
+                                                                         state_from: str):
     first, second = cut(DEMO_LOG, [2_500], tmp_path)
     store = tmp_path / "store"
     assert lpscore("ingest", str(first), "--out", str(store)).returncode == 0
     state = read_state(store / "history")
-    assert state is not None
-    # what an append killed before it recorded its state leaves behind
-    stray = (store / "history" / "events" / "date=2012-06-22" / "symbol=AMZN"
-             / f"part-{state.events:012d}.parquet")
+    assert state is not None and state.marks_appends
+    # what an append killed before it recorded its state leaves behind: its mark (naming
+    # the folders it writes into) and a file; an older lpscore left the file alone
+    folder = "events/date=2012-06-22/symbol=AMZN"
+    stray = store / "history" / folder / f"part-{state.events:012d}.parquet"
     stray.parent.mkdir(parents=True)
     first_part = next((store / "history" / "events").rglob("*.parquet"))
     pl.read_parquet(first_part, glob=False).head(10).write_parquet(stray)
+    if state_from == "this lpscore":
+        begin_append(store / "history", ["events/date=2012-06-21/symbol=AMZN", folder])
+    else:
+        saved = store / "history" / "ingest-state" / "state.json"
+        old = json.loads(saved.read_text())
+        del old["marks_appends"]
+        saved.write_text(json.dumps(old))
     for command in ("score", "kpis"):   # would count it without the state saying so
         done = lpscore(command, "--history", str(store), "--out", str(tmp_path / command))
         assert done.returncode == 2
@@ -196,6 +207,23 @@ def test_an_append_cut_short_is_refused_by_readers_and_undone_by_the_next(tmp_pa
     assert not stray.exists()
     assert read_events(store / "history").height == ingest_logs(
         [first, second], IngestConfig()).events.height
+    assert not (store / "history" / "ingest-state" / "appending.json").exists()
+    assert read_state(store / "history").marks_appends   # type: ignore[union-attr]
+
+
+def test_a_finished_append_is_not_looked_for_in_every_folder(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch):
+    """Every append and every --history read listed every file of the store to find an
+    append cut short: a year of small days, 55,000 files, 1-4 s an append, growing with
+    the store. A finished append leaves no mark, and none is looked for."""
+    first, second = cut(DEMO_LOG, [2_500], tmp_path)
+    store = tmp_path / "store"
+    for part, more in ((first, ()), (second, ("--append",))):
+        assert lpscore("ingest", str(part), "--out", str(store), *more).returncode == 0
+    state = read_state(store / "history")
+    assert state is not None
+    monkeypatch.setattr(history_store, "store_files", lambda *a, **k: pytest.fail("listed"))
+    assert unfinished(store / "history", state) == []
 
 
 def test_append_errors_say_what_to_do(tmp_path: Path):

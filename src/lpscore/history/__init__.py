@@ -3,17 +3,20 @@
 from lpscore.history.state import (
     StoreState,
     add_counts,
+    begin_append,
     clear_state,
+    end_append,
     read_data_quality,
     read_state,
+    unfinished,
     write_state,
 )
 from lpscore.history.store import (
     append_events,
     append_quotes,
-    drop_from,
     files_from,
     new_quotes,
+    partitions_of,
     read_compact,
     read_events,
     read_quotes,
@@ -22,7 +25,8 @@ from lpscore.history.store import (
     write_quotes,
 )
 
-__all__ = ["StoreState", "add_counts", "append_events", "append_quotes", "clear_state",
-           "drop_from", "files_from", "new_quotes", "read_compact", "read_data_quality",
-           "read_events", "read_quotes", "read_state", "store_files", "write_events",
-           "write_quotes", "write_state"]
+__all__ = ["StoreState", "add_counts", "append_events", "append_quotes", "begin_append",
+           "clear_state", "end_append", "files_from", "new_quotes",
+           "partitions_of", "read_compact", "read_data_quality", "read_events", "read_quotes",
+           "read_state", "store_files", "unfinished", "write_events", "write_quotes",
+           "write_state"]

@@ -6,11 +6,15 @@
                                                (written last)
     ROOT/ingest-state/dedup-<files>.parquet    the duplicate rules' history
 
+    ROOT/ingest-state/appending.json           while an append writes: the partition
+                                               folders it writes into
+
 ``state.json`` is replaced in one step once an ingest's files are written, and names the
 history file of the same ingest, so a store is always described by one complete state: an
 append cut short leaves the previous one, and its files past the counts are removed by the
-next append (lpscore.history.store.drop_from); an ingest that writes the store anew removes
-the state first (``clear_state``).
+next append (``unfinished``: looked for only in the folders ``appending.json`` names, so
+that an append's time follows its own logs, not the store's size); an ingest that writes
+the store anew removes the state first (``clear_state``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,13 +30,14 @@ from typing import Any
 import polars as pl
 
 from lpscore.errors import InputError
-from lpscore.history.store import store_files
+from lpscore.history.store import files_from, store_files
 from lpscore.ingest.pipeline import Carried
 
-__all__ = ["StoreState", "add_counts", "clear_state", "read_data_quality", "read_state",
-           "write_state"]
+__all__ = ["StoreState", "add_counts", "begin_append", "clear_state", "end_append",
+           "read_data_quality", "read_state", "unfinished", "write_state"]
 
 _DIR = "ingest-state"
+_APPENDING = "appending.json"
 _FORMAT = 1
 
 
@@ -49,6 +55,9 @@ class StoreState:
     settings: dict[str, Any] = field(default_factory=dict)
     """The ingest settings the store was written with (``ingest_settings``): an append
     with others would not give what one ingest of everything gives."""
+    marks_appends: bool = False
+    """Read from a state whose lpscore marks each append (``begin_append``): without a
+    mark, no append was cut short. Every state written now says so."""
 
 
 def add_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
@@ -78,7 +87,8 @@ def read_state(root: Path, *, missing_ok: bool = False) -> StoreState | None:
             own_comp_ids=tuple(saved["own_comp_ids"]),
             window_ns=int(saved["window_ns"]))
         return StoreState(carried, int(saved["events"]), int(saved["quotes"]),
-                          counts, dict(saved.get("settings", {})))
+                          counts, dict(saved.get("settings", {})),
+                          saved.get("marks_appends") is True)
     except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError) as exc:
         raise InputError(f"{path}: not a state lpscore can read ({exc}); ingest the store's "
                          "logs again without --append") from exc
@@ -96,6 +106,43 @@ def clear_state(root: Path) -> None:
     """Forget the store's state (before it is written anew: a store cut short then has
     none, and an append to it is refused instead of trusting the old one)."""
     shutil.rmtree(root / _DIR, ignore_errors=True)
+
+
+def begin_append(root: Path, partitions: Sequence[str]) -> None:
+    """Mark an append about to write into the partition folders ``partitions``
+    (``lpscore.history.store.partitions_of``), before it writes: one cut short is then
+    undone by looking in those folders only (``unfinished``). Written in one step, flushed
+    to disk."""
+    folder = root / _DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    scratch = folder / f"{_APPENDING}.tmp"
+    with scratch.open("w", encoding="utf-8") as handle:
+        json.dump({"partitions": list(partitions)}, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(scratch, folder / _APPENDING)
+
+
+def end_append(root: Path) -> None:
+    """The append's state is written: its mark goes."""
+    (root / _DIR / _APPENDING).unlink(missing_ok=True)
+
+
+def unfinished(root: Path, state: StoreState) -> list[Path]:
+    """The files of an append cut short before its state was written (past the rows
+    ``state`` counts): looked for in the folders its mark names (``begin_append``); none
+    when there is no mark and the state's lpscore marks its appends; in every folder of
+    the store for a state written before appends were marked (or an unreadable mark)."""
+    mark = root / _DIR / _APPENDING
+    within: list[str] | None = None
+    if mark.is_file():
+        try:
+            within = [str(p) for p in json.loads(mark.read_text(encoding="utf-8"))["partitions"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            within = None
+    elif state.marks_appends:
+        return []
+    return files_from(root, state.events, state.quotes, within)
 
 
 def _saved(path: Path) -> dict[str, Any]:
@@ -136,6 +183,7 @@ def write_state(root: Path, state: StoreState) -> None:
         "files": carried.files, "own_comp_ids": list(carried.own_comp_ids),
         "window_ns": carried.window_ns, "dedup": dedup,
         "data_quality": state.data_quality, "settings": state.settings,
+        "marks_appends": True,
     }
     scratch = folder / "state.json.tmp"
     scratch.write_text(json.dumps(saved, indent=1) + "\n", encoding="utf-8")

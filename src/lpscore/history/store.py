@@ -12,7 +12,8 @@ gives back exactly what was written, in the same row order (``_seq`` restores it
 
 A write replaces the table; an append adds a file to each partition it touches, named by the
 ``_seq`` of the append's first row (``first_seq``: the rows written before it), so that an
-append cut short is undone by removing the files named at or after it (``drop_from``).
+append cut short is undone by removing the files named at or after it (``files_from``;
+lpscore.history.state.unfinished).
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ import polars as pl
 
 from lpscore.model.schema import EVENT_SCHEMA, QUOTE_SCHEMA, compact, polars_schema, with_captured
 
-__all__ = ["append_events", "append_quotes", "drop_from", "files_from", "new_quotes",
-           "read_compact", "read_events", "read_quotes", "store_files", "write_events",
-           "write_quotes"]
+__all__ = ["append_events", "append_quotes", "files_from", "new_quotes",
+           "partitions_of", "read_compact", "read_events", "read_quotes", "store_files",
+           "write_events", "write_quotes"]
 
 _NO_SYMBOL = "__none__"
 
@@ -84,6 +85,11 @@ def _partition(ts_column: str) -> list[pl.Expr]:
             pl.col("symbol").fill_null(_NO_SYMBOL).alias("_symbol")]
 
 
+def _folder(day: object, symbol: object) -> str:
+    """A partition's folder under its table's: ``date=.../symbol=...``."""
+    return f"date={day}/symbol={quote(str(symbol), safe='')}"
+
+
 def store_files(root: Path, table: str, symbol: str | None = None,
                 day: str | None = None) -> list[Path]:
     """The files of ``root/table`` (``events`` or ``quotes``), or of one symbol's or one
@@ -92,24 +98,31 @@ def store_files(root: Path, table: str, symbol: str | None = None,
     return sorted((root / table).glob(f"date={day or '*'}/symbol={name}/*.parquet"))
 
 
-def files_from(root: Path, events: int, quotes: int) -> list[Path]:
+def partitions_of(table: str, frame: pl.DataFrame) -> list[str]:
+    """The partition folders (``events/date=.../symbol=...``, relative to the store) that
+    writing ``frame`` to ``table`` touches."""
+    pairs = frame.select(_partition("ts_recv" if table == "events" else "ts")).unique()
+    return sorted(f"{table}/{_folder(day, symbol)}" for day, symbol in pairs.iter_rows())
+
+
+def files_from(root: Path, events: int, quotes: int,
+               within: Sequence[str] | None = None) -> list[Path]:
     """The files of appends that start at or after the ``events``-th event or the
-    ``quotes``-th quote: an append cut short before it was recorded."""
+    ``quotes``-th quote: an append cut short before it was recorded. ``within``: look only
+    in these partition folders (``partitions_of``: those the append was to write), not in
+    every folder of the store (a year of small days: 55,000 files listed, 1-4 s)."""
     late = []
     for table, first in (("events", events), ("quotes", quotes)):
-        for path in store_files(root, table):
+        if within is None:
+            paths = store_files(root, table)
+        else:
+            paths = [path for folder in within if folder.startswith(f"{table}/")
+                     for path in sorted((root / folder).glob("*.parquet"))]
+        for path in paths:
             seq = path.stem.removeprefix("part-")
             if seq.isdigit() and int(seq) >= first:
                 late.append(path)
     return late
-
-
-def drop_from(root: Path, events: int, quotes: int) -> int:
-    """Remove ``files_from(root, events, quotes)``; returns how many."""
-    late = files_from(root, events, quotes)
-    for path in late:
-        path.unlink()
-    return len(late)
 
 
 def read_events(root: Path, *, compact_form: bool = False) -> pl.DataFrame:
@@ -165,7 +178,7 @@ def _write(directory: Path, frame: pl.DataFrame, ts_column: str, first_seq: int 
         *_partition(ts_column))
     written = 0
     for (day, symbol), part in keyed.group_by("_date", "_symbol", maintain_order=True):
-        target = directory / f"date={day}" / f"symbol={quote(str(symbol), safe='')}"
+        target = directory / _folder(day, symbol)
         target.mkdir(parents=True, exist_ok=True)
         part.drop("_date", "_symbol").write_parquet(target / f"part-{first_seq:012d}.parquet",
                                                     statistics=True)
