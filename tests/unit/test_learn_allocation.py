@@ -14,7 +14,7 @@ import pytest
 
 from clirun import lpscore
 from lpscore.config import RoutingConfig
-from lpscore.learn.allocation import Allocator, GreedyKM, ThompsonKM, greedy
+from lpscore.learn.allocation import Allocator, GreedyKM, ThompsonKM, UniformSplit, greedy
 from lpscore.learn.darkpool import VENUES, DarkVenue, run_darkpool
 from lpscore.learn.policy import CensoredGreedy
 from lpscore.model.enums import Side
@@ -50,6 +50,26 @@ def test_greedy_continues_from_a_start() -> None:
     assert greedy(7, 1, ["A", "B"], at_least, start=[0, 1]) == {"A": 5, "B": 2}   # 0.5 tie
     # a venue whose start reaches its cap gets nothing more
     assert greedy(5, 1, ["A", "B"], at_least, caps=[2, 9], start=[2, 0]) == {"A": 2, "B": 3}
+
+
+def test_uniform_split_by_hand_and_without_venues() -> None:
+    assert UniformSplit(10).allocate(30, ["A", "B", "C", "D"]) == {"A": 10, "B": 10, "C": 10,
+                                                                   "D": 0}
+    with pytest.raises(ValueError, match="no venues"):
+        UniformSplit(10).allocate(30, [])
+
+
+def test_dark_venue_truth_is_the_floored_draws_tail() -> None:
+    # V = floor(T), T Lomax: P(V >= v) = P(T >= ceil(v)) = (1 - zero) (1 + ceil(v) / scale)^-a
+    venue = DarkVenue("X", 0.5, 1.0, 2.0)
+    assert venue.at_least(0) == 1.0
+    assert venue.at_least(1) == pytest.approx(0.5 / 1.5, rel=1e-12)     # not P(V >= 0) = 0.5
+    assert venue.at_least(0.5) == pytest.approx(0.5 / 1.5, rel=1e-12)   # V is whole shares
+    assert venue.at_least(2) == pytest.approx(0.5 / 2.0, rel=1e-12)
+    assert venue.at_least(2.5) == pytest.approx(0.5 / 2.5, rel=1e-12)
+    draws = venue.draw(np.random.default_rng(11), 400_000)
+    for v in (1, 2, 3, 10, 50):          # standard error below 0.001
+        assert float((draws >= v).mean()) == pytest.approx(venue.at_least(v), abs=0.004), v
 
 
 @pytest.mark.parametrize("make", [lambda e: GreedyKM(10, explore=e, seed=3),

@@ -93,6 +93,9 @@ class UniformSplit(Allocator):
         self.unit = unit
 
     def allocate(self, total: float, venues: Sequence[str]) -> dict[str, float]:
+        if not venues:
+            raise ValueError(f"UniformSplit.allocate({total!r}, []): no venues to split the "
+                             "order over; give at least one venue")
         units = math.floor(total / self.unit + 1e-9)
         base, extra = divmod(units, len(venues))
         return {v: (base + (i < extra)) * self.unit for i, v in enumerate(venues)}

@@ -203,15 +203,8 @@ class CensoredLiquidity:
         if state is None or state.total <= 0:
             return []
         f = 1.0 / state.scale
-        out = []
-        at_risk = state.total
-        for u in sorted(state.exact.keys() | state.censored.keys()):
-            at_risk -= state.censored.get(u, 0.0)
-            d = state.exact.get(u, 0.0)
-            if d > 0:
-                out.append((u * self.unit, d * f, at_risk * f))
-            at_risk -= d
-        return out
+        return [(u * self.unit, d * f, (d + beyond) * f)
+                for u, d, beyond in _risk_sets(state.exact, state.censored)]
 
     # -- internals ----------------------------------------------------------------------
 
@@ -233,40 +226,55 @@ class CensoredLiquidity:
             return None
         if state.curve is None:
             # the prior in stored units: actual weights are stored / scale
-            state.curve = _km(state.exact, state.censored, state.total,
-                              self.prior * state.scale)
+            state.curve = _km(state.exact, state.censored, self.prior * state.scale)
         return state.curve
 
 
-def _km(exact: dict[int, float], censored: dict[int, float], total: float,
-        prior: float = 0.0) -> _Curve:
-    """Kaplan-Meier over the grid values, ascending: the censorings at ``u`` leave the risk
-    set before the hazard at ``u`` (module docstring, Ties), the events at ``u`` after it;
-    ``prior`` (pseudo-observations censored at infinity) stays in every risk set."""
+def _risk_sets(exact: dict[int, float], censored: dict[int, float]
+               ) -> list[tuple[int, float, float]]:
+    """``(u, d(u), beyond(u))`` at each event value ``u`` (``d(u) > 0``), ascending, where
+    ``beyond(u)`` is the weight of the exact observations at values ``> u`` plus the
+    censorings at values ``> u``: the risk set is ``n(u) = d(u) + beyond(u)`` (module
+    docstring, Ties). The sums run from the largest value down, so they only ever add
+    positive weights: a running ``total - cumulative`` would cancel catastrophically once
+    the old observations at large sizes decayed to ~1e-13 of the recent ones."""
+    out: list[tuple[int, float, float]] = []
+    beyond = 0.0                        # weight of every observation at a value > u
+    for u in sorted(exact.keys() | censored.keys(), reverse=True):
+        d = exact.get(u, 0.0)
+        if d > 0:
+            out.append((u, d, beyond))
+        beyond += d + censored.get(u, 0.0)
+    out.reverse()
+    return out
+
+
+def _km(exact: dict[int, float], censored: dict[int, float], prior: float = 0.0) -> _Curve:
+    """Kaplan-Meier over the event values, ascending: ``P(K > u)`` is the product of
+    ``1 - h = (beyond + prior) / (d + beyond + prior)`` up to ``u`` (``_risk_sets``; the
+    censorings at ``u`` are not at risk at ``u``); ``prior`` (pseudo-observations censored
+    at infinity) stays in every risk set. Written as that ratio, a hazard of 1 (no one else
+    at risk) gives exactly 0."""
     values: list[int] = []
     after: list[float] = []
     cum: list[float] = []
-    at_risk, s = total, 1.0
+    s = 1.0
     area, last = 0.0, 0                    # sum_{j < last} P(K > j); P(K > j) = s from last
-    for u in sorted(exact.keys() | censored.keys()):
-        at_risk -= censored.get(u, 0.0)
-        d = exact.get(u, 0.0)
-        if d <= 0:
-            continue
+    for u, d, beyond in _risk_sets(exact, censored):
         area += (u - last) * s
         last = u
-        hazard = min(1.0, d / (at_risk + prior)) if at_risk + prior > 0 else 1.0
-        s *= 1.0 - hazard
+        rest = beyond + prior
+        s *= rest / (d + rest)
         values.append(u)
         after.append(s)
         cum.append(area)
-        at_risk -= d
     return _Curve(values, after, cum)
 
 
 def _rescale(state: _Key) -> None:
-    """Fold the lazy scale into the stored weights (amortised: once per ~230/-log10(decay)
-    observations) and drop the negligible ones."""
+    """Fold the lazy scale into the stored weights (amortised: once per
+    ``100 / -log10(decay)`` = ``230 / -ln(decay)`` observations, when the scale passes
+    ``RESCALE_AT``) and drop the negligible ones."""
     f = 1.0 / state.scale
     for counts in (state.exact, state.censored):
         for k in list(counts):

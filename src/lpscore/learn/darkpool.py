@@ -34,11 +34,13 @@ class DarkVenue:
     """Size scale, shares."""
 
     def at_least(self, v: float) -> float:
-        """P(V >= v) for v > 0 (continuous Lomax; the draws are floored to whole shares)."""
+        """P(V >= v), 1 for v <= 0. The draws are a Lomax ``T`` floored to whole shares,
+        ``V = floor(T)``, so ``P(V >= v) = P(T >= ceil(v)) = (1 - zero) (1 + ceil(v) /
+        scale) ** -alpha`` (the 1e12 cap of ``draw`` is not modelled)."""
         if v <= 0:
             return 1.0
         return float((1.0 - self.zero)
-                     * (1.0 + math.floor(v - 1e-9) / self.scale) ** -self.alpha)
+                     * (1.0 + math.ceil(v - 1e-9) / self.scale) ** -self.alpha)
 
     def draw(self, rng: np.random.Generator, n: int) -> npt.NDArray[np.float64]:
         u = rng.random(n)
