@@ -176,7 +176,7 @@ def with_lenient(config: Config, lenient: bool) -> Config:
 def run_ingest(
     fix_files: list[Path], quote_files: list[Path], config: Config, out: Path | None,
     output: str, quarantine: Quarantine | None = None, *, append: bool = False,
-    strict: bool = False,
+    strict: bool = False, replace: bool = False,
 ) -> tuple[IngestResult, QuoteLoad | None, Stored | None]:
     """Ingest FIX logs and quotes with a progress bar (when ``output``, the command's
     ``--format``, is a table); write ``out``/history/ when given,
@@ -193,6 +193,8 @@ def run_ingest(
     if missing:
         raise InputError(f"input file(s) not found: {', '.join(map(str, missing))}")
     root = None if out is None else out / "history"
+    if root is not None and not append and not replace:
+        _check_not_dropped(root, fix_files)
     state = read_state(root) if append and root is not None else None
     settings = ingest_settings(config)
     if state is not None and state.settings != settings:
@@ -236,6 +238,23 @@ def working(output: str, text: str) -> Iterator[Callable[[str], None]]:
                   transient=True) as progress:
         task = progress.add_task(text, total=None)
         yield lambda stage: progress.update(task, description=stage)
+
+
+def _check_not_dropped(root: Path, fix_files: list[Path]) -> None:
+    """InputError when writing ``fix_files`` anew over the store at ``root`` would drop
+    logs it holds: it was built from more log files than these (by appends, a day at a
+    time; a forgotten --append replaced a year with a day, status 0, nothing said).
+    Re-running an ingest, or ingesting everything again to rebuild, passes."""
+    try:
+        held = read_state(root, missing_ok=True)
+    except InputError:
+        return      # a store without a usable state: writing it anew is how it is mended
+    if held is not None and held.carried.files > len(fix_files):
+        raise InputError(
+            f"{root} holds a history store of {held.events:,} events from "
+            f"{held.carried.files:,} log files, more than the {len(fix_files):,} given: "
+            "writing these over it would drop the others. Add --append to add them to it, "
+            "give another --out, or, to replace it, lpscore ingest --replace")
 
 
 def ingest_settings(config: Config) -> dict[str, Any]:

@@ -47,13 +47,18 @@ def ingest(
         "--append", help="Add to the history store in DIR (made if missing) instead of "
         "replacing it: logs that come after the ones it holds, such as the next day's "
         "(docs/data-formats.md, Appending).")] = False,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Replace the history store in DIR even when it holds logs these "
+        "are not (built by appends: without --append or --replace, such a store is "
+        "refused rather than dropped).")] = False,
 ) -> None:
     """Ingest FIX logs (and quotes) into events, a history store and a quarantine."""
     with exit_on_error():
         config = with_lenient(load_config(config_path), lenient)
         started = time.perf_counter()
         result, quote_load, stored = run_ingest(fix_files, quotes or [], config, out, output,
-                                                append=append, strict=strict)
+                                                append=append, strict=strict,
+                                                replace=replace)
         # an append adds its records to the earlier ingests' (the store holds all of theirs)
         result.quarantine.write_jsonl(out / "quarantine.jsonl", append=append)
         summary = _summary(result, quote_load)

@@ -340,3 +340,26 @@ def test_an_append_with_other_ingest_settings_is_refused(tmp_path: Path):
     assert "an append must use the store's" in said
     done = lpscore("ingest", str(second), "--out", str(store), "--append", "--config", str(config))
     assert done.returncode == 0, done.stderr
+
+
+def test_a_forgotten_append_is_refused_not_a_year_dropped(tmp_path: Path):
+    """``lpscore ingest day.log --out STORE`` without --append replaced a store built a day
+    at a time with that day (4,354,306 events with 35,986, status 0, nothing said)."""
+    first, second = cut(DEMO_LOG, [2_500], tmp_path)
+    store = tmp_path / "store"
+    for part, more in ((first, ()), (second, ("--append",))):
+        assert lpscore("ingest", str(part), "--out", str(store), *more).returncode == 0
+    held = read_events(store / "history")
+    done = lpscore("ingest", str(second), "--out", str(store))
+    assert done.returncode == 2
+    said = " ".join(done.stderr.split())
+    assert f"of {held.height:,} events from 2 log files, more than the 1 given" in said
+    assert "Add --append" in said and "--replace" in said
+    assert read_events(store / "history").equals(held)        # nothing dropped
+    again = lpscore("ingest", str(first), str(second), "--out", str(store))  # a rebuild
+    assert again.returncode == 0, again.stderr
+    assert read_events(store / "history").height == held.height
+    replaced = lpscore("ingest", str(second), "--out", str(store), "--replace")
+    assert replaced.returncode == 0, replaced.stderr
+    assert read_events(store / "history").height == ingest_logs([second],
+                                                                IngestConfig()).events.height
