@@ -257,10 +257,12 @@ def _fmt(value: float | None, kind: str) -> str:
     if value is None:
         return "-"
     if kind == "pct":
-        return f"{100 * value:.1f}%"
+        return f"{round(100 * value, 1) or 0.0:.1f}%"   # `or`: -0.0 prints without a sign
+    if kind == "pp":        # a difference of two rates, in percentage points
+        return f"{round(100 * value, 1) or 0.0:+.1f} pp"
     if kind == "int":
         return f"{value:,}"
-    return f"{value:,.2f}"
+    return f"{round(value, 2) or 0.0:,.2f}"
 
 
 def _print(payload: dict[str, Any], keys: list[str], out: Path) -> None:
@@ -285,7 +287,7 @@ def _print(payload: dict[str, Any], keys: list[str], out: Path) -> None:
         ("E/Q", "num", lambda r: r["e_over_q"]),
         (f"markout {headline}", "num", lambda r: r["markout_bps"][headline]),
         (f"impact {headline}", "num", lambda r: r["impact_bps"][headline]),
-        ("LL asym", "pct", lambda r: r["lastlook_asymmetry"]),
+        ("LL asym", "pp", lambda r: r["lastlook_asymmetry"]),
         ("no bench", "int", lambda r: r["n_no_benchmark"]),
     ]
     groups = [("Orders, fills and latency (ms)", volume),

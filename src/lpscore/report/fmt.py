@@ -6,6 +6,7 @@ A value that is missing, null, NaN or infinite is None and prints as ``n/a``, ne
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from typing import Any
@@ -44,8 +45,15 @@ def get(row: Mapping[str, Any], key: str, sub: str | None = None) -> float | Non
 
 def fmt(kind: str, value: float | None) -> str | None:
     """``value`` formatted as ``kind`` (pct, bps, ratio, pp, ms, int, qty, money); None stays
-    None."""
-    return None if value is None else _FORMATS[kind](value)
+    None. A value that rounds to zero prints without a sign (``0.00``, not ``-0.00``), as
+    ``+0.00 pp`` for a difference."""
+    if value is None:
+        return None
+    text = _FORMATS[kind](value)
+    return text if not _NEGATIVE_ZERO.match(text) else _FORMATS[kind](0.0)
+
+
+_NEGATIVE_ZERO = re.compile(r"-0(?:\.0+)?(?![\d.,])")
 
 
 def td(text: str | None) -> str:

@@ -179,7 +179,7 @@ def _facts(lps: list[dict[str, Any]], horizons: list[str], summary: Mapping[str,
              ("filled quantity", fmt("qty", total("filled_qty")) or "")]
     if "t_send" in orders.columns and orders["t_send"].null_count() < orders.height:
         lo, hi = orders["t_send"].min(), orders["t_send"].max()
-        facts.append(("orders sent", f"{str(lo)[:19]} to {str(hi)[:19]}"))
+        facts.append(("orders sent", f"{str(lo)[:19]} to {str(hi)[:19]} UTC"))
     for column, label in (("session", "FIX sessions"), ("symbol", "symbols")):
         if column in orders.columns:
             facts.append((label, f"{orders[column].drop_nulls().n_unique():,}"))
@@ -245,8 +245,9 @@ def _leaderboards(boards: Sequence[Mapping[str, Any]], rows: list[_Row]) -> str:
     for board in boards:
         name = str(board.get("profile"))
         if "skipped" in board:
+            why = str(board["skipped"]).split("known KPIs:")[0].rstrip("; ")  # not all 35
             parts.append(f'<p class="note">Profile {escape(name)} not scored: '
-                         f'{escape(str(board["skipped"]))}</p>')
+                         f'{escape(why)}</p>')
         else:
             parts.append(_leaderboard(name, board, styles))
     return section(
