@@ -243,6 +243,27 @@ def test_reject_bars_and_table(page):
     assert f"No rejects: {C}." in page
 
 
+def test_more_kpis_show_what_the_summary_left_out() -> None:
+    """Computed but shown nowhere: LP_D refused every cancel request and the page could
+    not say so. A second table gives the cancel-reject rate, reject cost, at-or-better
+    rate and the realized spread at the headline horizon."""
+    summary = make_summary()
+    summary["lps"][0].update(cancel_reject_rate=1.0, reject_cost_bps=1.04,
+                             at_or_better_rate=0.5)
+    page = render_report(summary, make_orders(), make_fills())
+    tables = list(as_xml(page).iter("table"))
+    (more,) = [t for t in tables
+               if [("".join(th.itertext())) for th in t.iter("th")][1:2] == ["cancel reject"]]
+    head = ["".join(th.itertext()) for th in more.iter("th")]
+    assert head == ["LP", "cancel reject", "reject cost bps", "at or better",
+                    "realized spread 5s bps"]
+    rows = {"".join(tr[0].itertext()): ["".join(td.itertext()) for td in tr[1:]]
+            for tr in more.find(".//tbody").iter("tr")}
+    a = summary["lps"][0]
+    assert rows[A] == ["100.00%", "1.04", "50.00%", f"{a['real_spread_bps']['5s']:,.2f}"]
+    assert rows[B][:3] == ["n/a", "n/a", "n/a"]      # not in its row: no value, not 0
+
+
 def test_rejects_of_orders_not_in_the_log_are_noted() -> None:
     """``lpscore kpis`` printed them; the page left them out (8 of the MOEX session's)."""
     summary = make_summary()

@@ -200,7 +200,7 @@ def _headline(horizons: list[str]) -> str | None:
 def _summary_table(rows: list[_Row], horizons: list[str]) -> str:
     h = _headline(horizons)
     head = [("LP", ""), ("orders", "child orders sent"), ("fills", "effective fills"),
-            ("filled qty", ""),
+            ("filled qty", "quantity filled, net of busts and corrections"),
             ("fill rate", "filled / ordered quantity over terminal child orders"),
             ("complete", "share of terminal child orders filled in full"),
             ("reject", "child orders rejected / sent"),
@@ -213,7 +213,9 @@ def _summary_table(rows: list[_Row], horizons: list[str]) -> str:
             ("eff. spread bps", "effective spread against the mid; lower is better"),
             ("E/Q", "effective over quoted spread; lower is better"),
             (f"markout {h or ''} bps", "quantity-weighted markout; higher is better"),
-            ("ack p50 ms", ""), ("ack p95 ms", ""), ("hold p50 ms", "last-look hold time"),
+            ("ack p50 ms", "ms from our order to the LP's first report, median"),
+            ("ack p95 ms", "the same, 95th percentile"),
+            ("hold p50 ms", "last-look hold time, median"),
             ("last-look asym.", "reject rate when the mid moved against the LP during the "
              "hold minus when it moved in its favour; near 0 is fair"),
             ("no benchmark", "fills with no usable quote: their KPIs are null")]
@@ -228,9 +230,23 @@ def _summary_table(rows: list[_Row], horizons: list[str]) -> str:
              ("int", "n_no_benchmark", None))
     body = [[r.td(), *(td(fmt(kind, r.get(key, sub))) for kind, key, sub in cells)]
             for r in rows]
+    more_head = [("LP", ""),
+                 ("cancel reject", "our cancel requests the LP refused (OrderCancelReject) / "
+                  "cancel requests sent"),
+                 ("reject cost bps", "for a rejected child re-routed within its parent: "
+                  "the refill's price against the rejected order's far touch, bps of the "
+                  "mid; what the reject cost us; lower is better"),
+                 ("at or better", "share of filled quantity with PI >= 0: at or inside the "
+                  "far touch"),
+                 (f"realized spread {h or ''} bps", "effective spread less the impact at "
+                  "the horizon (-2 x markout): what the LP kept; lower is better for us")]
+    more_cells = (("pct", "cancel_reject_rate", None), ("bps", "reject_cost_bps", None),
+                  ("pct", "at_or_better_rate", None), ("bps", "real_spread_bps", h))
+    more = [[r.td(), *(td(fmt(kind, r.get(key, sub))) for kind, key, sub in more_cells)]
+            for r in rows]
     return section("LP summary", "One row per LP, all orders of the run, undecayed. Hover a "
                    "column header for its definition; n/a means no benchmark or no data.",
-                   table(head, body))
+                   table(head, body), '<h3>More KPIs</h3>', table(more_head, more))
 
 
 def _weight(w: float) -> str:
