@@ -402,8 +402,7 @@ def kpis_of(inputs: Inputs, config: Config, out: Path | None, output: str,
     it saw after the ingest that wrote them; its counts are those its state kept."""
     store, fix_files, quote_files = inputs
     if store is not None:
-        files = len(store_files(store, "events")) + len(store_files(store, "quotes"))
-        with working(output, f"reading the history store ({files:,} files)") as stage:
+        with working(output, f"reading the history store {store}") as stage:
             events = read_events(store, compact_form=True)
             quotes = read_quotes(store, compact_form=True)
             stage(f"KPI engine: {events.height:,} events, {quotes.height:,} quotes")
