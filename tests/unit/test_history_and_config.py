@@ -10,7 +10,7 @@ import pytest
 from lpscore.cli_common import OutputFormat, run_ingest
 from lpscore.config import Config, ContextConfig, IngestConfig, LpRule, load_config
 from lpscore.engine.plan import plan_tasks
-from lpscore.errors import ConfigError
+from lpscore.errors import ConfigError, InputError
 from lpscore.history import (
     add_counts,
     read_compact,
@@ -94,7 +94,10 @@ def test_the_state_sums_the_data_quality_of_appends(tmp_path: Path):
         seen.append(state.data_quality)
     assert seen[1] == whole == read_data_quality(root)
     assert 0 < seen[0]["exec_id_reused"] < whole["exec_id_reused"]
-    run_ingest([second], [], Config(), tmp_path / "store", OutputFormat.JSON)
+    with pytest.raises(InputError, match="more than the 1 given"):   # would drop the first
+        run_ingest([second], [], Config(), tmp_path / "store", OutputFormat.JSON)
+    assert read_data_quality(root) == whole
+    run_ingest([second], [], Config(), tmp_path / "store", OutputFormat.JSON, replace=True)
     assert read_data_quality(root) == ingest_logs([second], Config().ingest).data_quality
     assert add_counts({"duplicates": 1, "lenient_bad_checksum": 2}, {"duplicates": 3}) == {
         "duplicates": 4, "lenient_bad_checksum": 2}
