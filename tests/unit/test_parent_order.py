@@ -213,3 +213,22 @@ def test_a_side_that_is_not_a_side_is_refused_not_sent_as_a_sell() -> None:
         FixOrderWriter("DESK1").new_order(cl_ord_id="C1", parent_id="P1", lp="LP_A",
                                           symbol="ACME", side="buy",  # type: ignore[arg-type]
                                           qty=100, price=None, now_ns=T0)
+
+
+def test_a_rest_under_a_lot_is_said_not_called_filled() -> None:
+    """A parent under one lot ended 'filled' with nothing traded and no decision, and a
+    parent of 1,050 in lots of 100 ended 'filled' at 1,000: the rest under a lot is now the
+    plan's unrouted and the parent ends 'under_a_lot'."""
+    lots_of_100 = RoutingConfig(lot_size=100)
+    small = parent(router(lots_of_100), qty=50)
+    assert small.start(T0) == []
+    (decided,) = small.decisions
+    assert decided[1].children == () and decided[1].unrouted == 50
+    assert (small.status, small.filled_qty, small.finished) == ("under_a_lot", 0, True)
+    odd = parent(router(lots_of_100), qty=1_050)
+    (raw,) = odd.start(T0)
+    assert fields(raw)[38] == "1000" and odd.decisions[0][1].unrouted == 50
+    assert odd.on_message(report("LP_C", "P1-1", "F", "2", last_qty=1_000, last_px=20.0,
+                                 cum=1_000), T0 + MS) == []
+    assert (odd.status, odd.filled_qty, odd.finished) == ("under_a_lot", 1_000, True)
+    assert odd.decisions[-1][1].unrouted == 50

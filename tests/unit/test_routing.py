@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import pytest
@@ -344,3 +345,30 @@ def test_a_request_with_a_bad_quantity_or_price_is_refused(qty: float,
     with pytest.raises(ValueError, match="route request ACME"):
         RouteRequest("ACME", Side.SELL, qty, price=price)
     assert RouteRequest("ACME", Side.SELL, 0.0, price=None).qty == 0.0
+
+
+def test_a_context_key_no_level_can_hold_is_said_not_dropped() -> None:
+    """``--context vol_regime=high`` without a size bucket matched no published level (a
+    level is a prefix of symbol, size bucket, regime): it was dropped and the plan said the
+    order's own context decided (fallback empty)."""
+    router = Router(cache_with(THREE), "block", RoutingConfig())
+    plan = router.plan(request(context={"vol_regime": "high"}), Spray())
+    assert plan.context == "symbol=ACME"
+    assert plan.fallback == ("vol_regime=high not used: published levels need size_bucket "
+                             "before it (give the order's price, or size_bucket=)")
+    fell = router.plan(request(context={"size_bucket": "<10k", "vol_regime": "high"}), Spray())
+    assert "not used" not in fell.fallback     # the chain itself falls back to symbol=ACME
+    assert router.plan(request(), Spray()).fallback == ""
+
+
+def test_a_nan_fill_rate_is_unknown_as_a_missing_one() -> None:
+    """A NaN fill rate skipped the 'unknown: the others' median' rule (the split became
+    equal, the reason said 'fill rate nan'); the store's JSON reads it back as null, so a
+    memory and a Redis store split the same order differently."""
+    def split(rate: float | None) -> dict[str, float]:
+        got = snap(ACME, item("LP_C", 1, 88.0, fill_rate=0.9),
+                   item("LP_D", 2, 70.0, fill_rate=rate), item("LP_A", 3, 40.0, fill_rate=0.3))
+        plan = Router(cache_with(got), "block", RoutingConfig()).plan(request(), Spray())
+        assert "nan" not in " ".join(c.reason for c in plan.children)
+        return {c.lp: c.qty for c in plan.children}
+    assert split(math.nan) == split(None)

@@ -30,6 +30,10 @@ from lpscore.routing.router import Plan, Router, RouteRequest
 __all__ = ["ChildState", "ParentOrder"]
 
 EPS = 1e-9
+FINISHED = ("filled", "out_of_time", "under_a_lot", "out_of_lps")
+"""A parent's final statuses: all filled; the deadline passed with nothing live; what is
+left is less than a lot (``routing.lot_size``), which no child order can carry; nothing
+eligible and nothing live."""
 TERMINAL_STATUS = frozenset("248C3")   # filled, canceled, rejected, expired, done for day
 TERMINAL_EXEC = frozenset("48C3")
 FILL_EXEC = frozenset("F12")
@@ -111,7 +115,7 @@ class ParentOrder:
 
     @property
     def finished(self) -> bool:
-        return self.status in ("filled", "out_of_time", "out_of_lps")
+        return self.status in FINISHED
 
     # -- events -------------------------------------------------------------------------------
 
@@ -215,11 +219,14 @@ class ParentOrder:
     def _route(self, now_ns: int, why: str) -> list[bytes]:
         remaining = self.qty - self.filled_qty - sum(c.leaves for c in self.open_children)
         lot = self.router.config.lot_size
-        if lots(remaining, lot) < lot - EPS:
-            self._settle()
+        if remaining <= EPS or (lots(remaining, lot) < lot - EPS and self.open_children):
+            self._settle()      # nothing left, or less than a lot while children work
             return []
         busy = {c.lp for c in self.open_children}
-        request = RouteRequest(self.symbol, self.side, lots(remaining, lot), self.price,
+        # the whole remainder: a part under a lot is the plan's unrouted (a parent of 1,050
+        # in lots of 100 routes 1,000 and says 50 cannot go), and a parent under a lot gets
+        # a decision routing nothing, journaled like any other
+        request = RouteRequest(self.symbol, self.side, remaining, self.price,
                                self.context, frozenset(self._short | busy), why)
         plan = self.router.plan(request, self.policy)
         self.decisions.append((now_ns, plan))
@@ -254,10 +261,13 @@ class ParentOrder:
         if self.open_children:
             return
         lot = self.router.config.lot_size
-        if lots(self.qty - self.filled_qty, lot) < lot - EPS:
+        left = self.qty - self.filled_qty
+        if left <= EPS:
             self.status = "filled"
         elif self._expired:
             self.status = "out_of_time"
+        elif lots(left, lot) < lot - EPS:
+            self.status = "under_a_lot"     # what is left no child order can carry
         elif self.decisions and not self.decisions[-1][1].children:
             self.status = "out_of_lps"
 

@@ -169,17 +169,36 @@ class Router:
         children = tuple([Child(c.lp, qty, _reason(c.label, note, why))
                           for c, qty, note in allocations])
         stale = self.cache.stale(self.profile) if self.cache is not None else True
-        if used == chain[0]:
+        unused = self._unused(request)
+        if used == chain[0] and not unused:
             fallback = ""
+        elif used == chain[0]:
+            fallback = unused
         elif used != STATIC:
-            fallback = "; ".join([*tried, f"used {used}"])
+            fallback = "; ".join([*filter(None, [unused]), *tried, f"used {used}"])
         else:
-            fallback = "; ".join([*tried, "used the static ranking" if self._static else
+            fallback = "; ".join([*filter(None, [unused]), *tried,
+                                  "used the static ranking" if self._static else
                                   "no static ranking configured (routing.static_ranking)"])
         routed = sum([c.qty for c in children]) if len(children) != 1 else children[0].qty
         return Plan(policy.name, self.profile, stale, used, fallback, children,
                     tuple(dict.fromkeys(skipped)) if skipped else (),
                     max(request.qty - routed, 0.0))
+
+    def _unused(self, request: RouteRequest) -> str:
+        """The keys of the order's context that no published level can hold, said: a level
+        is a prefix of the hierarchy, so ``vol_regime`` without ``size_bucket`` matches no
+        level (it was dropped, and the plan claimed the order's own context decided)."""
+        given = {"symbol", *request.context}
+        depth = next((i for i, k in enumerate(self._hierarchy) if k not in given),
+                     len(self._hierarchy))
+        unused = [f"{k}={request.context[k]}" for k in self._hierarchy[depth:]
+                  if k in request.context]
+        if not unused:
+            return ""
+        return (f"{', '.join(unused)} not used: published levels need "
+                f"{self._hierarchy[depth]} before it (give the order's price, or "
+                f"{self._hierarchy[depth]}=)")
 
     def chain(self, request: RouteRequest) -> tuple[str, ...]:
         """The context keys to look up, finest first, ending with ``*``."""
