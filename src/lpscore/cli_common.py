@@ -39,6 +39,7 @@ from lpscore.history import (
     begin_append,
     clear_state,
     end_append,
+    held,
     new_quotes,
     partitions_of,
     read_data_quality,
@@ -245,16 +246,14 @@ def _check_not_dropped(root: Path, fix_files: list[Path]) -> None:
     logs it holds: it was built from more log files than these (by appends, a day at a
     time; a forgotten --append replaced a year with a day, status 0, nothing said).
     Re-running an ingest, or ingesting everything again to rebuild, passes."""
-    try:
-        held = read_state(root, missing_ok=True)
-    except InputError:
-        return      # a store without a usable state: writing it anew is how it is mended
-    if held is not None and held.carried.files > len(fix_files):
+    found = held(root)      # no usable state: writing the store anew is how it is mended
+    if found is not None and found[1] > len(fix_files):
+        events, files = found
         raise InputError(
-            f"{root} holds a history store of {held.events:,} events from "
-            f"{held.carried.files:,} log files, more than the {len(fix_files):,} given: "
-            "writing these over it would drop the others. Add --append to add them to it, "
-            "give another --out, or, to replace it, lpscore ingest --replace")
+            f"{root} holds a history store of {events:,} events from {files:,} log files, "
+            f"more than the {len(fix_files):,} given: writing these over it would drop the "
+            "others. Add --append (lpscore ingest) to add them to it, give another --out, "
+            "or, to replace it, lpscore ingest --replace")
 
 
 def ingest_settings(config: Config) -> dict[str, Any]:

@@ -119,6 +119,16 @@ class Quarantine:
         del self.records[:drop]
         self.released = position
 
+    def tally(self) -> Counter[tuple[str, str]]:
+        """Records per (source, reason), released ones too."""
+        return self.released_by + Counter((r.source, r.reason) for r in self.records)
+
+    def resume(self, count: int, tally: Counter[tuple[str, str]]) -> None:
+        """Go on from a quarantine whose ``count`` records (``tally``: per source and
+        reason) were written elsewhere: they count as released (a restored stream lane,
+        whose quarantine holds no record yet)."""
+        self.released, self.released_by = count, tally
+
     def by_reason(self, source: str | None = None) -> dict[str, int]:
         """Counts per reason code, for one source or for all (released records too)."""
         counts = Counter(r.reason for r in self.records if source is None or r.source == source)

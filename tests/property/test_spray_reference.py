@@ -55,9 +55,7 @@ def ref_median(values: list[float]) -> float:
 def ref_factors(candidates: Sequence[Candidate]) -> list[tuple[float, float, float]]:
     rate = [c.fill_rate for c in candidates]
     size = [c.filled_qty_per_order for c in candidates]
-    known = [r is not None and not math.isnan(r) for r in rate]   # NaN: unknown, as None
-    if (all(known) and all(s and not math.isnan(s) for s in size)
-            and all(c.score is not None for c in candidates)):
+    if None not in rate and all(size) and all(c.score is not None for c in candidates):
         return [(max(c.score, 1.0), r, s)  # type: ignore[type-var,misc]
                 for c, r, s in zip(candidates, rate, size, strict=True)]
     rate_fill = ref_median([r for r in rate if r is not None and not math.isnan(r)])

@@ -14,14 +14,14 @@ from lpscore import cli_common
 def shown(monkeypatch: pytest.MonkeyPatch, output: str) -> str:
     out = io.StringIO()
     monkeypatch.setattr(cli_common, "err", Console(file=out, force_terminal=True, width=100))
-    with cli_common.working(output, "reading the history store (3 files)") as stage:
+    with cli_common.working(output, "reading the history store store/") as stage:
         stage("KPI engine")
     return out.getvalue()
 
 
 def test_each_stage_is_named_on_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     text = shown(monkeypatch, "table")
-    assert "reading the history store (3 files)" in text
+    assert "reading the history store store/" in text
     assert "KPI engine" in text
     assert "0:00:00" in text     # the time the stage has taken
 

@@ -512,7 +512,7 @@ def test_a_profile_whose_horizon_is_not_configured_is_skipped_with_a_note():
     text = "".join(as_xml(page).itertext())
     assert "Profile block not scored: built-in profile 'block': unknown KPI 'impact_bps_5s'" \
         in text
-    assert "known KPIs" not in text        # the 35 names, three times over, are not shown
+    assert "known KPIs" not in text        # every known name, three times over: not shown
 
 
 def test_leaderboard_page_is_self_contained_and_well_formed(scored):

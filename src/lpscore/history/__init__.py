@@ -6,6 +6,7 @@ from lpscore.history.state import (
     begin_append,
     clear_state,
     end_append,
+    held,
     read_data_quality,
     read_state,
     unfinished,
@@ -14,7 +15,6 @@ from lpscore.history.state import (
 from lpscore.history.store import (
     append_events,
     append_quotes,
-    files_from,
     new_quotes,
     partitions_of,
     read_compact,
@@ -26,7 +26,7 @@ from lpscore.history.store import (
 )
 
 __all__ = ["StoreState", "add_counts", "append_events", "append_quotes", "begin_append",
-           "clear_state", "end_append", "files_from", "new_quotes",
+           "clear_state", "end_append", "held", "new_quotes",
            "partitions_of", "read_compact", "read_data_quality", "read_events", "read_quotes",
            "read_state", "store_files", "unfinished", "write_events", "write_quotes",
            "write_state"]

@@ -33,7 +33,7 @@ from lpscore.errors import InputError
 from lpscore.history.store import files_from, store_files
 from lpscore.ingest.pipeline import Carried
 
-__all__ = ["StoreState", "add_counts", "begin_append", "clear_state", "end_append",
+__all__ = ["StoreState", "add_counts", "begin_append", "clear_state", "end_append", "held",
            "read_data_quality", "read_state", "unfinished", "write_state"]
 
 _DIR = "ingest-state"
@@ -92,6 +92,16 @@ def read_state(root: Path, *, missing_ok: bool = False) -> StoreState | None:
     except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError) as exc:
         raise InputError(f"{path}: not a state lpscore can read ({exc}); ingest the store's "
                          "logs again without --append") from exc
+
+
+def held(root: Path) -> tuple[int, int] | None:
+    """(events, log files) of the store at ``root`` from its ``state.json`` alone, without
+    the duplicate rules' history ``read_state`` also reads; None without a readable state."""
+    try:
+        saved = _saved(root / _DIR / "state.json")
+        return int(saved["events"]), int(saved["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def read_data_quality(root: Path) -> dict[str, int]:

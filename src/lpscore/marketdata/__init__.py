@@ -53,10 +53,6 @@ class QuoteLoad:
         return sum(f.kept for f in self.files)
 
     @property
-    def repeated(self) -> int:
-        return sum(f.repeated for f in self.files)
-
-    @property
     def quarantined(self) -> int:
         return sum(f.quarantined for f in self.files)
 

@@ -261,7 +261,7 @@ def _leaderboards(boards: Sequence[Mapping[str, Any]], rows: list[_Row]) -> str:
     for board in boards:
         name = str(board.get("profile"))
         if "skipped" in board:
-            why = str(board["skipped"]).split("known KPIs:")[0].rstrip("; ")  # not all 35
+            why = str(board["skipped"]).split("known KPIs:")[0].rstrip("; ")  # not every name
             parts.append(f'<p class="note">Profile {escape(name)} not scored: '
                          f'{escape(why)}</p>')
         else:

@@ -85,4 +85,7 @@ def static_candidates(ranking: Sequence[str]) -> tuple[Candidate, ...]:
 
 
 def _opt(value: object) -> float | None:
-    return None if value is None else float(value)  # type: ignore[arg-type]
+    """A capacity figure, None when unknown: null or NaN (a store that keeps JSON reads NaN
+    back as null, so both stores give the router the same candidates)."""
+    number = None if value is None else float(value)  # type: ignore[arg-type]
+    return None if number is None or math.isnan(number) else number

@@ -5,7 +5,8 @@
     outgoing = parent.start(t0)                    # NewOrderSingle messages (bytes)
     outgoing = parent.on_message(report, now)      # ExecutionReport / reject in, more out
     outgoing = parent.on_timer(now)                # past the deadline: cancels out
-    parent.status                                  # working, filled, out_of_time, out_of_lps
+    parent.status                                  # working, filled, out_of_time,
+                                                   # under_a_lot, out_of_lps
 
 A child that ends with quantity left (rejected, canceled, expired, an IOC partially filled)
 makes the parent route what is left to the next-best LP, skipping every LP that already fell

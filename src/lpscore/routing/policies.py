@@ -254,9 +254,7 @@ def _factors(candidates: Sequence[Candidate]) -> list[tuple[float, float, float]
     """Per LP: (score or 1/rank, fill rate, typical fill); unknowns take the others' median."""
     rate = [c.fill_rate for c in candidates]
     size = [c.filled_qty_per_order for c in candidates]
-    if (all(r is not None and not math.isnan(r) for r in rate)    # NaN: unknown, as None
-            and all(s and not math.isnan(s) for s in size)
-            and all(c.score is not None for c in candidates)):
+    if None not in rate and all(size) and all(c.score is not None for c in candidates):
         return [(max(c.score, 1.0), r, s)  # type: ignore[type-var,misc]  # the usual case
                 for c, r, s in zip(candidates, rate, size, strict=True)]
     rate_fill = _median([r for r in rate if r is not None and not math.isnan(r)])

@@ -116,7 +116,7 @@ class Router:
         self._clock = clock
         self._killed = set(config.killed)
         self._cooldown: dict[tuple[str, str], float] = {}
-        self._chains: dict[tuple[str | None, ...], tuple[str, ...]] = {}
+        self._chains: dict[tuple[str | None, ...], tuple[tuple[str, ...], str]] = {}
         self._static_memo: dict[object, Any] = {}
         self._static = static_candidates(config.static_ranking)
         self._static_options = default_options(self._static)
@@ -140,7 +140,7 @@ class Router:
         """Route ``request`` with ``policy``; never waits on the network. LPs are screened
         in rank order as the policy asks for them, so a primary decision screens only down
         to the first eligible LP."""
-        chain = self.chain(request)
+        chain, unused = self._levels(request)
         tried: list[str] = []
         skipped: list[Skipped] = []
         options: Iterator[Option] = iter(())
@@ -169,17 +169,12 @@ class Router:
         children = tuple([Child(c.lp, qty, _reason(c.label, note, why))
                           for c, qty, note in allocations])
         stale = self.cache.stale(self.profile) if self.cache is not None else True
-        unused = self._unused(request)
-        if used == chain[0] and not unused:
-            fallback = ""
-        elif used == chain[0]:
-            fallback = unused
-        elif used != STATIC:
-            fallback = "; ".join([*filter(None, [unused]), *tried, f"used {used}"])
-        else:
-            fallback = "; ".join([*filter(None, [unused]), *tried,
-                                  "used the static ranking" if self._static else
-                                  "no static ranking configured (routing.static_ranking)"])
+        notes = [unused] if unused else []
+        if used != chain[0]:
+            notes += [*tried, f"used {used}" if used != STATIC else
+                      "used the static ranking" if self._static else
+                      "no static ranking configured (routing.static_ranking)"]
+        fallback = "; ".join(notes)
         routed = sum([c.qty for c in children]) if len(children) != 1 else children[0].qty
         return Plan(policy.name, self.profile, stale, used, fallback, children,
                     tuple(dict.fromkeys(skipped)) if skipped else (),
@@ -202,11 +197,16 @@ class Router:
 
     def chain(self, request: RouteRequest) -> tuple[str, ...]:
         """The context keys to look up, finest first, ending with ``*``."""
+        return self._levels(request)[0]
+
+    def _levels(self, request: RouteRequest) -> tuple[tuple[str, ...], str]:
+        """``chain`` and ``_unused`` of the order's context, worked out once per context."""
         values = (request.symbol, *map(request.context.get, self._finer))
         found = self._chains.get(values)
         if found is None:
-            found = self._chains[values] = tuple(
-                levels({**request.context, "symbol": request.symbol}, self._hierarchy))
+            found = self._chains[values] = (tuple(
+                levels({**request.context, "symbol": request.symbol}, self._hierarchy)),
+                self._unused(request))
         return found
 
     def _screen(self, candidates: Sequence[Candidate], defaults: Sequence[Option],

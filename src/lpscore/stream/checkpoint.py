@@ -80,9 +80,9 @@ class Checkpoint:
                              "start from the beginning")
         self.written = 0
         if quarantine is not None:
-            quarantine.released = self.written = int(state.get("quarantined", 0))
-            quarantine.released_by = Counter({(where, reason): n for where, reason, n in
-                                              state.get("quarantined_by", [])})
+            self.written = int(state.get("quarantined", 0))
+            quarantine.resume(self.written, Counter({
+                (where, reason): n for where, reason, n in state.get("quarantined_by", [])}))
         if self.quarantine_path.exists():
             with self.quarantine_path.open("r+b") as handle:
                 handle.truncate(int(state["quarantine_bytes"]))
@@ -120,10 +120,9 @@ class Checkpoint:
             os.fsync(handle.fileno())
             size = handle.tell()
         self.written = len(quarantine)
-        tally = quarantine.released_by + Counter((r.source, r.reason) for r in quarantine)
         payload = {**state, "version": _VERSION, "quarantine_bytes": size,
                    "quote_parts": list(self.quote_parts), "quarantined": self.written,
-                   "quarantined_by": [[*key, n] for key, n in sorted(tally.items())]}
+                   "quarantined_by": [[*key, n] for key, n in sorted(quarantine.tally().items())]}
         tmp = self.state_path.with_suffix(".tmp")
         with tmp.open("wb") as handle:
             handle.write(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))

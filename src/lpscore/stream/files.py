@@ -55,18 +55,16 @@ class FollowFile:
     _undecided: bytes | None = field(default=None, repr=False)
     """While ``raw`` is None: the unread bytes the last read found."""
     _handle: BinaryIO | None = field(default=None, repr=False)
+    name: str = field(init=False)
+    """The lane's name (its checkpoint directory and its partial in the store), the source
+    of its records: the absolute path, however it was typed, so that ``file://demo.log``
+    and ``file://$PWD/demo.log`` are one lane and a log is never counted twice."""
 
     def __post_init__(self) -> None:
         if self.path.is_dir():  # a missing file is awaited; a folder never becomes a log
             raise InputError(f"file://{self.path}: a folder, not a file; follow a file in "
                              "it")
-
-    @property
-    def name(self) -> str:
-        """The lane's name (its checkpoint directory and its partial in the store): the
-        absolute path, however it was typed, so that ``file://demo.log`` and
-        ``file://$PWD/demo.log`` are one lane and a log is never counted twice."""
-        return os.path.abspath(self.path)
+        self.name = os.path.abspath(self.path)   # once: every record carries it
 
     def position(self, lane: str = "") -> dict[str, Any]:
         return {"offset": self.offset, "inode": self.inode}
@@ -208,15 +206,11 @@ class FollowFile:
             return None
         for sibling in sorted(siblings):
             try:
-                if sibling.stat().st_ino != self.inode:
-                    continue
-                handle = sibling.open("rb")
+                info = sibling.stat()
+                if info.st_ino == self.inode and info.st_size > self.offset:
+                    return sibling.open("rb")
             except OSError:
                 continue
-            info = os.fstat(handle.fileno())
-            if info.st_ino == self.inode and info.st_size > self.offset:
-                return handle
-            handle.close()
         return None
 
     def _check_rotation(self, handle: BinaryIO) -> None:
